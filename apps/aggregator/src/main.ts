@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+
+const program = new Command('pipe-aggregator').description('skeleton: filled in by its issue').exitOverride();
+program.parse();

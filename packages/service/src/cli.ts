@@ -1,0 +1,38 @@
+import { type Command, CommanderError } from 'commander';
+import type { z } from 'zod';
+import { ConfigError, loadConfig } from './config.js';
+import { CONNECTION_FLAGS } from './schemas.js';
+
+/** Adds the connection flags (with their env variables named in --help) to a command. */
+export function withConnectionFlags(command: Command): Command {
+  for (const [flag, description, env] of CONNECTION_FLAGS) command.option(flag, `${description} [env ${env}]`);
+  return command;
+}
+
+/**
+ * Reads a command's flags and the environment into `schema`: the connection flags by their env
+ * names, plus `extra` fields (flag name → env variable or undefined).
+ */
+export function configFrom<S extends z.ZodType>(
+  schema: S,
+  flags: Record<string, unknown>,
+  extra: Record<string, string | undefined> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const sources: Record<string, { flag?: unknown; env?: string }> = {};
+  for (const [, , envName, field] of CONNECTION_FLAGS) sources[field] = { flag: flags[field], env: env[envName] };
+  for (const [field, envName] of Object.entries(extra)) {
+    sources[field] = { flag: flags[field], env: envName ? env[envName] : undefined };
+  }
+  return loadConfig(schema, sources);
+}
+
+/** Prints a configuration or usage error the way operators expect and exits 1 (before connecting). */
+export function exitOnStartupError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  throw err;
+}

@@ -1,0 +1,186 @@
+import { DecodeError } from './errors.js';
+import { hourLabel, parseId } from './ids.js';
+import {
+  DEFAULT_DEVICE,
+  DEVICE_PATTERN,
+  type DeadLetter,
+  DeadLetterSchema,
+  type HourlyAverage,
+  HourlyAverageSchema,
+  type LateReading,
+  LateReadingSchema,
+  type Reading,
+} from './schemas.js';
+
+/** Field/value pairs as Redis returns them: `[f1, v1, f2, v2, ...]`. */
+export type FieldList = string[];
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: DecodeError };
+
+export function fieldsToObject(fields: FieldList): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
+}
+
+export function objectToFields(object: Record<string, string | number>): FieldList {
+  const out: FieldList = [];
+  for (const [k, v] of Object.entries(object)) out.push(k, String(v));
+  return out;
+}
+
+// Readings are the hot path (a million per second across the pipeline), so they are encoded and decoded
+// by hand; ReadingSchema is the contract and codecs.test.ts checks that both agree.
+
+export function encodeReading(reading: Reading): FieldList {
+  const fields = ['device', reading.device, 'ts', String(reading.ts), 'temp_f', String(reading.temp_f)];
+  if (reading.humidity !== undefined) fields.push('humidity', String(reading.humidity));
+  return fields;
+}
+
+const NUMBER_PATTERN = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+function parseNumber(raw: string | undefined, field: string): number | DecodeError {
+  if (raw === undefined) return new DecodeError('missing', field);
+  if (!NUMBER_PATTERN.test(raw)) return new DecodeError(`not a number: ${JSON.stringify(raw.slice(0, 40))}`, field);
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : new DecodeError(`not finite: ${raw.slice(0, 40)}`, field);
+}
+
+/**
+ * Decodes a reading entry. RU202 compatibility: without `ts` the event time is the ID's ms; without
+ * `device` the reading belongs to DEFAULT_DEVICE.
+ */
+export function decodeReading(id: string, fields: FieldList): Decoded<Reading> {
+  let device: string | undefined;
+  let tsRaw: string | undefined;
+  let tempRaw: string | undefined;
+  let humidityRaw: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1];
+    switch (fields[i]) {
+      case 'device':
+        device = value;
+        break;
+      case 'ts':
+        tsRaw = value;
+        break;
+      case 'temp_f':
+        tempRaw = value;
+        break;
+      case 'humidity':
+        humidityRaw = value;
+        break;
+    }
+  }
+  if (device !== undefined && !DEVICE_PATTERN.test(device)) {
+    return fail('must be 1-64 of A-Z a-z 0-9 _ . : -', 'device');
+  }
+  let ts: number;
+  if (tsRaw === undefined) {
+    try {
+      ts = parseId(id).ms;
+    } catch (cause) {
+      return fail(`no ts field and the ID ${id} carries no time`, 'ts', cause);
+    }
+  } else {
+    const parsed = parseNumber(tsRaw, 'ts');
+    if (parsed instanceof DecodeError) return { ok: false, error: parsed };
+    if (!Number.isSafeInteger(parsed) || parsed < 0) return fail(`not epoch milliseconds: ${tsRaw}`, 'ts');
+    ts = parsed;
+  }
+  const temp = parseNumber(tempRaw, 'temp_f');
+  if (temp instanceof DecodeError) return { ok: false, error: temp };
+  const value: Reading = { device: device ?? DEFAULT_DEVICE, ts, temp_f: temp };
+  if (humidityRaw !== undefined) {
+    const humidity = parseNumber(humidityRaw, 'humidity');
+    if (humidity instanceof DecodeError) return { ok: false, error: humidity };
+    if (humidity < 0 || humidity > 100) return fail(`out of range 0-100: ${humidityRaw}`, 'humidity');
+    value.humidity = humidity;
+  }
+  return { ok: true, value };
+}
+
+function fail(reason: string, field: string, cause?: unknown): { ok: false; error: DecodeError } {
+  return { ok: false, error: new DecodeError(reason, field, { cause }) };
+}
+
+export function encodeAverage(average: HourlyAverage): FieldList {
+  const { date, hour } = hourLabel(average.hourStart);
+  const fields = [
+    'date', date,
+    'hour', String(hour),
+    'average_temp_f', String(average.average_temp_f),
+    'num_observations', String(average.num_observations),
+  ];
+  if (average.min_temp_f !== undefined) fields.push('min_temp_f', String(average.min_temp_f));
+  if (average.max_temp_f !== undefined) fields.push('max_temp_f', String(average.max_temp_f));
+  if (average.devices !== undefined) fields.push('devices', String(average.devices));
+  if (average.average_humidity !== undefined) fields.push('average_humidity', String(average.average_humidity));
+  return fields;
+}
+
+const NUMERIC_AVERAGE_FIELDS = [
+  'hour', 'average_temp_f', 'num_observations', 'min_temp_f', 'max_temp_f', 'devices', 'average_humidity',
+] as const;
+
+/** Decodes an hourly average entry; the hour start comes from the entry ID (`<hour ms>-0`). */
+export function decodeAverage(id: string, fields: FieldList): Decoded<HourlyAverage> {
+  const raw = fieldsToObject(fields);
+  const candidate: Record<string, unknown> = { date: raw.date };
+  try {
+    candidate.hourStart = parseId(id).ms;
+  } catch (cause) {
+    return fail(`not a stream ID: ${id}`, 'id', cause);
+  }
+  for (const name of NUMERIC_AVERAGE_FIELDS) {
+    if (raw[name] === undefined) continue;
+    const n = parseNumber(raw[name], name);
+    if (n instanceof DecodeError) return { ok: false, error: n };
+    candidate[name] = n;
+  }
+  return fromZod(HourlyAverageSchema.safeParse(candidate));
+}
+
+export function encodeDeadLetter(letter: DeadLetter): FieldList {
+  return objectToFields({ ...letter, fields: JSON.stringify(letter.fields) });
+}
+
+export function decodeDeadLetter(fields: FieldList): Decoded<DeadLetter> {
+  const raw = fieldsToObject(fields);
+  let original: unknown;
+  try {
+    original = JSON.parse(raw.fields ?? 'null');
+  } catch (cause) {
+    return fail('not JSON', 'fields', cause);
+  }
+  return fromZod(
+    DeadLetterSchema.safeParse({
+      ...raw,
+      fields: original,
+      deliveries: Number(raw.deliveries),
+      idle_ms: Number(raw.idle_ms),
+      dead_at: Number(raw.dead_at),
+    }),
+  );
+}
+
+export function encodeLateReading(late: LateReading): FieldList {
+  return objectToFields({ ...late, fields: JSON.stringify(late.fields) });
+}
+
+export function decodeLateReading(fields: FieldList): Decoded<LateReading> {
+  const raw = fieldsToObject(fields);
+  try {
+    return fromZod(LateReadingSchema.safeParse({ ...raw, fields: JSON.parse(raw.fields ?? 'null') }));
+  } catch (cause) {
+    return fail('not JSON', 'fields', cause);
+  }
+}
+
+function fromZod<T>(
+  result: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+): Decoded<T> {
+  if (result.success) return { ok: true, value: result.data };
+  const issue = result.error.issues[0];
+  return fail(issue?.message ?? 'invalid', String(issue?.path.join('.') || 'entry'));
+}

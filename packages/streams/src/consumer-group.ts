@@ -1,0 +1,246 @@
+import { NoGroupError } from './errors.js';
+import { isCluster, type RedisClient } from './redis.js';
+import { pairs, type StreamEntry, toEntries } from './stream.js';
+
+type RawEntry = [string, string[]];
+
+/** Entries read from each stream, keyed by stream key (only streams that returned entries). */
+export type GroupRead = Map<string, StreamEntry[]>;
+
+export interface PendingEntry {
+  id: string;
+  consumer: string;
+  idleMs: number;
+  deliveries: number;
+}
+
+export interface PendingSummary {
+  count: number;
+  smallestId: string | null;
+  largestId: string | null;
+  consumers: { name: string; pending: number }[];
+}
+
+export interface AutoclaimResult {
+  /** Cursor for the next call; `0-0` when the whole PEL was scanned. */
+  next: string;
+  entries: StreamEntry[];
+  /** Pending IDs whose entries no longer exist (deleted or trimmed); Redis 7 drops them from the PEL. */
+  deleted: string[];
+}
+
+export interface GroupInfo {
+  name: string;
+  consumers: number;
+  pending: number;
+  lastDeliveredId: string;
+  /** Redis 7: logical read counter; null when Redis cannot tell. */
+  entriesRead: number | null;
+  /** Redis 7: entries not yet delivered to the group; null when Redis cannot tell (after deletions). */
+  lag: number | null;
+}
+
+export interface ConsumerInfo {
+  name: string;
+  pending: number;
+  /** ms since the consumer's last interaction (read or claim) with the group. */
+  idleMs: number;
+}
+
+export function isBusyGroup(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('BUSYGROUP');
+}
+
+export function isNoGroup(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOGROUP');
+}
+
+/**
+ * A consumer group over one or many streams, read as one consumer (walrus's ConsumerGroup). Use
+ * consumer(name) for another consumer of the same group.
+ */
+export class ConsumerGroup {
+  constructor(
+    readonly redis: RedisClient,
+    readonly name: string,
+    readonly streams: readonly string[],
+    readonly consumerName: string = `${name}.c1`,
+  ) {}
+
+  /** The same group and streams as another consumer. */
+  consumer(name: string): ConsumerGroup {
+    return new ConsumerGroup(this.redis, this.name, this.streams, name);
+  }
+
+  /**
+   * Creates the group on every stream (MKSTREAM). A group that already exists (BUSYGROUP) counts as
+   * success: returns, per stream, whether this call created it.
+   */
+  async create({ id = '0', mkstream = true }: { id?: string; mkstream?: boolean } = {}): Promise<Record<string, boolean>> {
+    const created: Record<string, boolean> = {};
+    for (const stream of this.streams) {
+      try {
+        await this.redis.call('XGROUP', 'CREATE', stream, this.name, id, ...(mkstream ? ['MKSTREAM'] : []));
+        created[stream] = true;
+      } catch (err) {
+        if (!isBusyGroup(err)) throw err;
+        created[stream] = false;
+      }
+    }
+    return created;
+  }
+
+  /** XGROUP CREATECONSUMER: registers this consumer without reading. */
+  async createConsumer(stream: string): Promise<boolean> {
+    return ((await this.redis.call('XGROUP', 'CREATECONSUMER', stream, this.name, this.consumerName)) as number) === 1;
+  }
+
+  /**
+   * XREADGROUP across the streams. `id` is `>` for new entries or an ID (`0`) to re-read this
+   * consumer's own pending entries. Streams in different cluster slots are read one by one.
+   */
+  async read({ count, block, id = '>', noAck = false }: { count?: number; block?: number; id?: string; noAck?: boolean } = {}): Promise<GroupRead> {
+    const head: (string | number)[] = ['GROUP', this.name, this.consumerName];
+    if (count !== undefined) head.push('COUNT', count);
+    if (block !== undefined) head.push('BLOCK', block);
+    if (noAck) head.push('NOACK');
+    const result: GroupRead = new Map();
+    const collect = (reply: [string, RawEntry[]][] | null) => {
+      for (const [stream, entries] of reply ?? []) {
+        const list = toEntries(entries);
+        if (list.length > 0 || id !== '>') result.set(stream, list);
+      }
+    };
+    const readSome = (streams: readonly string[], blockArgs: (string | number)[]) =>
+      this.redis
+        .call('XREADGROUP', ...blockArgs, 'STREAMS', ...streams, ...streams.map(() => id))
+        .then((r) => collect(r as [string, RawEntry[]][] | null));
+    try {
+      if (!isCluster(this.redis) || this.streams.length === 1) {
+        await readSome(this.streams, head);
+      } else {
+        // A cluster refuses a multi-key read across slots: read each stream without blocking first,
+        // and block on all of them (in parallel) only when none had anything.
+        const nonBlocking = head.filter((_, i) => head[i - 1] !== 'BLOCK' && head[i] !== 'BLOCK');
+        await Promise.all(this.streams.map((s) => readSome([s], nonBlocking)));
+        if (result.size === 0 && block !== undefined) await Promise.all(this.streams.map((s) => readSome([s], head)));
+      }
+    } catch (err) {
+      if (isNoGroup(err)) throw new NoGroupError(this.streams.join(','), this.name, { cause: err });
+      throw err;
+    }
+    return result;
+  }
+
+  async ack(stream: string, ...ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await this.redis.call('XACK', stream, this.name, ...ids)) as number;
+  }
+
+  /** XPENDING summary form for one stream. */
+  async pendingSummary(stream: string): Promise<PendingSummary> {
+    const [count, smallest, largest, consumers] = (await this.redis.call('XPENDING', stream, this.name)) as [
+      number,
+      string | null,
+      string | null,
+      [string, string][] | null,
+    ];
+    return {
+      count,
+      smallestId: smallest,
+      largestId: largest,
+      consumers: (consumers ?? []).map(([name, n]) => ({ name, pending: Number(n) })),
+    };
+  }
+
+  /** XPENDING extended form: entries pending at least `idle` ms, optionally of one consumer. */
+  async pending(
+    stream: string,
+    { start = '-', end = '+', count = 100, consumer, idle }: { start?: string; end?: string; count?: number; consumer?: string; idle?: number } = {},
+  ): Promise<PendingEntry[]> {
+    const args: (string | number)[] = [stream, this.name];
+    if (idle !== undefined) args.push('IDLE', idle);
+    args.push(start, end, count);
+    if (consumer !== undefined) args.push(consumer);
+    const rows = (await this.redis.call('XPENDING', ...args)) as [string, string, number, number][];
+    return rows.map(([id, consumerName, idleMs, deliveries]) => ({ id, consumer: consumerName, idleMs, deliveries }));
+  }
+
+  /** XCLAIM entries idle at least `minIdle` ms for this consumer; returns the entries now owned. */
+  async claim(stream: string, ids: string[], { minIdle = 0 }: { minIdle?: number } = {}): Promise<StreamEntry[]> {
+    if (ids.length === 0) return [];
+    const raw = (await this.redis.call('XCLAIM', stream, this.name, this.consumerName, minIdle, ...ids)) as (RawEntry | null)[];
+    return toEntries(raw.filter((e): e is RawEntry => e !== null));
+  }
+
+  /** XAUTOCLAIM one page for this consumer, with Redis 7's list of deleted IDs. */
+  async autoclaim(stream: string, { minIdle = 0, start = '0-0', count = 100 }: { minIdle?: number; start?: string; count?: number } = {}): Promise<AutoclaimResult> {
+    const [next, entries, deleted] = (await this.redis.call(
+      'XAUTOCLAIM', stream, this.name, this.consumerName, minIdle, start, 'COUNT', count,
+    )) as [string, (RawEntry | null)[], string[] | undefined];
+    return {
+      next,
+      entries: toEntries(entries.filter((e): e is RawEntry => e !== null)),
+      deleted: deleted ?? [],
+    };
+  }
+
+  /** XGROUP SETID on every stream (or one): the next `>` read starts after `id` (`$` = only new). */
+  async setId(id: string, stream?: string): Promise<void> {
+    for (const s of stream ? [stream] : this.streams) await this.redis.call('XGROUP', 'SETID', s, this.name, id);
+  }
+
+  /** Re-reads every stream from the beginning (walrus's reset). */
+  async reset(): Promise<void> {
+    await this.setId('0');
+  }
+
+  /** XGROUP DESTROY on every stream; returns how many groups existed. */
+  async destroy(): Promise<number> {
+    let destroyed = 0;
+    for (const s of this.streams) destroyed += (await this.redis.call('XGROUP', 'DESTROY', s, this.name)) as number;
+    return destroyed;
+  }
+
+  /** XGROUP DELCONSUMER; returns the number of pending entries the consumer had (they are dropped). */
+  async deleteConsumer(stream: string, consumer = this.consumerName): Promise<number> {
+    return (await this.redis.call('XGROUP', 'DELCONSUMER', stream, this.name, consumer)) as number;
+  }
+
+  /** This group's XINFO GROUPS row on one stream, or undefined when the group does not exist there. */
+  async info(stream: string): Promise<GroupInfo | undefined> {
+    const rows = (await this.redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
+    return rows.map(parseGroupInfo).find((g) => g.name === this.name);
+  }
+
+  async consumers(stream: string): Promise<ConsumerInfo[]> {
+    const rows = (await this.redis.call('XINFO', 'CONSUMERS', stream, this.name)) as unknown[][];
+    return rows.map((row) => {
+      const m = pairs(row);
+      return { name: String(m.name), pending: Number(m.pending), idleMs: Number(m.idle) };
+    });
+  }
+}
+
+export function parseGroupInfo(row: unknown[]): GroupInfo {
+  const m = pairs(row);
+  const nullable = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    name: String(m.name),
+    consumers: Number(m.consumers),
+    pending: Number(m.pending),
+    lastDeliveredId: String(m['last-delivered-id']),
+    entriesRead: nullable(m['entries-read']),
+    lag: nullable(m.lag),
+  };
+}
+
+/** Every group on a stream (XINFO GROUPS); empty when the stream does not exist. */
+export async function groupsOf(redis: RedisClient, stream: string): Promise<GroupInfo[]> {
+  try {
+    return ((await redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(parseGroupInfo);
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) return [];
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+export {
+  type Decoded,
+  decodeAverage,
+  decodeDeadLetter,
+  decodeLateReading,
+  decodeReading,
+  encodeAverage,
+  encodeDeadLetter,
+  encodeLateReading,
+  encodeReading,
+  type FieldList,
+  fieldsToObject,
+  objectToFields,
+} from './codecs.js';
+export {
+  type AutoclaimResult,
+  ConsumerGroup,
+  type ConsumerInfo,
+  type GroupInfo,
+  type GroupRead,
+  groupsOf,
+  isBusyGroup,
+  isNoGroup,
+  type PendingEntry,
+  type PendingSummary,
+} from './consumer-group.js';
+export { type ConsumerBatch, ConsumerLoop, type ConsumerLoopOptions } from './consumer-loop.js';
+export { DecodeError, IdTooSmallError, InvalidIdError, NoGroupError, PipeError } from './errors.js';
+export {
+  compareIds,
+  DAY_MS,
+  dateFromId,
+  formatId,
+  HOUR_MS,
+  type HourWindow,
+  hourLabel,
+  hourWindowOf,
+  idFromDate,
+  idFromMs,
+  msFromId,
+  nextId,
+  parseId,
+  type StreamId,
+} from './ids.js';
+export { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
+export { type Logger, silentLogger } from './logger.js';
+export { discoverPartitions } from './partitions.js';
+export {
+  type ConnectionOptions,
+  connect,
+  duplicateForBlocking,
+  isCluster,
+  type RedisClient,
+  redactUrl,
+  scanTargets,
+  type TlsFiles,
+} from './redis.js';
+export {
+  DEFAULT_DEVICE,
+  type DeadLetter,
+  DeadLetterSchema,
+  type HourlyAverage,
+  HourlyAverageSchema,
+  type LateReading,
+  LateReadingSchema,
+  type Reading,
+  ReadingSchema,
+} from './schemas.js';
+export {
+  type AddOptions,
+  pairs,
+  type RangeOptions,
+  Stream,
+  type StreamEntry,
+  type StreamInfo,
+  type TrimStrategy,
+  xaddArgs,
+} from './stream.js';
+export { type TimeSeriesMessage, TimeSeries } from './time-series.js';

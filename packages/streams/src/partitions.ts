@@ -1,0 +1,19 @@
+import type { PipelineKeys } from './keys.js';
+import { type RedisClient, scanTargets } from './redis.js';
+
+/**
+ * Live partition keys, oldest day first. SCANs every master (cluster) with the partition pattern and
+ * keeps only real `<prefix>:YYYYMMDD` keys, so averages, dead letters and companions never qualify.
+ */
+export async function discoverPartitions(redis: RedisClient, keys: PipelineKeys): Promise<string[]> {
+  const found = new Set<string>();
+  for (const node of scanTargets(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', keys.partitionScanPattern, 'COUNT', 1000, 'TYPE', 'stream');
+      cursor = next;
+      for (const key of batch) if (keys.isPartitionKey(key)) found.add(key);
+    } while (cursor !== '0');
+  }
+  return [...found].sort((a, b) => keys.parsePartitionKey(a) - keys.parsePartitionKey(b));
+}

@@ -1,0 +1,77 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+
+/** A single server or a cluster; every part of pipe takes either. */
+export type RedisClient = Redis | Cluster;
+
+export interface TlsFiles {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** How to reach Redis: a URL (redis:// or rediss://) or cluster seeds. Apps build this from env/flags. */
+export interface ConnectionOptions {
+  url?: string;
+  /** `host:port` seeds; selects cluster mode. */
+  clusterNodes?: string[];
+  tls?: TlsFiles;
+  /** Name shown in CLIENT LIST. */
+  connectionName?: string;
+  /** ioredis options merged last (tests, tuning). */
+  redis?: RedisOptions;
+}
+
+/**
+ * Connects to Redis. `blocking` connections (for XREAD/XREADGROUP BLOCK) never give up on a command
+ * (maxRetriesPerRequest: null) because a blocking read must survive reconnects rather than fail.
+ */
+export function connect(options: ConnectionOptions, { blocking = false } = {}): RedisClient {
+  const base: RedisOptions = {
+    connectionName: options.connectionName,
+    maxRetriesPerRequest: blocking ? null : 20,
+    enableAutoPipelining: false,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    ...(options.tls ? { tls: { ...options.tls, rejectUnauthorized: true } } : {}),
+    ...options.redis,
+  };
+  if (options.clusterNodes?.length) {
+    const startup = options.clusterNodes.map((seed) => {
+      const [host, port] = seed.split(':');
+      return { host: host || '127.0.0.1', port: Number(port) || 6379 };
+    });
+    const clusterOptions: ClusterOptions = { redisOptions: base, slotsRefreshTimeout: 2000, enableReadyCheck: true };
+    return new Cluster(startup, clusterOptions);
+  }
+  const url = options.url ?? 'redis://127.0.0.1:6379';
+  return new Redis(url, base);
+}
+
+/** A second connection with the same settings, for a blocking reader (BullMQ's pattern). */
+export function duplicateForBlocking(client: RedisClient): RedisClient {
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, {
+      redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+    });
+  }
+  return client.duplicate({ maxRetriesPerRequest: null });
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The URL with any password replaced, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/** Masters of a cluster, or the client itself: where to SCAN for keys. */
+export function scanTargets(client: RedisClient): Redis[] {
+  return isCluster(client) ? client.nodes('master') : [client];
+}

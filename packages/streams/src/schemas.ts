@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/** Entries without a `device` field (the RU202 layout) belong to this device. */
+export const DEFAULT_DEVICE = 'default';
+
+export const DEVICE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export const ReadingSchema = z.object({
+  device: z.string().regex(DEVICE_PATTERN, 'device must be 1-64 of A-Z a-z 0-9 _ . : -'),
+  /** Event time in ms since the epoch (UTC). */
+  ts: z.number().int().nonnegative(),
+  temp_f: z.number().finite(),
+  humidity: z.number().finite().min(0).max(100).optional(),
+});
+export type Reading = z.infer<typeof ReadingSchema>;
+
+export const HourlyAverageSchema = z.object({
+  /** Start of the UTC hour in ms; also the entry's ID `<ms>-0`. */
+  hourStart: z.number().int().nonnegative(),
+  date: z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/),
+  hour: z.number().int().min(0).max(23),
+  average_temp_f: z.number().finite(),
+  num_observations: z.number().int().positive(),
+  min_temp_f: z.number().finite().optional(),
+  max_temp_f: z.number().finite().optional(),
+  devices: z.number().int().nonnegative().optional(),
+  average_humidity: z.number().finite().optional(),
+});
+export type HourlyAverage = z.infer<typeof HourlyAverageSchema>;
+
+/** An entry moved out of its stream because it could not be processed, with everything to replay it. */
+export const DeadLetterSchema = z.object({
+  stream: z.string().min(1),
+  id: z.string().min(1),
+  group: z.string(),
+  consumer: z.string(),
+  deliveries: z.number().int().nonnegative(),
+  idle_ms: z.number().int().nonnegative(),
+  reason: z.string().min(1),
+  fields: z.record(z.string(), z.string()),
+  dead_at: z.number().int().nonnegative(),
+});
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+
+/** A reading that arrived after its hour was published. */
+export const LateReadingSchema = z.object({
+  stream: z.string().min(1),
+  id: z.string().min(1),
+  reason: z.string().min(1),
+  fields: z.record(z.string(), z.string()),
+});
+export type LateReading = z.infer<typeof LateReadingSchema>;

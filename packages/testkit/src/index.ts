@@ -1,0 +1,4 @@
+export { freePort } from './free-port.js';
+export { randomPrefix } from './prefix.js';
+export { RedisCluster } from './redis-cluster.js';
+export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';

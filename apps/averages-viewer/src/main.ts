@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 
-const program = new Command('pipe-viewer').description('skeleton: filled in by its issue').exitOverride();
+const program = new Command('pipe-viewer').description('skeleton: filled in by its issue');
 program.parse();

@@ -1,0 +1,281 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeAverage,
+  decodeDeadLetter,
+  decodeLateReading,
+  decodeReading,
+  encodeAverage,
+  encodeDeadLetter,
+  encodeLateReading,
+  encodeReading,
+  type FieldList,
+  fieldsToObject,
+  objectToFields,
+} from './codecs.js';
+import { DecodeError } from './errors.js';
+import { idFromMs } from './ids.js';
+import {
+  DEFAULT_DEVICE,
+  type DeadLetter,
+  type HourlyAverage,
+  type Reading,
+  ReadingSchema,
+} from './schemas.js';
+
+const id = '1735689600000-0';
+const ok = ['device', 'probe-1', 'ts', '1735689600123', 'temp_f', '71.5', 'humidity', '40'];
+
+function withField(fields: FieldList, name: string, value: string | undefined): FieldList {
+  const object = fieldsToObject(fields);
+  if (value === undefined) delete object[name];
+  else object[name] = value;
+  return objectToFields(object);
+}
+
+function failure(result: ReturnType<typeof decodeReading>): DecodeError {
+  if (result.ok) throw new Error(`expected a decode error, got ${JSON.stringify(result.value)}`);
+  return result.error;
+}
+
+describe('decodeReading', () => {
+  it('decodes a full reading', () => {
+    expect(decodeReading(id, ok)).toEqual({
+      ok: true,
+      value: { device: 'probe-1', ts: 1735689600123, temp_f: 71.5, humidity: 40 },
+    });
+  });
+
+  it('decodes an RU202 entry with only temp_f: the event time comes from the ID, the device is the default', () => {
+    expect(decodeReading('1735689600456-0', ['temp_f', '68'])).toEqual({
+      ok: true,
+      value: { device: DEFAULT_DEVICE, ts: 1735689600456, temp_f: 68 },
+    });
+  });
+
+  it('ignores fields it does not know', () => {
+    const result = decodeReading(id, [...ok, 'firmware', '1.2']);
+    expect(result.ok && result.value).toEqual({
+      device: 'probe-1',
+      ts: 1735689600123,
+      temp_f: 71.5,
+      humidity: 40,
+    });
+  });
+
+  it.each([
+    ['temp_f', undefined, /missing/],
+    ['temp_f', '', /not a number/],
+    ['temp_f', 'warm', /not a number/],
+    ['temp_f', 'NaN', /not a number/],
+    ['temp_f', 'Infinity', /not a number/],
+    ['temp_f', '-Infinity', /not a number/],
+    ['temp_f', '1e400', /not finite/],
+    ['temp_f', '0x1F', /not a number/],
+    ['temp_f', '71.5F', /not a number/],
+    ['device', '', /1-64/],
+    ['device', 'probe 1', /1-64/],
+    ['device', 'x'.repeat(65), /1-64/],
+    ['device', 'probé', /1-64/],
+    ['ts', '', /not a number/],
+    ['ts', 'yesterday', /not a number/],
+    ['ts', '1735689600123.5', /epoch milliseconds/],
+    ['ts', '-1', /epoch milliseconds/],
+    ['ts', '1e300', /epoch milliseconds/],
+    ['ts', 'NaN', /not a number/],
+    ['humidity', '', /not a number/],
+    ['humidity', 'damp', /not a number/],
+    ['humidity', 'NaN', /not a number/],
+    ['humidity', '-0.1', /out of range/],
+    ['humidity', '100.1', /out of range/],
+  ])('reports %s = %j as a DecodeError naming the field', (field, value, reason) => {
+    const error = failure(decodeReading(id, withField(ok, field, value)));
+    expect(error).toBeInstanceOf(DecodeError);
+    expect(error.code).toBe('DECODE_FAILED');
+    expect(error.field).toBe(field);
+    expect(error.reason).toMatch(reason);
+    expect(error.message).toContain(field);
+  });
+
+  it('reports a missing ts with an ID that carries no time', () => {
+    const error = failure(decodeReading('not-an-id', ['temp_f', '70']));
+    expect(error.field).toBe('ts');
+    expect(error.cause).toBeDefined();
+  });
+
+  it('round-trips an encoded reading, with and without humidity', () => {
+    const readings: Reading[] = [
+      { device: 'probe-1', ts: 1735689600123, temp_f: -40.25, humidity: 0 },
+      { device: 'a.b:c_d-e', ts: 0, temp_f: 1e-7 },
+      { device: 'p', ts: 1735689600123, temp_f: 212, humidity: 100 },
+    ];
+    for (const reading of readings)
+      expect(decodeReading('1-0', encodeReading(reading))).toEqual({ ok: true, value: reading });
+  });
+});
+
+describe('decodeReading agrees with ReadingSchema', () => {
+  // The reference: the RU202 defaults, decimal strings turned into numbers, then the zod contract.
+  function viaSchema(entryId: string, fields: FieldList) {
+    const raw = fieldsToObject(fields);
+    const num = (v: string | undefined) =>
+      v === undefined ? undefined : v.trim() === '' ? Number.NaN : Number(v);
+    const candidate = {
+      device: raw.device ?? DEFAULT_DEVICE,
+      ts: raw.ts === undefined ? Number(entryId.split('-')[0]) : num(raw.ts),
+      temp_f: num(raw.temp_f),
+      ...(raw.humidity === undefined ? {} : { humidity: num(raw.humidity) }),
+    };
+    return ReadingSchema.safeParse(candidate);
+  }
+
+  const cases: [string, FieldList][] = [
+    ['full', ok],
+    ['ru202', ['temp_f', '68']],
+    ['negative temperature', ['temp_f', '-12.5']],
+    ['exponent', ['temp_f', '7.15e1', 'ts', '1.7e12']],
+    ['padded numbers', ['temp_f', ' 70 ', 'humidity', ' 5']],
+    ['no temp', ['device', 'p']],
+    ['empty temp', ['temp_f', '']],
+    ['word temp', ['temp_f', 'hot']],
+    ['NaN temp', ['temp_f', 'NaN']],
+    ['Infinity temp', ['temp_f', 'Infinity']],
+    ['overflowing temp', ['temp_f', '1e999']],
+    ['fractional ts', ['temp_f', '1', 'ts', '1.5']],
+    ['negative ts', ['temp_f', '1', 'ts', '-5']],
+    ['empty device', ['temp_f', '1', 'device', '']],
+    ['device with space', ['temp_f', '1', 'device', 'a b']],
+    ['long device', ['temp_f', '1', 'device', 'd'.repeat(64)]],
+    ['too long device', ['temp_f', '1', 'device', 'd'.repeat(65)]],
+    ['humidity 0', ['temp_f', '1', 'humidity', '0']],
+    ['humidity 100', ['temp_f', '1', 'humidity', '100']],
+    ['humidity above', ['temp_f', '1', 'humidity', '100.5']],
+    ['humidity below', ['temp_f', '1', 'humidity', '-1']],
+    ['humidity word', ['temp_f', '1', 'humidity', 'wet']],
+  ];
+
+  it.each(cases)('on %s', (_, fields) => {
+    const reference = viaSchema(id, fields);
+    const decoded = decodeReading(id, fields);
+    expect(decoded.ok).toBe(reference.success);
+    if (decoded.ok && reference.success) expect(decoded.value).toEqual(reference.data);
+  });
+
+  it('has cases on both sides of the contract', () => {
+    const verdicts = new Set(cases.map(([, fields]) => viaSchema(id, fields).success));
+    expect(verdicts).toEqual(new Set([true, false]));
+  });
+});
+
+describe('averages', () => {
+  const hourStart = Date.UTC(2025, 0, 1, 23);
+  const full: HourlyAverage = {
+    hourStart,
+    date: '2025/01/01',
+    hour: 23,
+    average_temp_f: 70.25,
+    num_observations: 3600,
+    min_temp_f: 60,
+    max_temp_f: 80.5,
+    devices: 4,
+    average_humidity: 41.5,
+  };
+
+  it('writes the RU202 layout: date YYYY/MM/DD, hour, average_temp_f, num_observations', () => {
+    const fields = fieldsToObject(encodeAverage(full));
+    expect(fields).toMatchObject({
+      date: '2025/01/01',
+      hour: '23',
+      average_temp_f: '70.25',
+      num_observations: '3600',
+    });
+  });
+
+  it('round-trips with the hour start taken from the ID', () => {
+    expect(decodeAverage(idFromMs(hourStart), encodeAverage(full))).toEqual({ ok: true, value: full });
+    const minimal: HourlyAverage = {
+      hourStart,
+      date: '2025/01/01',
+      hour: 23,
+      average_temp_f: 70,
+      num_observations: 1,
+    };
+    expect(decodeAverage(idFromMs(hourStart), encodeAverage(minimal))).toEqual({ ok: true, value: minimal });
+  });
+
+  it('decodes an RU202 average entry', () => {
+    const fields = ['date', '2019/01/01', 'hour', '0', 'average_temp_f', '48.5', 'num_observations', '60'];
+    const result = decodeAverage('1546300800000-0', fields);
+    expect(result.ok && result.value).toEqual({
+      hourStart: 1546300800000,
+      date: '2019/01/01',
+      hour: 0,
+      average_temp_f: 48.5,
+      num_observations: 60,
+    });
+  });
+
+  it.each([
+    ['hour', '24', 'hour'],
+    ['hour', 'noon', 'hour'],
+    ['average_temp_f', 'NaN', 'average_temp_f'],
+    ['num_observations', '0', 'num_observations'],
+    ['num_observations', '1.5', 'num_observations'],
+    ['date', '2025-01-01', 'date'],
+    ['date', undefined, 'date'],
+    ['min_temp_f', 'cold', 'min_temp_f'],
+  ])('reports %s = %j as a DecodeError on %s', (name, value, field) => {
+    const result = decodeAverage(idFromMs(hourStart), withField(encodeAverage(full), name, value));
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error).toBeInstanceOf(DecodeError);
+      expect(result.error.field).toBe(field);
+    }
+  });
+
+  it('reports an ID that is not a stream ID', () => {
+    const result = decodeAverage('latest', encodeAverage(full));
+    expect(!result.ok && result.error.field).toBe('id');
+  });
+});
+
+describe('dead letters and late readings', () => {
+  const letter: DeadLetter = {
+    stream: 'temps:20250101',
+    id: '1735689600000-3',
+    group: 'aggregator',
+    consumer: 'aggregator-1',
+    deliveries: 5,
+    idle_ms: 120000,
+    reason: 'temp_f: not a number: "warm"',
+    fields: { device: 'p', temp_f: 'warm', 'odd key': 'a "quoted" value' },
+    dead_at: 1735689720000,
+  };
+
+  it('round-trips a dead letter, original fields included', () => {
+    expect(decodeDeadLetter(encodeDeadLetter(letter))).toEqual({ ok: true, value: letter });
+  });
+
+  it('reports original fields that are not JSON', () => {
+    const result = decodeDeadLetter(withField(encodeDeadLetter(letter), 'fields', '{not json'));
+    expect(!result.ok && result.error.field).toBe('fields');
+  });
+
+  it.each(['deliveries', 'idle_ms', 'dead_at'])('reports a dead letter without a numeric %s', (name) => {
+    const result = decodeDeadLetter(withField(encodeDeadLetter(letter), name, 'soon'));
+    expect(!result.ok && result.error.field).toBe(name);
+    const missing = decodeDeadLetter(withField(encodeDeadLetter(letter), name, undefined));
+    expect(!missing.ok && missing.error.field).toBe(name);
+  });
+
+  it('round-trips a late reading', () => {
+    const late = {
+      stream: 'temps:20250101',
+      id: '1-0',
+      reason: 'hour 3 already published',
+      fields: { temp_f: '70' },
+    };
+    expect(decodeLateReading(encodeLateReading(late))).toEqual({ ok: true, value: late });
+    const broken = decodeLateReading(withField(encodeLateReading(late), 'fields', '['));
+    expect(!broken.ok && broken.error.field).toBe('fields');
+  });
+});

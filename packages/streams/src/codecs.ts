@@ -41,7 +41,8 @@ const NUMBER_PATTERN = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 function parseNumber(raw: string | undefined, field: string): number | DecodeError {
   if (raw === undefined) return new DecodeError('missing', field);
-  if (!NUMBER_PATTERN.test(raw)) return new DecodeError(`not a number: ${JSON.stringify(raw.slice(0, 40))}`, field);
+  if (!NUMBER_PATTERN.test(raw))
+    return new DecodeError(`not a number: ${JSON.stringify(raw.slice(0, 40))}`, field);
   const n = Number(raw);
   return Number.isFinite(n) ? n : new DecodeError(`not finite: ${raw.slice(0, 40)}`, field);
 }
@@ -107,20 +108,31 @@ function fail(reason: string, field: string, cause?: unknown): { ok: false; erro
 export function encodeAverage(average: HourlyAverage): FieldList {
   const { date, hour } = hourLabel(average.hourStart);
   const fields = [
-    'date', date,
-    'hour', String(hour),
-    'average_temp_f', String(average.average_temp_f),
-    'num_observations', String(average.num_observations),
+    'date',
+    date,
+    'hour',
+    String(hour),
+    'average_temp_f',
+    String(average.average_temp_f),
+    'num_observations',
+    String(average.num_observations),
   ];
   if (average.min_temp_f !== undefined) fields.push('min_temp_f', String(average.min_temp_f));
   if (average.max_temp_f !== undefined) fields.push('max_temp_f', String(average.max_temp_f));
   if (average.devices !== undefined) fields.push('devices', String(average.devices));
-  if (average.average_humidity !== undefined) fields.push('average_humidity', String(average.average_humidity));
+  if (average.average_humidity !== undefined)
+    fields.push('average_humidity', String(average.average_humidity));
   return fields;
 }
 
 const NUMERIC_AVERAGE_FIELDS = [
-  'hour', 'average_temp_f', 'num_observations', 'min_temp_f', 'max_temp_f', 'devices', 'average_humidity',
+  'hour',
+  'average_temp_f',
+  'num_observations',
+  'min_temp_f',
+  'max_temp_f',
+  'devices',
+  'average_humidity',
 ] as const;
 
 /** Decodes an hourly average entry; the hour start comes from the entry ID (`<hour ms>-0`). */
@@ -178,7 +190,9 @@ export function decodeLateReading(fields: FieldList): Decoded<LateReading> {
 }
 
 function fromZod<T>(
-  result: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+  result:
+    | { success: true; data: T }
+    | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
 ): Decoded<T> {
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];

@@ -25,7 +25,10 @@ export interface AutoclaimResult {
   /** Cursor for the next call; `0-0` when the whole PEL was scanned. */
   next: string;
   entries: StreamEntry[];
-  /** Pending IDs whose entries no longer exist (deleted or trimmed); Redis 7 drops them from the PEL. */
+  /**
+   * Pending IDs of the scanned range whose entries no longer exist (deleted or trimmed), whatever their
+   * idle time; Redis 7 drops them from the PEL as it reports them.
+   */
   deleted: string[];
 }
 
@@ -68,15 +71,37 @@ export class ConsumerGroup {
   ) {}
 
   /** The same group and streams as another consumer. */
-  consumer(name: string): ConsumerGroup {
-    return new ConsumerGroup(this.redis, this.name, this.streams, name);
+  consumer(name: string): this {
+    return this.derive(this.streams, name);
+  }
+
+  /** The same group and consumer on one of its streams (walrus's `cg.stream_a`), e.g. to read it alone. */
+  forStream(stream: string): this {
+    return this.derive([stream], this.consumerName);
+  }
+
+  /** A group like this one (same class) over other streams or as another consumer. */
+  protected derive(streams: readonly string[], consumerName: string): this {
+    const Self = this.constructor as new (
+      redis: RedisClient,
+      name: string,
+      streams: readonly string[],
+      consumerName: string,
+    ) => this;
+    return new Self(this.redis, this.name, streams, consumerName);
   }
 
   /**
    * Creates the group on every stream (MKSTREAM). A group that already exists (BUSYGROUP) counts as
    * success: returns, per stream, whether this call created it.
    */
-  async create({ id = '0', mkstream = true }: { id?: string; mkstream?: boolean } = {}): Promise<Record<string, boolean>> {
+  async create({
+    id = '0',
+    mkstream = true,
+  }: {
+    id?: string;
+    mkstream?: boolean;
+  } = {}): Promise<Record<string, boolean>> {
     const created: Record<string, boolean> = {};
     for (const stream of this.streams) {
       try {
@@ -92,14 +117,32 @@ export class ConsumerGroup {
 
   /** XGROUP CREATECONSUMER: registers this consumer without reading. */
   async createConsumer(stream: string): Promise<boolean> {
-    return ((await this.redis.call('XGROUP', 'CREATECONSUMER', stream, this.name, this.consumerName)) as number) === 1;
+    return (
+      ((await this.redis.call(
+        'XGROUP',
+        'CREATECONSUMER',
+        stream,
+        this.name,
+        this.consumerName,
+      )) as number) === 1
+    );
   }
 
   /**
    * XREADGROUP across the streams. `id` is `>` for new entries or an ID (`0`) to re-read this
    * consumer's own pending entries. Streams in different cluster slots are read one by one.
    */
-  async read({ count, block, id = '>', noAck = false }: { count?: number; block?: number; id?: string; noAck?: boolean } = {}): Promise<GroupRead> {
+  async read({
+    count,
+    block,
+    id = '>',
+    noAck = false,
+  }: {
+    count?: number;
+    block?: number;
+    id?: string;
+    noAck?: boolean;
+  } = {}): Promise<GroupRead> {
     const head: (string | number)[] = ['GROUP', this.name, this.consumerName];
     if (count !== undefined) head.push('COUNT', count);
     if (block !== undefined) head.push('BLOCK', block);
@@ -123,7 +166,8 @@ export class ConsumerGroup {
         // and block on all of them (in parallel) only when none had anything.
         const nonBlocking = head.filter((_, i) => head[i - 1] !== 'BLOCK' && head[i] !== 'BLOCK');
         await Promise.all(this.streams.map((s) => readSome([s], nonBlocking)));
-        if (result.size === 0 && block !== undefined) await Promise.all(this.streams.map((s) => readSome([s], head)));
+        if (result.size === 0 && block !== undefined)
+          await Promise.all(this.streams.map((s) => readSome([s], head)));
       }
     } catch (err) {
       if (isNoGroup(err)) throw new NoGroupError(this.streams.join(','), this.name, { cause: err });
@@ -156,27 +200,59 @@ export class ConsumerGroup {
   /** XPENDING extended form: entries pending at least `idle` ms, optionally of one consumer. */
   async pending(
     stream: string,
-    { start = '-', end = '+', count = 100, consumer, idle }: { start?: string; end?: string; count?: number; consumer?: string; idle?: number } = {},
+    {
+      start = '-',
+      end = '+',
+      count = 100,
+      consumer,
+      idle,
+    }: { start?: string; end?: string; count?: number; consumer?: string; idle?: number } = {},
   ): Promise<PendingEntry[]> {
     const args: (string | number)[] = [stream, this.name];
     if (idle !== undefined) args.push('IDLE', idle);
     args.push(start, end, count);
     if (consumer !== undefined) args.push(consumer);
     const rows = (await this.redis.call('XPENDING', ...args)) as [string, string, number, number][];
-    return rows.map(([id, consumerName, idleMs, deliveries]) => ({ id, consumer: consumerName, idleMs, deliveries }));
+    return rows.map(([id, consumerName, idleMs, deliveries]) => ({
+      id,
+      consumer: consumerName,
+      idleMs,
+      deliveries,
+    }));
   }
 
   /** XCLAIM entries idle at least `minIdle` ms for this consumer; returns the entries now owned. */
-  async claim(stream: string, ids: string[], { minIdle = 0 }: { minIdle?: number } = {}): Promise<StreamEntry[]> {
+  async claim(
+    stream: string,
+    ids: string[],
+    { minIdle = 0 }: { minIdle?: number } = {},
+  ): Promise<StreamEntry[]> {
     if (ids.length === 0) return [];
-    const raw = (await this.redis.call('XCLAIM', stream, this.name, this.consumerName, minIdle, ...ids)) as (RawEntry | null)[];
+    const raw = (await this.redis.call(
+      'XCLAIM',
+      stream,
+      this.name,
+      this.consumerName,
+      minIdle,
+      ...ids,
+    )) as (RawEntry | null)[];
     return toEntries(raw.filter((e): e is RawEntry => e !== null));
   }
 
   /** XAUTOCLAIM one page for this consumer, with Redis 7's list of deleted IDs. */
-  async autoclaim(stream: string, { minIdle = 0, start = '0-0', count = 100 }: { minIdle?: number; start?: string; count?: number } = {}): Promise<AutoclaimResult> {
+  async autoclaim(
+    stream: string,
+    { minIdle = 0, start = '0-0', count = 100 }: { minIdle?: number; start?: string; count?: number } = {},
+  ): Promise<AutoclaimResult> {
     const [next, entries, deleted] = (await this.redis.call(
-      'XAUTOCLAIM', stream, this.name, this.consumerName, minIdle, start, 'COUNT', count,
+      'XAUTOCLAIM',
+      stream,
+      this.name,
+      this.consumerName,
+      minIdle,
+      start,
+      'COUNT',
+      count,
     )) as [string, (RawEntry | null)[], string[] | undefined];
     return {
       next,
@@ -187,7 +263,8 @@ export class ConsumerGroup {
 
   /** XGROUP SETID on every stream (or one): the next `>` read starts after `id` (`$` = only new). */
   async setId(id: string, stream?: string): Promise<void> {
-    for (const s of stream ? [stream] : this.streams) await this.redis.call('XGROUP', 'SETID', s, this.name, id);
+    for (const s of stream ? [stream] : this.streams)
+      await this.redis.call('XGROUP', 'SETID', s, this.name, id);
   }
 
   /** Re-reads every stream from the beginning (walrus's reset). */
@@ -198,7 +275,8 @@ export class ConsumerGroup {
   /** XGROUP DESTROY on every stream; returns how many groups existed. */
   async destroy(): Promise<number> {
     let destroyed = 0;
-    for (const s of this.streams) destroyed += (await this.redis.call('XGROUP', 'DESTROY', s, this.name)) as number;
+    for (const s of this.streams)
+      destroyed += (await this.redis.call('XGROUP', 'DESTROY', s, this.name)) as number;
     return destroyed;
   }
 

@@ -37,7 +37,8 @@ export class PipelineKeys {
     const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
     const ms = Date.UTC(y, m - 1, d);
     const check = new Date(ms);
-    if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d) return undefined;
+    if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d)
+      return undefined;
     return ms;
   }
 

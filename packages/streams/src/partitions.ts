@@ -10,7 +10,15 @@ export async function discoverPartitions(redis: RedisClient, keys: PipelineKeys)
   for (const node of scanTargets(redis)) {
     let cursor = '0';
     do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', keys.partitionScanPattern, 'COUNT', 1000, 'TYPE', 'stream');
+      const [next, batch] = await node.scan(
+        cursor,
+        'MATCH',
+        keys.partitionScanPattern,
+        'COUNT',
+        1000,
+        'TYPE',
+        'stream',
+      );
       cursor = next;
       for (const key of batch) if (keys.isPartitionKey(key)) found.add(key);
     } while (cursor !== '0');

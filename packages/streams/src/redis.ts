@@ -39,7 +39,11 @@ export function connect(options: ConnectionOptions, { blocking = false } = {}): 
       const [host, port] = seed.split(':');
       return { host: host || '127.0.0.1', port: Number(port) || 6379 };
     });
-    const clusterOptions: ClusterOptions = { redisOptions: base, slotsRefreshTimeout: 2000, enableReadyCheck: true };
+    const clusterOptions: ClusterOptions = {
+      redisOptions: base,
+      slotsRefreshTimeout: 2000,
+      enableReadyCheck: true,
+    };
     return new Cluster(startup, clusterOptions);
   }
   const url = options.url ?? 'redis://127.0.0.1:6379';

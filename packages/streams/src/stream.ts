@@ -8,7 +8,9 @@ export interface StreamEntry {
 }
 
 /** Trimming applied by add() or trim(): MAXLEN keeps a count, MINID drops entries below an ID. */
-export type TrimStrategy = { maxlen: number; approximate?: boolean } | { minid: string; approximate?: boolean };
+export type TrimStrategy =
+  | { maxlen: number; approximate?: boolean }
+  | { minid: string; approximate?: boolean };
 
 export interface AddOptions {
   /** Explicit ID (`<ms>-<seq>`, `<ms>-*`); `*` (Redis assigns) by default. */
@@ -51,7 +53,12 @@ export function trimArgs(trim: TrimStrategy | undefined): (string | number)[] {
 
 /** The XADD arguments after the key, as a pure function so pipelines and scripts build the same command. */
 export function xaddArgs(fields: FieldList, options: AddOptions = {}): (string | number)[] {
-  return [...(options.noMkStream ? ['NOMKSTREAM'] : []), ...trimArgs(options.trim), options.id ?? '*', ...fields];
+  return [
+    ...(options.noMkStream ? ['NOMKSTREAM'] : []),
+    ...trimArgs(options.trim),
+    options.id ?? '*',
+    ...fields,
+  ];
 }
 
 function isIdTooSmall(err: unknown): boolean {
@@ -80,7 +87,10 @@ export class Stream {
    * Adds many entries in pipelined chunks (one round trip per chunk) and returns their IDs in order.
    * An entry that Redis refuses is reported as an Error in its slot; the others still land.
    */
-  async addMany(entries: { fields: FieldList; id?: string }[], options: Omit<AddOptions, 'id'> & { chunk?: number } = {}): Promise<(string | Error)[]> {
+  async addMany(
+    entries: { fields: FieldList; id?: string }[],
+    options: Omit<AddOptions, 'id'> & { chunk?: number } = {},
+  ): Promise<(string | Error)[]> {
     const chunk = options.chunk ?? 1000;
     const ids: (string | Error)[] = [];
     for (let i = 0; i < entries.length; i += chunk) {
@@ -90,7 +100,13 @@ export class Stream {
       }
       const results = (await pipeline.exec()) ?? [];
       for (const [err, id] of results) {
-        ids.push(err ? (isIdTooSmall(err) ? new IdTooSmallError(this.key, '?', { cause: err }) : err) : (id as string));
+        ids.push(
+          err
+            ? isIdTooSmall(err)
+              ? new IdTooSmallError(this.key, '?', { cause: err })
+              : err
+            : (id as string),
+        );
       }
     }
     return ids;
@@ -115,7 +131,11 @@ export class Stream {
   }
 
   /** Every entry, oldest first, fetched `pageSize` at a time (memory stays flat). */
-  async *entries({ start = '-', end = '+', pageSize = 1000 }: RangeOptions & { pageSize?: number } = {}): AsyncGenerator<StreamEntry> {
+  async *entries({
+    start = '-',
+    end = '+',
+    pageSize = 1000,
+  }: RangeOptions & { pageSize?: number } = {}): AsyncGenerator<StreamEntry> {
     let from = start;
     for (;;) {
       const page = await this.range({ start: from, end, count: pageSize });
@@ -142,11 +162,21 @@ export class Stream {
    * Entries after `lastId` (exclusive), optionally blocking up to `block` ms for new ones;
    * `$` means only entries added from now on.
    */
-  async read({ lastId = '0', count, block }: { lastId?: string; count?: number; block?: number } = {}): Promise<StreamEntry[]> {
+  async read({
+    lastId = '0',
+    count,
+    block,
+  }: {
+    lastId?: string;
+    count?: number;
+    block?: number;
+  } = {}): Promise<StreamEntry[]> {
     const args: (string | number)[] = [];
     if (count !== undefined) args.push('COUNT', count);
     if (block !== undefined) args.push('BLOCK', block);
-    const reply = (await this.redis.call('XREAD', ...args, 'STREAMS', this.key, lastId)) as [string, RawEntry[]][] | null;
+    const reply = (await this.redis.call('XREAD', ...args, 'STREAMS', this.key, lastId)) as
+      | [string, RawEntry[]][]
+      | null;
     return toEntries(reply?.[0]?.[1]);
   }
 
@@ -158,7 +188,8 @@ export class Stream {
   async info(): Promise<StreamInfo> {
     const raw = (await this.redis.call('XINFO', 'STREAM', this.key)) as unknown[];
     const map = pairs(raw);
-    const entry = (v: unknown): StreamEntry | null => (Array.isArray(v) ? toEntries([v as RawEntry])[0]! : null);
+    const entry = (v: unknown): StreamEntry | null =>
+      Array.isArray(v) ? toEntries([v as RawEntry])[0]! : null;
     return {
       length: Number(map['length']),
       radixTreeKeys: Number(map['radix-tree-keys']),

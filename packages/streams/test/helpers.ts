@@ -1,0 +1,28 @@
+import type {} from '@pipe/testkit/global-setup';
+import { randomPrefix } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, inject } from 'vitest';
+import { PipelineKeys } from '../src/keys.js';
+
+/**
+ * A client of the run's shared redis-server and a key prefix of this file's own, so files run in
+ * parallel without seeing each other's keys. The client is closed after the file.
+ */
+export function sharedServer(name: string): {
+  redis: Redis;
+  prefix: string;
+  keys: PipelineKeys;
+  key: (s: string) => string;
+} {
+  const redis = new Redis(inject('redisUrl'), { lazyConnect: false });
+  afterAll(() => redis.quit());
+  const prefix = randomPrefix(name);
+  return { redis, prefix, keys: new PipelineKeys(prefix), key: (s) => `${prefix}:${s}` };
+}
+
+export function fieldsOf(entry: { fields: string[] } | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const fields = entry?.fields ?? [];
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
+}

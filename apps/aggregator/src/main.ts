@@ -1,5 +1,63 @@
 #!/usr/bin/env node
+import {
+  configFrom,
+  createLogger,
+  createRegistry,
+  exitOnStartupError,
+  openRedis,
+  startMetricsServer,
+  stopOnSignals,
+  withConnectionFlags,
+} from '@pipe/service';
+import { redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
+import { Aggregator } from './aggregator.js';
+import { AGGREGATOR_ENV, aggregatorConfigSchema } from './config.js';
+import { AggregatorMetrics } from './metrics.js';
 
-const program = new Command('pipe-aggregator').description('skeleton: filled in by its issue');
-program.parse();
+const program = new Command('pipe-aggregator')
+  .description('Counts readings of the daily partitions into exactly one hourly average per hour.')
+  .showHelpAfterError();
+
+withConnectionFlags(
+  program
+    .command('run')
+    .description('aggregate until stopped (SIGTERM/SIGINT finish the batch in hand), or until drained with --drain')
+    .option('--group <name>', 'consumer group [env AGGREGATOR_GROUP] (default aggregator)')
+    .option('--consumer <name>', 'consumer name [env AGGREGATOR_CONSUMER] (default host-pid)')
+    .option('--grace <duration>', 'allowed event-time lateness after an hour ends [env AGGREGATOR_GRACE] (default 5s)')
+    .option('--idle-close <duration>', 'close open hours after this long caught up with no new reading [env AGGREGATOR_IDLE_CLOSE] (default 60s)')
+    .option('--keep-hours <n>', 'hourly averages kept (XADD MAXLEN ~) [env AGGREGATOR_KEEP_HOURS] (default 120)')
+    .option('--alert-above <tempF>', 'append readings above this °F to the alerts stream [env AGGREGATOR_ALERT_ABOVE]')
+    .option('--drain', 'process everything present, publish every hour including the last, exit 0')
+    .option('--count <n>', 'entries per read [env AGGREGATOR_BATCH] (default 1000)')
+    .option('--block-ms <duration>', 'blocking read timeout (default 1s)')
+    .option('--pending-check <duration>', 'how often to re-read own pending entries, e.g. claimed by the reaper (default 2s)'),
+).action(async (flags: Record<string, unknown>) => {
+  let config: ReturnType<typeof aggregatorConfigSchema.parse>;
+  try {
+    config = configFrom(aggregatorConfigSchema, flags, AGGREGATOR_ENV);
+  } catch (err) {
+    exitOnStartupError(err);
+  }
+  const log = createLogger('aggregator', config.logLevel);
+  const { redis, keys } = openRedis(config, `pipe-aggregator:${config.consumer}`);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
+  const registry = createRegistry('aggregator');
+  const aggregator = new Aggregator(config, { redis, keys, log, metrics: new AggregatorMetrics(registry) });
+  const server =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => aggregator.isRunning });
+  stopOnSignals({ stop: () => aggregator.stop() }, log);
+  try {
+    await aggregator.run();
+  } finally {
+    server?.close();
+    redis.disconnect();
+  }
+  process.exit(0);
+});
+
+program.parseAsync().catch(exitOnStartupError);

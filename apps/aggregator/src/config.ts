@@ -1,0 +1,38 @@
+import { hostname } from 'node:os';
+import { connectionSchema, duration, positiveInt } from '@pipe/service';
+import { z } from 'zod';
+
+export const aggregatorConfigSchema = connectionSchema.extend({
+  group: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only').default('aggregator'),
+  consumer: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
+    .default(`${hostname()}-${process.pid}`),
+  /** Allowed lateness of event time after an hour ends before it is published. */
+  grace: duration().default(5_000),
+  /** Close every open hour when the group has been caught up and quiet for this long (wall clock). */
+  idleClose: duration().default(60_000),
+  keepHours: positiveInt().default(120),
+  alertAbove: z.coerce.number().finite().optional(),
+  drain: z.boolean().default(false),
+  count: positiveInt().max(10_000).default(1000),
+  blockMs: duration().default(1000),
+  /** How often the consumer re-reads its own pending entries (entries the reaper claimed for it). */
+  pendingCheck: duration().default(2000),
+});
+
+export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;
+
+/** Flag name → env variable for the aggregator's own settings. */
+export const AGGREGATOR_ENV = {
+  group: 'AGGREGATOR_GROUP',
+  consumer: 'AGGREGATOR_CONSUMER',
+  grace: 'AGGREGATOR_GRACE',
+  idleClose: 'AGGREGATOR_IDLE_CLOSE',
+  keepHours: 'AGGREGATOR_KEEP_HOURS',
+  alertAbove: 'AGGREGATOR_ALERT_ABOVE',
+  drain: undefined,
+  count: 'AGGREGATOR_BATCH',
+  blockMs: undefined,
+  pendingCheck: undefined,
+} as const;

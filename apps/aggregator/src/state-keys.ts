@@ -1,0 +1,24 @@
+import type { PipelineKeys } from '@pipe/streams';
+
+/**
+ * The aggregator's per-partition state, in companion keys that share the partition's cluster slot so
+ * one script can ack entries and count them.
+ */
+export class AggregatorStateKeys {
+  constructor(private readonly keys: PipelineKeys) {}
+
+  /** Hash: `maxts` = newest event time counted from this partition (feeds the watermark). */
+  progress(partition: string): string {
+    return this.keys.companionKey(partition, 'agg');
+  }
+
+  /** Sorted set of the partition's hours that have counts and are not yet published. */
+  openHours(partition: string): string {
+    return this.keys.companionKey(partition, 'open');
+  }
+
+  /** Hash of one hour's running totals: n, sum, min, max, hn, hsum, devices, d:<device>. */
+  hour(partition: string, hourStart: number): string {
+    return this.keys.companionKey(partition, `hour:${hourStart}`);
+  }
+}

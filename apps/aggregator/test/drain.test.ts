@@ -1,0 +1,146 @@
+import { DAY_MS, Stream } from '@pipe/streams';
+import { describe, expect, it } from 'vitest';
+import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
+import { startAggregator } from './fixtures/processes.js';
+import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
+
+const { redis, fresh } = sharedRedis();
+// Recent days, so the data sits where a live pipeline would have it.
+const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+
+async function drain(flags: string[], extra: string[] = []) {
+  const run = startAggregator(['run', '--drain', ...flags, ...extra]);
+  const { code } = await run.exited;
+  expect(code, run.output()).toBe(0);
+  return run;
+}
+
+describe('aggregator --drain', () => {
+  it('publishes every hour with exact means, starting outside hour 0 and including the last hour', async () => {
+    const { keys, flags } = fresh();
+    const from = today - 2 * DAY_MS + 5 * HOUR_MS + 17 * 60_000;
+    const readings = readingsBetween(from, from + 30 * HOUR_MS, 45_000, 3, 7);
+    await writeReadings(redis, keys, readings);
+    await drain(flags);
+    const published = await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    expect(published[0]!.hour).toBe(5);
+    expect(await new Stream(redis, keys.deadLetters).length()).toBe(0);
+    expect(await new Stream(redis, keys.late).length()).toBe(0);
+  });
+
+  it('keeps two hours exactly 24 h apart as two averages and skips a missing day', async () => {
+    const { keys, flags } = fresh();
+    const dayOne = today - 3 * DAY_MS + 13 * HOUR_MS;
+    const readings = [
+      ...readingsBetween(dayOne, dayOne + HOUR_MS, 60_000, 2, 1),
+      ...readingsBetween(dayOne + DAY_MS, dayOne + DAY_MS + HOUR_MS, 60_000, 2, 2),
+      // day three is missing entirely
+      ...readingsBetween(dayOne + 3 * DAY_MS, dayOne + 3 * DAY_MS + HOUR_MS, 60_000, 2, 3),
+    ];
+    await writeReadings(redis, keys, readings);
+    await redis.del(keys.partitionKeyFor(dayOne + 2 * DAY_MS));
+    const expected = expectedHours(readings);
+    expect(expected).toHaveLength(3);
+    await drain(flags);
+    await expectAveragesToMatch(redis, keys, expected);
+  });
+
+  it('puts 23:59:59.999 in hour 23 of one day and 00:00:00.000 in hour 0 of the next', async () => {
+    const { keys, flags } = fresh();
+    const midnight = today - DAY_MS;
+    const readings = [
+      { device: 'a', ts: midnight - 1, temp_f: 10 },
+      { device: 'a', ts: midnight - 2, temp_f: 20 },
+      { device: 'b', ts: midnight, temp_f: 30.25 },
+    ];
+    await writeReadings(redis, keys, readings);
+    await drain(flags);
+    const published = await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    expect(published.map((a) => [a.date, a.hour, a.average_temp_f])).toEqual([
+      [new Date(midnight - 1).toISOString().slice(0, 10).replaceAll('-', '/'), 23, 15],
+      [new Date(midnight).toISOString().slice(0, 10).replaceAll('-', '/'), 0, 30.25],
+    ]);
+  });
+
+  it('routes readings of an already published hour to the late stream and never publishes the hour twice', async () => {
+    const { keys, flags } = fresh();
+    const from = today - DAY_MS + 2 * HOUR_MS;
+    const readings = readingsBetween(from, from + 3 * HOUR_MS, 60_000, 2, 4);
+    await writeReadings(redis, keys, readings);
+    await drain(flags);
+    const stragglers = [
+      { device: 'late-1', ts: from + 10 * 60_000, temp_f: 99.5 },
+      { device: 'late-2', ts: from + HOUR_MS + 5, temp_f: 98 },
+    ];
+    await writeReadings(redis, keys, stragglers);
+    await drain(flags);
+    await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    const late = await new Stream(redis, keys.late).range();
+    expect(late).toHaveLength(2);
+    const fields = late.map((e) => Object.fromEntries(chunk(e.fields)));
+    expect(fields.map((f) => JSON.parse(f.fields!).device).sort()).toEqual(['late-1', 'late-2']);
+    for (const f of fields) expect(f.reason).toMatch(/already published/);
+  });
+
+  it('dead-letters undecodable entries with their reason and counts everything else', async () => {
+    const { keys, flags } = fresh();
+    const from = today - DAY_MS + 6 * HOUR_MS;
+    const readings = readingsBetween(from, from + 2 * HOUR_MS, 120_000, 2, 5);
+    await writeReadings(redis, keys, readings);
+    const partition = keys.partitionKeyFor(from);
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', 'warm');
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', 'Infinity');
+    await redis.xadd(partition, '*', 'device', 'bad device!', 'ts', String(from), 'temp_f', '50');
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', 'yesterday', 'temp_f', '50');
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '50', 'humidity', '140');
+    await drain(flags);
+    await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    const dead = (await new Stream(redis, keys.deadLetters).range()).map((e) => Object.fromEntries(chunk(e.fields)));
+    expect(dead.map((d) => d.reason)).toEqual([
+      expect.stringMatching(/^temp_f: not a number/),
+      expect.stringMatching(/^temp_f: not a number/),
+      expect.stringMatching(/^device:/),
+      expect.stringMatching(/^ts: not a number/),
+      expect.stringMatching(/^humidity: out of range/),
+    ]);
+    for (const d of dead) {
+      expect(d.stream).toBe(partition);
+      expect(JSON.parse(d.fields!).device).toMatch(/^bad/);
+    }
+    const pending = (await redis.xpending(partition, 'aggregator')) as [number];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('caps the averages stream at about --keep-hours (XADD MAXLEN ~)', async () => {
+    const { keys, flags } = fresh();
+    const from = today - 12 * DAY_MS;
+    const readings = readingsBetween(from, from + 12 * DAY_MS, 30 * 60_000, 1, 6);
+    await writeReadings(redis, keys, readings);
+    await drain(flags, ['--keep-hours', '120']);
+    const length = await new Stream(redis, keys.averages).length();
+    // `~` trims whole radix-tree nodes (100 entries by default): at least 120 stay, never 100 more.
+    expect(length).toBeGreaterThanOrEqual(120);
+    expect(length).toBeLessThan(220);
+    const [newest] = await new Stream(redis, keys.averages).revrange({ count: 1 });
+    expect(newest!.id).toBe(`${expectedHours(readings).at(-1)!.hourStart}-0`);
+  });
+
+  it('appends readings above --alert-above to the alerts stream', async () => {
+    const { keys, flags } = fresh();
+    const from = today - DAY_MS + 8 * HOUR_MS;
+    const readings = readingsBetween(from, from + HOUR_MS, 60_000, 3, 8);
+    await writeReadings(redis, keys, readings);
+    const run = await drain(flags, ['--alert-above', '75', '--log-level', 'warn']);
+    const hot = readings.filter((r) => r.temp_f > 75);
+    expect(hot.length).toBeGreaterThan(0);
+    const alerts = (await new Stream(redis, keys.alerts).range()).map((e) => Object.fromEntries(chunk(e.fields)));
+    expect(alerts.map((a) => [a.device, Number(a.temp_f), Number(a.ts)])).toEqual(hot.map((r) => [r.device, r.temp_f, r.ts]));
+    expect(run.output().match(/high temperature/g)).toHaveLength(hot.length);
+  });
+});
+
+function chunk(fields: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < fields.length; i += 2) out.push([fields[i]!, fields[i + 1]!]);
+  return out;
+}

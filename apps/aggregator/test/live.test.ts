@@ -1,0 +1,87 @@
+import { DAY_MS, decodeAverage, Stream } from '@pipe/streams';
+import { sleep } from '@pipe/testkit';
+import { describe, expect, it } from 'vitest';
+import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
+import { startAggregator } from './fixtures/processes.js';
+import { sharedRedis } from './fixtures/setup.js';
+
+const { redis, fresh } = sharedRedis();
+const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
+}
+
+describe('aggregator run (live)', () => {
+  it('publishes an hour once stream time passes its end plus the grace, and not before', async () => {
+    const { keys, flags } = fresh();
+    const run = startAggregator(['run', '--grace', '10m', '--block-ms', '200ms', ...flags]);
+    try {
+      const hourOne = base + 10 * HOUR_MS;
+      const first = readingsBetween(hourOne, hourOne + HOUR_MS, 60_000, 2, 11);
+      await writeReadings(redis, keys, first);
+      // Stream time reaches 00:09 of the next hour: inside the grace, so nothing is published yet.
+      await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 9 * 60_000, temp_f: 1 }]);
+      await sleep(1500);
+      expect(await new Stream(redis, keys.averages).length()).toBe(0);
+      // 00:10:00.001 passes end + grace: the hour is published.
+      await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 10 * 60_000 + 1, temp_f: 2 }]);
+      const [entry] = await waitFor(async () => {
+        const entries = await new Stream(redis, keys.averages).range();
+        return entries.length ? entries : undefined;
+      }, 5000);
+      const average = decodeAverage(entry!.id, entry!.fields);
+      expect(average.ok && average.value.num_observations).toBe(first.length);
+      expect(average.ok && average.value.average_temp_f).toBeCloseTo(expectedHours(first)[0]!.mean, 9);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
+  it('closes the last open hour after --idle-close without new readings', async () => {
+    const { keys, flags } = fresh();
+    const run = startAggregator(['run', '--idle-close', '1s', '--block-ms', '200ms', ...flags]);
+    try {
+      const readings = readingsBetween(base + 3 * HOUR_MS, base + 3 * HOUR_MS + 30 * 60_000, 60_000, 2, 12);
+      await writeReadings(redis, keys, readings);
+      const started = Date.now();
+      await waitFor(async () => ((await new Stream(redis, keys.averages).length()) === 1 ? true : undefined), 8000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
+  it('on SIGTERM finishes the batch in hand and exits 0 within 5 s', async () => {
+    const { keys, flags } = fresh();
+    const readings = readingsBetween(base, base + 20 * HOUR_MS, 5_000, 3, 13);
+    await writeReadings(redis, keys, readings);
+    const run = startAggregator(['run', '--count', '100', ...flags]);
+    await waitFor(async () => ((await new Stream(redis, keys.averages).length()) > 0 ? true : undefined), 10_000);
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    const { code } = await run.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(5000);
+    const pending = (await redis.xpending(keys.partitionKeyFor(base), 'aggregator')) as [number];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('refuses invalid configuration before connecting, listing every problem', async () => {
+    const run = startAggregator([
+      'run', '--redis-url', 'http://nope', '--grace', 'soon', '--keep-hours', '-3', '--prefix', 'bad prefix!',
+    ]);
+    const { code } = await run.exited;
+    expect(code).toBe(1);
+    const out = run.output();
+    for (const field of ['redisUrl', 'grace', 'keepHours', 'prefix']) expect(out).toContain(field);
+  });
+});

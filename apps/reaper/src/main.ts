@@ -1,5 +1,198 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  configFrom,
+  createLogger,
+  createRegistry,
+  exitOnStartupError,
+  openRedis,
+  startMetricsServer,
+  stopOnSignals,
+  withConnectionFlags,
+} from '@pipe/service';
+import { redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
+import { inspectSchema, RUN_ENV, runSchema, SWEEP_ENV, type SweepConfig, sweepSchema } from './config.js';
+import {
+  allDeadLetters,
+  letterJson,
+  purgeDeadLetters,
+  renderDeadLetters,
+  replayLetters,
+} from './dead-letter-commands.js';
+import { ReaperMetrics } from './metrics.js';
+import { Reaper } from './reaper.js';
+import { collectStatus, renderStatus } from './status.js';
+import { type SweepPolicy, Sweeper } from './sweeper.js';
 
-const program = new Command('pipe-reaper').description('skeleton: filled in by its issue');
-program.parse();
+const program = new Command('pipe-reaper')
+  .description(
+    'Recovers pending entries of crashed consumers, dead-letters poison entries, keeps consumer groups clean.',
+  )
+  .showHelpAfterError();
+
+const withSweepFlags = (command: Command) =>
+  withConnectionFlags(
+    command
+      .option(
+        '--min-idle <duration>',
+        'reclaim entries pending at least this long [env REAPER_MIN_IDLE] (default 60s)',
+      )
+      .option(
+        '--max-deliveries <n>',
+        'dead-letter entries delivered this often [env REAPER_MAX_DELIVERIES] (default 5)',
+      )
+      .option(
+        '--consumer-ttl <duration>',
+        'delete consumers idle this long with nothing pending [env REAPER_CONSUMER_TTL] (default 1h)',
+      )
+      .option(
+        '--live-within <duration>',
+        'a consumer seen within this is live [env REAPER_LIVE_WITHIN] (default 15s)',
+      ),
+  );
+
+function load<S extends Parameters<typeof configFrom>[0]>(
+  schema: S,
+  flags: Record<string, unknown>,
+  env: Record<string, string | undefined> = {},
+) {
+  try {
+    return configFrom(schema, flags, env);
+  } catch (err) {
+    exitOnStartupError(err);
+  }
+}
+
+const policyOf = (config: SweepConfig): SweepPolicy => ({
+  minIdleMs: config.minIdle,
+  maxDeliveries: config.maxDeliveries,
+  consumerTtlMs: config.consumerTtl,
+  liveWithinMs: config.liveWithin,
+});
+
+withSweepFlags(
+  program
+    .command('run')
+    .description('sweep every interval while holding the lease; SIGTERM/SIGINT stop and release it')
+    .option('--interval <duration>', 'pause between sweeps [env REAPER_INTERVAL] (default 5s)')
+    .option(
+      '--lease-ttl <duration>',
+      'lease time; a standby takes over within it [env REAPER_LEASE_TTL] (default 15s)',
+    ),
+).action(async (flags: Record<string, unknown>) => {
+  const config = load(runSchema, flags, RUN_ENV);
+  const log = createLogger('reaper', config.logLevel);
+  const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const { redis, keys } = openRedis(config, `pipe-reaper:${holder}`);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
+  const registry = createRegistry('reaper');
+  const reaper = new Reaper(
+    { ...policyOf(config), intervalMs: config.interval, leaseTtlMs: config.leaseTtl, holder },
+    { redis, keys, log, metrics: new ReaperMetrics(registry) },
+  );
+  const server =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => reaper.isRunning });
+  stopOnSignals(reaper, log);
+  try {
+    await reaper.run();
+  } finally {
+    server?.close();
+    redis.disconnect();
+  }
+  process.exit(0);
+});
+
+withSweepFlags(
+  program
+    .command('once')
+    .description('one sweep with the same flags, print a summary, exit')
+    .option('--json', 'summary as JSON'),
+).action(async (flags: Record<string, unknown>) => {
+  const config = load(sweepSchema.extend({ json: inspectSchema.shape.json }), flags, SWEEP_ENV);
+  const log = createLogger('reaper', config.logLevel);
+  const { redis, keys } = openRedis(config, 'pipe-reaper:once');
+  try {
+    const summary = await new Sweeper({ redis, keys, log }, policyOf(config)).sweep();
+    if (config.json) console.log(JSON.stringify(summary));
+    else for (const [name, value] of Object.entries(summary)) console.log(`${name.padEnd(22)}${value}`);
+  } finally {
+    redis.disconnect();
+  }
+});
+
+withConnectionFlags(
+  program
+    .command('status')
+    .description('partitions, groups, pending entries, lag and side-stream sizes')
+    .option('--json', 'as JSON, for scripts'),
+).action(async (flags: Record<string, unknown>) => {
+  const config = load(inspectSchema, flags);
+  const { redis, keys } = openRedis(config, 'pipe-reaper:status');
+  try {
+    const report = await collectStatus(redis, keys);
+    console.log(config.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+  } finally {
+    redis.disconnect();
+  }
+});
+
+const dlq = program.command('dlq').description('the dead-letter stream');
+
+withConnectionFlags(
+  dlq.command('list').description('list dead letters, oldest first').option('--json', 'as JSON'),
+).action(async (flags: Record<string, unknown>) => {
+  const config = load(inspectSchema, flags);
+  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
+  try {
+    const entries = [];
+    for await (const entry of allDeadLetters(redis, keys)) entries.push(entry);
+    console.log(config.json ? JSON.stringify(entries.map(letterJson), null, 2) : renderDeadLetters(entries));
+  } finally {
+    redis.disconnect();
+  }
+});
+
+withConnectionFlags(
+  dlq
+    .command('replay')
+    .description(
+      'put letters back into their partitions and remove them from the dead-letter stream, atomically',
+    )
+    .argument('[letterIds...]', 'dead-letter IDs (as dlq list shows them)')
+    .option('--all', 'every letter'),
+).action(async (letterIds: string[], flags: Record<string, unknown>) => {
+  if (!flags.all && letterIds.length === 0) program.error('dlq replay: give letter IDs or --all');
+  const config = load(inspectSchema, flags);
+  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
+  try {
+    const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds);
+    for (const r of report.replayed) console.log(`replayed ${r.letterId} -> ${r.stream} ${r.id}`);
+    for (const f of report.failed) console.error(`not replayed ${f.letterId}: ${JSON.stringify(f.outcome)}`);
+    process.exitCode = report.failed.length > 0 ? 1 : 0;
+  } finally {
+    redis.disconnect();
+  }
+});
+
+withConnectionFlags(
+  dlq
+    .command('purge')
+    .description('delete the dead-letter stream')
+    .option('--yes', 'really delete every letter'),
+).action(async (flags: Record<string, unknown>) => {
+  if (!flags.yes) program.error('dlq purge deletes every dead letter: add --yes');
+  const config = load(inspectSchema, flags);
+  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
+  try {
+    console.log(`purged ${await purgeDeadLetters(redis, keys)} dead letters`);
+  } finally {
+    redis.disconnect();
+  }
+});
+
+program.parseAsync().catch(exitOnStartupError);

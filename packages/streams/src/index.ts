@@ -25,6 +25,16 @@ export {
   type PendingSummary,
 } from './consumer-group.js';
 export { type ConsumerBatch, ConsumerLoop, type ConsumerLoopOptions } from './consumer-loop.js';
+export {
+  type DeadLetterEntry,
+  type DeadLetterOutcome,
+  type DeadLetterRequest,
+  deadLetterPending,
+  listDeadLetters,
+  type ReplayOutcome,
+  replayDeadLetter,
+  replayFields,
+} from './dead-letter.js';
 export { DecodeError, IdTooSmallError, InvalidIdError, NoGroupError, PipeError } from './errors.js';
 export {
   compareIds,
@@ -43,6 +53,8 @@ export {
   type StreamId,
 } from './ids.js';
 export { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
+export { type LiveConsumer, type LivenessOptions, liveConsumers } from './liveness.js';
+export { defineLuaCommand, type LuaCommand } from './lua-command.js';
 export { type Logger, silentLogger } from './logger.js';
 export { discoverPartitions } from './partitions.js';
 export {

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { SweepSummary } from './sweeper.js';
+
+/** Prometheus metrics of the reaper. */
+export class ReaperMetrics {
+  readonly reclaimed: Counter;
+  readonly deadLettered: Counter;
+  readonly deletedIds: Counter;
+  readonly consumersRemoved: Counter;
+  readonly awaitingLiveConsumer: Gauge;
+  readonly leaseHolder: Gauge;
+  readonly sweepSeconds: Histogram;
+
+  constructor(registry: Registry) {
+    const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    this.reclaimed = counter(
+      'pipe_reaper_entries_reclaimed_total',
+      'Stale pending entries claimed to a live consumer',
+    );
+    this.deadLettered = counter(
+      'pipe_reaper_entries_dead_lettered_total',
+      'Entries moved to the dead-letter stream after max deliveries',
+    );
+    this.deletedIds = counter(
+      'pipe_reaper_deleted_ids_total',
+      'Pending IDs whose entries had been deleted or trimmed',
+    );
+    this.consumersRemoved = counter(
+      'pipe_reaper_consumers_removed_total',
+      'Idle consumers with nothing pending deleted',
+    );
+    this.awaitingLiveConsumer = new Gauge({
+      name: 'pipe_reaper_entries_awaiting_live_consumer',
+      help: 'Stale entries left in place at the last sweep because their group had no live consumer',
+      registers: [registry],
+    });
+    this.leaseHolder = new Gauge({
+      name: 'pipe_reaper_lease_holder',
+      help: '1 while this replica holds the lease and sweeps, 0 on standby',
+      registers: [registry],
+    });
+    this.sweepSeconds = new Histogram({
+      name: 'pipe_reaper_sweep_duration_seconds',
+      help: 'Time of one sweep over every group of every live partition',
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    });
+  }
+
+  recordSweep(summary: SweepSummary): void {
+    this.reclaimed.inc(summary.reclaimed);
+    this.deadLettered.inc(summary.deadLettered);
+    this.deletedIds.inc(summary.deletedIds);
+    this.consumersRemoved.inc(summary.consumersRemoved);
+    this.awaitingLiveConsumer.set(summary.awaitingLiveConsumer);
+    this.sweepSeconds.observe(summary.durationMs / 1000);
+  }
+}

@@ -1,5 +1,103 @@
 #!/usr/bin/env node
+import {
+  configFrom,
+  createLogger,
+  createRegistry,
+  exitOnStartupError,
+  openRedis,
+  startMetricsServer,
+  stopOnSignals,
+  withConnectionFlags,
+} from '@pipe/service';
 import { Command } from 'commander';
+import { SERVE_ENV, serveSchema, TAIL_ENV, tailSchema } from './config.js';
+import { DashboardServer } from './server.js';
+import { AveragesTail } from './tail.js';
 
-const program = new Command('pipe-viewer').description('skeleton: filled in by its issue');
-program.parse();
+const program = new Command('pipe-viewer')
+  .description('Shows the hourly averages of the pipe pipeline: a terminal tail and a live web dashboard.')
+  .exitOverride();
+
+withConnectionFlags(
+  program
+    .command('tail')
+    .description("print hourly averages after this viewer's last shown one, optionally following new ones")
+    .option('--last <n>', 'start with the newest N averages instead of the saved position')
+    .option(
+      '--from <time>',
+      'start with the hours from this ISO 8601 time (UTC unless a zone is given) or epoch ms',
+    )
+    .option('--follow', 'keep printing new averages as they are written')
+    .option('--json', 'print one JSON object per line (full precision) instead of sentences')
+    .option(
+      '--name <name>',
+      'viewer name whose position is kept in Redis [env VIEWER_NAME] (default "default")',
+    ),
+).action(async (flags) => {
+  const config = configFrom(tailSchema, flags, TAIL_ENV);
+  // Stdout carries the averages; logs and notices go to stderr.
+  const log = createLogger('averages-viewer', config.logLevel, { toStderr: true });
+  const { redis, keys } = openRedis(config, `viewer-tail:${config.name}`);
+  const tail = new AveragesTail({
+    redis,
+    keys,
+    name: config.name,
+    last: config.last,
+    fromMs: config.from,
+    follow: config.follow,
+    json: config.json,
+    write: (line) => process.stdout.write(`${line}\n`),
+    notice: (line) => process.stderr.write(`${line}\n`),
+    logger: log,
+  });
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(config.metricsPort, createRegistry('averages-viewer'), {
+          redis,
+          isRunning: () => tail.isRunning,
+        });
+  const stop = async () => {
+    await tail.stop();
+    metrics?.close();
+    redis.disconnect();
+  };
+  stopOnSignals({ stop }, log);
+  try {
+    await tail.run();
+  } catch (err) {
+    process.stderr.write(`tail failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+  // No process.exit(): it could cut off averages still buffered for a piped stdout.
+  await stop();
+});
+
+withConnectionFlags(
+  program
+    .command('serve')
+    .description('serve the live dashboard, its JSON API and server-sent events')
+    .option('--port <port>', 'HTTP port [env VIEWER_PORT] (default 8080)')
+    .option('--host <host>', 'address to listen on [env VIEWER_HOST] (default 127.0.0.1)'),
+).action(async (flags) => {
+  const config = configFrom(serveSchema, flags, SERVE_ENV);
+  const log = createLogger('averages-viewer', config.logLevel);
+  const { redis, keys } = openRedis(config, 'viewer-serve');
+  const server = new DashboardServer({ redis, keys, port: config.port, host: config.host, logger: log });
+  stopOnSignals(
+    {
+      stop: async () => {
+        await server.stop();
+        redis.disconnect();
+      },
+    },
+    log,
+  );
+  await server.start();
+  if (config.metricsPort !== undefined) {
+    const registry = createRegistry('averages-viewer');
+    await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => server.isRunning });
+  }
+});
+
+program.parseAsync().catch(exitOnStartupError);

@@ -1,0 +1,175 @@
+import {
+  duplicateForBlocking,
+  type Logger,
+  PipeError,
+  type RedisClient,
+  Stream,
+  type StreamEntry,
+  silentLogger,
+} from '@pipe/streams';
+import { AveragesRange } from './averages-range.js';
+import { ConnectionHealth, type RedisHealth } from './connection-health.js';
+
+export interface AveragesFeedOptions {
+  /** A client of the caller's; the feed duplicates it for its own blocking connection. */
+  redis: RedisClient;
+  /** The averages stream. */
+  key: string;
+  /** Deliver entries after this ID (exclusive), or NEWEST: only what is written from the first read on. */
+  after: string;
+  /** Receives each read's entries, oldest first. An error here is logged; the feed moves on. */
+  onEntries: (entries: StreamEntry[]) => void | Promise<void>;
+  /** Called once per change: Redis unreachable, reachable again. */
+  onHealth?: (health: RedisHealth) => void;
+  /** BLOCK of each XREAD, ms. New entries arrive as soon as they are written; this only bounds a read. */
+  blockMs?: number;
+  /** Extra time a blocking read may take beyond blockMs before its connection is presumed hung. */
+  watchdogMs?: number;
+  count?: number;
+  logger?: Logger;
+}
+
+class FeedReadTimeout extends PipeError {
+  override readonly name = 'FeedReadTimeout';
+  constructor(ms: number) {
+    super(`blocking read of the averages did not settle within ${ms} ms`, 'READ_TIMEOUT', true);
+  }
+}
+
+/** Resolved on the first successful contact with Redis, so a feed may start while Redis is down. */
+export const NEWEST = 'newest';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Follows the averages stream with a blocking XREAD on a dedicated connection: what `tail --follow`
+ * prints and what the dashboard's server-sent events push. It keeps going through Redis outages and
+ * replaces a connection whose blocking read never settles (the ioredis failure after a reconnect).
+ */
+export class AveragesFeed {
+  private readonly log: Logger;
+  private readonly blockMs: number;
+  private readonly watchdogMs: number;
+  private readonly count: number;
+  private readonly health: ConnectionHealth;
+  private blocking: RedisClient | undefined;
+  private cursor: string;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: AveragesFeedOptions) {
+    this.log = options.logger ?? silentLogger;
+    this.blockMs = options.blockMs ?? 1000;
+    this.watchdogMs = options.watchdogMs ?? 3000;
+    this.count = options.count ?? 500;
+    this.cursor = options.after;
+    this.health = new ConnectionHealth((health) => options.onHealth?.(health), true);
+  }
+
+  /** The ID of the last entry delivered (or the starting point). */
+  get position(): string {
+    return this.cursor;
+  }
+
+  get isRunning(): boolean {
+    return this.running !== undefined && !this.stopping;
+  }
+
+  get connection(): RedisHealth {
+    return this.health.current;
+  }
+
+  /** Runs until stop(). Refuses to run twice. */
+  run(): Promise<void> {
+    if (this.running) throw new PipeError('averages feed is already running', 'ALREADY_RUNNING');
+    this.running = this.loop();
+    return this.running;
+  }
+
+  /** Ends the blocking read at once and closes the feed's connection. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      this.dropConnection();
+      await this.running?.catch(() => {});
+    })();
+    return this.stopped;
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        this.blocking ??= this.openConnection();
+        if (this.cursor === NEWEST) {
+          const newest = new AveragesRange(this.blocking, this.options.key).newestId();
+          this.cursor = await this.guarded(newest, this.watchdogMs);
+        }
+        const entries = await this.readNext(this.blocking);
+        this.health.markUp();
+        failures = 0;
+        if (entries.length === 0) continue;
+        this.cursor = entries[entries.length - 1]!.id;
+        try {
+          await this.options.onEntries(entries);
+        } catch (err) {
+          this.log.error({ err, count: entries.length }, 'averages handler failed');
+        }
+      } catch (err) {
+        if (this.stopping) break;
+        failures++;
+        // One warning per outage; the retries during it are debug noise.
+        const level = this.health.current.up ? 'warn' : 'debug';
+        this.health.markDown(err);
+        if (err instanceof FeedReadTimeout) {
+          this.log[level]({ err }, 'blocking read hung; replacing its connection');
+          this.dropConnection();
+        } else {
+          this.log[level]({ err, failures }, 'averages read failed; retrying');
+        }
+        await this.pause(Math.min(100 * 2 ** Math.min(failures, 5), 2000));
+      }
+    }
+  }
+
+  private openConnection(): RedisClient {
+    const blocking = duplicateForBlocking(this.options.redis);
+    this.health.watch(blocking);
+    return blocking;
+  }
+
+  private dropConnection(): void {
+    this.health.detach();
+    this.blocking?.disconnect();
+    this.blocking = undefined;
+  }
+
+  /** Fails `work` when it has not settled in time: a read on a connection that hung must not hang us. */
+  private async guarded<T>(work: Promise<T>, limit: number): Promise<T> {
+    work.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FeedReadTimeout(limit)), limit);
+    });
+    try {
+      return await Promise.race([work, watchdog]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private readNext(blocking: RedisClient): Promise<StreamEntry[]> {
+    const read = new Stream(blocking, this.options.key).read({
+      lastId: this.cursor,
+      count: this.count,
+      block: this.blockMs,
+    });
+    return this.guarded(read, this.blockMs + this.watchdogMs);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
+  }
+}

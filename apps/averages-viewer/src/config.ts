@@ -1,0 +1,50 @@
+import { connectionSchema } from '@pipe/service';
+import { z } from 'zod';
+import { parseTimeBound } from './time-bound.js';
+
+const viewerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ . : -')
+  .default('default');
+
+const timeBound = z.string().transform((text, ctx) => {
+  const ms = parseTimeBound(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not an ISO 8601 time or epoch ms: ${text}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** `pipe-viewer tail`: flags and VIEWER_NAME over the connection settings every service shares. */
+export const tailSchema = connectionSchema
+  .extend({
+    last: z.coerce.number().int().nonnegative().optional(),
+    from: timeBound.optional(),
+    follow: z.boolean().default(false),
+    json: z.boolean().default(false),
+    name: viewerName,
+  })
+  .refine((config) => config.last === undefined || config.from === undefined, {
+    message: '--last and --from exclude each other',
+    path: ['last'],
+  });
+export type TailConfig = z.infer<typeof tailSchema>;
+
+/** Env variables of tail's own settings (the connection ones come from CONNECTION_FLAGS). */
+export const TAIL_ENV = {
+  last: undefined,
+  from: undefined,
+  follow: undefined,
+  json: undefined,
+  name: 'VIEWER_NAME',
+};
+
+/** `pipe-viewer serve`: where the dashboard listens. */
+export const serveSchema = connectionSchema.extend({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+});
+export type ServeConfig = z.infer<typeof serveSchema>;
+
+export const SERVE_ENV = { port: 'VIEWER_PORT', host: 'VIEWER_HOST' };

@@ -1,0 +1,309 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type HourlyAverage,
+  type Logger,
+  PipeError,
+  type PipelineKeys,
+  parseId,
+  type RedisClient,
+  type StreamEntry,
+  silentLogger,
+} from '@pipe/streams';
+import { decodeAverageEntries, MalformedTally } from './average-entries.js';
+import { AveragesFeed, NEWEST } from './averages-feed.js';
+import { AveragesRange } from './averages-range.js';
+import { ConnectionHealth, describeError, type RedisHealth } from './connection-health.js';
+import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
+import { type SseClient, SseHub } from './sse-hub.js';
+import { type PipelineHealth, readPipelineHealth } from './status.js';
+import { parseTimeBound } from './time-bound.js';
+
+export interface DashboardServerOptions {
+  redis: RedisClient;
+  keys: PipelineKeys;
+  port: number;
+  host: string;
+  /** Averages per /api/averages answer unless the page asks for fewer. */
+  maxAverages?: number;
+  heartbeatMs?: number;
+  /** How long a status read may take before Redis counts as down. */
+  statusTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** What /api/status answers: Redis reachable or not, the pipeline's figures, the viewer's own. */
+export interface DashboardStatus {
+  at: number;
+  redis: RedisHealth;
+  pipeline: PipelineHealth | null;
+  viewer: {
+    malformedAverages: number;
+    recentMalformed: { id: string; reason: string }[];
+    streamClients: number;
+  };
+}
+
+/** An average as the API and the event stream carry it: the decoded value and its stream ID. */
+export type AverageJson = HourlyAverage & { id: string };
+
+class BadRequest extends PipeError {
+  override readonly name = 'BadRequest';
+  constructor(message: string) {
+    super(message, 'BAD_REQUEST');
+  }
+}
+
+class RedisUnavailable extends PipeError {
+  override readonly name = 'RedisUnavailable';
+  constructor(reason: string) {
+    super(`redis unavailable: ${reason}`, 'REDIS_UNAVAILABLE', true);
+  }
+}
+
+/**
+ * `pipe-viewer serve`: the dashboard page and its assets, the JSON API and the server-sent events
+ * that push each new average, from one shared blocking read of the averages stream.
+ */
+export class DashboardServer {
+  private readonly log: Logger;
+  private readonly range: AveragesRange;
+  private readonly malformed = new MalformedTally();
+  private readonly health: ConnectionHealth;
+  private readonly maxAverages: number;
+  private readonly statusTimeoutMs: number;
+  private hub: SseHub | undefined;
+  private feed: AveragesFeed | undefined;
+  private feedRun: Promise<void> | undefined;
+  private server: Server | undefined;
+  private assets = new Map<string, Asset>();
+  private started = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: DashboardServerOptions) {
+    this.log = options.logger ?? silentLogger;
+    this.range = new AveragesRange(options.redis, options.keys.averages);
+    this.maxAverages = options.maxAverages ?? 2000;
+    this.statusTimeoutMs = options.statusTimeoutMs ?? 2000;
+    this.health = new ConnectionHealth((h) => this.onRedisHealth(h));
+  }
+
+  get isRunning(): boolean {
+    return this.started && this.stopped === undefined;
+  }
+
+  /** Where the server listens (the real port when started with port 0). */
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new PipeError('dashboard server is not listening', 'NOT_STARTED');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new PipeError('dashboard server already started', 'ALREADY_RUNNING');
+    this.started = true;
+    this.assets = await loadDashboardAssets();
+    this.health.watch(this.options.redis);
+    if (this.options.redis.status === 'ready') this.health.markUp();
+    this.hub = new SseHub(this.options.heartbeatMs ?? 15_000, 1000);
+    this.feed = new AveragesFeed({
+      redis: this.options.redis,
+      key: this.options.keys.averages,
+      after: NEWEST,
+      onEntries: (entries) => this.broadcast(entries),
+      logger: this.log,
+    });
+    this.feedRun = this.feed.run();
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((err) => this.fail(res, err));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, resolve);
+    });
+    this.server = server;
+    this.log.info({ url: this.url, averages: this.options.keys.averages }, 'dashboard listening');
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.hub?.close();
+      await this.feed?.stop();
+      await this.feedRun?.catch(() => {});
+      this.health.detach();
+      const server = this.server;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+      }
+    })();
+    return this.stopped;
+  }
+
+  /** Redis reachable, with the pipeline's figures, or the reason it is not. */
+  async status(): Promise<DashboardStatus> {
+    const viewer = {
+      malformedAverages: this.malformed.count,
+      recentMalformed: this.malformed.latest(),
+      streamClients: this.hub?.size ?? 0,
+    };
+    try {
+      const pipeline = await this.withRedis(() => readPipelineHealth(this.options.redis, this.options.keys));
+      return { at: Date.now(), redis: this.health.current, pipeline, viewer };
+    } catch {
+      return { at: Date.now(), redis: this.health.current, pipeline: null, viewer };
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://viewer');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (url.pathname) {
+      case '/api/averages':
+        return this.sendJson(res, 200, await this.averages(url.searchParams));
+      case '/api/status':
+        return this.sendJson(res, 200, await this.status());
+      case '/api/stream':
+        return this.openStream(req, res, url.searchParams);
+    }
+    const asset = this.assets.get(url.pathname);
+    if (!asset) {
+      this.sendJson(res, 404, { error: `no such page: ${url.pathname}` });
+      return;
+    }
+    res.writeHead(200, { 'content-type': asset.contentType, 'cache-control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : asset.body);
+  }
+
+  /** `/api/averages?from=&to=&limit=`: the hours starting in [from, to], ISO or ms, oldest first. */
+  private async averages(params: URLSearchParams) {
+    const from = this.timeParam(params, 'from');
+    const to = this.timeParam(params, 'to');
+    const limitText = params.get('limit');
+    const limit = limitText === null ? this.maxAverages : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > this.maxAverages) {
+      throw new BadRequest(`limit: a whole number from 1 to ${this.maxAverages}`);
+    }
+    const entries = await this.withRedis(() => this.range.between(from, to, limit));
+    const { averages, skipped } = this.decode(entries);
+    return { from: from ?? null, to: to ?? null, count: averages.length, skipped, averages };
+  }
+
+  private timeParam(params: URLSearchParams, name: string): number | undefined {
+    const text = params.get(name);
+    if (text === null || text === '') return undefined;
+    const ms = parseTimeBound(text);
+    if (ms === undefined) throw new BadRequest(`${name}: not an ISO 8601 time or epoch ms: ${text}`);
+    return ms;
+  }
+
+  /**
+   * `/api/stream`: an event per new average. A client that says where it is (`?after=<id>`, or
+   * Last-Event-ID when EventSource reconnects) first gets what it missed.
+   */
+  private async openStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: URLSearchParams,
+  ): Promise<void> {
+    const lastEventId = req.headers['last-event-id'];
+    const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
+    const client = this.hub!.add(res, after);
+    client.deliver({ event: 'health', data: JSON.stringify(this.health.current) });
+    if (after !== undefined) {
+      try {
+        await this.catchUp(client, after);
+      } catch (err) {
+        this.log.warn({ err, after }, 'could not catch a stream client up');
+      }
+    }
+    client.release();
+  }
+
+  private async catchUp(client: SseClient, after: string): Promise<void> {
+    for await (const page of this.range.after(after)) {
+      for (const average of this.decode(page).averages) client.deliver(averageEvent(average));
+    }
+  }
+
+  private broadcast(entries: StreamEntry[]): void {
+    for (const average of this.decode(entries).averages) this.hub?.broadcast(averageEvent(average));
+  }
+
+  private decode(entries: StreamEntry[]): { averages: AverageJson[]; skipped: number } {
+    const { rows, malformed } = decodeAverageEntries(entries);
+    this.malformed.record(malformed);
+    for (const { id, reason } of malformed) this.log.debug({ id, reason }, 'skipped malformed average');
+    return { averages: rows.map(({ id, average }) => ({ id, ...average })), skipped: malformed.length };
+  }
+
+  private onRedisHealth(health: RedisHealth): void {
+    if (health.up) this.log.info({}, 'redis reachable again');
+    else this.log.warn({ error: health.error }, 'redis unavailable; reconnecting');
+    this.hub?.broadcast({ event: 'health', data: JSON.stringify(health) });
+  }
+
+  /** Runs a Redis read when Redis is reachable, bounded in time so a page never waits on an outage. */
+  private async withRedis<T>(read: () => Promise<T>): Promise<T> {
+    const current = this.health.current;
+    if (this.options.redis.status !== 'ready') {
+      throw new RedisUnavailable(current.up ? this.options.redis.status : current.error);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RedisUnavailable(`no answer within ${this.statusTimeoutMs} ms`)),
+        this.statusTimeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([read(), timeout]);
+      this.health.markUp();
+      return result;
+    } catch (err) {
+      this.health.markDown(err);
+      throw err instanceof RedisUnavailable ? err : new RedisUnavailable(describeError(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private sendJson(res: ServerResponse, code: number, body: unknown): void {
+    res.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err instanceof BadRequest) {
+      this.sendJson(res, 400, { error: err.message });
+    } else if (err instanceof RedisUnavailable) {
+      this.sendJson(res, 503, { error: err.message });
+    } else {
+      this.log.error({ err }, 'request failed');
+      this.sendJson(res, 500, { error: describeError(err) });
+    }
+  }
+}
+
+function validId(text: string | null | undefined): string | undefined {
+  if (!text) return undefined;
+  try {
+    parseId(text);
+    return text;
+  } catch {
+    return undefined;
+  }
+}
+
+function averageEvent(average: AverageJson) {
+  return { event: 'average', id: average.id, data: JSON.stringify(average) };
+}

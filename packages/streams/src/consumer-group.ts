@@ -130,7 +130,8 @@ export class ConsumerGroup {
 
   /**
    * XREADGROUP across the streams. `id` is `>` for new entries or an ID (`0`) to re-read this
-   * consumer's own pending entries. Streams in different cluster slots are read one by one.
+   * consumer's own pending entries after it; a record gives each stream its own ID. Streams in
+   * different cluster slots are read one by one.
    */
   async read({
     count,
@@ -140,9 +141,10 @@ export class ConsumerGroup {
   }: {
     count?: number;
     block?: number;
-    id?: string;
+    id?: string | Readonly<Record<string, string>>;
     noAck?: boolean;
   } = {}): Promise<GroupRead> {
+    const idOf = (stream: string) => (typeof id === 'string' ? id : (id[stream] ?? '>'));
     const head: (string | number)[] = ['GROUP', this.name, this.consumerName];
     if (count !== undefined) head.push('COUNT', count);
     if (block !== undefined) head.push('BLOCK', block);
@@ -151,12 +153,12 @@ export class ConsumerGroup {
     const collect = (reply: [string, RawEntry[]][] | null) => {
       for (const [stream, entries] of reply ?? []) {
         const list = toEntries(entries);
-        if (list.length > 0 || id !== '>') result.set(stream, list);
+        if (list.length > 0 || idOf(stream) !== '>') result.set(stream, list);
       }
     };
     const readSome = (streams: readonly string[], blockArgs: (string | number)[]) =>
       this.redis
-        .call('XREADGROUP', ...blockArgs, 'STREAMS', ...streams, ...streams.map(() => id))
+        .call('XREADGROUP', ...blockArgs, 'STREAMS', ...streams, ...streams.map(idOf))
         .then((r) => collect(r as [string, RawEntry[]][] | null));
     try {
       if (!isCluster(this.redis) || this.streams.length === 1) {

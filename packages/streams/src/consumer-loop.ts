@@ -1,4 +1,4 @@
-import { ConsumerGroup, isBusyGroup, isNoGroup } from './consumer-group.js';
+import { ConsumerGroup, type GroupRead, isBusyGroup, isNoGroup } from './consumer-group.js';
 import { NoGroupError, PipeError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { duplicateForBlocking, type RedisClient } from './redis.js';
@@ -59,8 +59,12 @@ export class ConsumerLoop {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private inRead = false;
-  /** Streams whose own pending entries must be read (ID 0) before new ones. */
-  private readonly pendingFirst = new Set<string>();
+  /**
+   * Streams whose own pending entries must be read before new ones, with the last ID this pass over
+   * them has reached (`0` at its start). Paging from there, rather than from 0 each time, means an
+   * entry the handler leaves pending (for the reaper) cannot shut out new entries.
+   */
+  private readonly pendingFrom = new Map<string, string>();
   private readonly known = new Set<string>();
   private lastPendingCheck = 0;
 
@@ -129,7 +133,7 @@ export class ConsumerLoop {
           this.log.error({ err, failures }, 'consumer loop iteration failed; retrying');
         }
         // Whatever was in hand is still pending: read it again first.
-        for (const s of this.known) this.pendingFirst.add(s);
+        for (const s of this.known) this.pendingFrom.set(s, '0');
         await this.pause(Math.min(100 * 2 ** Math.min(failures, 5), 3000));
       }
     }
@@ -153,11 +157,16 @@ export class ConsumerLoop {
           if (!isBusyGroup(err)) throw err;
         }
         this.known.add(stream);
-        this.pendingFirst.add(stream);
+        this.pendingFrom.set(stream, '0');
       }
       ready.push(stream);
     }
-    for (const stream of this.known) if (!streams.includes(stream)) this.known.delete(stream);
+    for (const stream of this.known) {
+      if (!streams.includes(stream)) {
+        this.known.delete(stream);
+        this.pendingFrom.delete(stream);
+      }
+    }
     return ready;
   }
 
@@ -165,16 +174,22 @@ export class ConsumerLoop {
     const now = Date.now();
     if (now - this.lastPendingCheck >= this.pendingCheckMs) {
       this.lastPendingCheck = now;
-      for (const s of streams) this.pendingFirst.add(s);
+      for (const s of streams) if (!this.pendingFrom.has(s)) this.pendingFrom.set(s, '0');
     }
-    const own = streams.filter((s) => this.pendingFirst.has(s));
-    if (own.length > 0) {
-      const read = await this.guardedRead(own, '0', undefined);
+    // Page through this consumer's own pending entries until a page has something for the handler.
+    for (let own = this.ownPending(streams); own.length > 0; own = this.ownPending(streams)) {
+      const read = await this.guardedRead(own, Object.fromEntries(this.pendingFrom), undefined);
       const batches: ConsumerBatch[] = [];
       for (const stream of own) {
         const entries = read.get(stream) ?? [];
-        if (entries.length === 0) this.pendingFirst.delete(stream);
-        else batches.push({ stream, entries });
+        const last = entries[entries.length - 1];
+        if (!last) {
+          this.pendingFrom.delete(stream);
+          continue;
+        }
+        this.pendingFrom.set(stream, last.id);
+        const live = await this.dropDeleted(stream, entries);
+        if (live.length > 0) batches.push({ stream, entries: live });
       }
       if (batches.length > 0) return batches;
     }
@@ -182,7 +197,29 @@ export class ConsumerLoop {
     return [...fresh].map(([stream, entries]) => ({ stream, entries }));
   }
 
-  private async guardedRead(streams: string[], id: string, block: number | undefined) {
+  private ownPending(streams: string[]): string[] {
+    return streams.filter((s) => this.pendingFrom.has(s));
+  }
+
+  /**
+   * A pending entry deleted from its stream (trimmed, expired partition) comes back without fields;
+   * there is nothing left to process, so it is acknowledged here instead of reaching the handler.
+   */
+  private async dropDeleted(stream: string, entries: StreamEntry[]): Promise<StreamEntry[]> {
+    const deleted = entries.filter((e) => e.fields.length === 0).map((e) => e.id);
+    if (deleted.length === 0) return entries;
+    await new ConsumerGroup(this.options.redis, this.options.group, [stream]).ack(stream, ...deleted);
+    this.log.warn({ stream, count: deleted.length }, 'acknowledged pending entries deleted from the stream');
+    return entries.filter((e) => e.fields.length > 0);
+  }
+
+  private async guardedRead(
+    streams: string[],
+    id: string | Record<string, string>,
+    block: number | undefined,
+  ): Promise<GroupRead> {
+    // Checked in the same tick as the read starts, so stop() either sees inRead or this sees stopping.
+    if (this.stopping) return new Map();
     const group = new ConsumerGroup(this.blocking!, this.options.group, streams, this.options.consumer);
     const limit = (block ?? 0) + this.watchdogMs;
     let timer: NodeJS.Timeout | undefined;

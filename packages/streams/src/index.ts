@@ -88,4 +88,4 @@ export {
   type TrimStrategy,
   xaddArgs,
 } from './stream.js';
-export { type TimeSeriesMessage, TimeSeries } from './time-series.js';
+export { type TimeSeriesMessage, type TimeSeriesPending, TimeSeries } from './time-series.js';

@@ -78,6 +78,7 @@ export class DashboardServer {
   private server: Server | undefined;
   private assets = new Map<string, Asset>();
   private started = false;
+  private connectedOnce = false;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: DashboardServerOptions) {
@@ -243,7 +244,8 @@ export class DashboardServer {
   }
 
   private onRedisHealth(health: RedisHealth): void {
-    if (health.up) this.log.info({}, 'redis reachable again');
+    if (health.up) this.log.info({}, this.connectedOnce ? 'redis reachable again' : 'redis connected');
+    this.connectedOnce ||= health.up;
     else this.log.warn({ error: health.error }, 'redis unavailable; reconnecting');
     this.hub?.broadcast({ event: 'health', data: JSON.stringify(health) });
   }

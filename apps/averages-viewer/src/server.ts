@@ -245,8 +245,8 @@ export class DashboardServer {
 
   private onRedisHealth(health: RedisHealth): void {
     if (health.up) this.log.info({}, this.connectedOnce ? 'redis reachable again' : 'redis connected');
-    this.connectedOnce ||= health.up;
     else this.log.warn({ error: health.error }, 'redis unavailable; reconnecting');
+    this.connectedOnce ||= health.up;
     this.hub?.broadcast({ event: 'health', data: JSON.stringify(health) });
   }
 

@@ -23,8 +23,8 @@ export function averageFor(hourStart: number, seed = hourStart / HOUR_MS): Hourl
     num_observations: 3000 + (seed % 700),
   };
   if (seed % 4 !== 3) {
-    average.min_temp_f = average_temp_f - 3.14159;
-    average.max_temp_f = average_temp_f + 2.71828;
+    average.min_temp_f = average_temp_f - 3.25 - (seed % 5) / 7;
+    average.max_temp_f = average_temp_f + 2.5 + (seed % 3) / 9;
     average.devices = 1 + (seed % 3);
   }
   return average;

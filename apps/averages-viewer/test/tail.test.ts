@@ -1,3 +1,4 @@
+import type {} from '@pipe/testkit/global-setup';
 import { connect, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
 import { RedisServer, randomPrefix } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

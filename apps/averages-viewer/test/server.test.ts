@@ -1,0 +1,227 @@
+import type {} from '@pipe/testkit/global-setup';
+import { connect, encodeReading, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { RedisServer, randomPrefix } from '@pipe/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  averageFor,
+  averagesInRedis,
+  FIRST_HOUR,
+  writeAverage,
+  writeHours,
+  writeMalformed,
+} from './averages-fixture.js';
+import { DashboardProcess } from './dashboard-process.js';
+import { SseReader } from './sse-reader.js';
+
+const redisUrl = inject('redisUrl');
+let redis: RedisClient;
+
+beforeAll(() => {
+  redis = connect({ url: redisUrl });
+});
+afterAll(() => redis.disconnect());
+
+const withoutId = ({ id, ...average }: { id: string; hourStart: number }) => {
+  expect(id).toBe(`${average.hourStart}-0`);
+  return average;
+};
+
+describe('pipe-viewer serve: JSON API', () => {
+  it('answers /api/averages by time (ISO or ms), oldest first, newest N with limit', async () => {
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    await writeHours(redis, keys, 48);
+    const all = await averagesInRedis(redis, keys);
+    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    try {
+      const from = FIRST_HOUR + 10 * HOUR_MS;
+      const to = FIRST_HOUR + 20 * HOUR_MS;
+      const ranged = await dashboard.json(`/api/averages?from=${new Date(from).toISOString()}&to=${to}`);
+      expect(ranged.status).toBe(200);
+      expect(ranged.body.averages.map(withoutId)).toEqual(
+        all.filter((a) => a.hourStart >= from && a.hourStart <= to),
+      );
+      expect(ranged.body.count).toBe(11);
+
+      // A bound inside an hour: the hours starting at or after it.
+      const mid = await dashboard.json(`/api/averages?from=${from + HOUR_MS / 2}`);
+      expect(mid.body.averages[0].hourStart).toBe(from + HOUR_MS);
+
+      const everything = await dashboard.json('/api/averages');
+      expect(everything.body.averages.map(withoutId)).toEqual(all);
+      const newest = await dashboard.json('/api/averages?limit=5');
+      expect(newest.body.averages.map(withoutId)).toEqual(all.slice(-5));
+
+      const bad = await dashboard.json('/api/averages?from=last-tuesday');
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toContain('from');
+    } finally {
+      await dashboard.stop();
+    }
+  });
+
+  it('skips malformed averages and counts each once in /api/status', async () => {
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    await writeHours(redis, keys, 3);
+    await writeMalformed(redis, keys, FIRST_HOUR + 3 * HOUR_MS);
+    await writeMalformed(redis, keys, FIRST_HOUR + 4 * HOUR_MS);
+    await writeHours(redis, keys, 1, FIRST_HOUR + 5 * HOUR_MS);
+    const valid = await averagesInRedis(redis, keys);
+    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { body } = await dashboard.json('/api/averages');
+        expect(body.averages.map(withoutId)).toEqual(valid);
+        expect(body.skipped).toBe(2);
+      }
+      const status = await dashboard.json('/api/status');
+      expect(status.body.viewer.malformedAverages).toBe(2);
+      expect(status.body.pipeline.averages).toBe(valid.length + 2);
+    } finally {
+      await dashboard.stop();
+    }
+  });
+
+  it('reports in /api/status the same figures as XLEN and XINFO GROUPS, lag null where Redis cannot tell', async () => {
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    const day1 = keys.partitionKeyFor(FIRST_HOUR);
+    const day2 = keys.partitionKeyFor(FIRST_HOUR + 24 * HOUR_MS);
+    const ids: Record<string, string[]> = { [day1]: [], [day2]: [] };
+    for (const [key, count] of [
+      [day1, 12],
+      [day2, 7],
+    ] as const) {
+      for (let i = 0; i < count; i++) {
+        const ts = keys.parsePartitionKey(key) + i * 1000;
+        ids[key]!.push(
+          (await redis.call(
+            'XADD',
+            key,
+            '*',
+            ...encodeReading({ device: 'd1', ts, temp_f: 60 + i }),
+          )) as string,
+        );
+      }
+      await redis.call('XGROUP', 'CREATE', key, 'aggregators', '0');
+    }
+    await redis.call('XGROUP', 'CREATE', day1, 'audit', '$');
+    await redis.call('XREADGROUP', 'GROUP', 'aggregators', 'a1', 'COUNT', 5, 'STREAMS', day1, '>');
+    await redis.call('XREADGROUP', 'GROUP', 'aggregators', 'a2', 'COUNT', 2, 'STREAMS', day1, '>');
+    await redis.call('XREADGROUP', 'GROUP', 'aggregators', 'a1', 'COUNT', 3, 'STREAMS', day2, '>');
+    // A deletion after the last delivered entry leaves Redis unable to count the lag.
+    await redis.call('XDEL', day2, ids[day2]![5]!);
+    for (let i = 0; i < 2; i++) await redis.call('XADD', keys.deadLetters, '*', 'reason', 'test');
+    for (let i = 0; i < 3; i++) await redis.call('XADD', keys.late, '*', 'reason', 'test');
+    await redis.call('XADD', keys.alerts, '*', 'temp_f', '120');
+    await writeHours(redis, keys, 4);
+
+    const direct = async (key: string) => {
+      const groups = (await redis.call('XINFO', 'GROUPS', key)) as unknown[][];
+      return {
+        key,
+        length: (await redis.call('XLEN', key)) as number,
+        groups: groups.map((row) => {
+          const m: Record<string, unknown> = {};
+          for (let i = 0; i < row.length; i += 2) m[String(row[i])] = row[i + 1];
+          return {
+            name: m.name,
+            consumers: m.consumers,
+            pending: m.pending,
+            lag: m.lag ?? null,
+            lastDeliveredId: m['last-delivered-id'],
+          };
+        }),
+      };
+    };
+    const expected = {
+      partitions: [await direct(day1), await direct(day2)],
+      averages: await redis.call('XLEN', keys.averages),
+      deadLetters: await redis.call('XLEN', keys.deadLetters),
+      late: await redis.call('XLEN', keys.late),
+      alerts: await redis.call('XLEN', keys.alerts),
+    };
+    expect(expected.partitions[1]!.groups[0]!.lag).toBeNull();
+    expect(expected.partitions[0]!.groups.find((g) => g.name === 'aggregators')!.pending).toBe(7);
+
+    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    try {
+      const { body } = await dashboard.json('/api/status');
+      expect(body.redis.up).toBe(true);
+      expect(body.pipeline).toEqual(expected);
+    } finally {
+      await dashboard.stop();
+    }
+  });
+});
+
+describe('pipe-viewer serve: server-sent events', () => {
+  it('catches a client up from ?after=, then pushes each new average as it is written', async () => {
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    const written = await writeHours(redis, keys, 5);
+    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const stream = await SseReader.open(`${dashboard.base}/api/stream?after=${written[1]!.hourStart}-0`);
+    const resumed = await SseReader.open(`${dashboard.base}/api/stream`, {
+      'last-event-id': `${written[3]!.hourStart}-0`,
+    });
+    try {
+      expect(stream.status).toBe(200);
+      await stream.waitFor((e) => e.id === `${written[4]!.hourStart}-0`);
+      expect(stream.averages().map(withoutId)).toEqual(written.slice(2));
+
+      const next = averageFor(FIRST_HOUR + 5 * HOUR_MS);
+      const writtenAt = Date.now();
+      await writeAverage(redis, keys, next);
+      const pushed = await stream.waitFor((e) => e.id === `${next.hourStart}-0`);
+      expect(pushed.at - writtenAt).toBeLessThan(1000);
+      expect(withoutId(JSON.parse(pushed.data))).toEqual(next);
+      expect(stream.averages()).toHaveLength(4);
+
+      // EventSource's reconnect sends Last-Event-ID: only what came after it.
+      await resumed.waitFor((e) => e.id === `${next.hourStart}-0`);
+      expect(resumed.averages().map(withoutId)).toEqual([written[4], next]);
+    } finally {
+      stream.close();
+      resumed.close();
+      await dashboard.stop();
+    }
+  });
+});
+
+describe('pipe-viewer serve: Redis outage', () => {
+  it('reports Redis down in /api/status while it is, then recovers by itself and pushes new averages again', async () => {
+    const server = await RedisServer.start();
+    const own = connect({ url: server.url });
+    own.on('error', () => {});
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    await writeAverage(own, keys, averageFor(FIRST_HOUR));
+    const dashboard = await DashboardProcess.start(server.url, keys.prefix);
+    const stream = await SseReader.open(`${dashboard.base}/api/stream?after=0-0`);
+    try {
+      await stream.waitFor((e) => e.event === 'average');
+      const up = await dashboard.json('/api/status');
+      expect(up.body.redis.up).toBe(true);
+      expect(up.body.pipeline.averages).toBe(1);
+
+      const restarted = server.restart({ downMs: 3000 });
+      const down = await dashboard.until('/api/status', (body) => body.redis.up === false, 2500);
+      expect(down.pipeline).toBeNull();
+      expect(down.redis.error).toBeTruthy();
+      expect((await dashboard.json('/api/averages')).status).toBe(503);
+      await stream.waitFor((e) => e.event === 'health' && JSON.parse(e.data).up === false);
+      await restarted;
+
+      const back = await dashboard.until('/api/status', (body) => body.redis.up === true, 10_000);
+      // The restarted server had no persistence: the pipeline starts over, and the viewer sees that.
+      expect(back.pipeline.averages).toBe(0);
+      const next = averageFor(FIRST_HOUR + HOUR_MS);
+      await writeAverage(own, keys, next);
+      const pushed = await stream.waitFor((e) => e.id === `${next.hourStart}-0`, { timeoutMs: 10_000 });
+      expect(withoutId(JSON.parse(pushed.data))).toEqual(next);
+      expect((await dashboard.json('/api/averages')).body.averages.map(withoutId)).toEqual([next]);
+    } finally {
+      stream.close();
+      await dashboard.stop();
+      own.disconnect();
+      await server.stop();
+    }
+  });
+});

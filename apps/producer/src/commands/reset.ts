@@ -1,0 +1,26 @@
+import { type Logger, openRedis } from '@pipe/service';
+import type { ResetConfig } from '../config.js';
+import { deleteKeys, findPipelineKeys } from '../reset.js';
+import { EXIT } from './exit-codes.js';
+
+/** Deletes the pipeline's keys under the prefix (with --yes), printing each; without --yes only lists them. */
+export async function resetCommand(config: ResetConfig, log: Logger): Promise<number> {
+  const { redis, keys } = openRedis(config, 'pipe-producer-reset');
+  try {
+    const found = await findPipelineKeys(redis, keys);
+    if (!config.yes) {
+      for (const key of found) process.stdout.write(`would delete ${key}\n`);
+      process.stderr.write(
+        `reset: refusing to delete ${found.length} keys under ${keys.prefix} without --yes\n`,
+      );
+      return EXIT.usage;
+    }
+    const deleted = await deleteKeys(redis, found);
+    for (const key of found) process.stdout.write(`deleted ${key}\n`);
+    process.stdout.write(`reset: deleted ${deleted} keys under ${keys.prefix}\n`);
+    log.info({ prefix: keys.prefix, deleted }, 'pipeline keys deleted');
+    return EXIT.ok;
+  } finally {
+    redis.disconnect();
+  }
+}

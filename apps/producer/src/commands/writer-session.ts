@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import { connectionOptions, createRegistry, type Logger, startMetricsServer } from '@pipe/service';
+import { connect, PipelineKeys, type RedisClient } from '@pipe/streams';
+import type { z } from 'zod';
+import type { writerSchema } from '../config.js';
+import { noMetrics, prometheusMetrics } from '../metrics.js';
+import { PartitionWriter } from '../partition-writer.js';
+
+export type WriterConfig = z.infer<typeof writerSchema>;
+
+export interface WriterSession<S> {
+  redis: RedisClient;
+  keys: PipelineKeys;
+  writer: PartitionWriter<S>;
+  close(): Promise<void>;
+}
+
+/**
+ * The writer's connection fails commands at once while disconnected instead of queueing them
+ * (enableOfflineQueue: false, no automatic resend): the writer retries each batch itself, with the
+ * ledger to recognise a batch whose reply was lost, and its in-flight window bounds what is pending.
+ */
+export const WRITER_REDIS_OPTIONS = {
+  enableOfflineQueue: false,
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  commandTimeout: 10_000,
+} as const;
+
+/** Connection, writer and (with --metrics-port) the metrics server of a command that writes readings. */
+export async function openWriterSession<S>(
+  config: WriterConfig,
+  log: Logger,
+  onRejected: (source: S, reason: string) => void,
+): Promise<WriterSession<S>> {
+  const redis = connect({ ...connectionOptions(config, 'pipe-producer'), redis: WRITER_REDIS_OPTIONS });
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  const keys = new PipelineKeys(config.prefix);
+  let server: Server | undefined;
+  let metrics = noMetrics;
+  if (config.metricsPort !== undefined) {
+    const registry = createRegistry('producer');
+    metrics = prometheusMetrics(registry);
+    server = await startMetricsServer(config.metricsPort, registry, {
+      redis,
+      isRunning: () => !writer.failed,
+    });
+  }
+  const writer = new PartitionWriter<S>(redis, keys, {
+    retentionMs: config.retention,
+    idFromTime: config.idFromTime,
+    giveUpAfterMs: config.giveUpAfter,
+    onRejected,
+    log,
+    metrics,
+  });
+  return {
+    redis,
+    keys,
+    writer,
+    async close() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      redis.disconnect();
+    },
+  };
+}

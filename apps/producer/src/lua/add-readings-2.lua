@@ -1,0 +1,61 @@
+--[[
+  Adds one batch of readings to one daily partition, at most once, and pushes the partition's expiry.
+  Atomic: a partition never exists without its expiry, and a batch is either wholly applied or not at all
+  (Redis replicates a script's effects as one MULTI/EXEC, so the AOF holds both or neither).
+
+  KEYS[1]  the partition stream, `<prefix>:YYYYMMDD`
+  KEYS[2]  the partition's batch ledger, `{<prefix>:YYYYMMDD}:batches` (hash: batch id -> rejections)
+  ARGV[1]  batch id (a digest of the batch's content, fixed across retries)
+  ARGV[2]  expire-at in ms: the batch's newest reading + retention
+  ARGV[3]  '1' writes `<ts>-*` IDs (RU202 layout), '0' lets Redis assign `*`
+  ARGV[4..] four values per reading: device, ts, temp_f, humidity ('' when absent)
+
+  Returns { applied, rejections }:
+    applied      1 when this call wrote the batch, 0 when the ledger shows it was written before
+    rejections   '' or lines `<index>\t<error>` (1-based reading index) for readings Redis refused,
+                 e.g. an ID out of order in `<ts>-*` mode; the other readings of the batch still land
+]]
+local partition = KEYS[1]
+local ledger = KEYS[2]
+local batch = ARGV[1]
+
+local previous = redis.call('HGET', ledger, batch)
+if previous then
+  return { 0, previous }
+end
+
+local fromTime = ARGV[3] == '1'
+local rejections = {}
+local index = 0
+for i = 4, #ARGV, 4 do
+  index = index + 1
+  local id = '*'
+  if fromTime then
+    id = ARGV[i + 1] .. '-*'
+  end
+  local reply
+  if ARGV[i + 3] == '' then
+    reply = redis.pcall('XADD', partition, id, 'device', ARGV[i], 'ts', ARGV[i + 1], 'temp_f', ARGV[i + 2])
+  else
+    reply = redis.pcall('XADD', partition, id, 'device', ARGV[i], 'ts', ARGV[i + 1], 'temp_f', ARGV[i + 2],
+      'humidity', ARGV[i + 3])
+  end
+  if type(reply) == 'table' and reply.err then
+    rejections[#rejections + 1] = index .. '\t' .. reply.err
+  end
+end
+
+local outcome = table.concat(rejections, '\n')
+redis.call('HSET', ledger, batch, outcome)
+
+-- Push the expiry of both keys to at least expire-at; never lower a later one, never leave none.
+-- PEXPIRETIME is -1 for a key without expiry and -2 for a missing key (every reading refused).
+local expireAt = tonumber(ARGV[2])
+for _, key in ipairs(KEYS) do
+  local current = redis.call('PEXPIRETIME', key)
+  if current == -1 or (current >= 0 and current < expireAt) then
+    redis.call('PEXPIREAT', key, expireAt)
+  end
+end
+
+return { 1, outcome }

@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, type PipelineKeys, type Reading, type RedisClient, silentLogger } from '@pipe/streams';
+import { addReadings, defineAddReadings } from './add-readings-script.js';
+import { GaveUpError, WriteFailedError } from './errors.js';
+import { noMetrics, type WriterMetrics } from './metrics.js';
+import { whyNotWritable } from './reading-check.js';
+import { backoffMs, isTransient } from './retry-policy.js';
+
+/** A reading and where it came from (an input line, nothing for simulated ones), for rejection reports. */
+export interface WriteItem<S = undefined> {
+  reading: Reading;
+  source: S;
+}
+
+export interface PartitionWriterOptions<S> {
+  retentionMs: number;
+  /** `<ts>-*` IDs (RU202 layout): one ordered producer, so batches go one at a time. */
+  idFromTime: boolean;
+  /** How long a batch may keep failing before the writer gives up. */
+  giveUpAfterMs: number;
+  /** Partition batches in flight at once; the bound on memory while Redis is slow or down. */
+  maxInFlight?: number;
+  onRejected?: (source: S, reason: string) => void;
+  log?: Logger;
+  metrics?: WriterMetrics;
+  now?: () => number;
+}
+
+export interface WriterStats {
+  /** Readings this run wrote. */
+  written: number;
+  /** Readings of batches the ledger showed as written by an earlier run (a re-run of the same input). */
+  alreadyPresent: number;
+  rejected: number;
+  /** Partitions written to. */
+  partitions: Set<string>;
+}
+
+/**
+ * Writes readings to their daily partitions. Each call to write() is validated, grouped by partition and
+ * sent as one script call per partition (lua/add-readings-2.lua): the XADDs, the expiry push and a ledger
+ * entry applied atomically, so a partition never exists without its expiry and a batch whose outcome was
+ * lost with the connection can be retried without being written twice. At most `maxInFlight` batches
+ * are outstanding: write() waits for room, which is the backpressure that keeps memory bounded.
+ */
+export class PartitionWriter<S = undefined> {
+  readonly stats: WriterStats = { written: 0, alreadyPresent: 0, rejected: 0, partitions: new Set() };
+  private readonly maxInFlight: number;
+  private readonly log: Logger;
+  private readonly metrics: WriterMetrics;
+  private readonly now: () => number;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly tasks = new Set<Promise<void>>();
+  private failure: Error | undefined;
+  private unconfirmed = 0;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: PipelineKeys,
+    private readonly options: PartitionWriterOptions<S>,
+  ) {
+    this.maxInFlight = options.idFromTime ? 1 : (options.maxInFlight ?? 4);
+    this.log = options.log ?? silentLogger;
+    this.metrics = options.metrics ?? noMetrics;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Waits until Redis accepts commands (up to giveUpAfterMs) and registers the script. */
+  async start(): Promise<void> {
+    defineAddReadings(this.redis);
+    const deadline = Date.now() + this.options.giveUpAfterMs;
+    while (this.redis.status !== 'ready') {
+      if (this.redis.status === 'end') throw new GaveUpError(this.options.giveUpAfterMs);
+      if (Date.now() >= deadline) throw new GaveUpError(this.options.giveUpAfterMs);
+      await sleep(50);
+    }
+  }
+
+  /** Why a reading would be refused (schema, retention), or undefined; see write()'s `checked`. */
+  check(reading: Reading): string | undefined {
+    return whyNotWritable(reading, this.now(), this.options.retentionMs);
+  }
+
+  /** Counts and reports a record refused before it reached write() (unparseable, or by check()). */
+  reject(source: S, reason: string): void {
+    this.stats.rejected++;
+    this.metrics.rejected(1);
+    this.options.onRejected?.(source, reason);
+  }
+
+  /**
+   * Validates and queues a batch; resolves once every partition of it has been handed to Redis (not
+   * written: call flush() for that). `checked` skips validation for items that already passed check().
+   * Throws the writer's failure once it has given up.
+   */
+  async write(items: WriteItem<S>[], { checked = false } = {}): Promise<void> {
+    if (this.failure) throw this.failure;
+    const now = this.now();
+    const byPartition = new Map<string, WriteItem<S>[]>();
+    for (const item of items) {
+      const reason = checked ? undefined : whyNotWritable(item.reading, now, this.options.retentionMs);
+      if (reason) {
+        this.reject(item.source, reason);
+        continue;
+      }
+      const partition = this.keys.partitionKeyFor(item.reading.ts);
+      const group = byPartition.get(partition);
+      if (group) group.push(item);
+      else byPartition.set(partition, [item]);
+    }
+    for (const [partition, group] of byPartition) {
+      await this.acquire();
+      if (this.failure) {
+        this.release();
+        throw this.failure;
+      }
+      const task = this.writePartition(partition, group).finally(() => {
+        this.tasks.delete(task);
+        this.release();
+      });
+      this.tasks.add(task);
+    }
+  }
+
+  /** Waits for every batch in flight; throws when the writer gave up or a batch failed for good. */
+  async flush(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Readings handed to write() whose batch failed when the writer gave up: maybe written, maybe not. */
+  get unconfirmedCount(): number {
+    return this.unconfirmed;
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  private async writePartition(partition: string, initial: WriteItem<S>[]): Promise<void> {
+    let group = initial;
+    let args = this.scriptArgs(group);
+    // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
+    // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
+    const batchId = createHash('sha1').update(args.join('\n')).digest('base64url');
+    const ledger = this.keys.companionKey(partition, 'batches');
+    const started = performance.now();
+    let firstFailure: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const expireAt = this.newest(group) + this.options.retentionMs;
+        const outcome = await addReadings(this.redis, partition, ledger, [
+          batchId,
+          String(expireAt),
+          this.options.idFromTime ? '1' : '0',
+          ...args,
+        ]);
+        const landed = group.length - outcome.refused.length;
+        if (outcome.applied || attempt > 0) this.stats.written += landed;
+        else this.stats.alreadyPresent += landed;
+        for (const { index, error } of outcome.refused)
+          this.reject(group[index]!.source, `refused by Redis: ${error}`);
+        this.stats.partitions.add(partition);
+        this.metrics.written(landed);
+        this.metrics.batchSeconds((performance.now() - started) / 1000);
+        if (firstFailure !== undefined)
+          this.log.info({ partition, attempts: attempt + 1 }, 'batch written after retries');
+        return;
+      } catch (err) {
+        if (this.failure) {
+          this.unconfirmed += group.length;
+          return;
+        }
+        if (!isTransient(err)) {
+          this.unconfirmed += group.length;
+          this.failure = new WriteFailedError(partition, { cause: err });
+          return;
+        }
+        firstFailure ??= Date.now();
+        if (Date.now() - firstFailure >= this.options.giveUpAfterMs) {
+          this.unconfirmed += group.length;
+          this.failure = new GaveUpError(this.options.giveUpAfterMs, { cause: err });
+          return;
+        }
+        if (attempt === 0)
+          this.log.warn({ partition, err: (err as Error).message }, 'redis unavailable; retrying batch');
+        await sleep(backoffMs(attempt));
+        // Readings that aged out of retention while Redis was away would now expire as written.
+        const now = this.now();
+        const kept = group.filter((item) => {
+          const reason = whyNotWritable(item.reading, now, this.options.retentionMs);
+          if (reason) this.reject(item.source, reason);
+          return !reason;
+        });
+        if (kept.length === 0) return;
+        if (kept.length !== group.length) {
+          group = kept;
+          args = this.scriptArgs(group);
+        }
+      }
+    }
+  }
+
+  private scriptArgs(group: WriteItem<S>[]): string[] {
+    const args = new Array<string>(group.length * 4);
+    let i = 0;
+    for (const { reading } of group) {
+      args[i++] = reading.device;
+      args[i++] = String(reading.ts);
+      args[i++] = String(reading.temp_f);
+      args[i++] = reading.humidity === undefined ? '' : String(reading.humidity);
+    }
+    return args;
+  }
+
+  private newest(group: WriteItem<S>[]): number {
+    let newest = 0;
+    for (const { reading } of group) if (reading.ts > newest) newest = reading.ts;
+    return newest;
+  }
+
+  private async acquire(): Promise<void> {
+    while (this.inFlight >= this.maxInFlight)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.waiting.shift()?.();
+  }
+}

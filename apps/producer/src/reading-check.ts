@@ -1,0 +1,30 @@
+import { type Reading, ReadingSchema } from '@pipe/streams';
+
+/**
+ * Why a reading cannot be written, or undefined when it can. A reading whose time + retention is not
+ * in the future would be deleted the moment its partition's expiry is set, so it is refused instead.
+ */
+export function whyNotWritable(reading: Reading, nowMs: number, retentionMs: number): string | undefined {
+  const parsed = ReadingSchema.safeParse(reading);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return `${issue?.path.join('.') || 'reading'}: ${issue?.message ?? 'invalid'}`;
+  }
+  if (reading.ts + retentionMs <= nowMs) {
+    return `ts: ${new Date(reading.ts).toISOString()} is older than the retention of ${formatDuration(retentionMs)}; it would expire as it is written`;
+  }
+  return undefined;
+}
+
+/** `2d`, `36h`, `90s`, `250ms`: the largest unit that divides the duration. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

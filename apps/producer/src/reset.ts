@@ -1,0 +1,31 @@
+import { type PipelineKeys, type RedisClient, scanTargets } from '@pipe/streams';
+
+/**
+ * Every key of the pipeline under the prefix: partitions, averages, dead letters, late readings,
+ * alerts, viewer positions, the reaper lease (`<prefix>:*`) and companion keys such as batch ledgers
+ * (`{<prefix>:*`). SCANs every master in cluster mode.
+ */
+export async function findPipelineKeys(redis: RedisClient, keys: PipelineKeys): Promise<string[]> {
+  const found = new Set<string>();
+  for (const node of scanTargets(redis)) {
+    for (const pattern of keys.ownedPatterns) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const key of batch) found.add(key);
+      } while (cursor !== '0');
+    }
+  }
+  return [...found].sort();
+}
+
+/** UNLINKs keys one command each (keys of a cluster live in different slots), pipelined by the client. */
+export async function deleteKeys(redis: RedisClient, keys: string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 500) {
+    const counts = await Promise.all(keys.slice(i, i + 500).map((key) => redis.unlink(key)));
+    for (const n of counts) deleted += n;
+  }
+  return deleted;
+}

@@ -1,0 +1,19 @@
+/** Replies that mean "not now" (a restart loading its AOF, a failover, memory that may free up). */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|NOREPLICAS)\b/;
+
+/**
+ * True when a failed write may succeed later. Errors of the connection (closed, refused, timed out,
+ * not writable while reconnecting) are transient; a reply from Redis is transient only when it says so,
+ * because WRONGTYPE or a script error will fail the same way forever.
+ */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
+  return true;
+}
+
+/** Exponential backoff with jitter: 100 ms, 200 ms, ... capped at 2 s. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(100 * 2 ** attempt, 2000);
+  return Math.round(base / 2 + (random() * base) / 2);
+}

@@ -110,26 +110,31 @@ export class Aggregator {
     const started = performance.now();
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
-    for (const batch of batches) {
-      const call = accumulateCall(batch, {
-        keys,
-        state: this.state,
-        outputs: { averages: keys.averages, late: keys.late, deadLetters: keys.deadLetters, alerts: keys.alerts },
-        group: s.group,
-        consumer: s.consumer,
-        alertAbove: s.alertAbove,
-        now: Date.now(),
-      });
-      const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(call.keys, call.args);
-      for (const index of alerts) {
-        const reading = call.readings[index - 1];
-        log.warn({ device: reading?.device, temp_f: reading?.temp_f, ts: reading?.ts, threshold: s.alertAbove }, 'high temperature');
-      }
-      if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
-      if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
-      if (duplicates > 0) log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
-      metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead, alerts.length);
-    }
+    const now = Date.now();
+    const outputs = { averages: keys.averages, late: keys.late, deadLetters: keys.deadLetters, alerts: keys.alerts };
+    // One script per partition, sent together: a multi-day backfill costs one round trip per read.
+    await Promise.all(
+      batches.map(async (batch) => {
+        const call = accumulateCall(batch, {
+          keys,
+          state: this.state,
+          outputs,
+          group: s.group,
+          consumer: s.consumer,
+          alertAbove: s.alertAbove,
+          now,
+        });
+        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(call.keys, call.args);
+        for (const index of alerts) {
+          const reading = call.readings[index - 1];
+          log.warn({ device: reading?.device, temp_f: reading?.temp_f, ts: reading?.ts, threshold: s.alertAbove }, 'high temperature');
+        }
+        if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
+        if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
+        if (duplicates > 0) log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
+        metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead, alerts.length);
+      }),
+    );
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     this.quietSince = Date.now();
     if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound(false);

@@ -5,6 +5,7 @@
 // `pipe-aggregator run --drain` (a real process, startup included); then the RU202-sized job:
 // 10 days x 1 reading/s (864,000 readings) written and drained, in seconds.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { encodeReading, PipelineKeys } from '@pipe/streams';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
@@ -46,11 +47,23 @@ async function bareLoop(redis, partitions) {
   return { n, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Runs `run --drain` as a process; resolves with its wall time and the peak RSS sampled from /proc. */
 function drain(url, prefix) {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main, 'run', '--drain', '--redis-url', url, '--prefix', prefix, '--log-level', 'warn'], { stdio: 'inherit' });
-    child.on('exit', (code) => (code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`aggregator exited ${code}`))));
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      try {
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        peakRss = Math.max(peakRss, kb * 1024);
+      } catch {}
+    }, 100);
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, peakRss });
+      else reject(new Error(`aggregator exited ${code}`));
+    });
   });
 }
 
@@ -63,7 +76,8 @@ try {
   const partitions = await write(redis, keys, from, total, 1000, 10);
 
   const bare = await bareLoop(redis, partitions);
-  const aggSeconds = await drain(server.url, 'bench');
+  const agg = await drain(server.url, 'bench');
+  const aggSeconds = agg.seconds;
   const bareRate = bare.n / bare.seconds;
   const aggRate = total / aggSeconds;
   const averages = await redis.xlen(keys.averages);
@@ -73,15 +87,16 @@ try {
   const t0 = performance.now();
   await write(redis, ru, ruFrom, 864_000, 1000, 1);
   const writeSeconds = (performance.now() - t0) / 1000;
-  const ruDrain = await drain(server.url, 'ru202');
+  const ru202 = await drain(server.url, 'ru202');
+  const ruDrain = ru202.seconds;
   const ruAverages = await redis.xlen(ru.averages);
 
   const row = (name, rate, note = '') => console.log(`${name.padEnd(44)} ${Math.round(rate).toLocaleString('en').padStart(10)} readings/s ${note}`);
   console.log('');
   row('bare XREADGROUP COUNT 1000 + XACK per batch', bareRate, '(baseline)');
-  row('pipe-aggregator run --drain (process)', aggRate, `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${averages} hours published`);
+  row('pipe-aggregator run --drain (process)', aggRate, `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${averages} hours published, peak RSS ${(agg.peakRss / 2 ** 20).toFixed(0)} MiB`);
   console.log('');
-  console.log(`RU202-sized job: 864,000 readings (10 days x 1/s): written in ${writeSeconds.toFixed(2)} s, drained in ${ruDrain.toFixed(2)} s (${ruAverages} hours published); RU202 reference ~230 s, target < 8 s`);
+  console.log(`RU202-sized job: 864,000 readings (10 days x 1/s): written in ${writeSeconds.toFixed(2)} s, drained in ${ruDrain.toFixed(2)} s (${ruAverages} hours published, peak RSS ${(ru202.peakRss / 2 ** 20).toFixed(0)} MiB); RU202 reference ~230 s, target < 8 s`);
 } finally {
   redis.disconnect();
   await server.stop();

@@ -1,5 +1,5 @@
 import { DAY_MS, decodeAverage, Stream } from '@pipe/streams';
-import { sleep } from '@pipe/testkit';
+import { freePort, sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
 import { startAggregator } from './fixtures/processes.js';
@@ -73,6 +73,28 @@ describe('aggregator run (live)', () => {
     expect(Date.now() - signalled).toBeLessThan(5000);
     const pending = (await redis.xpending(keys.partitionKeyFor(base), 'aggregator')) as [number];
     expect(pending[0]).toBe(0);
+  });
+
+  it('serves /healthz, /readyz and Prometheus /metrics with --metrics-port', async () => {
+    const { keys, flags } = fresh();
+    const port = await freePort();
+    const readings = readingsBetween(base + 5 * HOUR_MS, base + 6 * HOUR_MS, 60_000, 2, 14);
+    await writeReadings(redis, keys, readings);
+    const run = startAggregator(['run', '--idle-close', '200ms', '--block-ms', '200ms', '--metrics-port', String(port), ...flags]);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 5000);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /pipe_hours_published_total\{[^}]*\} 1\b/.test(text) ? text : undefined;
+      }, 5000);
+      expect(metrics).toMatch(new RegExp(`pipe_readings_acknowledged_total\\{[^}]*\\} ${readings.length}\\b`));
+      expect(metrics).toContain('pipe_batch_duration_seconds_bucket');
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
   });
 
   it('refuses invalid configuration before connecting, listing every problem', async () => {

@@ -1,0 +1,103 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedisServer, randomPrefix, sleep } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionEntries, startProducer, summaryOf } from './producer-process.js';
+
+const DEVICES = 40;
+const STEPS = 3000;
+let dir: string;
+let file: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'producer-recovery-'));
+  file = join(dir, 'readings.ndjson');
+  // 120,000 readings over the last hour, every (device, ts) pair unique.
+  const start = Date.now() - 3_600_000;
+  const lines: string[] = [];
+  for (let step = 0; step < STEPS; step++) {
+    for (let d = 0; d < DEVICES; d++) lines.push(JSON.stringify({ device: `dev-${d}`, ts: start + step * 1000, temp_f: d + step / 100 }));
+  }
+  await writeFile(file, `${lines.join('\n')}\n`);
+});
+
+async function stored(redis: Redis, prefix: string): Promise<number> {
+  let total = 0;
+  for (const key of await redis.keys(`${prefix}:*`)) total += await redis.xlen(key).catch(() => 0);
+  return total;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+/** Every reading exactly once: (device, ts) pairs, counted. */
+async function expectEachReadingOnce(redis: Redis, prefix: string): Promise<void> {
+  const entries = await partitionEntries(redis, prefix);
+  const pairs = new Set(entries.map((e) => `${e.fields.device}@${e.fields.ts}`));
+  expect(pairs.size).toBe(DEVICES * STEPS);
+  expect(entries).toHaveLength(DEVICES * STEPS);
+}
+
+describe('when the Redis server goes away mid-ingest', () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    // appendfsync always: whatever Redis acknowledged survives the kill.
+    server = await RedisServer.start({ aof: 'always' });
+    redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    redis.on('error', () => {});
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it('retries after a restart and ends with every reading present exactly once', async () => {
+    const prefix = randomPrefix('producer');
+    const ingest = startProducer(['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'], {
+      env: { LOG_LEVEL: 'info' },
+    });
+    await waitUntil(async () => (await stored(redis, prefix)) > 5000);
+    await server.restart({ downMs: 1500 });
+    const run = await ingest.exited;
+    expect(run.code, run.stderr).toBe(0);
+    // The restart did hit the ingest in the middle: batches were retried.
+    expect(run.stdout).toContain('redis unavailable; retrying batch');
+    expect(summaryOf(run)).toMatchObject({ readings: DEVICES * STEPS, rejected: 0 });
+    await expectEachReadingOnce(redis, prefix);
+  });
+
+  it('gives up after --give-up-after with exit 3, saying what was written; a re-run completes without duplicates', async () => {
+    const prefix = randomPrefix('producer');
+    const args = ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'];
+    const ingest = startProducer([...args, '--give-up-after', '1s']);
+    await waitUntil(async () => (await stored(redis, prefix)) > 5000);
+    await server.kill();
+    const run = await ingest.exited;
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/gave up: Redis was unavailable for 1s/);
+    expect(run.stderr).toMatch(/written: \d+ readings are in Redis/);
+    expect(run.stderr).toMatch(/not written: input after line \d+ \(\d+ lines read\)/);
+    const summary = summaryOf(run);
+    expect(summary.readings).toBeLessThan(DEVICES * STEPS);
+
+    await server.restart();
+    await waitUntil(async () => (await redis.ping()) === 'PONG');
+    const landed = await stored(redis, prefix);
+    expect(landed).toBeGreaterThanOrEqual(summary.readings as number);
+    expect(landed).toBeLessThanOrEqual((summary.readings as number) + ((summary.unconfirmed as number) ?? 0));
+
+    const rerun = await startProducer(args).exited;
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(summaryOf(rerun).alreadyPresent).toBe(landed);
+    await expectEachReadingOnce(redis, prefix);
+  });
+});

@@ -47,6 +47,16 @@ export interface DashboardStatus {
 /** An average as the API and the event stream carry it: the decoded value and its stream ID. */
 export type AverageJson = HourlyAverage & { id: string };
 
+/** What /api/averages answers. */
+export interface AveragesAnswer {
+  from: number | null;
+  to: number | null;
+  count: number;
+  /** Malformed entries in the range, left out. */
+  skipped: number;
+  averages: AverageJson[];
+}
+
 class BadRequest extends PipeError {
   override readonly name = 'BadRequest';
   constructor(message: string) {
@@ -182,7 +192,7 @@ export class DashboardServer {
   }
 
   /** `/api/averages?from=&to=&limit=`: the hours starting in [from, to], ISO or ms, oldest first. */
-  private async averages(params: URLSearchParams) {
+  private async averages(params: URLSearchParams): Promise<AveragesAnswer> {
     const from = this.timeParam(params, 'from');
     const to = this.timeParam(params, 'to');
     const limitText = params.get('limit');

@@ -12,7 +12,10 @@ import {
 export const FIRST_HOUR = Date.UTC(2027, 0, 1, 0);
 
 /** An average as the aggregator writes it, with varied values (min/max sometimes missing). */
-export function averageFor(hourStart: number, seed = hourStart / HOUR_MS): HourlyAverage {
+export function averageFor(
+  hourStart: number,
+  seed = Math.abs(hourStart - FIRST_HOUR) / HOUR_MS,
+): HourlyAverage {
   const { date, hour } = hourLabel(hourStart);
   const average_temp_f = 50 + 10 * Math.sin(seed / 5) + seed / 1000;
   const average: HourlyAverage = {

@@ -38,17 +38,13 @@ export class DashboardProcess {
     }
   }
 
-  async json<T = any>(path: string): Promise<{ status: number; body: T }> {
+  async json<T>(path: string): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.base}${path}`);
     return { status: res.status, body: (await res.json()) as T };
   }
 
   /** Polls `path` until `done` holds for its JSON, failing after `timeoutMs`. */
-  async until<T = any>(
-    path: string,
-    done: (body: T, status: number) => boolean,
-    timeoutMs = 15_000,
-  ): Promise<T> {
+  async until<T>(path: string, done: (body: T, status: number) => boolean, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {

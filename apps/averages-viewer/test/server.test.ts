@@ -10,8 +10,12 @@ import {
   writeHours,
   writeMalformed,
 } from './averages-fixture.js';
+import type { AveragesAnswer, DashboardStatus } from '../src/server.js';
 import { DashboardProcess } from './dashboard-process.js';
 import { SseReader } from './sse-reader.js';
+
+type Answer = AveragesAnswer & { error?: string };
+type Status = DashboardStatus;
 
 const redisUrl = inject('redisUrl');
 let redis: RedisClient;
@@ -35,7 +39,9 @@ describe('pipe-viewer serve: JSON API', () => {
     try {
       const from = FIRST_HOUR + 10 * HOUR_MS;
       const to = FIRST_HOUR + 20 * HOUR_MS;
-      const ranged = await dashboard.json(`/api/averages?from=${new Date(from).toISOString()}&to=${to}`);
+      const ranged = await dashboard.json<Answer>(
+        `/api/averages?from=${new Date(from).toISOString()}&to=${to}`,
+      );
       expect(ranged.status).toBe(200);
       expect(ranged.body.averages.map(withoutId)).toEqual(
         all.filter((a) => a.hourStart >= from && a.hourStart <= to),
@@ -43,15 +49,15 @@ describe('pipe-viewer serve: JSON API', () => {
       expect(ranged.body.count).toBe(11);
 
       // A bound inside an hour: the hours starting at or after it.
-      const mid = await dashboard.json(`/api/averages?from=${from + HOUR_MS / 2}`);
-      expect(mid.body.averages[0].hourStart).toBe(from + HOUR_MS);
+      const mid = await dashboard.json<Answer>(`/api/averages?from=${from + HOUR_MS / 2}`);
+      expect(mid.body.averages[0]?.hourStart).toBe(from + HOUR_MS);
 
-      const everything = await dashboard.json('/api/averages');
+      const everything = await dashboard.json<Answer>('/api/averages');
       expect(everything.body.averages.map(withoutId)).toEqual(all);
-      const newest = await dashboard.json('/api/averages?limit=5');
+      const newest = await dashboard.json<Answer>('/api/averages?limit=5');
       expect(newest.body.averages.map(withoutId)).toEqual(all.slice(-5));
 
-      const bad = await dashboard.json('/api/averages?from=last-tuesday');
+      const bad = await dashboard.json<Answer>('/api/averages?from=last-tuesday');
       expect(bad.status).toBe(400);
       expect(bad.body.error).toContain('from');
     } finally {
@@ -69,13 +75,13 @@ describe('pipe-viewer serve: JSON API', () => {
     const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
     try {
       for (let i = 0; i < 2; i++) {
-        const { body } = await dashboard.json('/api/averages');
+        const { body } = await dashboard.json<Answer>('/api/averages');
         expect(body.averages.map(withoutId)).toEqual(valid);
         expect(body.skipped).toBe(2);
       }
-      const status = await dashboard.json('/api/status');
+      const status = await dashboard.json<Status>('/api/status');
       expect(status.body.viewer.malformedAverages).toBe(2);
-      expect(status.body.pipeline.averages).toBe(valid.length + 2);
+      expect(status.body.pipeline?.averages).toBe(valid.length + 2);
     } finally {
       await dashboard.stop();
     }
@@ -144,7 +150,7 @@ describe('pipe-viewer serve: JSON API', () => {
 
     const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
     try {
-      const { body } = await dashboard.json('/api/status');
+      const { body } = await dashboard.json<Status>('/api/status');
       expect(body.redis.up).toBe(true);
       expect(body.pipeline).toEqual(expected);
     } finally {
@@ -197,26 +203,26 @@ describe('pipe-viewer serve: Redis outage', () => {
     const stream = await SseReader.open(`${dashboard.base}/api/stream?after=0-0`);
     try {
       await stream.waitFor((e) => e.event === 'average');
-      const up = await dashboard.json('/api/status');
+      const up = await dashboard.json<Status>('/api/status');
       expect(up.body.redis.up).toBe(true);
-      expect(up.body.pipeline.averages).toBe(1);
+      expect(up.body.pipeline?.averages).toBe(1);
 
       const restarted = server.restart({ downMs: 3000 });
-      const down = await dashboard.until('/api/status', (body) => body.redis.up === false, 2500);
+      const down = await dashboard.until<Status>('/api/status', (body) => body.redis.up === false, 2500);
       expect(down.pipeline).toBeNull();
-      expect(down.redis.error).toBeTruthy();
-      expect((await dashboard.json('/api/averages')).status).toBe(503);
+      expect(down.redis).toMatchObject({ up: false, error: expect.any(String) });
+      expect((await dashboard.json<Answer>('/api/averages')).status).toBe(503);
       await stream.waitFor((e) => e.event === 'health' && JSON.parse(e.data).up === false);
       await restarted;
 
-      const back = await dashboard.until('/api/status', (body) => body.redis.up === true, 10_000);
+      const back = await dashboard.until<Status>('/api/status', (body) => body.redis.up === true, 10_000);
       // The restarted server had no persistence: the pipeline starts over, and the viewer sees that.
-      expect(back.pipeline.averages).toBe(0);
+      expect(back.pipeline?.averages).toBe(0);
       const next = averageFor(FIRST_HOUR + HOUR_MS);
       await writeAverage(own, keys, next);
       const pushed = await stream.waitFor((e) => e.id === `${next.hourStart}-0`, { timeoutMs: 10_000 });
       expect(withoutId(JSON.parse(pushed.data))).toEqual(next);
-      expect((await dashboard.json('/api/averages')).body.averages.map(withoutId)).toEqual([next]);
+      expect((await dashboard.json<Answer>('/api/averages')).body.averages.map(withoutId)).toEqual([next]);
     } finally {
       stream.close();
       await dashboard.stop();

@@ -56,12 +56,15 @@ async function viaBarePipeline(redis, key, entries) {
 
 const contenders = { library: viaLibrary, bare: viaBarePipeline };
 
+/** Wall time in s and this process's CPU time in µs (the part of the cost the library can add to). */
 async function timed(fn, redis, key, entries) {
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const added = await fn(redis, key, entries);
+  const { user, system } = process.cpuUsage(cpu);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (added !== entries.length) throw new Error(`added ${added} of ${entries.length}`);
-  return seconds;
+  return { seconds, cpuMicros: user + system };
 }
 
 const server = await RedisServer.start();
@@ -83,21 +86,31 @@ try {
   // Both contenders add the same entries, slice by slice, taking turns at going first, so that load
   // from other processes on a shared machine falls on both alike. Each round uses fresh keys.
   const totals = { library: 0, bare: 0 };
+  const cpuTotals = { library: 0, bare: 0 };
   for (let round = 1; round <= rounds; round++) {
     const keys = { library: `bench:library:${round}`, bare: `bench:bare:${round}` };
     const spent = { library: 0, bare: 0 };
+    const cpu = { library: 0, bare: 0 };
     for (let from = 0, turn = 0; from < readings; from += slice, turn++) {
       const part = entries.slice(from, from + slice);
       const order = turn % 2 === 0 ? ['library', 'bare'] : ['bare', 'library'];
-      for (const name of order) spent[name] += await timed(contenders[name], redis, keys[name], part);
+      for (const name of order) {
+        const { seconds, cpuMicros } = await timed(contenders[name], redis, keys[name], part);
+        spent[name] += seconds;
+        cpu[name] += cpuMicros;
+      }
     }
     for (const name of ['library', 'bare']) {
       const length = await redis.xlen(keys[name]);
       if (length !== readings) throw new Error(`${name}: the stream holds ${length}, expected ${readings}`);
       await redis.del(keys[name]);
       totals[name] += spent[name];
+      cpuTotals[name] += cpu[name];
       const rate = Math.round(readings / spent[name]).toLocaleString('en-US');
-      console.log(`round ${round}  ${name.padEnd(7)}  ${spent[name].toFixed(2)} s  ${rate} readings/s`);
+      const perReading = (cpu[name] / readings).toFixed(2);
+      console.log(
+        `round ${round}  ${name.padEnd(7)}  ${spent[name].toFixed(2)} s  ${rate} readings/s  client CPU ${perReading} µs/reading`,
+      );
     }
   }
 
@@ -109,6 +122,10 @@ try {
   console.log(`bare ioredis pipeline ${Math.round(bareRate).toLocaleString('en-US')} readings/s`);
   console.log(
     `ratio library/bare    ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%; target: within 10%)`,
+  );
+  const cpuRatio = cpuTotals.library / cpuTotals.bare;
+  console.log(
+    `client CPU library/bare ${cpuRatio.toFixed(3)} (${(cpuTotals.library / (readings * rounds)).toFixed(2)} vs ${(cpuTotals.bare / (readings * rounds)).toFixed(2)} µs/reading)`,
   );
 } finally {
   redis.disconnect();

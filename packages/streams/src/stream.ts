@@ -101,7 +101,9 @@ export class Stream {
       const pipeline = this.redis.pipeline();
       for (let i = from; i < to; i++) {
         const entry = entries[i]!;
-        pipeline.xadd(this.key, ...head, entry.id ?? '*', ...entry.fields);
+        // One spread per call: V8 copies arguments when a call has several spreads.
+        if (head.length === 0) pipeline.xadd(this.key, entry.id ?? '*', ...entry.fields);
+        else pipeline.xadd(this.key, ...head.concat(entry.id ?? '*', entry.fields));
       }
       const results = (await pipeline.exec()) ?? [];
       for (let i = from; i < to; i++) {

@@ -18,7 +18,16 @@ function backfill(prefix: string, flags: string[]) {
 describe('backfill', () => {
   it('writes the same readings for the same flags and seed, and others for another seed', async () => {
     const from = yesterdayUtc() + DAY_MS - 10 * 60_000;
-    const flags = ['--from', new Date(from).toISOString(), '--to', String(from + 20 * 60_000), '--devices', '4', '--interval', '2s'];
+    const flags = [
+      '--from',
+      new Date(from).toISOString(),
+      '--to',
+      String(from + 20 * 60_000),
+      '--devices',
+      '4',
+      '--interval',
+      '2s',
+    ];
     const [a, b, c] = [randomPrefix('producer'), randomPrefix('producer'), randomPrefix('producer')];
     const runs = await Promise.all([
       backfill(a, [...flags, '--seed', 'demo']),
@@ -57,7 +66,15 @@ describe('backfill', () => {
   });
 
   it('refuses a range that starts outside retention before connecting (exit 1)', async () => {
-    const run = await runProducer(['backfill', '--redis-url', 'redis://127.0.0.1:1', '--from', '2025-01-01T00:00:00Z', '--to', '2025-01-02T00:00:00Z']);
+    const run = await runProducer([
+      'backfill',
+      '--redis-url',
+      'redis://127.0.0.1:1',
+      '--from',
+      '2025-01-01T00:00:00Z',
+      '--to',
+      '2025-01-02T00:00:00Z',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/from: 2025-01-01T00:00:00.000Z is older than the retention/);
   });

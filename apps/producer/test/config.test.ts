@@ -4,20 +4,44 @@ import { runProducer } from './producer-process.js';
 describe('configuration', () => {
   it('lists every invalid flag and env value at once and exits 1 before connecting', async () => {
     const run = await runProducer(
-      ['run', '--redis-url', 'http://nope', '--devices', '0', '--interval', 'often', '--speed', '-2', '--prefix', 'bad prefix'],
+      [
+        'run',
+        '--redis-url',
+        'http://nope',
+        '--devices',
+        '0',
+        '--interval',
+        'often',
+        '--speed',
+        '-2',
+        '--prefix',
+        'bad prefix',
+      ],
       { env: { RETENTION: 'forever', GIVE_UP_AFTER: '-1s', ID_FROM_TIME: 'maybe' } },
     );
     expect(run.code).toBe(1);
-    for (const field of ['redisUrl', 'devices', 'interval', 'speed', 'prefix', 'retention', 'giveUpAfter', 'idFromTime']) {
+    for (const field of [
+      'redisUrl',
+      'devices',
+      'interval',
+      'speed',
+      'prefix',
+      'retention',
+      'giveUpAfter',
+      'idFromTime',
+    ]) {
       expect(run.stderr).toMatch(new RegExp(`- ${field}: `));
     }
     expect(run.stdout).toBe('');
   });
 
   it('lets flags override env', async () => {
-    const run = await runProducer(['ingest', '--retention', '1h', '--redis-url', 'redis://127.0.0.1:1', '--give-up-after', '200ms'], {
-      env: { RETENTION: 'forever' },
-    });
+    const run = await runProducer(
+      ['ingest', '--retention', '1h', '--redis-url', 'redis://127.0.0.1:1', '--give-up-after', '200ms'],
+      {
+        env: { RETENTION: 'forever' },
+      },
+    );
     // RETENTION is overridden, so the config is valid; it then gives up on the closed port (exit 3).
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/gave up: Redis was unavailable for 200ms/);
@@ -26,7 +50,19 @@ describe('configuration', () => {
   it('documents the commands, flags, env variables and exit codes in --help', async () => {
     const help = await runProducer(['ingest', '--help']);
     expect(help.code).toBe(0);
-    for (const text of ['--file', '--format', '--strict', '--rejects', '--retention', '--id-from-time', '--give-up-after', 'REDIS_URL', 'STREAM_PREFIX', 'Exit status:', '2    some records were rejected']) {
+    for (const text of [
+      '--file',
+      '--format',
+      '--strict',
+      '--rejects',
+      '--retention',
+      '--id-from-time',
+      '--give-up-after',
+      'REDIS_URL',
+      'STREAM_PREFIX',
+      'Exit status:',
+      '2    some records were rejected',
+    ]) {
       expect(help.stdout).toContain(text);
     }
   });

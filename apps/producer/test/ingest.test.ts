@@ -35,8 +35,14 @@ const NDJSON_LINES: [string, RegExp | null][] = [
   [JSON.stringify({ device: 'sensor-004', ts: now, temp_f: 1, humidity: 'NaN' }), /humidity: not a number/],
   [JSON.stringify({ device: 'sensor-004', ts: now, temp_f: 1, humidity: 120 }), /humidity: out of range/],
   [JSON.stringify({ device: 'no spaces allowed', ts: now, temp_f: 1 }), /device: must be/],
-  [JSON.stringify({ device: 'sensor-004', ts: 'last tuesday', temp_f: 1 }), /ts: not epoch milliseconds or ISO-8601/],
-  [JSON.stringify({ device: 'sensor-004', ts: '2026-01-01T00:00:00', temp_f: 1 }), /ts: ISO-8601 time without a zone/],
+  [
+    JSON.stringify({ device: 'sensor-004', ts: 'last tuesday', temp_f: 1 }),
+    /ts: not epoch milliseconds or ISO-8601/,
+  ],
+  [
+    JSON.stringify({ device: 'sensor-004', ts: '2026-01-01T00:00:00', temp_f: 1 }),
+    /ts: ISO-8601 time without a zone/,
+  ],
   [JSON.stringify({ device: 'sensor-004', ts: old, temp_f: 1 }), /ts: .*older than the retention/],
   [JSON.stringify({ device: 'sensor-005', ts: now + 1, temp_f: -3.25 }), null],
 ];
@@ -65,7 +71,12 @@ function expectRejections(stderr: string, file: string, lines: [string, RegExp |
     const message = stderr.split('\n').find((l) => l.startsWith(`${file}:${line}: `));
     expect(message, `line ${line}`).toMatch(reason!);
   }
-  expect(stderr.trim().split('\n').filter((l) => l.startsWith(`${file}:`))).toHaveLength(bad.length);
+  expect(
+    stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith(`${file}:`)),
+  ).toHaveLength(bad.length);
   return bad;
 }
 
@@ -75,14 +86,28 @@ describe('ingest', () => {
     const file = join(dir, 'readings.ndjson');
     const rejects = join(dir, 'rejects.ndjson');
     await writeFile(file, NDJSON_LINES.map(([l]) => l).join('\n'));
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--file', file, '--rejects', rejects, '--json']);
+    const run = await runProducer([
+      'ingest',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--file',
+      file,
+      '--rejects',
+      rejects,
+      '--json',
+    ]);
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, NDJSON_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });
     const written = await partitionEntries(redis, prefix);
     expect(written.map((e) => e.fields.device).sort()).toEqual(['sensor-001', 'sensor-002', 'sensor-005']);
     expect(written.find((e) => e.fields.device === 'sensor-002')!.fields.ts).toBe(String(now));
-    const rejected = (await readFile(rejects, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rejected = (await readFile(rejects, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rejected.map((r) => r.line)).toEqual(bad.map((b) => b.line));
     for (const r of rejected) expect(r.input).toBe(NDJSON_LINES[r.line - 1]![0]);
   });
@@ -91,7 +116,16 @@ describe('ingest', () => {
     const prefix = randomPrefix('producer');
     const file = join(dir, 'readings.csv');
     await writeFile(file, CSV_LINES.map(([l]) => l).join('\r\n'));
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--file', file, '--json']);
+    const run = await runProducer([
+      'ingest',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--file',
+      file,
+      '--json',
+    ]);
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, CSV_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });
@@ -105,9 +139,12 @@ describe('ingest', () => {
 
   it('refuses a CSV whose header lacks a required column and reads no further', async () => {
     const prefix = randomPrefix('producer');
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--format', 'csv', '--json'], {
-      input: `device,temperature\nsensor-001,${now}\n`,
-    });
+    const run = await runProducer(
+      ['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--format', 'csv', '--json'],
+      {
+        input: `device,temperature\nsensor-001,${now}\n`,
+      },
+    );
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/stdin:1: header lacks column ts, temp_f/);
     expect(summaryOf(run)).toMatchObject({ readings: 0, rejected: 1 });
@@ -115,8 +152,12 @@ describe('ingest', () => {
 
   it('exits 0 when every record lands, reading stdin', async () => {
     const prefix = randomPrefix('producer');
-    const input = Array.from({ length: 2500 }, (_, i) => JSON.stringify({ device: `d${i % 7}`, ts: now + i, temp_f: i })).join('\n');
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], { input });
+    const input = Array.from({ length: 2500 }, (_, i) =>
+      JSON.stringify({ device: `d${i % 7}`, ts: now + i, temp_f: i }),
+    ).join('\n');
+    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
+      input,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
     expect(summaryOf(run)).toMatchObject({ readings: 2500, rejected: 0 });
@@ -132,11 +173,18 @@ describe('ingest', () => {
       JSON.stringify({ device: 'd', ts: now, temp_f: 4 }),
       'garbage',
     ];
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--strict', '--json'], {
-      input: lines.join('\n'),
-    });
+    const run = await runProducer(
+      ['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--strict', '--json'],
+      {
+        input: lines.join('\n'),
+      },
+    );
     expect(run.code).toBe(2);
-    expect(summaryOf(run)).toMatchObject({ readings: 2, rejected: 1, stopped: 'at line 3 (--strict or an unreadable header)' });
+    expect(summaryOf(run)).toMatchObject({
+      readings: 2,
+      rejected: 1,
+      stopped: 'at line 3 (--strict or an unreadable header)',
+    });
     expect(run.stderr).toMatch(/stdin:3: temp_f: not a number/);
     expect(run.stderr).not.toMatch(/stdin:5/);
     expect((await partitionEntries(redis, prefix)).map((e) => e.fields.device)).toEqual(['a', 'b']);
@@ -144,9 +192,15 @@ describe('ingest', () => {
 
   it('recognises batches an earlier run of the same input wrote and does not write them twice', async () => {
     const prefix = randomPrefix('producer');
-    const input = Array.from({ length: 1200 }, (_, i) => JSON.stringify({ device: 'd', ts: now + i, temp_f: i })).join('\n');
-    const first = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], { input });
-    const second = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], { input });
+    const input = Array.from({ length: 1200 }, (_, i) =>
+      JSON.stringify({ device: 'd', ts: now + i, temp_f: i }),
+    ).join('\n');
+    const first = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
+      input,
+    });
+    const second = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
+      input,
+    });
     expect(summaryOf(first)).toMatchObject({ readings: 1200, alreadyPresent: 0 });
     expect(summaryOf(second)).toMatchObject({ readings: 0, alreadyPresent: 1200 });
     expect(second.code).toBe(0);

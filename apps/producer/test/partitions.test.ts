@@ -2,7 +2,14 @@ import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DAY_MS, ndjson, partitionEntries, runProducer, summaryOf, yesterdayUtc } from './producer-process.js';
+import {
+  DAY_MS,
+  ndjson,
+  partitionEntries,
+  runProducer,
+  summaryOf,
+  yesterdayUtc,
+} from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -13,7 +20,10 @@ beforeAll(() => {
 afterAll(() => redis.disconnect());
 
 function ingest(prefix: string, input: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  return runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...extra], { input, env });
+  return runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...extra], {
+    input,
+    env,
+  });
 }
 
 describe('partitions', () => {
@@ -33,9 +43,13 @@ describe('partitions', () => {
         expect(run.code, run.stderr).toBe(0);
         const entries = await partitionEntries(redis, p);
         const byKey = (key: string) => entries.filter((e) => e.key === key).map((e) => Number(e.fields.ts));
-        expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight - 1))).toEqual([midnight - 1, midnight - 1]);
+        expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight - 1))).toEqual([
+          midnight - 1,
+          midnight - 1,
+        ]);
         expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight))).toEqual([midnight]);
-        if (mode.length) expect(entries.map((e) => e.id.split('-')[0])).toEqual(entries.map((e) => e.fields.ts));
+        if (mode.length)
+          expect(entries.map((e) => e.id.split('-')[0])).toEqual(entries.map((e) => e.fields.ts));
       }
       expect(keys.partitionKeyFor(midnight - 1)).not.toBe(keys.partitionKeyFor(midnight));
     });
@@ -49,7 +63,14 @@ describe('expiry', () => {
     const partition = new PipelineKeys(prefix).partitionKeyFor(day);
     const ledger = `{${partition}}:batches`;
     const retention = ['--retention', '36h'];
-    const first = await ingest(prefix, ndjson([{ device: 'a', ts: day + 5000, temp_f: 1 }, { device: 'a', ts: day + 9000, temp_f: 2 }]), retention);
+    const first = await ingest(
+      prefix,
+      ndjson([
+        { device: 'a', ts: day + 5000, temp_f: 1 },
+        { device: 'a', ts: day + 9000, temp_f: 2 },
+      ]),
+      retention,
+    );
     expect(first.code, first.stderr).toBe(0);
     const expected = day + 9000 + 36 * 3_600_000;
     expect(await redis.pexpiretime(partition)).toBe(expected);
@@ -68,9 +89,22 @@ describe('expiry', () => {
   it('never leaves a partition without an expiry, even when every batch lands in several partitions', async () => {
     const prefix = randomPrefix('producer');
     const from = yesterdayUtc() + DAY_MS - 30_000;
-    const run = await runProducer(
-      ['backfill', '--redis-url', redisUrl, '--prefix', prefix, '--from', String(from), '--to', String(from + 60_000), '--devices', '7', '--batch-size', '50', '--json'],
-    );
+    const run = await runProducer([
+      'backfill',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--from',
+      String(from),
+      '--to',
+      String(from + 60_000),
+      '--devices',
+      '7',
+      '--batch-size',
+      '50',
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const keys = await redis.keys(`*${prefix}*`);
     expect(keys.length).toBe(4);
@@ -97,7 +131,9 @@ describe('retention', () => {
     );
     expect(run.code).toBe(2);
     expect(summaryOf(run)).toMatchObject({ readings: 2, rejected: 1 });
-    expect(run.stderr).toMatch(/stdin:1: ts: .* is older than the retention of 2d; it would expire as it is written/);
+    expect(run.stderr).toMatch(
+      /stdin:1: ts: .* is older than the retention of 2d; it would expire as it is written/,
+    );
     const devices = (await partitionEntries(redis, prefix)).map((e) => e.fields.device).sort();
     expect(devices).toEqual(['edge', 'new']);
   });
@@ -105,7 +141,10 @@ describe('retention', () => {
   it('honours --retention', async () => {
     const prefix = randomPrefix('producer');
     const now = Date.now();
-    const run = await ingest(prefix, ndjson([{ device: 'd', ts: now - 2 * 3_600_000, temp_f: 1 }]), ['--retention', '1h']);
+    const run = await ingest(prefix, ndjson([{ device: 'd', ts: now - 2 * 3_600_000, temp_f: 1 }]), [
+      '--retention',
+      '1h',
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/older than the retention of 1h/);
   });
@@ -141,7 +180,9 @@ describe('many devices', () => {
     );
     expect(run.code).toBe(2);
     expect(summaryOf(run)).toMatchObject({ readings: 2, rejected: 1 });
-    expect(run.stderr).toMatch(/stdin:2: refused by Redis: .*equal or smaller than the target stream top item/);
+    expect(run.stderr).toMatch(
+      /stdin:2: refused by Redis: .*equal or smaller than the target stream top item/,
+    );
     expect((await partitionEntries(redis, prefix)).map((e) => e.fields.temp_f)).toEqual(['1', '3']);
   });
 });

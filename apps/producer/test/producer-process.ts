@@ -1,3 +1,4 @@
+import type {} from '@pipe/testkit/global-setup';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipelineKeys, type RedisClient } from '@pipe/streams';
@@ -17,7 +18,10 @@ export interface ProducerProcess {
 }
 
 /** Starts `node dist/main.js <args>` as a real process; `input` is written to its stdin. */
-export function startProducer(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): ProducerProcess {
+export function startProducer(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): ProducerProcess {
   const child = spawn(process.execPath, [MAIN, ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -44,7 +48,10 @@ export function runProducer(args: string[], options: { env?: NodeJS.ProcessEnv; 
 
 /** The `--json` summary line of a run. */
 export function summaryOf(run: ProducerRun): Record<string, number | string> {
-  const line = run.stdout.trim().split('\n').findLast((l) => l.startsWith('{'));
+  const line = run.stdout
+    .trim()
+    .split('\n')
+    .findLast((l) => l.startsWith('{'));
   if (!line) throw new Error(`no JSON summary in stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
   return JSON.parse(line);
 }

@@ -18,7 +18,8 @@ beforeAll(async () => {
   const start = Date.now() - 3_600_000;
   const lines: string[] = [];
   for (let step = 0; step < STEPS; step++) {
-    for (let d = 0; d < DEVICES; d++) lines.push(JSON.stringify({ device: `dev-${d}`, ts: start + step * 1000, temp_f: d + step / 100 }));
+    for (let d = 0; d < DEVICES; d++)
+      lines.push(JSON.stringify({ device: `dev-${d}`, ts: start + step * 1000, temp_f: d + step / 100 }));
   }
   await writeFile(file, `${lines.join('\n')}\n`);
 });
@@ -62,9 +63,12 @@ describe('when the Redis server goes away mid-ingest', () => {
 
   it('retries after a restart and ends with every reading present exactly once', async () => {
     const prefix = randomPrefix('producer');
-    const ingest = startProducer(['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'], {
-      env: { LOG_LEVEL: 'info' },
-    });
+    const ingest = startProducer(
+      ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'],
+      {
+        env: { LOG_LEVEL: 'info' },
+      },
+    );
     await waitUntil(async () => (await stored(redis, prefix)) > 5000);
     await server.restart({ downMs: 1500 });
     const run = await ingest.exited;

@@ -1,0 +1,77 @@
+import { randomPrefix, sleep } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { partitionEntries, runProducer, startProducer, summaryOf } from './producer-process.js';
+
+const redisUrl = inject('redisUrl');
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(redisUrl);
+});
+afterAll(() => redis.disconnect());
+
+describe('run', () => {
+  it('simulates every device once per simulated interval, --speed times faster than real time', async () => {
+    const prefix = randomPrefix('producer');
+    const started = Date.now();
+    const run = await runProducer([
+      'run',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--devices',
+      '4',
+      '--interval',
+      '1s',
+      '--speed',
+      '60',
+      '--duration',
+      '2s',
+      '--seed',
+      '7',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const entries = await partitionEntries(redis, prefix);
+    expect(summaryOf(run).readings).toBe(entries.length);
+    const byDevice = new Map<string, number[]>();
+    for (const e of entries)
+      byDevice.set(e.fields.device!, [...(byDevice.get(e.fields.device!) ?? []), Number(e.fields.ts)]);
+    expect([...byDevice.keys()].sort()).toEqual(['sensor-001', 'sensor-002', 'sensor-003', 'sensor-004']);
+    for (const times of byDevice.values()) {
+      times.sort((a, b) => a - b);
+      // One reading per simulated second, no step skipped or repeated.
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
+      // Two real seconds at 60x cover about two simulated minutes, starting now.
+      expect(times[0]!).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000);
+      expect(times.length).toBeGreaterThan(60);
+      expect(times.length).toBeLessThanOrEqual(130);
+    }
+  });
+
+  it('stops on SIGTERM after writing what it produced, and exits 0', async () => {
+    const prefix = randomPrefix('producer');
+    const producer = startProducer([
+      'run',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--devices',
+      '2',
+      '--interval',
+      '100ms',
+      '--json',
+    ]);
+    const deadline = Date.now() + 20_000;
+    while ((await redis.keys(`${prefix}:*`)).length === 0 && Date.now() < deadline) await sleep(50);
+    producer.kill('SIGTERM');
+    const run = await producer.exited;
+    expect(run.code, run.stderr).toBe(0);
+    const written = summaryOf(run).readings as number;
+    expect(written).toBeGreaterThan(0);
+    expect(await partitionEntries(redis, prefix)).toHaveLength(written);
+  });
+});

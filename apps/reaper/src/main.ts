@@ -113,8 +113,12 @@ withSweepFlags(
     .description('one sweep with the same flags, print a summary, exit')
     .option('--json', 'summary as JSON'),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(sweepSchema.extend({ json: inspectSchema.shape.json }), flags, SWEEP_ENV);
-  const log = createLogger('reaper', config.logLevel);
+  const config = load(sweepSchema.extend({ json: inspectSchema.shape.json }), flags, {
+    ...SWEEP_ENV,
+    json: undefined,
+  });
+  // Logs on stderr: stdout carries the summary alone.
+  const log = createLogger('reaper', config.logLevel, { toStderr: true });
   const { redis, keys } = openRedis(config, 'pipe-reaper:once');
   try {
     const summary = await new Sweeper({ redis, keys, log }, policyOf(config)).sweep();
@@ -131,7 +135,7 @@ withConnectionFlags(
     .description('partitions, groups, pending entries, lag and side-stream sizes')
     .option('--json', 'as JSON, for scripts'),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(inspectSchema, flags);
+  const config = load(inspectSchema, flags, { json: undefined });
   const { redis, keys } = openRedis(config, 'pipe-reaper:status');
   try {
     const report = await collectStatus(redis, keys);
@@ -146,7 +150,7 @@ const dlq = program.command('dlq').description('the dead-letter stream');
 withConnectionFlags(
   dlq.command('list').description('list dead letters, oldest first').option('--json', 'as JSON'),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(inspectSchema, flags);
+  const config = load(inspectSchema, flags, { json: undefined });
   const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
   try {
     const entries = [];
@@ -167,7 +171,7 @@ withConnectionFlags(
     .option('--all', 'every letter'),
 ).action(async (letterIds: string[], flags: Record<string, unknown>) => {
   if (!flags.all && letterIds.length === 0) program.error('dlq replay: give letter IDs or --all');
-  const config = load(inspectSchema, flags);
+  const config = load(inspectSchema, flags, { json: undefined });
   const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
   try {
     const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds);
@@ -186,7 +190,7 @@ withConnectionFlags(
     .option('--yes', 'really delete every letter'),
 ).action(async (flags: Record<string, unknown>) => {
   if (!flags.yes) program.error('dlq purge deletes every dead letter: add --yes');
-  const config = load(inspectSchema, flags);
+  const config = load(inspectSchema, flags, { json: undefined });
   const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
   try {
     console.log(`purged ${await purgeDeadLetters(redis, keys)} dead letters`);

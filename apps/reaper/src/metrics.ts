@@ -8,6 +8,7 @@ export class ReaperMetrics {
   readonly deletedIds: Counter;
   readonly consumersRemoved: Counter;
   readonly awaitingLiveConsumer: Gauge;
+  readonly heldBack: Gauge;
   readonly leaseHolder: Gauge;
   readonly sweepSeconds: Histogram;
 
@@ -34,6 +35,11 @@ export class ReaperMetrics {
       help: 'Stale entries left in place at the last sweep because their group had no live consumer',
       registers: [registry],
     });
+    this.heldBack = new Gauge({
+      name: 'pipe_reaper_entries_held_back',
+      help: 'Entries delivered more than once kept with their owner at the last sweep, to be handed out one at a time',
+      registers: [registry],
+    });
     this.leaseHolder = new Gauge({
       name: 'pipe_reaper_lease_holder',
       help: '1 while this replica holds the lease and sweeps, 0 on standby',
@@ -53,6 +59,7 @@ export class ReaperMetrics {
     this.deletedIds.inc(summary.deletedIds);
     this.consumersRemoved.inc(summary.consumersRemoved);
     this.awaitingLiveConsumer.set(summary.awaitingLiveConsumer);
+    this.heldBack.set(summary.heldBack);
     this.sweepSeconds.observe(summary.durationMs / 1000);
   }
 }

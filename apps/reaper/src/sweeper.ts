@@ -1,14 +1,17 @@
 import {
+  compareIds,
   ConsumerGroup,
   deadLetterPending,
   defineLuaCommand,
   discoverPartitions,
   groupsOf,
-  type LiveConsumer,
-  liveConsumers,
+  type JudgedConsumer,
+  judgeConsumers,
   type Logger,
+  type PendingEntry,
   type PipelineKeys,
   type RedisClient,
+  Stream,
 } from '@pipe/streams';
 import { ClaimMemory } from './claim-memory.js';
 
@@ -34,12 +37,20 @@ export interface SweepSummary {
   deadLettered: number;
   /** Pending IDs whose entries had been deleted or trimmed (dropped from the PEL). */
   deletedIds: number;
+  /** Entries delivered more than once, kept with their owner until a live consumer is free for each. */
+  heldBack: number;
   /** Idle entries left in place because their group had no live consumer. */
   awaitingLiveConsumer: number;
   consumersRemoved: number;
   durationMs: number;
   /** False when the sweep stopped early (stop, or the lease was lost). */
   complete: boolean;
+}
+
+/** What a PEL scan leaves to claim: entries delivered once, and suspects delivered more often. */
+interface StalePending {
+  fresh: number;
+  suspects: PendingEntry[];
 }
 
 export interface SweeperDeps {
@@ -55,6 +66,7 @@ function emptySummary(): SweepSummary {
     reclaimed: 0,
     deadLettered: 0,
     deletedIds: 0,
+    heldBack: 0,
     awaitingLiveConsumer: 0,
     consumersRemoved: 0,
     durationMs: 0,
@@ -104,24 +116,26 @@ export class Sweeper {
     summary: SweepSummary,
     proceed: () => boolean,
   ): Promise<void> {
-    const idle = await this.deadLetterPass(stream, group, summary, proceed);
-    if (idle > 0 && proceed()) await this.claimPass(stream, group, idle, summary, proceed);
+    const stale = await this.scanPending(stream, group, summary, proceed);
+    if ((stale.fresh > 0 || stale.suspects.length > 0) && proceed())
+      await this.claimPass(stream, group, stale, summary, proceed);
     if (proceed()) await this.removeIdleConsumers(stream, group, summary);
   }
 
   /**
-   * Walks the PEL's entries idle at least min-idle (XPENDING IDLE, extended form) and dead-letters those
-   * delivered max-deliveries times. Returns how many idle entries stay to be claimed.
+   * Walks the PEL's entries idle at least min-idle (XPENDING IDLE, extended form): dead-letters those
+   * delivered max-deliveries times, counts the fresh ones (delivered once) and returns the suspects
+   * (delivered more than once: the batch they were in already failed).
    */
-  private async deadLetterPass(
+  private async scanPending(
     stream: string,
     group: string,
     summary: SweepSummary,
     proceed: () => boolean,
-  ): Promise<number> {
+  ): Promise<StalePending> {
     const { redis, keys, log } = this.deps;
     const consumerGroup = new ConsumerGroup(redis, group, [stream]);
-    let remaining = 0;
+    const stale: StalePending = { fresh: 0, suspects: [] };
     let start = '-';
     for (;;) {
       const page = await consumerGroup.pending(stream, {
@@ -129,8 +143,12 @@ export class Sweeper {
         count: this.pageSize,
         idle: this.policy.minIdleMs,
       });
-      const poison = page.filter((p) => p.deliveries >= this.policy.maxDeliveries).map((p) => p.id);
-      remaining += page.length - poison.length;
+      const poison: string[] = [];
+      for (const p of page) {
+        if (p.deliveries >= this.policy.maxDeliveries) poison.push(p.id);
+        else if (p.deliveries > 1) stale.suspects.push(p);
+        else stale.fresh++;
+      }
       if (poison.length > 0) {
         const outcome = await deadLetterPending(redis, keys.deadLetters, {
           stream,
@@ -141,7 +159,6 @@ export class Sweeper {
           reason: 'delivered {deliveries} times without ack',
         });
         summary.deadLettered += outcome.deadLettered.length;
-        summary.deletedIds += outcome.gone.length;
         if (outcome.deadLettered.length > 0) {
           log.warn(
             {
@@ -153,44 +170,83 @@ export class Sweeper {
             'dead-lettered entries delivered too often',
           );
         }
-        if (outcome.gone.length > 0) {
-          log.warn(
-            { stream, group, count: outcome.gone.length, ids: outcome.gone.slice(0, LOGGED_IDS) },
-            'pending entries no longer in stream',
-          );
-        }
+        this.countDeleted(stream, group, outcome.gone, summary);
       }
-      if (page.length < this.pageSize || !proceed()) return remaining;
+      if (page.length < this.pageSize || !proceed()) return stale;
       start = `(${page[page.length - 1]!.id}`;
     }
   }
 
   /**
-   * XAUTOCLAIM (JUSTID) from `0-0` until the cursor returns to `0-0`, each page to the live consumer with
-   * the fewest pending entries. JUSTID leaves the delivery count alone: the consumer's own re-read of its
-   * PEL is the delivery that counts, so max-deliveries counts real attempts.
+   * Hands stale entries to live consumers. Suspects go one at a time to a live consumer that holds
+   * nothing else, so a poison entry can only fail its own delivery, not those of the entries read in
+   * the same batch (which would otherwise reach max-deliveries with it); the suspects not handed out
+   * are held back with their owner (claimed to it again, which resets their idle time) until a later
+   * sweep. Fresh entries are claimed in bulk: XAUTOCLAIM (JUSTID) from `0-0` until the cursor returns
+   * to `0-0`, each page to the live consumer with the fewest pending entries. JUSTID leaves delivery
+   * counts alone: the consumer's own re-read of its PEL is the delivery that counts.
    */
   private async claimPass(
     stream: string,
     group: string,
-    idle: number,
+    stale: StalePending,
     summary: SweepSummary,
     proceed: () => boolean,
   ): Promise<void> {
     const { redis, log } = this.deps;
     const scope = `${stream}\u0000${group}`;
-    const live = await liveConsumers(redis, stream, group, this.policy.liveWithinMs, {
+    const consumers = await judgeConsumers(redis, stream, group, this.policy.liveWithinMs, {
       lastSeen: (c, readAt) => this.memory.lastSeen(scope, c.name, c.idleMs, readAt),
     });
+    const live = consumers.filter((c) => c.live);
     if (live.length === 0) {
-      summary.awaitingLiveConsumer += idle;
-      log.warn({ stream, group, idle }, 'no live consumer to claim stale entries for');
+      summary.awaitingLiveConsumer += stale.fresh + stale.suspects.length;
+      log.warn(
+        { stream, group, stale: stale.fresh + stale.suspects.length },
+        'no live consumer to claim stale entries for',
+      );
       return;
     }
     const claimedTo = new Map<string, number>();
+    const noteClaim = (consumer: JudgedConsumer, count: number) => {
+      this.memory.recordClaim(scope, consumer.name, Date.now(), consumer.lastSeenAt);
+      consumer.pending += count;
+    };
+
+    // Most delivered first: after a crash loop that is the likeliest culprit, dead-lettered soonest.
+    const suspects = [...stale.suspects].sort(
+      (a, b) => b.deliveries - a.deliveries || compareIds(a.id, b.id),
+    );
+    const idleTargets = live.filter((c) => c.pending === 0);
+    const isolated = new Set<string>();
+    for (const [i, target] of idleTargets.entries()) {
+      const suspect = suspects[i];
+      if (!suspect) break;
+      const claimed = await this.claimIds(stream, group, target.name, [suspect.id], summary);
+      if (claimed.length > 0) {
+        noteClaim(target, claimed.length);
+        isolated.add(target.name);
+        summary.reclaimed += claimed.length;
+        claimedTo.set(target.name, (claimedTo.get(target.name) ?? 0) + claimed.length);
+      }
+    }
+    const heldBack = suspects.slice(isolated.size);
+    const owners = new Map<string, string[]>();
+    for (const p of heldBack) owners.set(p.consumer, [...(owners.get(p.consumer) ?? []), p.id]);
+    for (const [owner, ids] of owners) {
+      const claimed = await this.claimIds(stream, group, owner, ids, summary);
+      const judged = consumers.find((c) => c.name === owner);
+      if (judged && claimed.length > 0) noteClaim(judged, 0);
+      summary.heldBack += claimed.length;
+    }
+    if (heldBack.length > 0)
+      log.info({ stream, group, count: heldBack.length }, 'held back entries delivered more than once');
+
+    const bulkTargets = live.filter((c) => !isolated.has(c.name));
+    if (stale.fresh > 0 && bulkTargets.length === 0) summary.awaitingLiveConsumer += stale.fresh;
     let cursor = '0-0';
-    do {
-      const target = leastPending(live);
+    while (stale.fresh > 0 && bulkTargets.length > 0 && proceed()) {
+      const target = leastPending(bulkTargets);
       const [next, ids, deleted] = (await redis.call(
         'XAUTOCLAIM',
         stream,
@@ -204,21 +260,52 @@ export class Sweeper {
       )) as [string, string[], string[] | undefined];
       cursor = next;
       if (ids.length > 0) {
-        this.memory.recordClaim(scope, target.name, Date.now(), target.lastSeenAt);
-        target.pending += ids.length;
+        noteClaim(target, ids.length);
         claimedTo.set(target.name, (claimedTo.get(target.name) ?? 0) + ids.length);
         summary.reclaimed += ids.length;
       }
-      if (deleted && deleted.length > 0) {
-        summary.deletedIds += deleted.length;
-        log.warn(
-          { stream, group, count: deleted.length, ids: deleted.slice(0, LOGGED_IDS) },
-          'pending entries no longer in stream',
-        );
-      }
-    } while (cursor !== '0-0' && proceed());
+      this.countDeleted(stream, group, deleted ?? [], summary);
+      if (cursor === '0-0') break;
+    }
     for (const [consumer, count] of claimedTo)
       log.info({ stream, group, consumer, count }, 'claimed stale entries');
+  }
+
+  /**
+   * XCLAIM (JUSTID, still idle at least min-idle) of given IDs. Redis 7 silently drops IDs whose entries
+   * were deleted from the PEL; those are found and counted like XAUTOCLAIM's deleted IDs.
+   */
+  private async claimIds(
+    stream: string,
+    group: string,
+    consumer: string,
+    ids: string[],
+    summary: SweepSummary,
+  ): Promise<string[]> {
+    const { redis } = this.deps;
+    const claimed = (await redis.call(
+      'XCLAIM',
+      stream,
+      group,
+      consumer,
+      this.policy.minIdleMs,
+      ...ids,
+      'JUSTID',
+    )) as string[];
+    const missing = ids.filter((id) => !claimed.includes(id));
+    const deleted: string[] = [];
+    for (const id of missing) if (!(await new Stream(redis, stream).get(id))) deleted.push(id);
+    this.countDeleted(stream, group, deleted, summary);
+    return claimed;
+  }
+
+  private countDeleted(stream: string, group: string, ids: string[], summary: SweepSummary): void {
+    if (ids.length === 0) return;
+    summary.deletedIds += ids.length;
+    this.deps.log.warn(
+      { stream, group, count: ids.length, ids: ids.slice(0, LOGGED_IDS) },
+      'pending entries no longer in stream',
+    );
   }
 
   /** Deletes consumers idle longer than consumer-ttl that hold nothing; the check and delete are one script. */
@@ -244,6 +331,6 @@ export class Sweeper {
   }
 }
 
-function leastPending(live: LiveConsumer[]): LiveConsumer {
+function leastPending(live: JudgedConsumer[]): JudgedConsumer {
   return live.reduce((best, c) => (c.pending < best.pending ? c : best));
 }

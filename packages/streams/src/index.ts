@@ -53,7 +53,7 @@ export {
   type StreamId,
 } from './ids.js';
 export { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
-export { type LiveConsumer, type LivenessOptions, liveConsumers } from './liveness.js';
+export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';
 export { defineLuaCommand, type LuaCommand } from './lua-command.js';
 export { type Logger, silentLogger } from './logger.js';
 export { discoverPartitions } from './partitions.js';

@@ -1,9 +1,10 @@
 import { ConsumerGroup, type ConsumerInfo, isNoGroup } from './consumer-group.js';
 import type { RedisClient } from './redis.js';
 
-/** A consumer judged live, with when it was last seen (client clock, ms). */
-export interface LiveConsumer extends ConsumerInfo {
+/** A consumer with when it was last seen (client clock, ms) and whether that makes it live. */
+export interface JudgedConsumer extends ConsumerInfo {
   lastSeenAt: number;
+  live: boolean;
 }
 
 export interface LivenessOptions {
@@ -16,22 +17,24 @@ export interface LivenessOptions {
 
 /**
  * Reclaim protocol, liveness half: a consumer is live when XINFO CONSUMERS reports it idle for less than
- * `liveWithinMs`. A ConsumerLoop starts a blocking read at least every `blockMs`, and every XREADGROUP
- * resets its idle time, so any window comfortably above blockMs (plus a batch's processing time) tells
- * a working consumer from a dead one.
+ * `liveWithinMs`. On Redis 7.0 a consumer's idle time is reset by reads that *serve* it something and by
+ * reads of its own PEL (XREADGROUP with ID 0), even an empty one; a `>` read that finds nothing new,
+ * blocking or not, does not reset it. A ConsumerLoop re-reads its own PEL every `pendingCheckMs`, so it
+ * shows up at least every max(pendingCheckMs, blockMs) plus one batch's processing time: the live
+ * window must be comfortably above that (the reaper's default is 15 s against the loop's 2 s).
  *
  * Caveat: XCLAIM/XAUTOCLAIM also reset the idle time of the consumer they claim *to*, so whoever claims
  * must not count its own claims as signs of life (options.lastSeen; the reaper remembers its claims).
  *
- * Returns the group's live consumers, least pending first; empty when the stream or group is gone.
+ * Returns every consumer of the group, judged; empty when the stream or group is gone.
  */
-export async function liveConsumers(
+export async function judgeConsumers(
   redis: RedisClient,
   stream: string,
   group: string,
   liveWithinMs: number,
   { lastSeen = (c, readAt) => readAt - c.idleMs }: LivenessOptions = {},
-): Promise<LiveConsumer[]> {
+): Promise<JudgedConsumer[]> {
   const readAt = Date.now();
   let consumers: ConsumerInfo[];
   try {
@@ -40,8 +43,20 @@ export async function liveConsumers(
     if (isNoGroup(err) || (err instanceof Error && /no such key/i.test(err.message))) return [];
     throw err;
   }
-  return consumers
-    .map((c) => ({ ...c, lastSeenAt: lastSeen(c, readAt) }))
-    .filter((c) => readAt - c.lastSeenAt < liveWithinMs)
-    .sort((a, b) => a.pending - b.pending);
+  return consumers.map((c) => {
+    const lastSeenAt = lastSeen(c, readAt);
+    return { ...c, lastSeenAt, live: readAt - lastSeenAt < liveWithinMs };
+  });
+}
+
+/** The group's live consumers (see judgeConsumers), least pending first. */
+export async function liveConsumers(
+  redis: RedisClient,
+  stream: string,
+  group: string,
+  liveWithinMs: number,
+  options: LivenessOptions = {},
+): Promise<JudgedConsumer[]> {
+  const judged = await judgeConsumers(redis, stream, group, liveWithinMs, options);
+  return judged.filter((c) => c.live).sort((a, b) => a.pending - b.pending);
 }

@@ -1,0 +1,173 @@
+import type {} from '@pipe/testkit/global-setup';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { randomPrefix, sleep } from '@pipe/testkit';
+import { afterAll, afterEach, inject } from 'vitest';
+
+const REAPER = new URL('../dist/main.js', import.meta.url).pathname;
+const CONSUMER = new URL('./fixtures/counting-consumer.mjs', import.meta.url).pathname;
+
+export interface AppProcess {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+  /** Output lines that are JSON objects (pino logs, consumer events). */
+  events: () => Record<string, unknown>[];
+}
+
+const started: ChildProcess[] = [];
+
+function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv): AppProcess {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let output = '';
+  child.stdout?.on('data', (c) => {
+    output += c;
+  });
+  child.stderr?.on('data', (c) => {
+    output += c;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const events = () =>
+    output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, exited, output: () => output, events };
+}
+
+/** Kills every process a test started and left running (by pid). */
+afterEach(() => {
+  for (const child of started.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** A client on the run's shared server and a fresh key prefix per test. */
+export function sharedRedis(): {
+  redis: RedisClient;
+  url: string;
+  fresh: () => { keys: PipelineKeys; prefix: string; flags: string[] };
+} {
+  const url = inject('redisUrl');
+  const redis = connect({ url });
+  afterAll(() => redis.disconnect());
+  return {
+    redis,
+    url,
+    fresh: () => {
+      const prefix = randomPrefix('reaper');
+      return { keys: new PipelineKeys(prefix), prefix, flags: ['--redis-url', url, '--prefix', prefix] };
+    },
+  };
+}
+
+/** `pipe-reaper <args>` as a long-running process. */
+export function startReaper(args: string[], env: NodeJS.ProcessEnv = {}): AppProcess {
+  return spawnNode(REAPER, args, { LOG_LEVEL: 'info', ...env });
+}
+
+/** `pipe-reaper <args>` to completion. */
+export async function runReaper(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [REAPER, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => {
+    stdout += c;
+  });
+  child.stderr.on('data', (c) => {
+    stderr += c;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+export interface ConsumerOptions {
+  url: string;
+  prefix: string;
+  resultKey: string;
+  consumer?: string;
+  group?: string;
+  stall?: boolean;
+  crashOn?: string;
+  count?: number;
+}
+
+/** The counting consumer fixture (ConsumerLoop from @pipe/streams) as a real process. */
+export function startConsumer(o: ConsumerOptions): AppProcess {
+  return spawnNode(CONSUMER, [], {
+    REDIS_URL: o.url,
+    PREFIX: o.prefix,
+    RESULT_KEY: o.resultKey,
+    GROUP: o.group ?? 'counters',
+    ...(o.consumer ? { CONSUMER: o.consumer } : {}),
+    ...(o.stall ? { STALL: '1' } : {}),
+    ...(o.crashOn ? { CRASH_ON: o.crashOn } : {}),
+    COUNT: String(o.count ?? 100),
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Readings with known temperatures, pipelined into one partition; returns their IDs and temperatures. */
+export async function addReadings(
+  redis: RedisClient,
+  partition: string,
+  count: number,
+  extra: (i: number) => string[] = () => [],
+): Promise<{ ids: string[]; temps: number[] }> {
+  const pipeline = redis.pipeline();
+  const temps: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const temp = 50 + (i % 37) + (i % 7) / 4;
+    temps.push(temp);
+    pipeline.xadd(
+      partition,
+      '*',
+      'device',
+      `sensor-${i % 5}`,
+      'ts',
+      String(Date.now()),
+      'temp_f',
+      String(temp),
+      ...extra(i),
+    );
+  }
+  const results = (await pipeline.exec()) ?? [];
+  return { ids: results.map(([, id]) => id as string), temps };
+}
+
+/** XINFO CONSUMERS as name → pending. */
+export async function pendingByConsumer(
+  redis: RedisClient,
+  stream: string,
+  group: string,
+): Promise<Record<string, number>> {
+  const rows = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
+  const out: Record<string, number> = {};
+  for (const row of rows) out[String(row[1])] = Number(row[3]);
+  return out;
+}

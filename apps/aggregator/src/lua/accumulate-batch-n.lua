@@ -1,7 +1,8 @@
 --[[
-  Counts one batch of a partition exactly once: each entry's XACK result guards what is done with it,
-  so a redelivered entry (restart, reaper claim, second instance) is never counted twice, and an entry
-  is never acknowledged without being counted, dead-lettered or routed to the late stream.
+  Counts one batch of a partition exactly once: an entry is counted only while it is pending with this
+  consumer, and is acknowledged in the same script. So a redelivered entry (restart, reaper claim,
+  second instance) is never counted twice, and an entry is never acknowledged without being counted,
+  dead-lettered or routed to the late stream.
   Min, max, distinct devices and the partition's newest event time are idempotent (a redelivered
   reading cannot change them), so the caller computes them per hour; only sums and counts need the guard.
 
@@ -47,6 +48,31 @@ local function original(id)
   return fields
 end
 
+-- Which entries are still pending with this consumer: one XPENDING over the batch's ID range instead
+-- of one XACK per entry. An entry no longer pending here (acknowledged already, or claimed by another
+-- consumer who will count it) is skipped. The loop's reads keep a batch's IDs contiguous in our PEL;
+-- if the range holds more than the limit, fall back to one XACK per entry.
+local minId, maxId, limit = ARGV[7], ARGV[7 + (entries - 1) * 4], entries * 2 + 100
+local mine = nil
+if entries > 0 then
+  local rows = redis.call('XPENDING', partition, group, minId, maxId, limit, consumer)
+  if #rows < limit then
+    mine = {}
+    for _, row in ipairs(rows) do mine[row[1]] = true end
+  end
+end
+local toAck = {}
+local function claimFor(id)
+  if mine then
+    if mine[id] then
+      toAck[#toAck + 1] = id
+      return true
+    end
+    return false
+  end
+  return redis.call('XACK', partition, group, id) == 1
+end
+
 local counted, duplicates, lateCount, dead = 0, 0, 0, 0
 local alertIndexes = {}
 local pos = 7
@@ -57,7 +83,7 @@ for i = 1, entries do
   if k == 0 then
     -- Read delivery facts before the ack removes the PEL entry.
     local p = redis.call('XPENDING', partition, group, id, id, 1)
-    if redis.call('XACK', partition, group, id) == 1 then
+    if claimFor(id) then
       local owner, deliveries, idle = consumer, 1, 0
       if p[1] then owner, idle, deliveries = p[1][2], p[1][3], p[1][4] end
       redis.call('XADD', dlq, '*', 'stream', partition, 'id', id, 'group', group, 'consumer', owner,
@@ -66,7 +92,7 @@ for i = 1, entries do
     else
       duplicates = duplicates + 1
     end
-  elseif redis.call('XACK', partition, group, id) == 0 then
+  elseif not claimFor(id) then
     duplicates = duplicates + 1
   else
     local h = hours[k]
@@ -91,6 +117,9 @@ for i = 1, entries do
       alertIndexes[#alertIndexes + 1] = i
     end
   end
+end
+for i = 1, #toAck, 1000 do
+  redis.call('XACK', partition, group, unpack(toAck, i, math.min(i + 999, #toAck)))
 end
 
 -- Companion state lives as long as its partition, so nothing is left behind when a day expires.

@@ -1,0 +1,54 @@
+import { ConsumerGroup, DAY_MS } from '@pipe/streams';
+import { expect, it } from 'vitest';
+import { accumulateCall } from '../src/batch.js';
+import { defineAggregatorScripts } from '../src/scripts.js';
+import { AggregatorStateKeys } from '../src/state-keys.js';
+import { HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
+import { sharedRedis } from './fixtures/setup.js';
+
+const { redis, fresh } = sharedRedis();
+
+it('counts an entry once when the reaper claimed it away from a consumer that still had it in hand', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 4 * HOUR_MS;
+  const readings = readingsBetween(from, from + 10 * 60_000, 60_000, 5, 3);
+  await writeReadings(redis, keys, readings);
+  const partition = keys.partitionKeyFor(from);
+  const state = new AggregatorStateKeys(keys);
+  const scripts = defineAggregatorScripts(redis);
+  const slow = new ConsumerGroup(redis, 'aggregator', [partition], 'slow');
+  await slow.create();
+
+  // `slow` reads the batch, then stalls; the reaper hands half of it to `quick`, which counts it.
+  const inHand = (await slow.read({ count: 1000 })).get(partition)!;
+  expect(inHand).toHaveLength(readings.length);
+  const quick = slow.consumer('quick');
+  const claimed = await quick.claim(partition, inHand.slice(0, 20).map((e) => e.id));
+  const context = (consumer: string) => ({
+    keys,
+    state,
+    outputs: { averages: keys.averages, late: keys.late, deadLetters: keys.deadLetters, alerts: keys.alerts },
+    group: 'aggregator',
+    consumer,
+    alertAbove: undefined,
+    now: Date.now(),
+  });
+  const run = async (consumer: string, entries: typeof inHand) => {
+    const call = accumulateCall({ stream: partition, entries }, context(consumer));
+    return scripts.accumulateBatch(call.keys, call.args);
+  };
+
+  const [quickCounted] = await run('quick', claimed);
+  const [slowCounted, slowSkipped] = await run('slow', inHand);
+  // Both run again, as after a restart that re-reads the same entries.
+  const [again, againSkipped] = await run('slow', inHand);
+
+  expect(quickCounted).toBe(20);
+  expect([slowCounted, slowSkipped]).toEqual([readings.length - 20, 20]);
+  expect([again, againSkipped]).toEqual([0, readings.length]);
+  const hour = await redis.hgetall(state.hour(partition, from));
+  expect(Number(hour.n)).toBe(readings.length);
+  expect(Number(hour.sum)).toBeCloseTo(readings.reduce((s, r) => s + r.temp_f, 0), 9);
+  expect(Number(hour.devices)).toBe(5);
+  expect(((await redis.xpending(partition, 'aggregator')) as [number])[0]).toBe(0);
+});

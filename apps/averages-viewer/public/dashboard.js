@@ -77,8 +77,8 @@ function renderChart() {
   const data = chartData(rows);
   if (!chart) chart = createChart(data);
   else chart.setData(data);
-  // What the chart itself holds, for people and for the browser test: a stale chart shows here.
-  chartEl.dataset.points = String(chart.data[0].length);
+  // The averages the chart itself holds, for people and for the browser test: a stale chart shows here.
+  chartEl.dataset.points = String(chart.data[1].filter((v) => v !== null && v !== undefined).length);
   chartEl.dataset.lastHour = rows.length ? String(rows[rows.length - 1].hourStart) : '';
   emptyEl.hidden = rows.length > 0;
 }

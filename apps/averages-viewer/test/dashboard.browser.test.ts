@@ -65,13 +65,8 @@ async function shown(page: Page) {
     if (canvas) {
       const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
       for (let i = 0; i < data.length; i += 4) {
-        if (
-          data[i]! > 180 &&
-          data[i + 1]! > 40 &&
-          data[i + 1]! < 110 &&
-          data[i + 2]! < 60 &&
-          data[i + 3]! > 200
-        ) {
+        const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+        if (r > 190 && g > 50 && g < 95 && b < 35 && a > 200) {
           linePixels++;
         }
       }

@@ -37,8 +37,8 @@ describe('status', () => {
 
     expect(report.partitions.map((p: Row) => p.key)).toEqual([yesterday, today]);
     for (const p of report.partitions) {
-      const first = (await redis.xrange(p.key, '-', '+', 'COUNT', 1)) as [string][];
-      const last = (await redis.xrevrange(p.key, '+', '-', 'COUNT', 1)) as [string][];
+      const first = (await redis.xrange(p.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
+      const last = (await redis.xrevrange(p.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
       expect(p.length).toBe(await redis.xlen(p.key));
       expect(p.firstId).toBe(first[0]![0]);
       expect(p.lastId).toBe(last[0]![0]);

@@ -106,10 +106,11 @@ describe('ConsumerGroup (walrus parity)', () => {
     const { cg, streams, a } = await abc('idle');
     const old = await a.add({ n: 1 });
     await cg.read();
-    await sleep(120);
+    await sleep(600);
     const fresh = await a.add({ n: 2 });
     await cg.read();
-    expect(idsOf(await cg.pending(streams[0]!, { idle: 100 }))).toEqual([old]);
+    // Generous margins: the fresh entry would have to wait 400 ms between read and check to count as idle.
+    expect(idsOf(await cg.pending(streams[0]!, { idle: 400 }))).toEqual([old]);
     expect(idsOf(await cg.pending(streams[0]!))).toEqual([old, fresh]);
   });
 
@@ -131,7 +132,7 @@ describe('ConsumerGroup (walrus parity)', () => {
     await cg.read({ count: 2 });
     const cg2 = cg.consumer('claim-cg.c2');
     await cg2.read({ count: 1 });
-    await sleep(60);
+    await sleep(300);
     const [mc1] = await cg.pending(streams[2]!);
     const claimed = await cg2.claim(streams[2]!, [mc1!.id]);
     expect(claimed.map((e) => [e.id, fieldsOf(e)])).toEqual([[mc1!.id, { message: 'c-0' }]]);

@@ -265,6 +265,10 @@ describe('dead letters and late readings', () => {
     expect(!result.ok && result.error.field).toBe(name);
     const missing = decodeDeadLetter(withField(encodeDeadLetter(letter), name, undefined));
     expect(!missing.ok && missing.error.field).toBe(name);
+    const empty = decodeDeadLetter(withField(encodeDeadLetter(letter), name, ''));
+    expect(!empty.ok && empty.error.field).toBe(name);
+    const fractional = decodeDeadLetter(withField(encodeDeadLetter(letter), name, '1.5'));
+    expect(!fractional.ok && fractional.error.field).toBe(name);
   });
 
   it('round-trips a late reading', () => {

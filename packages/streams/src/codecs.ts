@@ -165,15 +165,14 @@ export function decodeDeadLetter(fields: FieldList): Decoded<DeadLetter> {
   } catch (cause) {
     return fail('not JSON', 'fields', cause);
   }
-  return fromZod(
-    DeadLetterSchema.safeParse({
-      ...raw,
-      fields: original,
-      deliveries: Number(raw.deliveries),
-      idle_ms: Number(raw.idle_ms),
-      dead_at: Number(raw.dead_at),
-    }),
-  );
+  const numbers: Record<string, number> = {};
+  for (const name of ['deliveries', 'idle_ms', 'dead_at'] as const) {
+    // parseNumber, not Number(): Number('') is 0, which would pass for a real count.
+    const n = parseNumber(raw[name], name);
+    if (n instanceof DecodeError) return { ok: false, error: n };
+    numbers[name] = n;
+  }
+  return fromZod(DeadLetterSchema.safeParse({ ...raw, fields: original, ...numbers }));
 }
 
 export function encodeLateReading(late: LateReading): FieldList {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { type PipelineKeys, type RedisClient, scanTargets } from '@pipe/streams';
 
 /**
@@ -5,7 +6,13 @@ import { type PipelineKeys, type RedisClient, scanTargets } from '@pipe/streams'
  * alerts, viewer positions, the reaper lease (`<prefix>:*`) and companion keys such as batch ledgers
  * (`{<prefix>:*`). SCANs every master in cluster mode.
  */
-export async function findPipelineKeys(redis: RedisClient, keys: PipelineKeys): Promise<string[]> {
+export async function findPipelineKeys(
+  redis: RedisClient,
+  keys: PipelineKeys,
+  readyTimeoutMs = 15_000,
+): Promise<string[]> {
+  // A cluster client knows its masters only once it has loaded the slots: before that there is nothing to SCAN.
+  if (redis.status !== 'ready') await once(redis, 'ready', { signal: AbortSignal.timeout(readyTimeoutMs) });
   const found = new Set<string>();
   for (const node of scanTargets(redis)) {
     for (const pattern of keys.ownedPatterns) {

@@ -1,11 +1,13 @@
 import { type Logger, openRedis } from '@pipe/service';
 import type { ResetConfig } from '../config.js';
 import { deleteKeys, findPipelineKeys } from '../reset.js';
+import { isTransient } from '../retry-policy.js';
 import { EXIT } from './exit-codes.js';
 
 /** Deletes the pipeline's keys under the prefix (with --yes), printing each; without --yes only lists them. */
 export async function resetCommand(config: ResetConfig, log: Logger): Promise<number> {
   const { redis, keys } = openRedis(config, 'pipe-producer-reset');
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   try {
     const found = await findPipelineKeys(redis, keys);
     if (!config.yes) {
@@ -20,6 +22,9 @@ export async function resetCommand(config: ResetConfig, log: Logger): Promise<nu
     process.stdout.write(`reset: deleted ${deleted} keys under ${keys.prefix}\n`);
     log.info({ prefix: keys.prefix, deleted }, 'pipeline keys deleted');
     return EXIT.ok;
+  } catch (err) {
+    process.stderr.write(`reset: failed: ${(err as Error).message}\n`);
+    return isTransient(err) ? EXIT.gaveUp : EXIT.writeFailed;
   } finally {
     redis.disconnect();
   }

@@ -1,0 +1,58 @@
+import { PipelineKeys } from '@pipe/streams';
+import { RedisCluster, randomPrefix } from '@pipe/testkit';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS, runProducer, summaryOf, yesterdayUtc } from './producer-process.js';
+
+let cluster: RedisCluster;
+let redis: Cluster;
+
+beforeAll(async () => {
+  cluster = await RedisCluster.start(3);
+  redis = new Cluster(
+    cluster.seeds.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
+  );
+});
+afterAll(async () => {
+  redis.disconnect();
+  await cluster.stop();
+});
+
+describe('on a Redis Cluster', () => {
+  it('writes partitions with their expiry, and reset finds and deletes keys on every master', async () => {
+    const prefix = randomPrefix('producer');
+    const keys = new PipelineKeys(prefix);
+    const from = yesterdayUtc() + DAY_MS - 60_000;
+    const run = await runProducer([
+      'backfill',
+      '--cluster-nodes',
+      cluster.seeds,
+      '--prefix',
+      prefix,
+      '--from',
+      String(from),
+      '--to',
+      String(from + 120_000),
+      '--devices',
+      '3',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(summaryOf(run)).toMatchObject({ readings: 360, partitions: 2 });
+    for (const key of [keys.partitionKeyFor(from), keys.partitionKeyFor(from + 120_000)]) {
+      expect(await redis.xlen(key)).toBe(180);
+      expect(await redis.pexpiretime(key)).toBeGreaterThan(Date.now());
+    }
+    // Keys that hash to different slots, so that they spread over the masters.
+    const extra = Array.from({ length: 30 }, (_, i) => `${prefix}:viewer:v${i}`);
+    for (const key of extra) await redis.set(key, '1');
+    const masters = redis.nodes('master');
+    const perMaster = await Promise.all(masters.map((m) => m.dbsize()));
+    expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
+
+    const reset = await runProducer(['reset', '--cluster-nodes', cluster.seeds, '--prefix', prefix, '--yes']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toContain(`reset: deleted ${extra.length + 4} keys under ${prefix}`);
+    expect(await Promise.all(masters.map((m) => m.dbsize()))).toEqual(masters.map(() => 0));
+  });
+});

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { RedisClient } from '@pipe/streams';
-
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
 /** accumulate-batch result: counted, already acknowledged, late, dead-lettered, alert entry indexes. */
 export type AccumulateReply = [number, number, number, number, number[]];
@@ -12,14 +9,12 @@ export interface AggregatorScripts {
   closeHour(keys: string[], args: (string | number)[]): Promise<[CloseStatus, string]>;
 }
 
-/** Registers the aggregator's Lua scripts (EVALSHA with EVAL fallback, per node on a cluster). */
+/** The aggregator's Lua scripts (see their headers in ./lua for KEYS, ARGV and replies). */
 export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
-  redis.defineCommand('pipeAccumulateBatch', { lua: lua('accumulate-batch-n') });
-  redis.defineCommand('pipeCloseHour', { lua: lua('close-hour-n') });
-  const call = (name: string, keys: string[], args: (string | number)[]) =>
-    (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args);
+  const accumulate = defineLuaCommand(redis, 'pipeAccumulateBatch', new URL('./lua/accumulate-batch-n.lua', import.meta.url));
+  const close = defineLuaCommand(redis, 'pipeCloseHour', new URL('./lua/close-hour-n.lua', import.meta.url));
   return {
-    accumulateBatch: (keys, args) => call('pipeAccumulateBatch', keys, args) as Promise<AccumulateReply>,
-    closeHour: (keys, args) => call('pipeCloseHour', keys, args) as Promise<[CloseStatus, string]>,
+    accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,
+    closeHour: (keys, args) => close(keys, args) as Promise<[CloseStatus, string]>,
   };
 }

@@ -300,6 +300,41 @@ describe('ConsumerLoop', () => {
     expect(logger.lines).toContainEqual({ level: 'warn', msg: 'consumer group missing; recreating' });
   });
 
+  it('does not hang while its server is frozen (SIGSTOP), and leaves no stale connections after SIGCONT', async () => {
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const pid = server.pid!;
+    cleanups.push(() => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {}
+    });
+    const client = new Redis(server.url);
+    cleanups.push(() => client.disconnect());
+    const stream = key('frozen');
+    const first = await addEntries(client, stream, 1);
+    const { handled, logger } = startLoop({ stream, redis: client, ackWith: client, watchdogMs: 300 });
+    await waitFor('the first entry', () => handled().length === 1);
+
+    process.kill(pid, 'SIGSTOP');
+    await waitFor(
+      'the watchdog to notice',
+      () => logger.lines.some((l) => l.msg === 'blocking read hung; replacing its connection'),
+      10_000,
+    );
+    await sleep(1000);
+    process.kill(pid, 'SIGCONT');
+
+    const second = await addEntries(client, stream, 1, 'after');
+    await waitFor('the entry added after SIGCONT', () => handled().length === 2, 10_000);
+    expect(handled()).toEqual([...first, ...second]);
+    // Every replaced connection was closed: only the caller's client and the loop's reader remain.
+    await waitFor('stale connections to close', async () => {
+      const list = (await client.client('LIST')) as string;
+      return list.trim().split('\n').length <= 2;
+    });
+  });
+
   it('replaces its connection when a blocking read never settles (watchdog)', async () => {
     const server = await RedisServer.start();
     cleanups.push(() => server.stop());

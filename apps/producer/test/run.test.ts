@@ -1,4 +1,4 @@
-import { randomPrefix, sleep } from '@pipe/testkit';
+import { freePort, randomPrefix, sleep } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { partitionEntries, runProducer, startProducer, summaryOf } from './producer-process.js';
@@ -73,5 +73,42 @@ describe('run', () => {
     const written = summaryOf(run).readings as number;
     expect(written).toBeGreaterThan(0);
     expect(await partitionEntries(redis, prefix)).toHaveLength(written);
+  });
+
+  it('serves its counters and batch latency on --metrics-port', async () => {
+    const prefix = randomPrefix('producer');
+    const port = await freePort();
+    const producer = startProducer([
+      'run',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--devices',
+      '3',
+      '--interval',
+      '50ms',
+      '--metrics-port',
+      String(port),
+      '--json',
+    ]);
+    try {
+      let text = '';
+      const deadline = Date.now() + 20_000;
+      while (!/^pipe_producer_readings_written_total\{[^}]*\} [1-9]/m.test(text) && Date.now() < deadline) {
+        text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.text(),
+          () => '',
+        );
+        await sleep(100);
+      }
+      expect(text).toMatch(/^pipe_producer_readings_written_total\{[^}]*\} [1-9]/m);
+      expect(text).toMatch(/^pipe_producer_readings_rejected_total\{[^}]*\} 0$/m);
+      expect(text).toMatch(/^pipe_producer_batch_seconds_count\{[^}]*\} [1-9]/m);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    } finally {
+      producer.kill('SIGTERM');
+      expect((await producer.exited).code).toBe(0);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { ConsumerGroup, groupsOf } from '../src/consumer-group.js';
 import { NoGroupError } from '../src/errors.js';
@@ -6,7 +7,6 @@ import { fieldsOf, sharedServer } from './helpers.js';
 
 const { redis, key } = sharedServer('group');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const idsOf = (entries: { id: string }[] | undefined) => (entries ?? []).map((e) => e.id);
 
 /** The article's setup: streams a, b, c each with one old entry, and a group that starts at `$`. */

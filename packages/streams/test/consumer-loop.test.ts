@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RedisServer } from '@pipe/testkit';
+import { RedisServer, sleep } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsumerGroup } from '../src/consumer-group.js';
@@ -12,8 +12,6 @@ import { HungProxy } from './hung-proxy.js';
 import { sharedServer } from './helpers.js';
 
 const { redis, key, url } = sharedServer('loop');
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(
   what: string,

@@ -2,6 +2,7 @@ import type {} from '@pipe/testkit/global-setup';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, inject } from 'vitest';
+import { fieldsToObject } from '../src/codecs.js';
 import { PipelineKeys } from '../src/keys.js';
 
 export interface SharedServer {
@@ -25,9 +26,7 @@ export function sharedServer(name: string): SharedServer {
   return { redis, url, prefix, keys: new PipelineKeys(prefix), key: (s) => `${prefix}:${s}` };
 }
 
+/** An entry's fields as an object, for readable assertions. */
 export function fieldsOf(entry: { fields: string[] } | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const fields = entry?.fields ?? [];
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
-  return out;
+  return fieldsToObject(entry?.fields ?? []);
 }

@@ -298,6 +298,25 @@ describe('ConsumerLoop', () => {
     expect(logger.lines).toContainEqual({ level: 'warn', msg: 'consumer group missing; recreating' });
   });
 
+  it('keeps working after its connections are killed (CLIENT KILL)', async () => {
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const client = new Redis(server.url);
+    cleanups.push(() => client.disconnect());
+    const admin = new Redis(server.url);
+    cleanups.push(() => admin.disconnect());
+    const stream = key('dropped');
+    const first = await addEntries(client, stream, 2);
+    const { handled } = startLoop({ stream, redis: client, ackWith: client });
+    await waitFor('entries before the drop', () => handled().length === 2);
+
+    await sleep(100);
+    expect(Number(await admin.client('KILL', 'SKIPME', 'yes'))).toBeGreaterThanOrEqual(2);
+    const second = await addEntries(client, stream, 2, 'after');
+    await waitFor('entries after the drop', () => handled().length === 4);
+    expect(handled()).toEqual([...first, ...second]);
+  });
+
   it('does not hang while its server is frozen (SIGSTOP), and leaves no stale connections after SIGCONT', async () => {
     const server = await RedisServer.start();
     cleanups.push(() => server.stop());

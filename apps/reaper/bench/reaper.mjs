@@ -27,7 +27,16 @@ async function pendingEntries(n, deliveries) {
   for (let i = 0; i < n; i += 1000) {
     const pipeline = redis.pipeline();
     for (let j = i; j < Math.min(n, i + 1000); j++) {
-      pipeline.xadd(stream, '*', 'device', `sensor-${j % 50}`, 'ts', String(Date.now()), 'temp_f', String(50 + (j % 40)));
+      pipeline.xadd(
+        stream,
+        '*',
+        'device',
+        `sensor-${j % 50}`,
+        'ts',
+        String(Date.now()),
+        'temp_f',
+        String(50 + (j % 40)),
+      );
     }
     await pipeline.exec();
   }
@@ -54,7 +63,17 @@ async function bareAutoclaim(stream) {
   let claimed = 0;
   let cursor = '0-0';
   do {
-    const [next, ids] = await redis.call('XAUTOCLAIM', stream, GROUP, 'live', MIN_IDLE_MS, cursor, 'COUNT', 1000, 'JUSTID');
+    const [next, ids] = await redis.call(
+      'XAUTOCLAIM',
+      stream,
+      GROUP,
+      'live',
+      MIN_IDLE_MS,
+      cursor,
+      'COUNT',
+      1000,
+      'JUSTID',
+    );
     claimed += ids.length;
     cursor = next;
   } while (cursor !== '0-0');
@@ -71,7 +90,12 @@ function keepAlive(stream) {
 async function sweep(keys) {
   const sweeper = new Sweeper(
     { redis, keys, log: silentLogger },
-    { minIdleMs: MIN_IDLE_MS, maxDeliveries: MAX_DELIVERIES, consumerTtlMs: 3_600_000, liveWithinMs: LIVE_WITHIN_MS },
+    {
+      minIdleMs: MIN_IDLE_MS,
+      maxDeliveries: MAX_DELIVERIES,
+      consumerTtlMs: 3_600_000,
+      liveWithinMs: LIVE_WITHIN_MS,
+    },
   );
   return sweeper.sweep();
 }
@@ -93,7 +117,9 @@ function report(label, n, reaper, baseline) {
 }
 
 try {
-  console.log(`redis-server ${server.url}; min-idle ${MIN_IDLE_MS} ms, max deliveries ${MAX_DELIVERIES}; baseline is XAUTOCLAIM JUSTID COUNT 1000`);
+  console.log(
+    `redis-server ${server.url}; min-idle ${MIN_IDLE_MS} ms, max deliveries ${MAX_DELIVERIES}; baseline is XAUTOCLAIM JUSTID COUNT 1000`,
+  );
 
   // Each measurement twice, interleaved with its baseline, keeping the faster: the machine is shared.
   const best = (a, b) => (a.seconds <= b.seconds ? a : b);

@@ -17,7 +17,8 @@ export interface AppProcess {
 
 const started: ChildProcess[] = [];
 
-function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv): AppProcess {
+/** Any node script as a process of the test (killed after the test). */
+export function startNode(script: string, args: string[], env: NodeJS.ProcessEnv): AppProcess {
   const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +69,7 @@ export function sharedRedis(): {
 
 /** `pipe-reaper <args>` as a long-running process. */
 export function startReaper(args: string[], env: NodeJS.ProcessEnv = {}): AppProcess {
-  return spawnNode(REAPER, args, { LOG_LEVEL: 'info', ...env });
+  return startNode(REAPER, args, { LOG_LEVEL: 'info', ...env });
 }
 
 /** `pipe-reaper <args>` to completion. */
@@ -105,7 +106,7 @@ export interface ConsumerOptions {
 
 /** The counting consumer fixture (ConsumerLoop from @pipe/streams) as a real process. */
 export function startConsumer(o: ConsumerOptions): AppProcess {
-  return spawnNode(CONSUMER, [], {
+  return startNode(CONSUMER, [], {
     REDIS_URL: o.url,
     PREFIX: o.prefix,
     RESULT_KEY: o.resultKey,

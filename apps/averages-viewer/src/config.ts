@@ -24,6 +24,8 @@ export const tailSchema = connectionSchema
     follow: z.boolean().default(false),
     json: z.boolean().default(false),
     name: viewerName,
+    // An interactive command: its stderr is for people; info-level JSON lines only on request.
+    logLevel: connectionSchema.shape.logLevel.unwrap().default('warn'),
   })
   .refine((config) => config.last === undefined || config.from === undefined, {
     message: '--last and --from exclude each other',

@@ -50,6 +50,8 @@ withConnectionFlags(
     notice: (line) => process.stderr.write(`${line}\n`),
     logger: log,
   });
+  // Started before anything awaits, so the client's first connection error finds its listener.
+  const done = tail.run();
   const metrics =
     config.metricsPort === undefined
       ? undefined
@@ -64,7 +66,7 @@ withConnectionFlags(
   };
   stopOnSignals({ stop }, log);
   try {
-    await tail.run();
+    await done;
   } catch (err) {
     process.stderr.write(`tail failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -114,9 +114,10 @@ export class DashboardServer {
   async start(): Promise<void> {
     if (this.started) throw new PipeError('dashboard server already started', 'ALREADY_RUNNING');
     this.started = true;
-    this.assets = await loadDashboardAssets();
+    // Before any await: a connection error in between would reach no listener.
     this.health.watch(this.options.redis);
     if (this.options.redis.status === 'ready') this.health.markUp();
+    this.assets = await loadDashboardAssets();
     this.hub = new SseHub(this.options.heartbeatMs ?? 15_000, 1000);
     this.feed = new AveragesFeed({
       redis: this.options.redis,

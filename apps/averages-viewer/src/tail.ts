@@ -52,10 +52,16 @@ export class AveragesTail {
   private stopped: Promise<void> | undefined;
   private shownCount = 0;
   private skippedCount = 0;
+  /** Resolves on stop(): a history read queued behind an outage must not hold a stop up. */
+  private readonly stopRequested: Promise<undefined>;
+  private requestStop: () => void = () => {};
 
   constructor(private readonly options: TailOptions) {
     this.log = options.logger ?? silentLogger;
     this.range = new AveragesRange(options.redis, options.keys.averages);
+    this.stopRequested = new Promise((resolve) => {
+      this.requestStop = () => resolve(undefined);
+    });
   }
 
   get shown(): number {
@@ -80,6 +86,7 @@ export class AveragesTail {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
+      this.requestStop();
       await this.feed?.stop();
       await this.running?.catch(() => {});
     })();
@@ -115,11 +122,15 @@ export class AveragesTail {
   private async showHistoryRetrying(health: ConnectionHealth): Promise<string> {
     for (;;) {
       try {
-        return await this.showHistory();
+        const history = this.showHistory();
+        history.catch(() => {});
+        const cursor = await Promise.race([history, this.stopRequested]);
+        if (cursor === undefined) return '0-0';
+        return cursor;
       } catch (err) {
         if (!this.options.follow || this.stopping) throw err;
         health.markDown(err);
-        await sleep(RETRY_MS);
+        await Promise.race([sleep(RETRY_MS), this.stopRequested]);
       }
     }
   }

@@ -184,6 +184,8 @@ describe('pipe-viewer serve: server-sent events', () => {
       // EventSource's reconnect sends Last-Event-ID: only what came after it.
       await resumed.waitFor((e) => e.id === `${next.hourStart}-0`);
       expect(resumed.averages().map(withoutId)).toEqual([written[4], next]);
+      // SIGTERM with event streams open: the server ends them and exits 0.
+      expect(await dashboard.stop()).toBe(0);
     } finally {
       stream.close();
       resumed.close();

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { configFrom } from './cli.js';
+import { ConfigError, parseDuration } from './config.js';
+import { connectionSchema, duration } from './schemas.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['5s', 5000],
+    ['1.5m', 90_000],
+    ['1h', 3_600_000],
+    ['2d', 172_800_000],
+    ['250', 250],
+  ])('reads %s as %i ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', 'soon', '5 parsecs', '-1s', '1e3'])('refuses %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('configFrom', () => {
+  const schema = connectionSchema.extend({ interval: duration().default(1000) });
+
+  it('takes env, lets a flag override it, and fills defaults', () => {
+    const config = configFrom(
+      schema,
+      { prefix: 'from-flag', interval: '2s' },
+      { interval: 'PIPE_INTERVAL' },
+      { REDIS_URL: 'redis://example:6380', STREAM_PREFIX: 'from-env', PIPE_INTERVAL: '9s' },
+    );
+    expect(config).toMatchObject({ redisUrl: 'redis://example:6380', prefix: 'from-flag', interval: 2000, logLevel: 'info' });
+  });
+
+  it('splits cluster seeds', () => {
+    const config = configFrom(schema, {}, {}, { REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' });
+    expect(config.clusterNodes).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      configFrom(
+        schema,
+        { interval: 'often' },
+        { interval: undefined },
+        { REDIS_URL: 'http://x', STREAM_PREFIX: 'no spaces', REDIS_CLUSTER_NODES: 'nohost', METRICS_PORT: '99999', LOG_LEVEL: 'loud' },
+      );
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const field of ['redisUrl', 'prefix', 'clusterNodes', 'metricsPort', 'logLevel', 'interval']) {
+      expect(problems).toContain(field);
+    }
+    expect((error as ConfigError).code).toBe('INVALID_CONFIG');
+  });
+});

@@ -2,3 +2,4 @@ export { freePort } from './free-port.js';
 export { randomPrefix } from './prefix.js';
 export { RedisCluster } from './redis-cluster.js';
 export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';
+export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';

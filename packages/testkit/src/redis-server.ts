@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { type TlsFiles, tlsServerArgs } from './tls.js';
 
 export interface RedisServerOptions {
   /** appendonly yes with the given fsync policy. */
@@ -16,6 +17,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Reuse a data dir (for restarts that must find the AOF). */
   dir?: string;
+  /** Serve TLS only on the port (client certificates required); see generateTlsFiles. */
+  tls?: TlsFiles;
 }
 
 /** One real redis-server process in its own temp dir, killed by pid at stop. */
@@ -37,7 +40,7 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -45,9 +48,9 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const { aof, cluster, args = [] } = this.options;
+    const { aof, cluster, tls, args = [] } = this.options;
     const argv = [
-      '--port', String(this.port),
+      ...(tls ? ['--port', '0', ...tlsServerArgs(tls, this.port)] : ['--port', String(this.port)]),
       '--bind', '127.0.0.1',
       '--dir', this.dir,
       '--save', '',
@@ -70,7 +73,7 @@ export class RedisServer {
       child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output.slice(-2000)}`))),
     );
     exited.catch(() => {});
-    const portOpen = this.options.args?.includes('--tls-port') ? this.waitForLog(() => output) : waitForPort(this.port);
+    const portOpen = tls ? this.waitForLog(() => output) : waitForPort(this.port);
     await Promise.race([portOpen, exited]);
   }
 

@@ -104,7 +104,7 @@ describe('reclaiming entries of a crashed consumer', () => {
     ]);
 
     // The nine readings that came after the poison entry in its batch are counted too.
-    await waitFor('79 readings counted', async () => (await counted(resultKey)).n === '79', 30_000);
+    await waitFor('79 readings counted', async () => (await counted(resultKey)).n === '79', 60_000);
     await waitFor(
       'the poison entry in the dead-letter stream',
       async () => (await redis.xlen(keys.deadLetters)) === 1,
@@ -145,5 +145,5 @@ describe('reclaiming entries of a crashed consumer', () => {
     await supervise;
     reaper.child.kill('SIGTERM');
     expect((await reaper.exited).code).toBe(0);
-  });
+  }, 90_000);
 });

@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Logger, type PipelineKeys, type Reading, type RedisClient, silentLogger } from '@pipe/streams';
+import {
+  DAY_MS,
+  type Logger,
+  type PipelineKeys,
+  type Reading,
+  type RedisClient,
+  silentLogger,
+} from '@pipe/streams';
 import { addReadings, defineAddReadings } from './add-readings-script.js';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
-import { whyNotWritable } from './reading-check.js';
+import { whyNotWritable, whyOutsideRetention } from './reading-check.js';
 import { backoffMs, isTransient } from './retry-policy.js';
 
 /** A reading and where it came from (an input line, nothing for simulated ones), for rejection reports. */
@@ -55,6 +62,8 @@ export class PartitionWriter<S = undefined> {
   private readonly tasks = new Set<Promise<void>>();
   private failure: Error | undefined;
   private unconfirmed = 0;
+  private lastDay = Number.NaN;
+  private lastPartition = '';
 
   constructor(
     private readonly redis: RedisClient,
@@ -78,9 +87,14 @@ export class PartitionWriter<S = undefined> {
     }
   }
 
-  /** Why a reading would be refused (schema, retention), or undefined; see write()'s `checked`. */
-  check(reading: Reading): string | undefined {
-    return whyNotWritable(reading, this.now(), this.options.retentionMs);
+  /**
+   * Why a reading would be refused, or undefined; see write()'s `checked`. `decoded` readings came out
+   * of the library's decodeReading, which enforces ReadingSchema already, so only retention is left.
+   */
+  check(reading: Reading, { decoded = false } = {}): string | undefined {
+    return decoded
+      ? whyOutsideRetention(reading, this.now(), this.options.retentionMs)
+      : whyNotWritable(reading, this.now(), this.options.retentionMs);
   }
 
   /** Counts and reports a record refused before it reached write() (unparseable, or by check()). */
@@ -105,7 +119,7 @@ export class PartitionWriter<S = undefined> {
         this.reject(item.source, reason);
         continue;
       }
-      const partition = this.keys.partitionKeyFor(item.reading.ts);
+      const partition = this.partitionOf(item.reading.ts);
       const group = byPartition.get(partition);
       if (group) group.push(item);
       else byPartition.set(partition, [item]);
@@ -141,10 +155,10 @@ export class PartitionWriter<S = undefined> {
 
   private async writePartition(partition: string, initial: WriteItem<S>[]): Promise<void> {
     let group = initial;
-    let args = this.scriptArgs(group);
+    let readings = this.encode(group);
     // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
-    const batchId = createHash('sha1').update(args.join('\n')).digest('base64url');
+    const batchId = createHash('sha1').update(readings).digest('base64url');
     const ledger = this.keys.companionKey(partition, 'batches');
     const started = performance.now();
     let firstFailure: number | undefined;
@@ -155,7 +169,7 @@ export class PartitionWriter<S = undefined> {
           batchId,
           String(expireAt),
           this.options.idFromTime ? '1' : '0',
-          ...args,
+          readings,
         ]);
         const landed = group.length - outcome.refused.length;
         if (outcome.applied || attempt > 0) this.stats.written += landed;
@@ -197,22 +211,33 @@ export class PartitionWriter<S = undefined> {
         if (kept.length === 0) return;
         if (kept.length !== group.length) {
           group = kept;
-          args = this.scriptArgs(group);
+          readings = this.encode(group);
         }
       }
     }
   }
 
-  private scriptArgs(group: WriteItem<S>[]): string[] {
-    const args = new Array<string>(group.length * 4);
+  /** The script's readings argument: a JSON array of strings, four per reading (see the Lua header). */
+  private encode(group: WriteItem<S>[]): string {
+    const values = new Array<string>(group.length * 4);
     let i = 0;
     for (const { reading } of group) {
-      args[i++] = reading.device;
-      args[i++] = String(reading.ts);
-      args[i++] = String(reading.temp_f);
-      args[i++] = reading.humidity === undefined ? '' : String(reading.humidity);
+      values[i++] = reading.device;
+      values[i++] = String(reading.ts);
+      values[i++] = String(reading.temp_f);
+      values[i++] = reading.humidity === undefined ? '' : String(reading.humidity);
     }
-    return args;
+    return JSON.stringify(values);
+  }
+
+  /** partitionKeyFor, remembering the last day: consecutive readings nearly always share it. */
+  private partitionOf(ts: number): string {
+    const day = Math.floor(ts / DAY_MS);
+    if (day !== this.lastDay) {
+      this.lastDay = day;
+      this.lastPartition = this.keys.partitionKeyFor(ts);
+    }
+    return this.lastPartition;
   }
 
   private newest(group: WriteItem<S>[]): number {

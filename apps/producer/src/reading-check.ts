@@ -10,6 +10,15 @@ export function whyNotWritable(reading: Reading, nowMs: number, retentionMs: num
     const issue = parsed.error.issues[0];
     return `${issue?.path.join('.') || 'reading'}: ${issue?.message ?? 'invalid'}`;
   }
+  return whyOutsideRetention(reading, nowMs, retentionMs);
+}
+
+/** The retention half of whyNotWritable, for readings that came out of decodeReading (already schema-valid). */
+export function whyOutsideRetention(
+  reading: Reading,
+  nowMs: number,
+  retentionMs: number,
+): string | undefined {
   if (reading.ts + retentionMs <= nowMs) {
     return `ts: ${new Date(reading.ts).toISOString()} is older than the retention of ${formatDuration(retentionMs)}; it would expire as it is written`;
   }

@@ -6,15 +6,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionEntries, startProducer, summaryOf } from './producer-process.js';
 
-const DEVICES = 40;
-const STEPS = 3000;
+const DEVICES = 30;
+const STEPS = 2000;
 let dir: string;
 let file: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'producer-recovery-'));
   file = join(dir, 'readings.ndjson');
-  // 120,000 readings over the last hour, every (device, ts) pair unique.
+  // 60,000 readings over the last hour, every (device, ts) pair unique.
   const start = Date.now() - 3_600_000;
   const lines: string[] = [];
   for (let step = 0; step < STEPS; step++) {
@@ -69,7 +69,7 @@ describe('when the Redis server goes away mid-ingest', () => {
         env: { LOG_LEVEL: 'info' },
       },
     );
-    await waitUntil(async () => (await stored(redis, prefix)) > 5000);
+    await waitUntil(async () => (await stored(redis, prefix)) > 3000);
     await server.restart({ downMs: 1500 });
     const run = await ingest.exited;
     expect(run.code, run.stderr).toBe(0);
@@ -83,7 +83,7 @@ describe('when the Redis server goes away mid-ingest', () => {
     const prefix = randomPrefix('producer');
     const args = ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'];
     const ingest = startProducer([...args, '--give-up-after', '1s']);
-    await waitUntil(async () => (await stored(redis, prefix)) > 5000);
+    await waitUntil(async () => (await stored(redis, prefix)) > 3000);
     await server.kill();
     const run = await ingest.exited;
     expect(run.code).toBe(3);

@@ -103,7 +103,7 @@ export class Ingestion {
     if (typeof raw === 'string') return raw;
     const result = toReading(raw);
     if (!result.ok) return result.reason;
-    const reason = this.options.writer.check(result.reading);
+    const reason = this.options.writer.check(result.reading, { decoded: true });
     return reason ?? { reading: result.reading, source: { line: number, text } };
   }
 }

@@ -8,7 +8,9 @@
   ARGV[1]  batch id (a digest of the batch's content, fixed across retries)
   ARGV[2]  expire-at in ms: the batch's newest reading + retention
   ARGV[3]  '1' writes `<ts>-*` IDs (RU202 layout), '0' lets Redis assign `*`
-  ARGV[4..] four values per reading: device, ts, temp_f, humidity ('' when absent)
+  ARGV[4]  the readings as one JSON array of strings, four per reading: device, ts, temp_f, humidity
+           ('' when absent). One argument rather than four per reading: cjson decodes it in C, which
+           costs Redis less than thousands of arguments and the client far less.
 
   Returns { applied, rejections }:
     applied      1 when this call wrote the batch, 0 when the ledger shows it was written before
@@ -25,20 +27,21 @@ if previous then
 end
 
 local fromTime = ARGV[3] == '1'
+local readings = cjson.decode(ARGV[4])
 local rejections = {}
 local index = 0
-for i = 4, #ARGV, 4 do
+for i = 1, #readings, 4 do
   index = index + 1
   local id = '*'
   if fromTime then
-    id = ARGV[i + 1] .. '-*'
+    id = readings[i + 1] .. '-*'
   end
   local reply
-  if ARGV[i + 3] == '' then
-    reply = redis.pcall('XADD', partition, id, 'device', ARGV[i], 'ts', ARGV[i + 1], 'temp_f', ARGV[i + 2])
+  if readings[i + 3] == '' then
+    reply = redis.pcall('XADD', partition, id, 'device', readings[i], 'ts', readings[i + 1], 'temp_f', readings[i + 2])
   else
-    reply = redis.pcall('XADD', partition, id, 'device', ARGV[i], 'ts', ARGV[i + 1], 'temp_f', ARGV[i + 2],
-      'humidity', ARGV[i + 3])
+    reply = redis.pcall('XADD', partition, id, 'device', readings[i], 'ts', readings[i + 1], 'temp_f', readings[i + 2],
+      'humidity', readings[i + 3])
   end
   if type(reply) == 'table' and reply.err then
     rejections[#rejections + 1] = index .. '\t' .. reply.err

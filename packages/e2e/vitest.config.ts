@@ -1,0 +1,3 @@
+import { pipeVitestConfig } from '@pipe/testkit/vitest';
+
+export default pipeVitestConfig();

@@ -29,6 +29,8 @@ export interface DashboardServerOptions {
   heartbeatMs?: number;
   /** How long a status read may take before Redis counts as down. */
   statusTimeoutMs?: number;
+  /** Pages poll /api/status; the pipeline's figures are read again when older than this. */
+  statusMaxAgeMs?: number;
   logger?: Logger;
 }
 
@@ -82,6 +84,8 @@ export class DashboardServer {
   private readonly health: ConnectionHealth;
   private readonly maxAverages: number;
   private readonly statusTimeoutMs: number;
+  private readonly statusMaxAgeMs: number;
+  private healthRead: { at: number; result: Promise<PipelineHealth | null> } | undefined;
   private hub: SseHub | undefined;
   private feed: AveragesFeed | undefined;
   private feedRun: Promise<void> | undefined;
@@ -96,6 +100,7 @@ export class DashboardServer {
     this.range = new AveragesRange(options.redis, options.keys.averages);
     this.maxAverages = options.maxAverages ?? 2000;
     this.statusTimeoutMs = options.statusTimeoutMs ?? 2000;
+    this.statusMaxAgeMs = options.statusMaxAgeMs ?? 1000;
     this.health = new ConnectionHealth((h) => this.onRedisHealth(h));
   }
 
@@ -161,12 +166,28 @@ export class DashboardServer {
       recentMalformed: this.malformed.latest(),
       streamClients: this.hub?.size ?? 0,
     };
-    try {
-      const pipeline = await this.withRedis(() => readPipelineHealth(this.options.redis, this.options.keys));
-      return { at: Date.now(), redis: this.health.current, pipeline, viewer };
-    } catch {
-      return { at: Date.now(), redis: this.health.current, pipeline: null, viewer };
-    }
+    const pipeline = await this.pipelineHealth();
+    return { at: Date.now(), redis: this.health.current, pipeline, viewer };
+  }
+
+  /**
+   * The pipeline's figures, read at most once per statusMaxAgeMs whatever the number of open pages
+   * (each polls, and discovery SCANs the keyspace); null while Redis is down.
+   */
+  private pipelineHealth(): Promise<PipelineHealth | null> {
+    const cached = this.healthRead;
+    const reachable = this.health.current.up && this.options.redis.status === 'ready';
+    if (cached && reachable && Date.now() - cached.at < this.statusMaxAgeMs) return cached.result;
+    const read = { at: Date.now(), result: Promise.resolve<PipelineHealth | null>(null) };
+    read.result = this.withRedis(() => readPipelineHealth(this.options.redis, this.options.keys)).catch(
+      () => {
+        // Only figures are worth sharing: the next request after a failure asks Redis again.
+        if (this.healthRead === read) this.healthRead = undefined;
+        return null;
+      },
+    );
+    this.healthRead = read;
+    return read.result;
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

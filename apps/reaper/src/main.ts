@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  type ConnectionConfig,
   configFrom,
   createLogger,
   createRegistry,
@@ -11,7 +12,7 @@ import {
   stopOnSignals,
   withConnectionFlags,
 } from '@pipe/service';
-import { redactUrl } from '@pipe/streams';
+import { type PipelineKeys, type RedisClient, redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
 import { inspectSchema, RUN_ENV, runSchema, SWEEP_ENV, type SweepConfig, sweepSchema } from './config.js';
 import {
@@ -62,6 +63,20 @@ function load<S extends Parameters<typeof configFrom>[0]>(
     return configFrom(schema, flags, env);
   } catch (err) {
     exitOnStartupError(err);
+  }
+}
+
+/** Runs a one-shot command with a connection of its own, closed whatever happens. */
+async function withRedis(
+  config: ConnectionConfig,
+  name: string,
+  command: (redis: RedisClient, keys: PipelineKeys) => Promise<void>,
+): Promise<void> {
+  const { redis, keys } = openRedis(config, `pipe-reaper:${name}`);
+  try {
+    await command(redis, keys);
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -119,14 +134,11 @@ withSweepFlags(
   });
   // Logs on stderr: stdout carries the summary alone.
   const log = createLogger('reaper', config.logLevel, { toStderr: true });
-  const { redis, keys } = openRedis(config, 'pipe-reaper:once');
-  try {
+  await withRedis(config, 'once', async (redis, keys) => {
     const summary = await new Sweeper({ redis, keys, log }, policyOf(config)).sweep();
     if (config.json) console.log(JSON.stringify(summary));
     else for (const [name, value] of Object.entries(summary)) console.log(`${name.padEnd(22)}${value}`);
-  } finally {
-    redis.disconnect();
-  }
+  });
 });
 
 withConnectionFlags(
@@ -136,13 +148,10 @@ withConnectionFlags(
     .option('--json', 'as JSON, for scripts'),
 ).action(async (flags: Record<string, unknown>) => {
   const config = load(inspectSchema, flags, { json: undefined });
-  const { redis, keys } = openRedis(config, 'pipe-reaper:status');
-  try {
+  await withRedis(config, 'status', async (redis, keys) => {
     const report = await collectStatus(redis, keys);
     console.log(config.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-  } finally {
-    redis.disconnect();
-  }
+  });
 });
 
 const dlq = program.command('dlq').description('the dead-letter stream');
@@ -151,14 +160,11 @@ withConnectionFlags(
   dlq.command('list').description('list dead letters, oldest first').option('--json', 'as JSON'),
 ).action(async (flags: Record<string, unknown>) => {
   const config = load(inspectSchema, flags, { json: undefined });
-  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
-  try {
+  await withRedis(config, 'dlq', async (redis, keys) => {
     const entries = [];
     for await (const entry of allDeadLetters(redis, keys)) entries.push(entry);
     console.log(config.json ? JSON.stringify(entries.map(letterJson), null, 2) : renderDeadLetters(entries));
-  } finally {
-    redis.disconnect();
-  }
+  });
 });
 
 withConnectionFlags(
@@ -172,15 +178,12 @@ withConnectionFlags(
 ).action(async (letterIds: string[], flags: Record<string, unknown>) => {
   if (!flags.all && letterIds.length === 0) program.error('dlq replay: give letter IDs or --all');
   const config = load(inspectSchema, flags, { json: undefined });
-  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
-  try {
+  await withRedis(config, 'dlq', async (redis, keys) => {
     const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds);
     for (const r of report.replayed) console.log(`replayed ${r.letterId} -> ${r.stream} ${r.id}`);
     for (const f of report.failed) console.error(`not replayed ${f.letterId}: ${JSON.stringify(f.outcome)}`);
     process.exitCode = report.failed.length > 0 ? 1 : 0;
-  } finally {
-    redis.disconnect();
-  }
+  });
 });
 
 withConnectionFlags(
@@ -191,12 +194,9 @@ withConnectionFlags(
 ).action(async (flags: Record<string, unknown>) => {
   if (!flags.yes) program.error('dlq purge deletes every dead letter: add --yes');
   const config = load(inspectSchema, flags, { json: undefined });
-  const { redis, keys } = openRedis(config, 'pipe-reaper:dlq');
-  try {
+  await withRedis(config, 'dlq', async (redis, keys) => {
     console.log(`purged ${await purgeDeadLetters(redis, keys)} dead letters`);
-  } finally {
-    redis.disconnect();
-  }
+  });
 });
 
 program.parseAsync().catch(exitOnStartupError);

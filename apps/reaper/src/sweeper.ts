@@ -98,14 +98,12 @@ export class Sweeper {
     summary.partitions = partitions.length;
     for (const stream of partitions) {
       for (const group of await groupsOf(this.deps.redis, stream)) {
-        if (!proceed()) {
-          summary.complete = false;
-          break;
-        }
+        if (!proceed()) break;
         summary.groups++;
         await this.sweepGroup(stream, group.name, summary, proceed);
       }
     }
+    summary.complete = proceed();
     summary.durationMs = Date.now() - started;
     return summary;
   }

@@ -31,7 +31,7 @@ describe('add-readings-2.lua', () => {
     expect(await addReadings(redis, partition, ledger, args)).toEqual({ applied: true, refused: [] });
     expect(await addReadings(redis, partition, ledger, args)).toEqual({ applied: false, refused: [] });
     expect(await redis.xlen(partition)).toBe(2);
-    const [[, first], [, second]] = await redis.xrange(partition, '-', '+');
+    const [first, second] = (await redis.xrange(partition, '-', '+')).map(([, fields]) => fields);
     expect(first).toEqual(['device', 'a', 'ts', String(ts), 'temp_f', '1', 'humidity', '50']);
     expect(second).toEqual(['device', 'b', 'ts', String(ts), 'temp_f', '2']);
   });

@@ -2,7 +2,8 @@
 // Benchmark (not a test): times the reaper's sweep on its own redis-server and prints entries/s beside a
 // baseline measured in the same run, a bare XAUTOCLAIM COUNT 1000 loop over the same number of entries.
 //   1. reclaim: RECLAIM idle pending entries of a dead consumer, claimed to a live one;
-//   2. dead-letter: DEAD entries delivered max-deliveries times, moved to the dead-letter stream.
+//   2. dead-letter: DEAD entries delivered max-deliveries times, moved to the dead-letter stream; also
+//      beside a naive pipelined move (XRANGE, XADD to the dlq, XACK; not atomic, no re-checks).
 // Run after a build: `pnpm --filter @pipe/reaper bench` (env RECLAIM, DEAD to change the sizes).
 import { connect, PipelineKeys, silentLogger } from '@pipe/streams';
 import { RedisServer, sleep } from '@pipe/testkit';
@@ -87,6 +88,51 @@ function keepAlive(stream) {
   return touch().then(() => () => clearInterval(timer));
 }
 
+/**
+ * A second baseline for dead-lettering: the same moves done the naive way, not atomic and without the
+ * re-checks: XPENDING pages, then per page pipelined XRANGE, then pipelined XADD to the dlq + XACK.
+ */
+async function bareDeadLetter(stream, keys) {
+  let moved = 0;
+  for (let start = '-'; ; ) {
+    const page = await redis.xpending(stream, GROUP, 'IDLE', MIN_IDLE_MS, start, '+', 500);
+    if (page.length === 0) return moved;
+    const reads = redis.pipeline();
+    for (const [id] of page) reads.xrange(stream, id, id);
+    const entries = (await reads.exec()).map(([, r]) => r[0]);
+    const writes = redis.pipeline();
+    page.forEach(([id, consumer, idle, deliveries], i) => {
+      const fields = Object.fromEntries(entries[i][1].flatMap((v, k, a) => (k % 2 ? [] : [[v, a[k + 1]]])));
+      writes.xadd(
+        keys.deadLetters,
+        '*',
+        'stream',
+        stream,
+        'id',
+        id,
+        'group',
+        GROUP,
+        'consumer',
+        consumer,
+        'deliveries',
+        deliveries,
+        'idle_ms',
+        idle,
+        'reason',
+        'bench',
+        'fields',
+        JSON.stringify(fields),
+        'dead_at',
+        Date.now(),
+      );
+      writes.xack(stream, GROUP, id);
+    });
+    await writes.exec();
+    moved += page.length;
+    start = `(${page[page.length - 1][0]}`;
+  }
+}
+
 async function sweep(keys) {
   const sweeper = new Sweeper(
     { redis, keys, log: silentLogger },
@@ -152,6 +198,18 @@ try {
     }
   });
   report('dead-letter', DEAD, dead.reaper, dead.baseline);
+
+  let naive;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const run = await pendingEntries(DEAD, MAX_DELIVERIES);
+    const t = await timed(() => bareDeadLetter(run.stream, run.keys));
+    if (t.result !== DEAD) throw new Error(`naive dead-letter moved ${t.result}`);
+    naive = naive && naive.seconds <= t.seconds ? naive : t;
+  }
+  console.log(
+    `${''.padEnd(12)} ${''.padStart(7)}          naive pipelined XRANGE + XADD dlq + XACK (not atomic) ${naive.seconds.toFixed(3)} s (${rate(DEAD, naive.seconds)})` +
+      `  ratio ${(naive.seconds / dead.reaper.seconds).toFixed(2)}`,
+  );
 } finally {
   redis.disconnect();
   liveClient.disconnect();

@@ -13,11 +13,11 @@ import {
 import { decodeAverageEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
+import { BadRequest, parseAveragesQuery } from './averages-query.js';
 import { ConnectionHealth, describeError, type RedisHealth } from './connection-health.js';
 import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
 import { type SseClient, SseHub } from './sse-hub.js';
 import { type PipelineHealth, readPipelineHealth } from './status.js';
-import { parseTimeBound } from './time-bound.js';
 
 export interface DashboardServerOptions {
   redis: RedisClient;
@@ -57,13 +57,6 @@ export interface AveragesAnswer {
   /** Malformed entries in the range, left out. */
   skipped: number;
   averages: AverageJson[];
-}
-
-class BadRequest extends PipeError {
-  override readonly name = 'BadRequest';
-  constructor(message: string) {
-    super(message, 'BAD_REQUEST');
-  }
 }
 
 class RedisUnavailable extends PipeError {
@@ -215,24 +208,10 @@ export class DashboardServer {
 
   /** `/api/averages?from=&to=&limit=`: the hours starting in [from, to], ISO or ms, oldest first. */
   private async averages(params: URLSearchParams): Promise<AveragesAnswer> {
-    const from = this.timeParam(params, 'from');
-    const to = this.timeParam(params, 'to');
-    const limitText = params.get('limit');
-    const limit = limitText === null ? this.maxAverages : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > this.maxAverages) {
-      throw new BadRequest(`limit: a whole number from 1 to ${this.maxAverages}`);
-    }
-    const entries = await this.withRedis(() => this.range.between(from, to, limit));
+    const { fromMs, toMs, limit } = parseAveragesQuery(params, this.maxAverages);
+    const entries = await this.withRedis(() => this.range.between(fromMs, toMs, limit));
     const { averages, skipped } = this.decode(entries);
-    return { from: from ?? null, to: to ?? null, count: averages.length, skipped, averages };
-  }
-
-  private timeParam(params: URLSearchParams, name: string): number | undefined {
-    const text = params.get(name);
-    if (text === null || text === '') return undefined;
-    const ms = parseTimeBound(text);
-    if (ms === undefined) throw new BadRequest(`${name}: not an ISO 8601 time or epoch ms: ${text}`);
-    return ms;
+    return { from: fromMs ?? null, to: toMs ?? null, count: averages.length, skipped, averages };
   }
 
   /**

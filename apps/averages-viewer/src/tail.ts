@@ -50,7 +50,6 @@ export class AveragesTail {
   private running: Promise<void> | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
-  private shownCount = 0;
   private skippedCount = 0;
   /** Resolves on stop(): a history read queued behind an outage must not hold a stop up. */
   private readonly stopRequested: Promise<undefined>;
@@ -62,14 +61,6 @@ export class AveragesTail {
     this.stopRequested = new Promise((resolve) => {
       this.requestStop = () => resolve(undefined);
     });
-  }
-
-  get shown(): number {
-    return this.shownCount;
-  }
-
-  get skipped(): number {
-    return this.skippedCount;
   }
 
   get isRunning(): boolean {
@@ -183,7 +174,6 @@ export class AveragesTail {
     for (const { average } of rows) {
       this.options.write(this.options.json ? averageAsJsonLine(average) : describeAverage(average));
     }
-    this.shownCount += rows.length;
     await this.savePosition(entries[entries.length - 1]!.id);
   }
 

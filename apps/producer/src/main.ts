@@ -38,6 +38,19 @@ function withWriterFlags(command: Command): Command {
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
+/** Flags of the commands that simulate devices (run, backfill), then the writer flags. */
+function withSimulationFlags(command: Command, defaultSeed: string): Command {
+  return withWriterFlags(
+    command
+      .option('--devices <n>', 'number of devices sensor-001, sensor-002, ... (default 3)')
+      .option(
+        '--interval <duration>',
+        'time between two readings of a device (run: simulated time; default 1s)',
+      )
+      .option('--seed <seed>', `seed of the simulated values (default: ${defaultSeed})`),
+  );
+}
+
 /** Loads a command's config (every problem listed, exit 1, before connecting), runs it, exits with its status. */
 function action<S extends z.ZodType>(
   schema: S,
@@ -58,26 +71,22 @@ function action<S extends z.ZodType>(
   };
 }
 
-withWriterFlags(
+withSimulationFlags(
   program
     .command('run')
     .description('simulate devices in real time (temperature °F and humidity % as bounded random walks)')
-    .option('--devices <n>', 'number of devices sensor-001, sensor-002, ... (default 3)')
-    .option('--interval <duration>', 'simulated time between two readings of a device (default 1s)')
     .option('--speed <k>', 'simulated time runs k times faster than real time (default 1)')
-    .option('--seed <seed>', 'seed of the simulation (default: the current time)')
     .option('--duration <duration>', 'stop after this much real time (default: run until SIGINT/SIGTERM)'),
+  'the current time',
 ).action(action(runSchema, COMMAND_ENV.run, runCommand));
 
-withWriterFlags(
+withSimulationFlags(
   program
     .command('backfill')
     .description('write a deterministic sample data set (same flags, same readings); default: the last 24 h')
     .option('--from <time>', 'first reading, ISO-8601 with a zone or epoch ms (default: --to minus 24h)')
-    .option('--to <time>', 'end, exclusive (default: now, on a whole interval)')
-    .option('--devices <n>', 'number of devices (default 3)')
-    .option('--interval <duration>', 'time between two readings of a device (default 1s)')
-    .option('--seed <seed>', 'seed of the simulated values (default 1)'),
+    .option('--to <time>', 'end, exclusive (default: now, on a whole interval)'),
+  '1',
 ).action(action(backfillSchema, COMMAND_ENV.backfill, backfillCommand));
 
 withWriterFlags(

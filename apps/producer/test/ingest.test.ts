@@ -65,6 +65,10 @@ const CSV_LINES: [string, RegExp | null][] = [
   [`sensor-005,${now + 1},-3.25,`, null],
 ];
 
+function ingest(prefix: string, flags: string[], input?: string) {
+  return runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...flags], { input });
+}
+
 function expectRejections(stderr: string, file: string, lines: [string, RegExp | null][]) {
   const bad = lines.map(([, reason], i) => ({ line: i + 1, reason })).filter((b) => b.reason);
   for (const { line, reason } of bad) {
@@ -86,18 +90,7 @@ describe('ingest', () => {
     const file = join(dir, 'readings.ndjson');
     const rejects = join(dir, 'rejects.ndjson');
     await writeFile(file, NDJSON_LINES.map(([l]) => l).join('\n'));
-    const run = await runProducer([
-      'ingest',
-      '--redis-url',
-      redisUrl,
-      '--prefix',
-      prefix,
-      '--file',
-      file,
-      '--rejects',
-      rejects,
-      '--json',
-    ]);
+    const run = await ingest(prefix, ['--file', file, '--rejects', rejects]);
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, NDJSON_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });
@@ -116,16 +109,7 @@ describe('ingest', () => {
     const prefix = randomPrefix('producer');
     const file = join(dir, 'readings.csv');
     await writeFile(file, CSV_LINES.map(([l]) => l).join('\r\n'));
-    const run = await runProducer([
-      'ingest',
-      '--redis-url',
-      redisUrl,
-      '--prefix',
-      prefix,
-      '--file',
-      file,
-      '--json',
-    ]);
+    const run = await ingest(prefix, ['--file', file]);
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, CSV_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });

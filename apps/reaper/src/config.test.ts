@@ -21,7 +21,12 @@ describe('reaper config', () => {
 
   it('lists every problem at once', () => {
     expect(() =>
-      configFrom(runSchema, { minIdle: 'soon', maxDeliveries: '0', interval: 'x' }, RUN_ENV, {}),
-    ).toThrow(/minIdle[\s\S]*maxDeliveries[\s\S]*interval/);
+      configFrom(
+        runSchema,
+        { minIdle: 'soon', maxDeliveries: '0', interval: 'x', leaseTtl: '10ms' },
+        RUN_ENV,
+        {},
+      ),
+    ).toThrow(/minIdle[\s\S]*maxDeliveries[\s\S]*interval[\s\S]*leaseTtl: must be at least 300ms/);
   });
 });

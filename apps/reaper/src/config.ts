@@ -13,14 +13,14 @@ export const sweepSchema = connectionSchema.extend({
   liveWithin: duration().default(15_000),
 });
 
-export const runSchema = sweepSchema
-  .extend({
-    /** Pause between sweeps. */
-    interval: duration().default(5_000),
-    /** Lease time: a replica takes over at most about this long after the active one died. */
-    leaseTtl: duration().default(15_000),
-  })
-  .refine((c) => c.leaseTtl >= 300, { path: ['leaseTtl'], message: 'must be at least 300ms' });
+export const runSchema = sweepSchema.extend({
+  /** Pause between sweeps. */
+  interval: duration().default(5_000),
+  /** Lease time: a replica takes over at most about this long after the active one died. */
+  leaseTtl: duration()
+    .default(15_000)
+    .refine((ms) => ms >= 300, 'must be at least 300ms'),
+});
 
 export type SweepConfig = z.infer<typeof sweepSchema>;
 export type RunConfig = z.infer<typeof runSchema>;

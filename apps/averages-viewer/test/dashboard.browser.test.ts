@@ -1,18 +1,10 @@
-import type {} from '@pipe/testkit/global-setup';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  connect,
-  encodeReading,
-  type HourlyAverage,
-  HOUR_MS,
-  PipelineKeys,
-  type RedisClient,
-} from '@pipe/streams';
+import { connect, encodeReading, type HourlyAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { RedisServer, randomPrefix } from '@pipe/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardStatus } from '../src/server.js';
 import {
   averageFor,
@@ -23,18 +15,17 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import { DashboardProcess } from './dashboard-process.js';
+import { sharedRedis } from './shared-redis.js';
 
 /** Debian's chromium; CI installs it (.ci/run). Missing, the test fails: a skipped browser test proves nothing. */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
-const redisUrl = inject('redisUrl');
-let redis: RedisClient;
+const { redisUrl, redis } = sharedRedis();
 let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  redis = connect({ url: redisUrl });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -51,7 +42,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  redis?.disconnect();
 });
 
 /** What the chart and the table show, read from the page. */

@@ -1,7 +1,6 @@
-import type {} from '@pipe/testkit/global-setup';
-import { connect, encodeReading, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { connect, encodeReading, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { RedisServer, randomPrefix } from '@pipe/testkit';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   averageFor,
   averagesInRedis,
@@ -12,18 +11,13 @@ import {
 } from './averages-fixture.js';
 import type { AveragesAnswer, DashboardStatus } from '../src/server.js';
 import { DashboardProcess } from './dashboard-process.js';
+import { sharedRedis } from './shared-redis.js';
 import { SseReader } from './sse-reader.js';
 
 type Answer = AveragesAnswer & { error?: string };
 type Status = DashboardStatus;
 
-const redisUrl = inject('redisUrl');
-let redis: RedisClient;
-
-beforeAll(() => {
-  redis = connect({ url: redisUrl });
-});
-afterAll(() => redis.disconnect());
+const { redisUrl, redis } = sharedRedis();
 
 const withoutId = ({ id, ...average }: { id: string; hourStart: number }) => {
   expect(id).toBe(`${average.hourStart}-0`);

@@ -1,7 +1,6 @@
-import type {} from '@pipe/testkit/global-setup';
-import { connect, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { connect, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { RedisServer, randomPrefix } from '@pipe/testkit';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   averageFor,
   averagesInRedis,
@@ -10,15 +9,10 @@ import {
   writeHours,
   writeMalformed,
 } from './averages-fixture.js';
+import { sharedRedis } from './shared-redis.js';
 import { ViewerProcess } from './viewer-process.js';
 
-const redisUrl = inject('redisUrl');
-let redis: RedisClient;
-
-beforeAll(() => {
-  redis = connect({ url: redisUrl });
-});
-afterAll(() => redis.disconnect());
+const { redisUrl, redis } = sharedRedis();
 
 function tailArgs(keys: PipelineKeys, ...more: string[]): string[] {
   return ['tail', '--redis-url', redisUrl, '--prefix', keys.prefix, ...more];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, whyNotWritable } from './reading-check.js';
+import { formatDuration, whyNotWritable, whyTooFarAhead } from './reading-check.js';
 
 const DAY = 86_400_000;
 const now = Date.UTC(2026, 0, 10, 12);
@@ -22,6 +22,18 @@ describe('whyNotWritable', () => {
     expect(whyNotWritable({ device: 'd', ts: now, temp_f: Number.NaN }, now, DAY)).toMatch(/^temp_f: /);
     expect(whyNotWritable({ device: 'd', ts: now, temp_f: 1, humidity: 101 }, now, DAY)).toMatch(
       /^humidity: /,
+    );
+  });
+});
+
+describe('whyTooFarAhead', () => {
+  it('allows a day of clock skew and refuses more, e.g. microseconds taken for milliseconds', () => {
+    expect(whyTooFarAhead({ device: 'd', ts: now + DAY, temp_f: 1 }, now)).toBeUndefined();
+    expect(whyTooFarAhead({ device: 'd', ts: now + DAY + 1, temp_f: 1 }, now)).toMatch(
+      /more than 1d in the future/,
+    );
+    expect(whyTooFarAhead({ device: 'd', ts: now * 1000, temp_f: 1 }, now)).toMatch(
+      /^ts: \d+ is more than 1d/,
     );
   });
 });

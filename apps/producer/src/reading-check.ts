@@ -25,6 +25,16 @@ export function whyOutsideRetention(
   return undefined;
 }
 
+/** How far ahead of this clock an ingested reading may be: clock skew, not a unit mistake (s, µs). */
+export const FUTURE_ALLOWANCE_MS = 86_400_000;
+
+/** Why an ingested reading's time is implausibly far in the future, or undefined. */
+export function whyTooFarAhead(reading: Reading, nowMs: number): string | undefined {
+  if (reading.ts <= nowMs + FUTURE_ALLOWANCE_MS) return undefined;
+  const when = reading.ts < 8.64e15 ? new Date(reading.ts).toISOString() : String(reading.ts);
+  return `ts: ${when} is more than ${formatDuration(FUTURE_ALLOWANCE_MS)} in the future (epoch milliseconds expected)`;
+}
+
 /** `2d`, `36h`, `90s`, `250ms`: the largest unit that divides the duration. */
 export function formatDuration(ms: number): string {
   for (const [unit, size] of [

@@ -44,6 +44,7 @@ const NDJSON_LINES: [string, RegExp | null][] = [
     /ts: ISO-8601 time without a zone/,
   ],
   [JSON.stringify({ device: 'sensor-004', ts: old, temp_f: 1 }), /ts: .*older than the retention/],
+  [JSON.stringify({ device: 'sensor-004', ts: now * 1000, temp_f: 1 }), /ts: .*more than 1d in the future/],
   [JSON.stringify({ device: 'sensor-005', ts: now + 1, temp_f: -3.25 }), null],
 ];
 
@@ -62,6 +63,7 @@ const CSV_LINES: [string, RegExp | null][] = [
   [`bad device,${now},1,1`, /device: must be/],
   [`sensor-004,soon,1,1`, /ts: not epoch milliseconds or ISO-8601/],
   [`sensor-004,${old},1,1`, /ts: .*older than the retention/],
+  [`sensor-004,${now + 2 * 86_400_000},1,1`, /ts: .*more than 1d in the future/],
   [`sensor-005,${now + 1},-3.25,`, null],
 ];
 
@@ -189,5 +191,26 @@ describe('ingest', () => {
     expect(summaryOf(second)).toMatchObject({ readings: 0, alreadyPresent: 1200 });
     expect(second.code).toBe(0);
     expect(await partitionEntries(redis, prefix)).toHaveLength(1200);
+  });
+
+  it('reports a missing input file or an unwritable rejects file before connecting (exit 1)', async () => {
+    const missing = await runProducer([
+      'ingest',
+      '--redis-url',
+      'redis://127.0.0.1:1',
+      '--file',
+      join(dir, 'nope.ndjson'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^ingest: ENOENT: no such file or directory/);
+    const rejects = await runProducer([
+      'ingest',
+      '--redis-url',
+      'redis://127.0.0.1:1',
+      '--rejects',
+      join(dir, 'no/such/dir'),
+    ]);
+    expect(rejects.code).toBe(1);
+    expect(rejects.stderr).toMatch(/^ingest: ENOENT/);
   });
 });

@@ -5,22 +5,23 @@ import { type IngestConfig, inputFormat } from '../config.js';
 import { Ingestion } from '../ingest/ingestion.js';
 import { type LineSource, RejectionLog } from '../ingest/rejection-log.js';
 import { summarize } from '../summary.js';
-import { exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
 import { interruptOnSignals } from './interrupt.js';
 import { printOutcome } from './output.js';
 import { openWriterSession } from './writer-session.js';
 
 export async function ingestCommand(config: IngestConfig, log: Logger): Promise<number> {
   const fromStdin = config.file === '-';
-  const input: Readable = fromStdin ? process.stdin : createReadStream(config.file);
-  // Surface a missing or unreadable file before connecting.
-  if (!fromStdin)
-    await new Promise<void>((resolve, reject) => input.once('open', resolve).once('error', reject));
-  const rejections = await RejectionLog.open(
-    fromStdin ? 'stdin' : config.file,
-    process.stderr,
-    config.rejects,
-  );
+  let input: Readable;
+  let rejections: RejectionLog;
+  try {
+    // A missing input or an unwritable rejects file is a usage error, reported before connecting.
+    input = fromStdin ? process.stdin : await openInput(config.file);
+    rejections = await RejectionLog.open(fromStdin ? 'stdin' : config.file, process.stderr, config.rejects);
+  } catch (err) {
+    process.stderr.write(`ingest: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
   const session = await openWriterSession<LineSource>(config, log, (source, reason) =>
     rejections.record(source, reason),
   );
@@ -63,4 +64,9 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
   );
   await session.close();
   return exitCodeFor(summary, failure, interrupted);
+}
+
+function openInput(path: string): Promise<Readable> {
+  const stream = createReadStream(path);
+  return new Promise((resolve, reject) => stream.once('open', () => resolve(stream)).once('error', reject));
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { PartitionWriter, WriteItem } from '../partition-writer.js';
+import { whyTooFarAhead } from '../reading-check.js';
 import { type CsvHeader, parseCsvHeader, parseCsvLine } from './csv.js';
 import { readLines } from './line-reader.js';
 import { parseNdjsonLine } from './ndjson.js';
@@ -103,7 +104,9 @@ export class Ingestion {
     if (typeof raw === 'string') return raw;
     const result = toReading(raw);
     if (!result.ok) return result.reason;
-    const reason = this.options.writer.check(result.reading, { decoded: true });
+    const reason =
+      whyTooFarAhead(result.reading, Date.now()) ??
+      this.options.writer.check(result.reading, { decoded: true });
     return reason ?? { reading: result.reading, source: { line: number, text } };
   }
 }

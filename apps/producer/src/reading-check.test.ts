@@ -32,9 +32,10 @@ describe('whyTooFarAhead', () => {
     expect(whyTooFarAhead({ device: 'd', ts: now + DAY + 1, temp_f: 1 }, now)).toMatch(
       /more than 1d in the future/,
     );
-    expect(whyTooFarAhead({ device: 'd', ts: now * 1000, temp_f: 1 }, now)).toMatch(
-      /^ts: \d+ is more than 1d/,
-    );
+    const micros = whyTooFarAhead({ device: 'd', ts: now * 1000, temp_f: 1 }, now);
+    expect(micros).toMatch(/^ts: \+\d{6}-.* is more than 1d/);
+    const beyondDates = whyTooFarAhead({ device: 'd', ts: 1e16, temp_f: 1 }, now);
+    expect(beyondDates).toMatch(/^ts: 10000000000000000 is more than 1d/);
   });
 });
 

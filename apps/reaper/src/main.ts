@@ -74,6 +74,9 @@ async function withRedis(
 ): Promise<void> {
   const { redis, keys } = openRedis(config, `pipe-reaper:${name}`);
   try {
+    // A cluster client knows its masters (where partitions are SCANned) only once it is ready; the first
+    // command waits for that.
+    await redis.ping();
     await command(redis, keys);
   } finally {
     redis.disconnect();

@@ -1,0 +1,78 @@
+import { connect, PipelineKeys } from '@pipe/streams';
+import { RedisCluster, randomPrefix, sleep } from '@pipe/testkit';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runReaper } from './helpers.js';
+
+let cluster: RedisCluster;
+let redis: Cluster;
+
+beforeAll(async () => {
+  cluster = await RedisCluster.start(3);
+  redis = connect({ clusterNodes: cluster.seeds.split(',') }) as Cluster;
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await cluster?.stop();
+});
+
+describe('on a 3-master Redis Cluster', () => {
+  it('sweeps partitions on every master: claims, dead-letters across slots, removes idle consumers, and reports status', async () => {
+    const prefix = randomPrefix('reaperc');
+    const keys = new PipelineKeys(prefix);
+    const days = [0, 1, 2, 3].map((d) => Date.UTC(2025, 0, 1 + d));
+    const partitions = days.map((d) => keys.partitionKeyFor(d));
+    // The partitions live on more than one master, so discovery must SCAN them all.
+    const slots = await Promise.all(partitions.map((p) => redis.cluster('KEYSLOT', p) as Promise<number>));
+    expect(new Set(slots.map((slot) => redis.slots[slot]?.[0])).size).toBeGreaterThan(1);
+    for (const partition of partitions) {
+      for (let i = 0; i < 5; i++) await redis.xadd(partition, '*', 'temp_f', String(60 + i));
+      await redis.xgroup('CREATE', partition, 'g', '0');
+      await redis.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 4, 'STREAMS', partition, '>');
+      // The fifth entry: read by another dead consumer three times (max deliveries).
+      await redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '>');
+      for (let i = 0; i < 2; i++) await redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '0');
+      await redis.xgroup('CREATECONSUMER', partition, 'g', 'live');
+    }
+    await sleep(1200);
+    const keepAlive = setInterval(() => {
+      for (const p of partitions) void redis.xreadgroup('GROUP', 'g', 'live', 'COUNT', 1, 'STREAMS', p, '0');
+    }, 100);
+    const flags = ['--cluster-nodes', cluster.seeds, '--prefix', prefix];
+    const once = await runReaper([
+      'once',
+      ...flags,
+      '--json',
+      '--min-idle',
+      '1s',
+      '--max-deliveries',
+      '3',
+      '--live-within',
+      '1s',
+      '--consumer-ttl',
+      '1s',
+    ]);
+    clearInterval(keepAlive);
+    expect(once.code, once.stderr).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({
+      partitions: 4,
+      groups: 4,
+      reclaimed: 16,
+      deadLettered: 4,
+      consumersRemoved: 8,
+      complete: true,
+    });
+    expect(await redis.xlen(keys.deadLetters)).toBe(4);
+    for (const p of partitions) {
+      const consumers = (await redis.call('XINFO', 'CONSUMERS', p, 'g')) as unknown[][];
+      expect(consumers.map((c) => [c[1], c[3]])).toEqual([['live', 4]]);
+    }
+
+    const status = await runReaper(['status', ...flags, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout);
+    expect(report.partitions.map((p: { key: string }) => p.key)).toEqual(partitions);
+    expect(report.deadLetters).toBe(4);
+  });
+});

@@ -3,6 +3,10 @@ import type { Reading } from '@pipe/streams';
 import type { PartitionWriter, WriteItem } from './partition-writer.js';
 import { SensorSimulator } from './simulator.js';
 
+const MIN_PAUSE_MS = 100;
+/** Longest sleep, so that stop() and --duration are noticed promptly. */
+const MAX_PAUSE_MS = 250;
+
 export interface LiveSimulationOptions {
   devices: number;
   /** Simulated time between two readings of a device. */
@@ -65,9 +69,12 @@ export class LiveSimulation {
         const items: WriteItem<Reading>[] = readings.map((reading) => ({ reading, source: reading }));
         await writer.write(items);
         this.produced += items.length;
-      } else {
-        // Sleep until the next step is due in real time (at least 1 ms, at most 250 ms to notice stop()).
-        await sleep(Math.min(Math.max((nextTs - simNow) / speed, 1), 250));
+      }
+      if (nextTs > simNow) {
+        // Caught up: wait for the next step, but at least MIN_PAUSE_MS, so that a fast simulation sends a
+        // few larger batches a second rather than one per step (each batch costs a ledger entry).
+        const dueInMs = (nextTs - simNow) / speed;
+        await sleep(Math.min(Math.max(dueInMs, MIN_PAUSE_MS), MAX_PAUSE_MS));
       }
     }
     await writer.flush();

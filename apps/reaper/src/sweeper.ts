@@ -51,6 +51,8 @@ export interface SweepSummary {
 interface StalePending {
   fresh: number;
   suspects: PendingEntry[];
+  /** Consumers holding stale entries: not working their PEL, so not fit to be handed more. */
+  owners: Set<string>;
 }
 
 export interface SweeperDeps {
@@ -133,7 +135,7 @@ export class Sweeper {
   ): Promise<StalePending> {
     const { redis, keys, log } = this.deps;
     const consumerGroup = new ConsumerGroup(redis, group, [stream]);
-    const stale: StalePending = { fresh: 0, suspects: [] };
+    const stale: StalePending = { fresh: 0, suspects: [], owners: new Set() };
     let start = '-';
     for (;;) {
       const page = await consumerGroup.pending(stream, {
@@ -143,6 +145,7 @@ export class Sweeper {
       });
       const poison: string[] = [];
       for (const p of page) {
+        stale.owners.add(p.consumer);
         if (p.deliveries >= this.policy.maxDeliveries) poison.push(p.id);
         else if (p.deliveries > 1) stale.suspects.push(p);
         else stale.fresh++;
@@ -196,7 +199,9 @@ export class Sweeper {
     const consumers = await judgeConsumers(redis, stream, group, this.policy.liveWithinMs, {
       lastSeen: (c, readAt) => this.memory.lastSeen(scope, c.name, c.idleMs, readAt),
     });
-    const live = consumers.filter((c) => c.live);
+    // A live ConsumerLoop re-reads its PEL every pendingCheckMs, so a consumer with entries idle past
+    // min-idle is not working them (it died moments ago, or hangs) whatever its idle time says.
+    const live = consumers.filter((c) => c.live && !stale.owners.has(c.name));
     if (live.length === 0) {
       summary.awaitingLiveConsumer += stale.fresh + stale.suspects.length;
       log.warn(

@@ -8,13 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [target, ...args] = process.argv.slice(2);
-const scripts = { demo: 'scripts/demo.mjs', bench: 'scripts/bench.mjs' };
+const scripts = { demo: 'scripts/demo.mjs', bench: 'scripts/bench.mjs', acl: 'scripts/acl.mjs' };
 
 let entry;
 let filter;
 if (scripts[target]) {
   entry = join(root, scripts[target]);
-  filter = '...';
 } else {
   const dir = join(root, 'apps', target);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
@@ -22,7 +21,7 @@ if (scripts[target]) {
   filter = `${pkg.name}...`;
 }
 
-const built = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', `--filter=${filter}`, '--output-logs=errors-only'], {
+const built = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', ...(filter ? [`--filter=${filter}`] : []), '--output-logs=errors-only'], {
   cwd: root,
   encoding: 'utf8',
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },

@@ -1,0 +1,81 @@
+import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
+import { PipelineKeys } from '@pipe/streams';
+import { RedisServer } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runApp } from '../src/apps.js';
+
+let server: RedisServer;
+const password = (service: string) => `secret-${service}-pw`;
+const urlFor = (service: ServiceName) => `redis://${pipelineAcl()[service].user}:${password(service)}@127.0.0.1:${server.port}`;
+const clientFor = (service: ServiceName) => new Redis(urlFor(service), { maxRetriesPerRequest: 1 });
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  const setup = new Redis(server.url);
+  await setup.call('ACL', 'SETUSER', 'admin', 'on', '>admin-pw', '+@all', '~*', '&*');
+  for (const [service, acl] of Object.entries(pipelineAcl())) {
+    await setup.call('ACL', 'SETUSER', ...aclSetUserArgs(acl, password(service)));
+  }
+  // From here on nobody gets in without a user: exactly the production setup `pnpm acl` describes.
+  await setup.call('ACL', 'SETUSER', 'default', 'off');
+  setup.disconnect();
+});
+afterAll(() => server?.stop());
+
+describe('least-privilege users', () => {
+  it('run the whole pipeline, each service as its own user', async () => {
+    const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const produced = await runApp('producer', ['backfill', '--from', String(to - 4 * 3_600_000), '--to', String(to), '--devices', '2', '--interval', '1m'], { REDIS_URL: urlFor('producer') });
+    expect(produced.code, produced.stderr).toBe(0);
+
+    // A consumer that dies holding entries, so the reaper has real work under its ACL.
+    const keys = new PipelineKeys();
+    const admin = new Redis(`redis://admin:admin-pw@127.0.0.1:${server.port}`);
+    const partition = keys.partitionKeyFor(to - 3_600_000);
+    await admin.xgroup('CREATE', partition, 'aggregator', '0');
+    await admin.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 5, 'STREAMS', partition, '>');
+    await admin.xadd(partition, '*', 'device', 'bad', 'temp_f', 'not-a-number');
+
+    const drained = await runApp('aggregator', ['run', '--drain', '--consumer', 'crashed', '--idle-close', '1s'], { REDIS_URL: urlFor('aggregator') });
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(await admin.xlen(keys.averages)).toBe(4);
+    expect(await admin.xlen(keys.deadLetters)).toBe(1);
+
+    const swept = await runApp('reaper', ['once', '--min-idle', '0', '--consumer-ttl', '0'], { REDIS_URL: urlFor('reaper') });
+    expect(swept.code, swept.stderr).toBe(0);
+    const status = await runApp('reaper', ['status', '--json'], { REDIS_URL: urlFor('reaper') });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toBeTruthy();
+    const dlq = await runApp('reaper', ['dlq', 'list', '--json'], { REDIS_URL: urlFor('reaper') });
+    expect(dlq.code, dlq.stderr).toBe(0);
+
+    const tail = await runApp('averages-viewer', ['tail', '--name', 'acl-test', '--json'], { REDIS_URL: urlFor('viewer') });
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout.trim().split('\n')).toHaveLength(4);
+    expect(await admin.get(keys.viewerPosition('acl-test'))).toBeTruthy();
+    admin.disconnect();
+  });
+
+  it.each([
+    ['producer', ['DEL', 'temps:20260101']],
+    ['producer', ['XRANGE', 'temps:averages', '-', '+']],
+    ['producer', ['GET', 'temps:viewer:default']],
+    ['producer', ['FLUSHALL']],
+    ['aggregator', ['FLUSHALL']],
+    ['aggregator', ['CONFIG', 'GET', 'maxmemory']],
+    ['aggregator', ['GET', 'temps:reaper:lease']],
+    ['reaper', ['FLUSHALL']],
+    ['reaper', ['XADD', 'temps:averages', '*', 'x', '1']],
+    ['viewer', ['XADD', 'temps:averages', '*', 'x', '1']],
+    ['viewer', ['DEL', 'temps:averages']],
+    ['viewer', ['CONFIG', 'SET', 'appendonly', 'no']],
+  ] as [ServiceName, string[]][])('refuses %s: %j', async (service, [command, ...args]) => {
+    const client = clientFor(service);
+    try {
+      await expect(client.call(command!, ...args)).rejects.toThrow(/NOPERM/);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

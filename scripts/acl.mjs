@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// `pnpm acl [--prefix temps]`: prints ACL SETUSER lines giving each service only the commands and keys it
+// needs. Passwords come from PIPE_<SERVICE>_PASSWORD (PRODUCER, AGGREGATOR, REAPER, VIEWER), or are
+// generated and printed. Run the lines as an admin, then give each service its user in REDIS_URL
+// (redis://pipe-aggregator:<password>@host:6379).
+import { randomBytes } from 'node:crypto';
+import { aclSetUserLine, pipelineAcl } from '@pipe/service';
+
+const args = process.argv.slice(2);
+const prefixAt = args.indexOf('--prefix');
+const prefix = prefixAt >= 0 ? args[prefixAt + 1] : (process.env.STREAM_PREFIX ?? 'temps');
+if (args.includes('--help') || !prefix) {
+  console.log('usage: pnpm acl [--prefix <prefix>]   (passwords: PIPE_PRODUCER_PASSWORD, ... or generated)');
+  process.exit(prefix ? 0 : 1);
+}
+console.log(`# pipe users for prefix "${prefix}"; an admin (e.g. +@all ~* &*) runs these, then: ACL SETUSER default off`);
+for (const [service, acl] of Object.entries(pipelineAcl(prefix))) {
+  const password = process.env[`PIPE_${service.toUpperCase()}_PASSWORD`] ?? randomBytes(18).toString('base64url');
+  console.log(aclSetUserLine(acl, password));
+}

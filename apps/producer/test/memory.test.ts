@@ -1,42 +1,38 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, inject, it } from 'vitest';
 import { MAIN } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 
+/** The process's peak resident set size so far (VmHWM, a high-water mark), in KiB; 0 once it is gone. */
+async function highWaterKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+}
+
 /** Streams `lines` generated readings into `ingest` on stdin; returns the child's peak RSS in KiB. */
 async function peakRssOfIngest(
   lines: number,
 ): Promise<{ code: number | null; rssKiB: number; stdout: string }> {
-  // GNU time reports the peak resident set size of the process it runs (%M, KiB) on stderr.
   const child = spawn(
-    '/usr/bin/time',
-    [
-      '-f',
-      'peak-rss-kib %M',
-      process.execPath,
-      MAIN,
-      'ingest',
-      '--redis-url',
-      redisUrl,
-      '--prefix',
-      randomPrefix('producer'),
-      '--json',
-    ],
+    process.execPath,
+    [MAIN, 'ingest', '--redis-url', redisUrl, '--prefix', randomPrefix('producer'), '--json'],
     {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
   let stdout = '';
-  let stderr = '';
   child.stdout.on('data', (c) => {
     stdout += c;
   });
-  child.stderr.on('data', (c) => {
-    stderr += c;
-  });
+  let rssKiB = 0;
+  const sampler = setInterval(async () => {
+    rssKiB = Math.max(rssKiB, await highWaterKiB(child.pid!));
+  }, 20);
+  const closed = once(child, 'close');
   const start = Date.now() - 3_600_000;
   for (let i = 0; i < lines; i += 1000) {
     let chunk = '';
@@ -46,10 +42,15 @@ async function peakRssOfIngest(
     if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
   }
   child.stdin.end();
-  const [code] = await once(child, 'close');
-  const rss = /peak-rss-kib (\d+)/.exec(stderr);
-  if (!rss) throw new Error(`no peak RSS in: ${stderr}`);
-  return { code, rssKiB: Number(rss[1]), stdout };
+  // The summary is printed after the last write: sample once more before the process is gone.
+  while (!stdout.includes('}') && child.exitCode === null) {
+    rssKiB = Math.max(rssKiB, await highWaterKiB(child.pid!));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const [code] = await closed;
+  clearInterval(sampler);
+  if (rssKiB === 0) throw new Error('could not read the peak RSS of the ingest process');
+  return { code, rssKiB, stdout };
 }
 
 describe('memory', () => {

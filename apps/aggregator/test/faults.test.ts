@@ -1,0 +1,107 @@
+import { connect, DAY_MS, PipelineKeys, Stream } from '@pipe/streams';
+import { RedisServer, sleep } from '@pipe/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
+import { type AppProcess, startAggregator } from './fixtures/processes.js';
+import { expectAveragesToMatch } from './fixtures/setup.js';
+
+const keys = new PipelineKeys();
+const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
+let server: RedisServer | undefined;
+let running: AppProcess | undefined;
+
+afterEach(async () => {
+  running?.child.kill('SIGKILL');
+  await running?.exited;
+  await server?.stop();
+  server = running = undefined;
+});
+
+/** Waits until the group has acknowledged at least `fraction` of the readings. */
+async function waitForProgress(url: string, total: number, fraction: number, timeoutMs = 30_000) {
+  const redis = connect({ url, redis: { maxRetriesPerRequest: 1 } });
+  redis.on('error', () => {});
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      let read = 0;
+      for (const partition of keys.partitionKeysBetween(base, base + 2 * DAY_MS)) {
+        const groups = (await redis.xinfo('GROUPS', partition).catch(() => [])) as unknown[][];
+        for (const g of groups) read += Number(g[g.indexOf('entries-read') + 1] ?? 0);
+      }
+      if (read >= total * fraction) return;
+      if (Date.now() > deadline) throw new Error(`no progress: ${read}/${total}`);
+      await sleep(20);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe('aggregator under Redis faults', () => {
+  it('recovers on its own when a Redis with AOF (everysec) is killed and restarted mid-run, and counts exactly once', async () => {
+    server = await RedisServer.start({ aof: 'everysec' });
+    const redis = connect({ url: server.url });
+    redis.on('error', () => {});
+    const readings = readingsBetween(base + 2 * HOUR_MS, base + 2 * HOUR_MS + 30 * HOUR_MS, 5_000, 3, 21);
+    await writeReadings(redis, keys, readings);
+    await sleep(1500); // past the everysec window: the readings themselves are on disk
+    running = startAggregator(['run', '--count', '200', '--block-ms', '200ms', '--redis-url', server.url]);
+    await waitForProgress(server.url, readings.length, 0.3);
+    // A crash loses at most the last second of the aggregator's scripts; each script is all or nothing
+    // in the AOF, so acknowledgements and counts vanish together and the entries are simply read again.
+    await server.restart({ signal: 'SIGKILL' });
+    const drain = startAggregator(['run', '--drain', '--consumer', 'drainer', '--redis-url', server.url]);
+    // The first instance must reconnect and keep working without help.
+    await waitForProgress(server.url, readings.length, 1, 60_000);
+    const { code } = await drain.exited;
+    expect(code, drain.output()).toBe(0);
+    expect(running.child.exitCode).toBeNull();
+    await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    expect(await new Stream(redis, keys.late).length()).toBe(0);
+    redis.disconnect();
+  }, 120_000);
+
+  it('rides out 10 s without Redis (server down, then back with its AOF) without hanging', async () => {
+    server = await RedisServer.start({ aof: 'always' });
+    const redis = connect({ url: server.url });
+    redis.on('error', () => {});
+    const first = readingsBetween(base + 5 * HOUR_MS, base + 8 * HOUR_MS, 10_000, 3, 22);
+    await writeReadings(redis, keys, first);
+    running = startAggregator(['run', '--block-ms', '500ms', '--idle-close', '2s', '--redis-url', server.url]);
+    await waitForProgress(server.url, first.length, 1);
+    await server.kill('SIGKILL');
+    await sleep(10_000);
+    await server.restart();
+    // New readings after the outage must be picked up by the same process, and every hour published.
+    const second = readingsBetween(base + 8 * HOUR_MS, base + 9 * HOUR_MS, 10_000, 3, 23);
+    await writeReadings(redis, keys, second);
+    const expected = expectedHours([...first, ...second]);
+    const deadline = Date.now() + 30_000;
+    while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
+    expect(running.child.exitCode, running.output()).toBeNull();
+    await expectAveragesToMatch(redis, keys, expected);
+    redis.disconnect();
+  }, 120_000);
+
+  it('does not hang when Redis stalls (SIGSTOP) for 10 s, and resumes when it answers again', async () => {
+    server = await RedisServer.start();
+    const redis = connect({ url: server.url });
+    redis.on('error', () => {});
+    const first = readingsBetween(base + 10 * HOUR_MS, base + 11 * HOUR_MS, 10_000, 2, 24);
+    await writeReadings(redis, keys, first);
+    running = startAggregator(['run', '--block-ms', '500ms', '--idle-close', '2s', '--redis-url', server.url]);
+    await waitForProgress(server.url, first.length, 1);
+    process.kill(server.pid!, 'SIGSTOP');
+    await sleep(10_000);
+    process.kill(server.pid!, 'SIGCONT');
+    const second = readingsBetween(base + 11 * HOUR_MS, base + 12 * HOUR_MS, 10_000, 2, 25);
+    await writeReadings(redis, keys, second);
+    const expected = expectedHours([...first, ...second]);
+    const deadline = Date.now() + 30_000;
+    while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
+    expect(running.child.exitCode, running.output()).toBeNull();
+    await expectAveragesToMatch(redis, keys, expected);
+    redis.disconnect();
+  }, 120_000);
+});

@@ -32,6 +32,7 @@ describe('renderStatus', () => {
   it('shows partitions, groups with null lag as a dash, and side-stream sizes', () => {
     const report: StatusReport = {
       at: 0,
+      reaperLease: { holder: 'host-1-abc', ttlMs: 12_000 },
       partitions: [
         {
           key: 'temps:20250101',
@@ -64,5 +65,7 @@ describe('renderStatus', () => {
     expect(text).toMatch(/aggregator\s+1\s+2\s+1m01s\s+-\s+c1\(2, idle 1\.5s\)/);
     expect(text).toMatch(/dead letters\s+3/);
     expect(text).toMatch(/averages\s+24/);
+    expect(text).toContain('active reaper: host-1-abc (lease 12.0s left)');
+    expect(renderStatus({ ...report, reaperLease: null })).toContain('active reaper: none');
   });
 });

@@ -35,6 +35,8 @@ export interface PartitionStatus {
 
 export interface StatusReport {
   at: number;
+  /** The active reaper (lease holder) and the lease's remaining ms; null when no reaper holds it. */
+  reaperLease: { holder: string; ttlMs: number } | null;
   partitions: PartitionStatus[];
   deadLetters: number;
   late: number;
@@ -87,7 +89,9 @@ export async function collectStatus(redis: RedisClient, keys: PipelineKeys): Pro
     length(keys.alerts),
     length(keys.averages),
   ]);
-  return { at: Date.now(), partitions, deadLetters, late, alerts, averages };
+  const [holder, leaseTtl] = await Promise.all([redis.get(keys.reaperLease), redis.pttl(keys.reaperLease)]);
+  const reaperLease = holder === null ? null : { holder, ttlMs: leaseTtl };
+  return { at: Date.now(), reaperLease, partitions, deadLetters, late, alerts, averages };
 }
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
@@ -159,6 +163,12 @@ export function renderStatus(report: StatusReport): string {
         ['averages', String(report.averages)],
       ],
     ),
+  );
+  out.push(
+    '',
+    report.reaperLease
+      ? `active reaper: ${report.reaperLease.holder} (lease ${formatDuration(report.reaperLease.ttlMs)} left)`
+      : 'active reaper: none',
   );
   return out.join('\n');
 }

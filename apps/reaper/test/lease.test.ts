@@ -1,6 +1,6 @@
 import { freePort } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { type AppProcess, sharedRedis, startReaper, waitFor } from './helpers.js';
+import { type AppProcess, runReaper, sharedRedis, startReaper, waitFor } from './helpers.js';
 
 const { redis, fresh } = sharedRedis();
 const LEASE_TTL_MS = 1500;
@@ -43,6 +43,9 @@ describe('one active reaper', () => {
     expect(activeIndex).toBeGreaterThanOrEqual(0);
     const [active, standby] = [replicas[activeIndex]!, replicas[1 - activeIndex]!];
     expect(await redis.get(keys.reaperLease)).toBe(holder);
+    const status = JSON.parse((await runReaper(['status', ...flags, '--json'])).stdout);
+    expect(status.reaperLease.holder).toBe(holder);
+    expect(status.reaperLease.ttlMs).toBeGreaterThan(0);
     expect([acquired(active), acquired(standby)]).toEqual([1, 0]);
     expect(await leaseGauge(ports[activeIndex]!)).toBe(1);
     expect(await leaseGauge(ports[1 - activeIndex]!)).toBe(0);

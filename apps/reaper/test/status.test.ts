@@ -80,7 +80,7 @@ describe('status', () => {
       ['b', 0, null],
     ]);
     expect(report.partitions[0].groups[0]).toMatchObject({ name: 'a', pending: 0, lag: 0, consumers: [] });
-    expect(report).toMatchObject({ deadLetters: 1, late: 2, alerts: 0, averages: 0 });
+    expect(report).toMatchObject({ deadLetters: 1, late: 2, alerts: 0, averages: 0, reaperLease: null });
 
     const text = await runReaper(['status', ...flags]);
     expect(text.code).toBe(0);

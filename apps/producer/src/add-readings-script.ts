@@ -8,6 +8,8 @@ const COMMAND = 'pipeAddReadings';
 export interface AddReadingsOutcome {
   /** False when the batch ledger shows the batch was written before (a retry or a re-run). */
   applied: boolean;
+  /** The batch's newest reading + retention is not after Redis's clock: nothing was written. */
+  expired: boolean;
   /** Readings Redis refused, by 0-based index in the batch, with Redis's error. */
   refused: { index: number; error: string }[];
 }
@@ -28,7 +30,7 @@ export async function addReadings(
   const call = (redis as unknown as Record<string, ScriptCall>)[COMMAND];
   if (!call) throw new Error('defineAddReadings() was not called on this client');
   const [applied, rejections] = await call.call(redis, partition, ledger, ...args);
-  return { applied: applied === 1, refused: parseRejections(rejections) };
+  return { applied: applied === 1, expired: applied === -1, refused: parseRejections(rejections) };
 }
 
 export function parseRejections(text: string): { index: number; error: string }[] {

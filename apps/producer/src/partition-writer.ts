@@ -11,7 +11,7 @@ import {
 import { addReadings, defineAddReadings } from './add-readings-script.js';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
-import { whyNotWritable, whyOutsideRetention } from './reading-check.js';
+import { formatDuration, whyNotWritable, whyOutsideRetention } from './reading-check.js';
 import { backoffMs, isTransient } from './retry-policy.js';
 
 /** A reading and where it came from (an input line, nothing for simulated ones), for rejection reports. */
@@ -153,9 +153,8 @@ export class PartitionWriter<S = undefined> {
     return this.failure;
   }
 
-  private async writePartition(partition: string, initial: WriteItem<S>[]): Promise<void> {
-    let group = initial;
-    let readings = this.encode(group);
+  private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
+    const readings = this.encode(group);
     // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
@@ -172,6 +171,11 @@ export class PartitionWriter<S = undefined> {
           this.options.idFromTime ? '1' : '0',
           readings,
         ]);
+        if (outcome.expired) {
+          const reason = `ts: older than the retention of ${formatDuration(this.options.retentionMs)} by the time Redis took the batch; it would expire as it is written`;
+          for (const item of group) this.reject(item.source, reason);
+          return;
+        }
         const landed = group.length - outcome.refused.length;
         if (outcome.applied || attempt > 0) this.stats.written += landed;
         else this.stats.alreadyPresent += landed;
@@ -201,19 +205,9 @@ export class PartitionWriter<S = undefined> {
         }
         if (attempt === 0)
           this.log.warn({ partition, err: (err as Error).message }, 'redis unavailable; retrying batch');
+        // The same batch again, unchanged: the script recognises it if the lost attempt landed, and
+        // refuses it whole if its readings aged out of retention meanwhile.
         await sleep(backoffMs(attempt));
-        // Readings that aged out of retention while Redis was away would now expire as written.
-        const now = this.now();
-        const kept = group.filter((item) => {
-          const reason = whyNotWritable(item.reading, now, this.options.retentionMs);
-          if (reason) this.reject(item.source, reason);
-          return !reason;
-        });
-        if (kept.length === 0) return;
-        if (kept.length !== group.length) {
-          group = kept;
-          readings = this.encode(group);
-        }
       }
     }
   }

@@ -28,8 +28,16 @@ describe('add-readings-2.lua', () => {
     const { partition, ledger } = keysFor(ts);
     const batch = readings(['a', ts, 1, 50], ['b', ts, 2]);
     const args = ['batch-1', String(ts + 60_000), '0', batch];
-    expect(await addReadings(redis, partition, ledger, args)).toEqual({ applied: true, refused: [] });
-    expect(await addReadings(redis, partition, ledger, args)).toEqual({ applied: false, refused: [] });
+    expect(await addReadings(redis, partition, ledger, args)).toEqual({
+      applied: true,
+      expired: false,
+      refused: [],
+    });
+    expect(await addReadings(redis, partition, ledger, args)).toEqual({
+      applied: false,
+      expired: false,
+      refused: [],
+    });
     expect(await redis.xlen(partition)).toBe(2);
     const [first, second] = (await redis.xrange(partition, '-', '+')).map(([, fields]) => fields);
     expect(first).toEqual(['device', 'a', 'ts', String(ts), 'temp_f', '1', 'humidity', '50']);
@@ -77,6 +85,18 @@ describe('add-readings-2.lua', () => {
       '1',
       readings(['x', ts, 0]),
     ]);
-    expect(replay).toEqual({ applied: false, refused: outcome.refused });
+    expect(replay).toEqual({ applied: false, expired: false, refused: outcome.refused });
+  });
+
+  it('writes nothing when the batch would expire at once by the clock of Redis (it waited out an outage)', async () => {
+    const { partition, ledger } = keysFor(ts);
+    const outcome = await addReadings(redis, partition, ledger, [
+      'b1',
+      String(Date.now() - 1),
+      '0',
+      readings(['a', ts, 1]),
+    ]);
+    expect(outcome).toEqual({ applied: false, expired: true, refused: [] });
+    expect(await redis.exists(partition, ledger)).toBe(0);
   });
 });

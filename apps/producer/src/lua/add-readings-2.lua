@@ -13,7 +13,10 @@
            costs Redis less than thousands of arguments and the client far less.
 
   Returns { applied, rejections }:
-    applied      1 when this call wrote the batch, 0 when the ledger shows it was written before
+    applied      1 when this call wrote the batch, 0 when the ledger shows it was written before,
+                 -1 when expire-at is not after Redis's clock: every reading of the batch is older than
+                 retention (e.g. it waited out an outage), so nothing is written rather than written and
+                 deleted at once
     rejections   '' or lines `<index>\t<error>` (1-based reading index) for readings Redis refused,
                  e.g. an ID out of order in `<ts>-*` mode; the other readings of the batch still land
 ]]
@@ -24,6 +27,12 @@ local batch = ARGV[1]
 local previous = redis.call('HGET', ledger, batch)
 if previous then
   return { 0, previous }
+end
+
+local expireAt = tonumber(ARGV[2])
+local time = redis.call('TIME')
+if expireAt <= tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) then
+  return { -1, '' }
 end
 
 local fromTime = ARGV[3] == '1'
@@ -53,7 +62,6 @@ redis.call('HSET', ledger, batch, outcome)
 
 -- Push the expiry of both keys to at least expire-at; never lower a later one, never leave none.
 -- PEXPIRETIME is -1 for a key without expiry and -2 for a missing key (every reading refused).
-local expireAt = tonumber(ARGV[2])
 for _, key in ipairs(KEYS) do
   local current = redis.call('PEXPIRETIME', key)
   if current == -1 or (current >= 0 and current < expireAt) then

@@ -172,3 +172,10 @@ export async function pendingByConsumer(
   for (const row of rows) out[String(row[1])] = Number(row[3]);
   return out;
 }
+
+/** A Prometheus sample of a process's /metrics (the first line that starts with `name`). */
+export async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return Number(line?.split(' ').pop());
+}

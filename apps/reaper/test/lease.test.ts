@@ -1,15 +1,11 @@
 import { freePort } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { type AppProcess, runReaper, sharedRedis, startReaper, waitFor } from './helpers.js';
+import { type AppProcess, metric, runReaper, sharedRedis, startReaper, waitFor } from './helpers.js';
 
 const { redis, fresh } = sharedRedis();
 const LEASE_TTL_MS = 1500;
 
-async function leaseGauge(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('pipe_reaper_lease_holder'));
-  return Number(line?.split(' ').pop());
-}
+const leaseGauge = (port: number) => metric(port, 'pipe_reaper_lease_holder');
 
 const acquired = (p: AppProcess) => p.events().filter((e) => e.msg === 'lease acquired; sweeping').length;
 

@@ -1,7 +1,9 @@
 import { decodeDeadLetter, Stream } from '@pipe/streams';
+import { freePort } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   addReadings,
+  metric,
   pendingByConsumer,
   sharedRedis,
   startConsumer,
@@ -35,9 +37,12 @@ describe('reclaiming entries of a crashed consumer', () => {
     await waitFor('the worker to count the other 300', async () => (await counted(resultKey)).n === '300');
     expect(await pendingByConsumer(redis, partition, GROUP)).toEqual({ holder: 100, worker: 0 });
 
+    const port = await freePort();
     const reaper = startReaper([
       'run',
       ...flags,
+      '--metrics-port',
+      String(port),
       '--min-idle',
       '1s',
       '--interval',
@@ -61,6 +66,8 @@ describe('reclaiming entries of a crashed consumer', () => {
     expect(await pendingByConsumer(redis, partition, GROUP)).toMatchObject({ worker: 0 });
     const claimedLog = reaper.events().find((e) => e.msg === 'claimed stale entries');
     expect(claimedLog).toMatchObject({ stream: partition, group: GROUP, consumer: 'worker', count: 100 });
+    expect(await metric(port, 'pipe_reaper_entries_reclaimed_total')).toBe(100);
+    expect(await metric(port, 'pipe_reaper_entries_dead_lettered_total')).toBe(0);
 
     reaper.child.kill('SIGTERM');
     worker.child.kill('SIGTERM');
@@ -88,9 +95,12 @@ describe('reclaiming entries of a crashed consumer', () => {
         if ((await current.exited).code === 3) restarts++;
       }
     })();
+    const port = await freePort();
     const reaper = startReaper([
       'run',
       ...flags,
+      '--metrics-port',
+      String(port),
       '--min-idle',
       '700ms',
       '--max-deliveries',
@@ -132,6 +142,10 @@ describe('reclaiming entries of a crashed consumer', () => {
     expect(await redis.xpending(partition, GROUP, '-', '+', 10)).toEqual([]);
     expect(await redis.hget(resultKey, `${partition}/${poisonId}`)).toBeNull();
     expect(restarts).toBeGreaterThanOrEqual(3);
+    await waitFor(
+      'the dead letter counted in the metrics',
+      async () => (await metric(port, 'pipe_reaper_entries_dead_lettered_total')) === 1,
+    );
 
     const appended = await addReadings(redis, partition, 5);
     await waitFor(

@@ -104,6 +104,7 @@ for app in "${apps[@]}"; do
     if (!c.Healthcheck?.Test || c.Healthcheck.Test[0] !== "CMD") problems.push("no exec-form HEALTHCHECK");
     if (!Array.isArray(c.Entrypoint) || c.Entrypoint[0] !== "node") problems.push("ENTRYPOINT is not exec-form node");
     if (!Array.isArray(c.Cmd) || c.Cmd.length === 0) problems.push("no default CMD");
+    if (c.Cmd?.[0] === "/bin/sh" || c.Entrypoint?.[0] === "/bin/sh") problems.push("shell-form CMD or ENTRYPOINT");
     if (image.Docker.config.Env.every((e) => !e.startsWith("METRICS_PORT="))) problems.push("no METRICS_PORT for the healthcheck");
     console.log(problems.join("; "));')
   [ -z "$problems" ] || fail "$(tag "$app"): $problems"

@@ -107,8 +107,9 @@ export class Stream {
       }
       const results = (await pipeline.exec()) ?? [];
       for (let i = from; i < to; i++) {
-        const [err, id] = results[i - from] ?? [new Error('no reply in the pipeline result')];
-        ids[i] = err ? this.addError(err, entries[i]!.id) : (id as string);
+        const reply = results[i - from];
+        if (!reply) ids[i] = new Error('no reply in the pipeline result');
+        else ids[i] = reply[0] ? this.addError(reply[0], entries[i]!.id) : (reply[1] as string);
       }
     }
     return ids;

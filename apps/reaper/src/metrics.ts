@@ -7,6 +7,7 @@ export class ReaperMetrics {
   readonly deadLettered: Counter;
   readonly deletedIds: Counter;
   readonly consumersRemoved: Counter;
+  readonly failedGroups: Counter;
   readonly awaitingLiveConsumer: Gauge;
   readonly heldBack: Gauge;
   readonly leaseHolder: Gauge;
@@ -29,6 +30,10 @@ export class ReaperMetrics {
     this.consumersRemoved = counter(
       'pipe_reaper_consumers_removed_total',
       'Idle consumers with nothing pending deleted',
+    );
+    this.failedGroups = counter(
+      'pipe_reaper_group_sweep_failures_total',
+      'Group sweeps that failed (retried at the next sweep)',
     );
     this.awaitingLiveConsumer = new Gauge({
       name: 'pipe_reaper_entries_awaiting_live_consumer',
@@ -58,6 +63,7 @@ export class ReaperMetrics {
     this.deadLettered.inc(summary.deadLettered);
     this.deletedIds.inc(summary.deletedIds);
     this.consumersRemoved.inc(summary.consumersRemoved);
+    this.failedGroups.inc(summary.failedGroups);
     this.awaitingLiveConsumer.set(summary.awaitingLiveConsumer);
     this.heldBack.set(summary.heldBack);
     this.sweepSeconds.observe(summary.durationMs / 1000);

@@ -42,6 +42,8 @@ export interface SweepSummary {
   /** Idle entries left in place because their group had no live consumer. */
   awaitingLiveConsumer: number;
   consumersRemoved: number;
+  /** Groups whose sweep failed (logged); the next sweep tries them again. */
+  failedGroups: number;
   durationMs: number;
   /** False when the sweep stopped early (stop, or the lease was lost). */
   complete: boolean;
@@ -71,6 +73,7 @@ function emptySummary(): SweepSummary {
     heldBack: 0,
     awaitingLiveConsumer: 0,
     consumersRemoved: 0,
+    failedGroups: 0,
     durationMs: 0,
     complete: true,
   };
@@ -102,7 +105,16 @@ export class Sweeper {
       for (const group of await groupsOf(this.deps.redis, stream)) {
         if (!proceed()) break;
         summary.groups++;
-        await this.sweepGroup(stream, group.name, summary, proceed);
+        try {
+          await this.sweepGroup(stream, group.name, summary, proceed);
+        } catch (err) {
+          // One group's trouble (its partition expired meanwhile, a group destroyed) spares the others.
+          summary.failedGroups++;
+          this.deps.log.warn(
+            { err, stream, group: group.name },
+            'sweeping a group failed; the next sweep retries',
+          );
+        }
       }
     }
     summary.complete = proceed();

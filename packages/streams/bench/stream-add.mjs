@@ -3,7 +3,7 @@
 // on one freshly started redis-server, each pass on a fresh key. Prints readings/s for both and the
 // ratio. Needs a build of the package (pnpm --filter @pipe/streams build) and redis-server on PATH.
 //
-//   node bench/stream-add.mjs [--readings 1000000] [--chunk 1000] [--rounds 1] [--slice 50000]
+//   node bench/stream-add.mjs [--readings 1000000] [--chunk 1000] [--rounds 1] [--slice 10000]
 import { parseArgs } from 'node:util';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
@@ -14,7 +14,7 @@ const { values } = parseArgs({
     readings: { type: 'string', default: '1000000' },
     chunk: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '1' },
-    slice: { type: 'string', default: '50000' },
+    slice: { type: 'string', default: '10000' },
   },
 });
 const readings = Number(values.readings);

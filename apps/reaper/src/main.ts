@@ -128,7 +128,7 @@ withSweepFlags(
 withSweepFlags(
   program
     .command('once')
-    .description('one sweep with the same flags, print a summary, exit')
+    .description('one sweep with the same flags, print a summary, exit (1 when a group could not be swept)')
     .option('--json', 'summary as JSON'),
 ).action(async (flags: Record<string, unknown>) => {
   const config = load(sweepSchema.extend({ json: inspectSchema.shape.json }), flags, {
@@ -141,6 +141,7 @@ withSweepFlags(
     const summary = await new Sweeper({ redis, keys, log }, policyOf(config)).sweep();
     if (config.json) console.log(JSON.stringify(summary));
     else for (const [name, value] of Object.entries(summary)) console.log(`${name.padEnd(22)}${value}`);
+    process.exitCode = summary.failedGroups > 0 ? 1 : 0;
   });
 });
 

@@ -19,7 +19,7 @@ export interface ReaperDeps {
 
 /**
  * The reaper service: replicas compete for a lease; the holder sweeps every interval and renews the
- * lease in the background (every third of its time), the others retry taking it every fifth, so one
+ * lease in the background (every third of its time), the others retry taking it every tenth, so one
  * takes over at most about a lease time after the holder died. stop() ends the wait at once, lets a
  * sweep stop between two steps, and releases the lease for a standby to take at once.
  */
@@ -98,7 +98,7 @@ export class Reaper {
   }
 
   private get standbyPollMs(): number {
-    return Math.max(50, Math.floor(this.options.leaseTtlMs / 5));
+    return Math.max(50, Math.floor(this.options.leaseTtlMs / 10));
   }
 
   private async tryToLead(): Promise<void> {

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import type { RedisClient } from '@pipe/streams';
+import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
-const SOURCE = readFileSync(new URL('./lua/add-readings-2.lua', import.meta.url), 'utf8');
-const COMMAND = 'pipeAddReadings';
+const SCRIPT = new URL('./lua/add-readings-2.lua', import.meta.url);
 
 /** What the script reports for one partition batch (see lua/add-readings-2.lua). */
 export interface AddReadingsOutcome {
@@ -14,26 +12,25 @@ export interface AddReadingsOutcome {
   refused: { index: number; error: string }[];
 }
 
-type ScriptCall = (partition: string, ledger: string, ...args: string[]) => Promise<[number, string]>;
+/** The arguments of one call: batch id, expire-at ms, '1' for `<ts>-*` IDs, the readings as JSON. */
+export type AddReadingsArgs = [batchId: string, expireAt: string, idFromTime: '0' | '1', readings: string];
 
-/** Registers the script on a client (EVALSHA, falling back to EVAL after a restart emptied the cache). */
-export function defineAddReadings(redis: RedisClient): void {
-  redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: SOURCE });
-}
-
-export async function addReadings(
-  redis: RedisClient,
+export type AddReadings = (
   partition: string,
   ledger: string,
-  args: string[],
-): Promise<AddReadingsOutcome> {
-  const call = (redis as unknown as Record<string, ScriptCall>)[COMMAND];
-  if (!call) throw new Error('defineAddReadings() was not called on this client');
-  const [applied, rejections] = await call.call(redis, partition, ledger, ...args);
-  return { applied: applied === 1, expired: applied === -1, refused: parseRejections(rejections) };
+  args: AddReadingsArgs,
+) => Promise<AddReadingsOutcome>;
+
+/** Registers the batch script on a client and returns its caller. */
+export function addReadingsCommand(redis: RedisClient): AddReadings {
+  const run = defineLuaCommand(redis, 'pipeAddReadings', SCRIPT);
+  return async (partition, ledger, args) => {
+    const [applied, rejections] = (await run([partition, ledger], args)) as [number, string];
+    return { applied: applied === 1, expired: applied === -1, refused: parseRejections(rejections) };
+  };
 }
 
-export function parseRejections(text: string): { index: number; error: string }[] {
+function parseRejections(text: string): { index: number; error: string }[] {
   if (!text) return [];
   return text.split('\n').map((line) => {
     const tab = line.indexOf('\t');

@@ -8,7 +8,7 @@ import {
   type RedisClient,
   silentLogger,
 } from '@pipe/streams';
-import { addReadings, defineAddReadings } from './add-readings-script.js';
+import { type AddReadings, addReadingsCommand } from './add-readings-script.js';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { formatDuration, whyNotWritable, whyOutsideRetention } from './reading-check.js';
@@ -64,6 +64,7 @@ export class PartitionWriter<S = undefined> {
   private unconfirmed = 0;
   private lastDay = Number.NaN;
   private lastPartition = '';
+  private addReadings: AddReadings | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -78,7 +79,7 @@ export class PartitionWriter<S = undefined> {
 
   /** Waits until Redis accepts commands (up to giveUpAfterMs) and registers the script. */
   async start(): Promise<void> {
-    defineAddReadings(this.redis);
+    this.addReadings = addReadingsCommand(this.redis);
     const deadline = Date.now() + this.options.giveUpAfterMs;
     while (this.redis.status !== 'ready') {
       if (this.redis.status === 'end') throw new GaveUpError(this.options.giveUpAfterMs);
@@ -154,6 +155,8 @@ export class PartitionWriter<S = undefined> {
   }
 
   private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
+    const addReadings = this.addReadings;
+    if (!addReadings) throw new Error('PartitionWriter.start() was not called');
     const readings = this.encode(group);
     // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
@@ -165,7 +168,7 @@ export class PartitionWriter<S = undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         const expireAt = this.newest(group) + this.options.retentionMs;
-        const outcome = await addReadings(this.redis, partition, ledger, [
+        const outcome = await addReadings(partition, ledger, [
           batchId,
           String(expireAt),
           this.options.idFromTime ? '1' : '0',

@@ -2,14 +2,15 @@ import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { addReadings, defineAddReadings } from '../src/add-readings-script.js';
+import { type AddReadings, type AddReadingsArgs, addReadingsCommand } from '../src/add-readings-script.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
+let addReadings: AddReadings;
 
 beforeAll(() => {
   redis = new Redis(redisUrl);
-  defineAddReadings(redis);
+  addReadings = addReadingsCommand(redis);
 });
 afterAll(() => redis.disconnect());
 
@@ -27,13 +28,13 @@ describe('add-readings-2.lua', () => {
   it('applies a batch once: the same batch id again is recognised and not written twice', async () => {
     const { partition, ledger } = keysFor(ts);
     const batch = readings(['a', ts, 1, 50], ['b', ts, 2]);
-    const args = ['batch-1', String(ts + 60_000), '0', batch];
-    expect(await addReadings(redis, partition, ledger, args)).toEqual({
+    const args: AddReadingsArgs = ['batch-1', String(ts + 60_000), '0', batch];
+    expect(await addReadings(partition, ledger, args)).toEqual({
       applied: true,
       expired: false,
       refused: [],
     });
-    expect(await addReadings(redis, partition, ledger, args)).toEqual({
+    expect(await addReadings(partition, ledger, args)).toEqual({
       applied: false,
       expired: false,
       refused: [],
@@ -46,12 +47,12 @@ describe('add-readings-2.lua', () => {
 
   it('sets the expiry of a new partition and its ledger, raises it, and never lowers it', async () => {
     const { partition, ledger } = keysFor(ts);
-    await addReadings(redis, partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
+    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
     expect(await redis.pexpiretime(ledger)).toBe(ts + 60_000);
-    await addReadings(redis, partition, ledger, ['b2', String(ts + 30_000), '0', readings(['a', ts, 2])]);
+    await addReadings(partition, ledger, ['b2', String(ts + 30_000), '0', readings(['a', ts, 2])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
-    await addReadings(redis, partition, ledger, ['b3', String(ts + 90_000), '0', readings(['a', ts, 3])]);
+    await addReadings(partition, ledger, ['b3', String(ts + 90_000), '0', readings(['a', ts, 3])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 90_000);
     expect(await redis.pexpiretime(ledger)).toBe(ts + 90_000);
   });
@@ -60,13 +61,13 @@ describe('add-readings-2.lua', () => {
     const { partition, ledger } = keysFor(ts);
     await redis.xadd(partition, '*', 'temp_f', '1');
     expect(await redis.pexpiretime(partition)).toBe(-1);
-    await addReadings(redis, partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
+    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
   });
 
   it('with <ts>-* IDs refuses an out-of-order reading by its index and writes the others', async () => {
     const { partition, ledger } = keysFor(ts);
-    const outcome = await addReadings(redis, partition, ledger, [
+    const outcome = await addReadings(partition, ledger, [
       'b1',
       String(ts + 60_000),
       '1',
@@ -79,7 +80,7 @@ describe('add-readings-2.lua', () => {
     const ids = (await redis.xrange(partition, '-', '+')).map(([id]) => id);
     expect(ids).toEqual([`${ts}-0`, `${ts}-1`, `${ts + 1}-0`]);
     // A replay reports the same refusals it recorded the first time.
-    const replay = await addReadings(redis, partition, ledger, [
+    const replay = await addReadings(partition, ledger, [
       'b1',
       String(ts + 60_000),
       '1',
@@ -90,7 +91,7 @@ describe('add-readings-2.lua', () => {
 
   it('writes nothing when the batch would expire at once by the clock of Redis (it waited out an outage)', async () => {
     const { partition, ledger } = keysFor(ts);
-    const outcome = await addReadings(redis, partition, ledger, [
+    const outcome = await addReadings(partition, ledger, [
       'b1',
       String(Date.now() - 1),
       '0',

@@ -38,7 +38,9 @@ export async function backfillCommand(config: BackfillConfig, log: Logger): Prom
   const { stats } = session.writer;
   const summary = summarize('backfill', stats, (performance.now() - started) / 1000, {
     unconfirmed: session.writer.unconfirmedCount,
-    stopped: interrupted ? 'interrupted' : undefined,
+    stopped: interrupted
+      ? `interrupted; readings from ${new Date(backfill.nextTs).toISOString()} on were not written`
+      : undefined,
   });
   printOutcome(summary, config.json, failure, () => {
     const notSent = backfill.total - backfill.produced;

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { type ProcessExit, runNode } from '@pipe/testkit';
 
 const require = createRequire(import.meta.url);
 
@@ -11,34 +11,7 @@ export function appMain(app: AppName): string {
   return join(dirname(require.resolve(`@pipe/${app}/package.json`)), 'dist', 'main.js');
 }
 
-export interface AppRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs an app's command to completion as a real process. */
-export function runApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<AppRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [appMain(app), ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${app} ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<ProcessExit> {
+  return runNode(appMain(app), args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs });
 }

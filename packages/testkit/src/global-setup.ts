@@ -1,12 +1,7 @@
-import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { RedisServer } from './redis-server.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    redisUrl: string;
-  }
-}
+import './provided-context.js';
 
 /**
  * Vitest global setup: one plain redis-server for every test file of a run (tests isolate themselves

@@ -1,3 +1,4 @@
+import './provided-context.js';
 export { freePort } from './free-port.js';
 export { randomPrefix } from './prefix.js';
 export { RedisCluster } from './redis-cluster.js';

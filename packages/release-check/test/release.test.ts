@@ -7,6 +7,7 @@ import { PipelineKeys, type Reading } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type ReleasePlan, pendingRelease } from '../src/release-plan.js';
 import { cleanEnv, run } from '../src/run.js';
 import { ScratchProject } from '../src/scratch-project.js';
 import { installVerdaccio, Verdaccio } from '../src/verdaccio.js';
@@ -15,11 +16,6 @@ import { REPO_ROOT, WorkspaceCopy } from '../src/workspace-copy.js';
 const PACKAGE = '@pipe/streams';
 const PACKAGE_DIR = 'packages/streams';
 
-interface ReleasePlan {
-  changesets: { id: string; summary: string; releases: { name: string; type: string }[] }[];
-  releases: { name: string; type: string; oldVersion: string; newVersion: string; changesets: string[] }[];
-}
-
 describe('releasing @pipe/streams with changesets to a private registry', () => {
   const timings: Record<string, number> = {};
   let verdaccio: Verdaccio | undefined;
@@ -27,6 +23,7 @@ describe('releasing @pipe/streams with changesets to a private registry', () => 
   let scratch: ScratchProject | undefined;
   let planned: ReleasePlan['releases'][number];
   let pendingChangesets: ReleasePlan['changesets'];
+  let changedByVersion: string[];
 
   async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
@@ -53,17 +50,22 @@ describe('releasing @pipe/streams with changesets to a private registry', () => 
 
     const workspace = await step('copy the working tree', () => WorkspaceCopy.create());
     copy = workspace;
-    const planFile = workspace.path('release-plan.json');
-    await run('pnpm', ['exec', 'changeset', 'status', `--output=${planFile}`], { cwd: workspace.root, env });
-    const plan = JSON.parse(await readFile(planFile, 'utf8')) as ReleasePlan;
-    const release = plan.releases.find((r) => r.name === PACKAGE);
-    if (!release) throw new Error(`no pending changeset releases ${PACKAGE}: add one with pnpm changeset`);
-    planned = release;
-    pendingChangesets = plan.changesets.filter((c) => c.releases.some((r) => r.name === PACKAGE));
+    ({ release: planned, changesets: pendingChangesets } = await pendingRelease(
+      workspace.root,
+      env,
+      PACKAGE,
+    ));
 
     await step('pnpm version-packages', () =>
       run('pnpm', ['run', 'version-packages'], { cwd: workspace.root, env }),
     );
+    const status = await run('git', ['status', '--porcelain', '--untracked-files=all'], {
+      cwd: workspace.root,
+    });
+    changedByVersion = status.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
     await step('pnpm release (build + changeset publish)', () =>
       run('pnpm', ['run', 'release'], { cwd: workspace.root, env }),
     );
@@ -93,6 +95,11 @@ describe('releasing @pipe/streams with changesets to a private registry', () => 
       (f) => f.endsWith('.md') && f !== 'README.md',
     );
     expect(left).toEqual([]);
+    // Private packages keep their versions and ranges: only the published package and the consumed changesets change.
+    expect(changedByVersion.filter((path) => !path.startsWith('.changeset/')).sort()).toEqual([
+      `${PACKAGE_DIR}/CHANGELOG.md`,
+      `${PACKAGE_DIR}/package.json`,
+    ]);
   });
 
   it('publishes that version as latest, without workspace: ranges, and tags it', async () => {

@@ -87,6 +87,13 @@ for app in "${apps[@]}"; do
   [ -z "$findings" ] || { printf '%s\n' "$findings" >&2; fail "dockerfile-utils lint apps/$app/Dockerfile"; }
   pass "lint apps/$app/Dockerfile"
 done
+# The build stages are one recipe written into each app's Dockerfile (so that each builds with a plain
+# `docker build -f`): apart from the package name they must stay word for word the same.
+build_stages() { sed -n '/^FROM .* AS base$/,/^FROM .* AS runtime$/p' "apps/$1/Dockerfile" | sed "s#@pipe/$1\b#@pipe/APP#g"; }
+for app in "${apps[@]:1}"; do
+  diff <(build_stages "${apps[0]}") <(build_stages "$app") >&2 || fail "the build stages of apps/$app/Dockerfile differ from apps/${apps[0]}/Dockerfile"
+done
+pass "the four Dockerfiles share one build recipe"
 
 # --- 2. build and inspect -----------------------------------------------------------------------
 "$(dirname "$tool")/make-base-image.sh" >/dev/null
@@ -151,13 +158,14 @@ node -e 'JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))' "
   || { cat "$scratch/reap.out" >&2; fail "reaper once printed no JSON summary"; }
 pass "reaper once from the image: $(tr -d '\n' <"$scratch/reap.out")"
 
-run_image tail averages-viewer tail --last 5 --json "${redis[@]}" || { show tail; fail "viewer tail from the image"; }
-newest=$(R xrevrange temps:averages + - COUNT 5 | grep -E '^[0-9]+-0$' | sed 's/-0$//' | sort -n | tr '\n' ' ')
+shown=5
+run_image tail averages-viewer tail --last "$shown" --json "${redis[@]}" || { show tail; fail "viewer tail from the image"; }
+newest=$(R xrevrange temps:averages + - COUNT "$shown" | grep -E '^[0-9]+-0$' | sed 's/-0$//' | sort -n | paste -sd ' ')
 printed=$(node -e '
   const lines = require("node:fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
   console.log(lines.map((l) => JSON.parse(l).hourStart).join(" "));' "$scratch/tail.out") \
   || { cat "$scratch/tail.out" >&2; fail "viewer tail printed something other than JSON lines"; }
-[ "$printed " = "$newest" ] || fail "viewer tail printed hours [$printed], the newest five are [$newest]"
+[ "$printed" = "$newest" ] || fail "viewer tail printed hours [$printed], the newest $shown are [$newest]"
 pass "viewer tail from the image printed the newest $(wc -l <"$scratch/tail.out") averages"
 
 # --- 5. the dashboard from its image ------------------------------------------------------------
@@ -184,8 +192,8 @@ pass "the viewer image's HEALTHCHECK passes while it serves"
 web="http://127.0.0.1:$web_port"
 http_get "$web/" | grep -qi '<html' || fail "the dashboard page from the image"
 http_get "$web/vendor/uPlot.iife.min.js" | grep -q uPlot || fail "the chart library (uplot) from the image"
-served=$(http_get "$web/api/averages?limit=5" | node -e 'console.log(JSON.parse(require("node:fs").readFileSync(0, "utf8")).count)')
-[ "$served" -eq 5 ] || fail "the dashboard API served $served averages, not 5"
+served=$(http_get "$web/api/averages?limit=$shown" | node -e 'console.log(JSON.parse(require("node:fs").readFileSync(0, "utf8")).count)')
+[ "$served" -eq "$shown" ] || fail "the dashboard API served $served averages, not $shown"
 pass "viewer serve from the image: page, chart library and averages API on $web"
 
 say "all checks in $(elapsed)"

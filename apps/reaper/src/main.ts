@@ -12,7 +12,7 @@ import {
   stopOnSignals,
   withConnectionFlags,
 } from '@pipe/service';
-import { type PipelineKeys, type RedisClient, redactUrl } from '@pipe/streams';
+import { type PipelineKeys, pipelineStatus, type RedisClient, redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
 import { inspectSchema, RUN_ENV, runSchema, SWEEP_ENV, type SweepConfig, sweepSchema } from './config.js';
 import {
@@ -24,7 +24,7 @@ import {
 } from './dead-letter-commands.js';
 import { ReaperMetrics } from './metrics.js';
 import { Reaper } from './reaper.js';
-import { collectStatus, renderStatus } from './status.js';
+import { renderStatus } from './status.js';
 import { type SweepPolicy, Sweeper } from './sweeper.js';
 
 const program = new Command('pipe-reaper')
@@ -153,7 +153,7 @@ withConnectionFlags(
 ).action(async (flags: Record<string, unknown>) => {
   const config = load(inspectSchema, flags, { json: undefined });
   await withRedis(config, 'status', async (redis, keys) => {
-    const report = await collectStatus(redis, keys);
+    const report = await pipelineStatus(redis, keys);
     console.log(config.json ? JSON.stringify(report, null, 2) : renderStatus(report));
   });
 });

@@ -66,6 +66,7 @@ export {
   redactUrl,
   scanTargets,
   type TlsFiles,
+  whenReady,
 } from './redis.js';
 export {
   DEFAULT_DEVICE,
@@ -89,3 +90,4 @@ export {
   xaddArgs,
 } from './stream.js';
 export { type TimeSeriesMessage, type TimeSeriesPending, TimeSeries } from './time-series.js';
+export { type GroupStatus, type PartitionStatus, type PipelineStatus, pipelineStatus } from './status.js';

@@ -1,11 +1,12 @@
 import type { PipelineKeys } from './keys.js';
-import { type RedisClient, scanTargets } from './redis.js';
+import { type RedisClient, scanTargets, whenReady } from './redis.js';
 
 /**
  * Live partition keys, oldest day first. SCANs every master (cluster) with the partition pattern and
  * keeps only real `<prefix>:YYYYMMDD` keys, so averages, dead letters and companions never qualify.
  */
 export async function discoverPartitions(redis: RedisClient, keys: PipelineKeys): Promise<string[]> {
+  await whenReady(redis);
   const found = new Set<string>();
   for (const node of scanTargets(redis)) {
     let cursor = '0';

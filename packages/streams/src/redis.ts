@@ -79,3 +79,22 @@ export function redactUrl(url: string): string {
 export function scanTargets(client: RedisClient): Redis[] {
   return isCluster(client) ? client.nodes('master') : [client];
 }
+
+/**
+ * Resolves once a cluster client is ready: it knows its masters (for SCAN) only then, so node-wide
+ * operations wait for this first. A single-server client is left to its own queueing and retries.
+ */
+export async function whenReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
+  if (!isCluster(client) || client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}

@@ -36,7 +36,7 @@ if [ -z "$tool" ]; then
     if [ -x "$candidate" ]; then tool=$candidate; break; fi
   done
 fi
-[ -n "$tool" ] && [ -x "$tool" ] || fail "no build-and-run.sh (looked at ${IMAGES_TOOL:-../shared/tools/images and /work/shared/tools/images}); set IMAGES_TOOL"
+{ [ -n "$tool" ] && [ -x "$tool" ]; } || fail "no build-and-run.sh (looked at ${IMAGES_TOOL:-../shared/tools/images and /work/shared/tools/images}); set IMAGES_TOOL"
 tool=$(realpath "$tool")
 say "image tool: $tool"
 
@@ -103,6 +103,7 @@ for app in "${apps[@]}"; do
     || { show "build-$app"; fail "build apps/$app/Dockerfile"; }
   pass "built $(tag "$app") in $(($(date +%s) - t0))s"
   # User, entrypoint, command and healthcheck as the image records them (docker format config).
+  # shellcheck disable=SC2016 # JavaScript template literal, not shell
   problems=$(B inspect --type image "$(tag "$app")" | node -e '
     const image = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
     const c = image.Docker.config;

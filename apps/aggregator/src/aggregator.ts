@@ -82,6 +82,7 @@ export class Aggregator {
       count: s.count,
       blockMs: s.blockMs,
       pendingCheckMs: s.pendingCheck,
+      prefetch: true,
       logger: log,
       streams: () => this.livePartitions(),
       handle: (batches) => this.handle(batches),

@@ -1,5 +1,6 @@
 import {
   type ConsumerBatch,
+  DAY_MS,
   decodeReading,
   fieldsToObject,
   hourWindowOf,
@@ -26,11 +27,37 @@ export interface AccumulateCall {
   readings: (Reading | undefined)[];
 }
 
-/** Idempotent figures of one hour of the batch (a redelivered reading cannot change them). */
-interface HourBounds {
+/** One hour's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
+class HourFigures {
+  n = 0;
+  sum = 0;
+  humidityN = 0;
+  humiditySum = 0;
   min: number;
   max: number;
-  devices: Set<string>;
+  readonly devices = new Set<string>();
+
+  constructor(first: number) {
+    this.min = first;
+    this.max = first;
+  }
+
+  add(reading: Reading): void {
+    this.n++;
+    this.sum += reading.temp_f;
+    if (reading.temp_f < this.min) this.min = reading.temp_f;
+    if (reading.temp_f > this.max) this.max = reading.temp_f;
+    if (reading.humidity !== undefined) {
+      this.humidityN++;
+      this.humiditySum += reading.humidity;
+    }
+    this.devices.add(reading.device);
+  }
+
+  // Bounds travel as text so the hour keeps the reading's own digits (a Lua number would gain noise).
+  toJSON() {
+    return [this.n, this.sum, this.humidityN, this.humiditySum, String(this.min), String(this.max), [...this.devices]];
+  }
 }
 
 /**
@@ -48,13 +75,23 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     ctx.outputs.deadLetters,
     ctx.outputs.alerts,
   ];
+  const day = ctx.keys.parsePartitionKey(stream);
   const hourIndex = new Map<number, number>();
-  const bounds: HourBounds[] = [];
-  const entryArgs: (string | number)[] = [];
+  const hours: HourFigures[] = [];
+  const ids: string[] = [];
+  const hourOf: number[] = [];
+  const poison: [number, string, string][] = [];
+  const alerts: number[] = [];
+  const temps: number[] = [];
+  const humidity: (number | false)[] = [];
   const readings: (Reading | undefined)[] = [];
   let maxts: number | undefined;
   const deadLetter = (id: string, reason: string, fields: string[]) => {
-    entryArgs.push(id, 0, reason, JSON.stringify(fieldsToObject(fields)));
+    ids.push(id);
+    hourOf.push(0);
+    temps.push(0);
+    humidity.push(false);
+    poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
     readings.push(undefined);
   };
   for (const { id, fields } of entries) {
@@ -68,7 +105,7 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
       continue;
     }
     const reading = decoded.value;
-    if (ctx.keys.partitionKeyFor(reading.ts) !== stream) {
+    if (reading.ts < day || reading.ts >= day + DAY_MS) {
       // Every hour must live in exactly one partition's state, or it could be published twice.
       deadLetter(id, `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`, fields);
       continue;
@@ -79,19 +116,25 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
       keys.push(ctx.state.hour(stream, start));
       index = keys.length; // KEYS are 1-based in Lua
       hourIndex.set(start, index);
-      bounds.push({ min: reading.temp_f, max: reading.temp_f, devices: new Set() });
+      hours.push(new HourFigures(reading.temp_f));
     }
-    const hour = bounds[index - 8]!;
-    if (reading.temp_f < hour.min) hour.min = reading.temp_f;
-    if (reading.temp_f > hour.max) hour.max = reading.temp_f;
-    hour.devices.add(reading.device);
+    hours[index - 8]!.add(reading);
     if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
-    entryArgs.push(id, index, reading.temp_f, reading.humidity ?? '');
+    ids.push(id);
+    hourOf.push(index);
+    temps.push(reading.temp_f);
+    humidity.push(reading.humidity ?? false);
+    if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);
     readings.push(reading);
   }
-  const args: (string | number)[] = [
-    ctx.group, ctx.consumer, ctx.now, ctx.alertAbove ?? '', maxts ?? '', entries.length, ...entryArgs,
+  const args = [
+    ctx.group,
+    ctx.consumer,
+    ctx.now,
+    maxts ?? '',
+    JSON.stringify({ i: ids, k: hourOf, x: poison, a: alerts }),
+    JSON.stringify(hours),
+    JSON.stringify({ t: temps, h: humidity }),
   ];
-  for (const hour of bounds) args.push(hour.min, hour.max, hour.devices.size, ...hour.devices);
   return { keys, args, readings };
 }

@@ -31,6 +31,11 @@ export interface ConsumerLoopOptions {
   pendingCheckMs?: number;
   /** Extra time a blocking read may take beyond blockMs before the connection is presumed hung. */
   watchdogMs?: number;
+  /**
+   * While the handler works on a full batch, read the next one (without blocking) on the loop's own
+   * connection, so the next batch is at hand when the handler finishes. A stop still handles it.
+   */
+  prefetch?: boolean;
   logger?: Logger;
 }
 
@@ -101,22 +106,29 @@ export class ConsumerLoop {
   private async loop(): Promise<void> {
     this.blocking = duplicateForBlocking(this.options.redis);
     let failures = 0;
-    while (!this.stopping) {
+    let next: Promise<ConsumerBatch[]> | undefined;
+    while (!this.stopping || next) {
       try {
         const streams = await this.ensureGroups(await this.options.streams());
-        if (streams.length === 0) {
+        if (streams.length === 0 && !next) {
           await this.options.onIdle?.();
           await this.pause(this.blockMs);
           continue;
         }
-        const batches = await this.readOnce(streams);
+        const batches = next ? await next : await this.readOnce(streams);
+        next = undefined;
         if (batches.length > 0) {
+          if (this.options.prefetch && !this.stopping && this.isFull(batches) && this.ownPending(streams).length === 0) {
+            next = this.readFresh(streams, undefined);
+            next.catch(() => {});
+          }
           await this.options.handle(batches);
         } else if (!this.stopping) {
           await this.options.onIdle?.();
         }
         failures = 0;
       } catch (err) {
+        next = undefined;
         if (this.stopping) break;
         failures++;
         if (err instanceof NoGroupError || isNoGroup(err)) {
@@ -193,8 +205,18 @@ export class ConsumerLoop {
       }
       if (batches.length > 0) return batches;
     }
-    const fresh = await this.guardedRead(streams, '>', this.blockMs);
+    return this.readFresh(streams, this.blockMs);
+  }
+
+  /** New entries (`>`), blocking up to `block` ms when given. */
+  private async readFresh(streams: string[], block: number | undefined): Promise<ConsumerBatch[]> {
+    const fresh = await this.guardedRead(streams, '>', block);
     return [...fresh].map(([stream, entries]) => ({ stream, entries }));
+  }
+
+  /** A batch at the read's COUNT suggests a backlog worth reading ahead. */
+  private isFull(batches: ConsumerBatch[]): boolean {
+    return batches.some((b) => b.entries.length >= this.count);
   }
 
   private ownPending(streams: string[]): string[] {
@@ -219,7 +241,7 @@ export class ConsumerLoop {
     block: number | undefined,
   ): Promise<GroupRead> {
     // Checked in the same tick as the read starts, so stop() either sees inRead or this sees stopping.
-    if (this.stopping) return new Map();
+    if (this.stopping && block !== undefined) return new Map();
     const group = new ConsumerGroup(this.blocking!, this.options.group, streams, this.options.consumer);
     const limit = (block ?? 0) + this.watchdogMs;
     let timer: NodeJS.Timeout | undefined;
@@ -228,7 +250,8 @@ export class ConsumerLoop {
     });
     const read = group.read({ id, count: this.count, block });
     read.catch(() => {});
-    this.inRead = true;
+    // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes.
+    this.inRead = block !== undefined;
     try {
       return await Promise.race([read, watchdog]);
     } finally {

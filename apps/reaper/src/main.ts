@@ -6,6 +6,7 @@ import {
   configFrom,
   createLogger,
   createRegistry,
+  registerPipelineGauges,
   exitOnStartupError,
   openRedis,
   startMetricsServer,
@@ -107,6 +108,8 @@ withSweepFlags(
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
   const registry = createRegistry('reaper');
+  // The reaper is the service operators watch: it also exports lag, pending and stream sizes.
+  registerPipelineGauges(registry, redis, keys);
   const reaper = new Reaper(
     { ...policyOf(config), intervalMs: config.interval, leaseTtlMs: config.leaseTtl, holder },
     { redis, keys, log, metrics: new ReaperMetrics(registry) },

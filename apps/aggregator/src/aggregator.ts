@@ -80,7 +80,8 @@ export class Aggregator {
       group: s.group,
       consumer: s.consumer,
       count: s.count,
-      blockMs: s.blockMs,
+      // A drain waits for nothing new: an empty read only has to say that everything was read.
+      blockMs: s.drain ? Math.min(s.blockMs, 50) : s.blockMs,
       pendingCheckMs: s.pendingCheck,
       prefetch: true,
       logger: log,

@@ -1,59 +1,35 @@
 import type {} from '@pipe/testkit/global-setup';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipelineKeys, type RedisClient } from '@pipe/streams';
+import { type ProcessExit, startNode, type TestProcess } from '@pipe/testkit';
 
 export const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
-export interface ProducerRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ProducerProcess {
-  /** Settles when the process exits. */
-  exited: Promise<ProducerRun>;
-  kill(signal?: NodeJS.Signals): void;
-}
+export type ProducerRun = ProcessExit;
+export type ProducerProcess = TestProcess;
 
 /** Starts `node dist/main.js <args>` as a real process; `input` is written to its stdin. */
 export function startProducer(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): ProducerProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.stdin.on('error', () => {});
-  child.stdin.end(options.input ?? '');
-  const exited = new Promise<ProducerRun>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
+  return startNode(MAIN, args, { env: { LOG_LEVEL: 'warn', ...options.env }, input: options.input });
 }
 
 export function runProducer(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
   return startProducer(args, options).exited;
 }
 
-/** The `--json` summary line of a run. */
+/** The `--json` summary line of a run (log lines, which carry a pino `level`, may follow it). */
 export function summaryOf(run: ProducerRun): Record<string, number | string> {
-  const line = run.stdout
+  const summary = run.stdout
     .trim()
     .split('\n')
-    .findLast((l) => l.startsWith('{'));
-  if (!line) throw new Error(`no JSON summary in stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
-  return JSON.parse(line);
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, number | string>)
+    .findLast((o) => !('level' in o));
+  if (!summary) throw new Error(`no JSON summary in stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  return summary;
 }
 
 /** Every entry of every partition under a prefix, as {key, id, fields}. */

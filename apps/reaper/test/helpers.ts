@@ -1,51 +1,41 @@
 import type {} from '@pipe/testkit/global-setup';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, PipelineKeys, type RedisClient } from '@pipe/streams';
-import { randomPrefix, sleep } from '@pipe/testkit';
+import {
+  type ProcessExit,
+  randomPrefix,
+  runNode,
+  sleep,
+  startNode as startTestProcess,
+  type TestProcess,
+} from '@pipe/testkit';
 import { afterAll, afterEach, inject } from 'vitest';
 
 const REAPER = new URL('../dist/main.js', import.meta.url).pathname;
 const CONSUMER = new URL('./fixtures/counting-consumer.mjs', import.meta.url).pathname;
 
-export interface AppProcess {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output: () => string;
+export interface AppProcess extends TestProcess {
   /** Output lines that are JSON objects (pino logs, consumer events). */
   events: () => Record<string, unknown>[];
 }
 
-const started: ChildProcess[] = [];
+const started: TestProcess[] = [];
 
 /** Any node script as a process of the test (killed after the test). */
 export function startNode(script: string, args: string[], env: NodeJS.ProcessEnv): AppProcess {
-  const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
-  });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const run = startTestProcess(script, args, { env });
+  started.push(run);
   const events = () =>
-    output
+    run
+      .output()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, exited, output: () => output, events };
+  return { ...run, events };
 }
 
 /** Kills every process a test started and left running (by pid). */
 afterEach(() => {
-  for (const child of started.splice(0))
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const run of started.splice(0)) run.kill('SIGKILL');
 });
 
 /** A client on the run's shared server and a fresh key prefix per test. */
@@ -73,24 +63,8 @@ export function startReaper(args: string[], env: NodeJS.ProcessEnv = {}): AppPro
 }
 
 /** `pipe-reaper <args>` to completion. */
-export async function runReaper(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [REAPER, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => {
-    stdout += c;
-  });
-  child.stderr.on('data', (c) => {
-    stderr += c;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
+export function runReaper(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessExit> {
+  return runNode(REAPER, args, { env: { LOG_LEVEL: 'warn', ...env } });
 }
 
 export interface ConsumerOptions {

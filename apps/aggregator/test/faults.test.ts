@@ -1,4 +1,4 @@
-import { connect, DAY_MS, PipelineKeys, Stream } from '@pipe/streams';
+import { connect, DAY_MS, PipelineKeys, type Reading, type RedisClient, Stream } from '@pipe/streams';
 import { RedisServer, sleep } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
@@ -36,6 +36,15 @@ async function waitForProgress(url: string, total: number, fraction: number, tim
   } finally {
     redis.disconnect();
   }
+}
+
+/** The running aggregator (still the same process) publishes every hour of the readings, exactly. */
+async function expectLiveRecovery(redis: RedisClient, run: AppProcess, readings: Reading[]) {
+  const expected = expectedHours(readings);
+  const deadline = Date.now() + 30_000;
+  while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
+  expect(run.child.exitCode, run.output()).toBeNull();
+  await expectAveragesToMatch(redis, keys, expected);
 }
 
 describe('aggregator under Redis faults', () => {
@@ -76,11 +85,7 @@ describe('aggregator under Redis faults', () => {
     // New readings after the outage must be picked up by the same process, and every hour published.
     const second = readingsBetween(base + 8 * HOUR_MS, base + 9 * HOUR_MS, 10_000, 3, 23);
     await writeReadings(redis, keys, second);
-    const expected = expectedHours([...first, ...second]);
-    const deadline = Date.now() + 30_000;
-    while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
-    expect(running.child.exitCode, running.output()).toBeNull();
-    await expectAveragesToMatch(redis, keys, expected);
+    await expectLiveRecovery(redis, running, [...first, ...second]);
     redis.disconnect();
   }, 120_000);
 
@@ -97,11 +102,7 @@ describe('aggregator under Redis faults', () => {
     process.kill(server.pid!, 'SIGCONT');
     const second = readingsBetween(base + 11 * HOUR_MS, base + 12 * HOUR_MS, 10_000, 2, 25);
     await writeReadings(redis, keys, second);
-    const expected = expectedHours([...first, ...second]);
-    const deadline = Date.now() + 30_000;
-    while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
-    expect(running.child.exitCode, running.output()).toBeNull();
-    await expectAveragesToMatch(redis, keys, expected);
+    await expectLiveRecovery(redis, running, [...first, ...second]);
     redis.disconnect();
   }, 120_000);
 });

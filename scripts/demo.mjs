@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const children = [];
-let cleanup = () => {};
+let cleanup = async () => {};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -49,8 +49,11 @@ async function startPrivateRedis() {
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
-  cleanup = () => {
+  cleanup = async () => {
+    // Wait for redis-server to exit (and be reaped) before the demo itself exits.
+    const exited = redis.exitCode !== null || redis.signalCode !== null ? null : new Promise((r) => redis.once('exit', r));
     redis.kill('SIGTERM');
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   };
   await new Promise((r) => setTimeout(r, 300));
@@ -76,7 +79,7 @@ async function stop(code = 0) {
   stopping = true;
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
-  cleanup();
+  await cleanup();
   process.exit(code);
 }
 process.on('SIGINT', () => stop(0));

@@ -38,7 +38,7 @@ const alive = (pid: number) => {
 
 it('the demo (npm start) shows hourly averages on its dashboard within seconds, and Ctrl-C leaves no process behind', async () => {
   // No REDIS_URL: the demo starts its own redis-server, as on a newcomer's machine.
-  const env = { ...process.env, PIPE_PRETTY_LOGS: '0', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PIPE_PRETTY_LOGS: '0', LOG_LEVEL: 'warn' };
   delete env.REDIS_URL;
   const demo = startNode(DEMO, [], { env });
   try {

@@ -6,7 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const packages = { streams: '@pipe/streams', producer: '@pipe/producer', aggregator: '@pipe/aggregator', reaper: '@pipe/reaper' };
+const packages = {
+  streams: '@pipe/streams',
+  producer: '@pipe/producer',
+  aggregator: '@pipe/aggregator',
+  reaper: '@pipe/reaper',
+};
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(packages)) {
   const pkg = packages[name];
@@ -15,6 +20,9 @@ for (const name of wanted.length ? wanted : Object.keys(packages)) {
     process.exit(2);
   }
   console.log(`\n=== ${name} ===`);
-  const run = spawnSync('pnpm', ['--silent', '--filter', pkg, 'run', 'bench'], { cwd: root, stdio: 'inherit' });
+  const run = spawnSync('pnpm', ['--silent', '--filter', pkg, 'run', 'bench'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (run.status !== 0) process.exit(run.status ?? 1);
 }

@@ -41,17 +41,24 @@ async function startPrivateRedis() {
     console.error('  Debian/Ubuntu: sudo apt-get install -y redis-server');
     console.error('  Fedora/RHEL:   sudo dnf install -y redis');
     console.error('  macOS:         brew install redis');
-    console.error('  Windows:       use WSL2 and the Debian/Ubuntu line above, or Docker: docker run -p 6379:6379 redis:7');
+    console.error(
+      '  Windows:       use WSL2 and the Debian/Ubuntu line above, or Docker: docker run -p 6379:6379 redis:7',
+    );
     process.exit(1);
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'pipe-demo-redis-'));
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   cleanup = async () => {
     // Wait for redis-server to exit (and be reaped) before the demo itself exits.
-    const exited = redis.exitCode !== null || redis.signalCode !== null ? null : new Promise((r) => redis.once('exit', r));
+    const exited =
+      redis.exitCode !== null || redis.signalCode !== null ? null : new Promise((r) => redis.once('exit', r));
     redis.kill('SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });
@@ -78,7 +85,11 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
+    ),
+  );
   await cleanup();
   process.exit(code);
 }
@@ -87,7 +98,11 @@ process.on('SIGTERM', () => stop(0));
 
 const redisUrl = process.env.REDIS_URL || (await startPrivateRedis());
 const port = Number(process.env.PORT) || (await freePort());
-const env = { REDIS_URL: redisUrl, PIPE_PRETTY_LOGS: process.env.PIPE_PRETTY_LOGS ?? '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+const env = {
+  REDIS_URL: redisUrl,
+  PIPE_PRETTY_LOGS: process.env.PIPE_PRETTY_LOGS ?? '1',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+};
 
 console.error(`[demo] redis ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
 start('viewer', 'averages-viewer', ['serve', '--port', String(port), '--host', '127.0.0.1'], env);

@@ -21,11 +21,15 @@ if (scripts[target]) {
   filter = `${pkg.name}...`;
 }
 
-const built = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', ...(filter ? [`--filter=${filter}`] : []), '--output-logs=errors-only'], {
-  cwd: root,
-  encoding: 'utf8',
-  env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-});
+const built = spawnSync(
+  'pnpm',
+  ['exec', 'turbo', 'run', 'build', ...(filter ? [`--filter=${filter}`] : []), '--output-logs=errors-only'],
+  {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  },
+);
 if (built.status !== 0) {
   process.stderr.write(built.stdout + built.stderr);
   process.exit(built.status ?? 1);

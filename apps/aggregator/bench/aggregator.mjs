@@ -21,7 +21,11 @@ async function write(redis, keys, from, count, stepMs, devices) {
     const ts = from + Math.floor(i / devices) * stepMs;
     const key = keys.partitionKeyFor(ts);
     touched.add(key);
-    pipeline.xadd(key, '*', ...encodeReading({ device: `sensor-${i % devices}`, ts, temp_f: 50 + (i % 37) / 3 }));
+    pipeline.xadd(
+      key,
+      '*',
+      ...encodeReading({ device: `sensor-${i % devices}`, ts, temp_f: 50 + (i % 37) / 3 }),
+    );
     if (pipeline.length >= 1000) {
       await pipeline.exec();
       pipeline = redis.pipeline();
@@ -37,7 +41,16 @@ async function bareLoop(redis, partitions) {
   let n = 0;
   const started = performance.now();
   for (;;) {
-    const reply = await redis.xreadgroup('GROUP', 'bare', 'c1', 'COUNT', 1000, 'STREAMS', ...partitions, ...partitions.map(() => '>'));
+    const reply = await redis.xreadgroup(
+      'GROUP',
+      'bare',
+      'c1',
+      'COUNT',
+      1000,
+      'STREAMS',
+      ...partitions,
+      ...partitions.map(() => '>'),
+    );
     if (!reply) break;
     for (const [stream, entries] of reply) {
       n += entries.length;
@@ -51,7 +64,11 @@ async function bareLoop(redis, partitions) {
 function drain(url, prefix) {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, 'run', '--drain', '--redis-url', url, '--prefix', prefix, '--log-level', 'warn'], { stdio: 'inherit' });
+    const child = spawn(
+      process.execPath,
+      [main, 'run', '--drain', '--redis-url', url, '--prefix', prefix, '--log-level', 'warn'],
+      { stdio: 'inherit' },
+    );
     let peakRss = 0;
     const sampler = setInterval(() => {
       try {
@@ -91,12 +108,21 @@ try {
   const ruDrain = ru202.seconds;
   const ruAverages = await redis.xlen(ru.averages);
 
-  const row = (name, rate, note = '') => console.log(`${name.padEnd(44)} ${Math.round(rate).toLocaleString('en').padStart(10)} readings/s ${note}`);
+  const row = (name, rate, note = '') =>
+    console.log(
+      `${name.padEnd(44)} ${Math.round(rate).toLocaleString('en').padStart(10)} readings/s ${note}`,
+    );
   console.log('');
   row('bare XREADGROUP COUNT 1000 + XACK per batch', bareRate, '(baseline)');
-  row('pipe-aggregator run --drain (process)', aggRate, `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${averages} hours published, peak RSS ${(agg.peakRss / 2 ** 20).toFixed(0)} MiB`);
+  row(
+    'pipe-aggregator run --drain (process)',
+    aggRate,
+    `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${averages} hours published, peak RSS ${(agg.peakRss / 2 ** 20).toFixed(0)} MiB`,
+  );
   console.log('');
-  console.log(`RU202-sized job: 864,000 readings (10 days x 1/s): written in ${writeSeconds.toFixed(2)} s, drained in ${ruDrain.toFixed(2)} s (${ruAverages} hours published, peak RSS ${(ru202.peakRss / 2 ** 20).toFixed(0)} MiB); RU202 reference ~230 s, target < 8 s`);
+  console.log(
+    `RU202-sized job: 864,000 readings (10 days x 1/s): written in ${writeSeconds.toFixed(2)} s, drained in ${ruDrain.toFixed(2)} s (${ruAverages} hours published, peak RSS ${(ru202.peakRss / 2 ** 20).toFixed(0)} MiB); RU202 reference ~230 s, target < 8 s`,
+  );
 } finally {
   redis.disconnect();
   await server.stop();

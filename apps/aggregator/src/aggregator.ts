@@ -17,7 +17,16 @@ import { AggregatorStateKeys } from './state-keys.js';
 
 export type AggregatorSettings = Pick<
   AggregatorConfig,
-  'group' | 'consumer' | 'grace' | 'idleClose' | 'keepHours' | 'alertAbove' | 'drain' | 'count' | 'blockMs' | 'pendingCheck'
+  | 'group'
+  | 'consumer'
+  | 'grace'
+  | 'idleClose'
+  | 'keepHours'
+  | 'alertAbove'
+  | 'drain'
+  | 'count'
+  | 'blockMs'
+  | 'pendingCheck'
 >;
 
 export interface AggregatorDeps {
@@ -113,7 +122,12 @@ export class Aggregator {
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
     const now = Date.now();
-    const outputs = { averages: keys.averages, late: keys.late, deadLetters: keys.deadLetters, alerts: keys.alerts };
+    const outputs = {
+      averages: keys.averages,
+      late: keys.late,
+      deadLetters: keys.deadLetters,
+      alerts: keys.alerts,
+    };
     // One script per partition, sent together: a multi-day backfill costs one round trip per read.
     await Promise.all(
       batches.map(async (batch) => {
@@ -126,14 +140,21 @@ export class Aggregator {
           alertAbove: s.alertAbove,
           now,
         });
-        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(call.keys, call.args);
+        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(
+          call.keys,
+          call.args,
+        );
         for (const index of alerts) {
           const reading = call.readings[index - 1];
-          log.warn({ device: reading?.device, temp_f: reading?.temp_f, ts: reading?.ts, threshold: s.alertAbove }, 'high temperature');
+          log.warn(
+            { device: reading?.device, temp_f: reading?.temp_f, ts: reading?.ts, threshold: s.alertAbove },
+            'high temperature',
+          );
         }
         if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
-        if (duplicates > 0) log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
+        if (duplicates > 0)
+          log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
         metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead, alerts.length);
       }),
     );

@@ -56,7 +56,15 @@ class HourFigures {
 
   // Bounds travel as text so the hour keeps the reading's own digits (a Lua number would gain noise).
   toJSON() {
-    return [this.n, this.sum, this.humidityN, this.humiditySum, String(this.min), String(this.max), [...this.devices]];
+    return [
+      this.n,
+      this.sum,
+      this.humidityN,
+      this.humiditySum,
+      String(this.min),
+      String(this.max),
+      [...this.devices],
+    ];
   }
 }
 
@@ -107,7 +115,11 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     const reading = decoded.value;
     if (reading.ts < day || reading.ts >= day + DAY_MS) {
       // Every hour must live in exactly one partition's state, or it could be published twice.
-      deadLetter(id, `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`, fields);
+      deadLetter(
+        id,
+        `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`,
+        fields,
+      );
       continue;
     }
     const { start } = hourWindowOf(reading.ts);

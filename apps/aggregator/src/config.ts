@@ -3,7 +3,10 @@ import { connectionSchema, duration, positiveInt } from '@pipe/service';
 import { z } from 'zod';
 
 export const aggregatorConfigSchema = connectionSchema.extend({
-  group: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only').default('aggregator'),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
+    .default('aggregator'),
   consumer: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')

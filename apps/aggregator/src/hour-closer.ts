@@ -55,7 +55,17 @@ export class HourCloser {
             this.o.keys.late,
             ...partitions.slice(0, i).map((p) => this.o.state.openHours(p)),
           ],
-          [this.o.group, hourStart, watermark, this.o.graceMs, this.o.keepHours, force ? '1' : '0', PENDING_INSPECT_LIMIT, date, hour],
+          [
+            this.o.group,
+            hourStart,
+            watermark,
+            this.o.graceMs,
+            this.o.keepHours,
+            force ? '1' : '0',
+            PENDING_INSPECT_LIMIT,
+            date,
+            hour,
+          ],
         );
         if (status === 'published') {
           published++;
@@ -66,7 +76,10 @@ export class HourCloser {
           openHours--;
         } else if (status === 'superseded') {
           openHours--;
-          this.o.log.error({ partition, hourStart, lastPublished: detail }, 'hour closed after a later one; totals sent to the late stream');
+          this.o.log.error(
+            { partition, hourStart, lastPublished: detail },
+            'hour closed after a later one; totals sent to the late stream',
+          );
         } else {
           round.blockedBy = { status, hourStart, detail };
         }

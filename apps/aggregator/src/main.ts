@@ -22,17 +22,34 @@ const program = new Command('pipe-aggregator')
 withConnectionFlags(
   program
     .command('run')
-    .description('aggregate until stopped (SIGTERM/SIGINT finish the batch in hand), or until drained with --drain')
+    .description(
+      'aggregate until stopped (SIGTERM/SIGINT finish the batch in hand), or until drained with --drain',
+    )
     .option('--group <name>', 'consumer group [env AGGREGATOR_GROUP] (default aggregator)')
     .option('--consumer <name>', 'consumer name [env AGGREGATOR_CONSUMER] (default host-pid)')
-    .option('--grace <duration>', 'allowed event-time lateness after an hour ends [env AGGREGATOR_GRACE] (default 5s)')
-    .option('--idle-close <duration>', 'close open hours after this long caught up with no new reading [env AGGREGATOR_IDLE_CLOSE] (default 60s)')
-    .option('--keep-hours <n>', 'hourly averages kept (XADD MAXLEN ~) [env AGGREGATOR_KEEP_HOURS] (default 120)')
-    .option('--alert-above <tempF>', 'append readings above this °F to the alerts stream [env AGGREGATOR_ALERT_ABOVE]')
+    .option(
+      '--grace <duration>',
+      'allowed event-time lateness after an hour ends [env AGGREGATOR_GRACE] (default 5s)',
+    )
+    .option(
+      '--idle-close <duration>',
+      'close open hours after this long caught up with no new reading [env AGGREGATOR_IDLE_CLOSE] (default 60s)',
+    )
+    .option(
+      '--keep-hours <n>',
+      'hourly averages kept (XADD MAXLEN ~) [env AGGREGATOR_KEEP_HOURS] (default 120)',
+    )
+    .option(
+      '--alert-above <tempF>',
+      'append readings above this °F to the alerts stream [env AGGREGATOR_ALERT_ABOVE]',
+    )
     .option('--drain', 'process everything present, publish every hour including the last, exit 0')
     .option('--count <n>', 'entries per read [env AGGREGATOR_BATCH] (default 1000)')
     .option('--block-ms <duration>', 'blocking read timeout (default 1s)')
-    .option('--pending-check <duration>', 'how often to re-read own pending entries, e.g. claimed by the reaper (default 2s)'),
+    .option(
+      '--pending-check <duration>',
+      'how often to re-read own pending entries, e.g. claimed by the reaper (default 2s)',
+    ),
 ).action(async (flags: Record<string, unknown>) => {
   let config: ReturnType<typeof aggregatorConfigSchema.parse>;
   try {
@@ -49,7 +66,10 @@ withConnectionFlags(
   const server =
     config.metricsPort === undefined
       ? undefined
-      : await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => aggregator.isRunning });
+      : await startMetricsServer(config.metricsPort, registry, {
+          redis,
+          isRunning: () => aggregator.isRunning,
+        });
   stopOnSignals({ stop: () => aggregator.stop() }, log);
   try {
     await aggregator.run();

@@ -14,10 +14,19 @@ export class AggregatorMetrics {
   constructor(registry: Registry) {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
     this.consumed = counter('pipe_readings_consumed_total', 'Entries read from partitions');
-    this.counted = counter('pipe_readings_acknowledged_total', 'Readings counted into an hour and acknowledged');
-    this.duplicates = counter('pipe_readings_redelivered_total', 'Redelivered entries skipped because already counted');
+    this.counted = counter(
+      'pipe_readings_acknowledged_total',
+      'Readings counted into an hour and acknowledged',
+    );
+    this.duplicates = counter(
+      'pipe_readings_redelivered_total',
+      'Redelivered entries skipped because already counted',
+    );
     this.late = counter('pipe_readings_late_total', 'Readings routed to the late stream');
-    this.deadLettered = counter('pipe_entries_dead_lettered_total', 'Undecodable entries moved to the dead-letter stream');
+    this.deadLettered = counter(
+      'pipe_entries_dead_lettered_total',
+      'Undecodable entries moved to the dead-letter stream',
+    );
     this.alerts = counter('pipe_alerts_total', 'Readings above the alert threshold');
     this.hoursPublished = counter('pipe_hours_published_total', 'Hourly averages published');
     this.batchSeconds = new Histogram({
@@ -28,7 +37,14 @@ export class AggregatorMetrics {
     });
   }
 
-  recordBatch(entries: number, counted: number, duplicates: number, late: number, dead: number, alerts: number): void {
+  recordBatch(
+    entries: number,
+    counted: number,
+    duplicates: number,
+    late: number,
+    dead: number,
+    alerts: number,
+  ): void {
     this.consumed.inc(entries);
     this.counted.inc(counted);
     this.duplicates.inc(duplicates);

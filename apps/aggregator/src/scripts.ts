@@ -11,7 +11,11 @@ export interface AggregatorScripts {
 
 /** The aggregator's Lua scripts (see their headers in ./lua for KEYS, ARGV and replies). */
 export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
-  const accumulate = defineLuaCommand(redis, 'pipeAccumulateBatch', new URL('./lua/accumulate-batch-n.lua', import.meta.url));
+  const accumulate = defineLuaCommand(
+    redis,
+    'pipeAccumulateBatch',
+    new URL('./lua/accumulate-batch-n.lua', import.meta.url),
+  );
   const close = defineLuaCommand(redis, 'pipeCloseHour', new URL('./lua/close-hour-n.lua', import.meta.url));
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,

@@ -95,7 +95,9 @@ describe('aggregator --drain', () => {
     await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '50', 'humidity', '140');
     await drain(flags);
     await expectAveragesToMatch(redis, keys, expectedHours(readings));
-    const dead = (await new Stream(redis, keys.deadLetters).range()).map((e) => Object.fromEntries(chunk(e.fields)));
+    const dead = (await new Stream(redis, keys.deadLetters).range()).map((e) =>
+      Object.fromEntries(chunk(e.fields)),
+    );
     expect(dead.map((d) => d.reason)).toEqual([
       expect.stringMatching(/^temp_f: not a number/),
       expect.stringMatching(/^temp_f: not a number/),
@@ -133,8 +135,12 @@ describe('aggregator --drain', () => {
     const run = await drain(flags, ['--alert-above', '75', '--log-level', 'warn']);
     const hot = readings.filter((r) => r.temp_f > 75);
     expect(hot.length).toBeGreaterThan(0);
-    const alerts = (await new Stream(redis, keys.alerts).range()).map((e) => Object.fromEntries(chunk(e.fields)));
-    expect(alerts.map((a) => [a.device, Number(a.temp_f), Number(a.ts)])).toEqual(hot.map((r) => [r.device, r.temp_f, r.ts]));
+    const alerts = (await new Stream(redis, keys.alerts).range()).map((e) =>
+      Object.fromEntries(chunk(e.fields)),
+    );
+    expect(alerts.map((a) => [a.device, Number(a.temp_f), Number(a.ts)])).toEqual(
+      hot.map((r) => [r.device, r.temp_f, r.ts]),
+    );
     expect(run.output().match(/high temperature/g)).toHaveLength(hot.length);
   });
 });

@@ -17,7 +17,19 @@ it('counts every reading exactly once with 3 instances killed with kill -9 mid-b
   const names = ['agg-a', 'agg-b', 'agg-c'];
   // Small batches and a short pending check make many kill points and quick recovery.
   const start = (name: string) =>
-    startAggregator(['run', '--drain', '--consumer', name, '--count', '150', '--pending-check', '200ms', '--block-ms', '200ms', ...flags]);
+    startAggregator([
+      'run',
+      '--drain',
+      '--consumer',
+      name,
+      '--count',
+      '150',
+      '--pending-check',
+      '200ms',
+      '--block-ms',
+      '200ms',
+      ...flags,
+    ]);
   const instances = new Map<string, AppProcess>(names.map((n) => [n, start(n)]));
   const finished = new Set<string>();
   let kills = 0;
@@ -26,7 +38,9 @@ it('counts every reading exactly once with 3 instances killed with kill -9 mid-b
   const pendingOf = async (consumer: string) => {
     let total = 0;
     for (const partition of partitions) {
-      const rows = (await redis.xpending(partition, 'aggregator', '-', '+', 1, consumer).catch(() => [])) as unknown[];
+      const rows = (await redis
+        .xpending(partition, 'aggregator', '-', '+', 1, consumer)
+        .catch(() => [])) as unknown[];
       total += rows.length;
     }
     return total;
@@ -37,7 +51,8 @@ it('counts every reading exactly once with 3 instances killed with kill -9 mid-b
     await sleep(50 + random() * 200);
     for (const [name, p] of instances) {
       if (p.child.exitCode === 0) finished.add(name);
-      else if (p.child.exitCode !== null) throw new Error(`${name} exited ${p.child.exitCode}: ${p.output()}`);
+      else if (p.child.exitCode !== null)
+        throw new Error(`${name} exited ${p.child.exitCode}: ${p.output()}`);
     }
     if (kills >= 30) continue;
     // Kill an instance in the middle of a batch (holding delivered, unacknowledged entries): that is

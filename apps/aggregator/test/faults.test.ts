@@ -42,7 +42,8 @@ async function waitForProgress(url: string, total: number, fraction: number, tim
 async function expectLiveRecovery(redis: RedisClient, run: AppProcess, readings: Reading[]) {
   const expected = expectedHours(readings);
   const deadline = Date.now() + 30_000;
-  while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline) await sleep(200);
+  while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline)
+    await sleep(200);
   expect(run.child.exitCode, run.output()).toBeNull();
   await expectAveragesToMatch(redis, keys, expected);
 }
@@ -77,7 +78,15 @@ describe('aggregator under Redis faults', () => {
     redis.on('error', () => {});
     const first = readingsBetween(base + 5 * HOUR_MS, base + 8 * HOUR_MS, 10_000, 3, 22);
     await writeReadings(redis, keys, first);
-    running = startAggregator(['run', '--block-ms', '500ms', '--idle-close', '2s', '--redis-url', server.url]);
+    running = startAggregator([
+      'run',
+      '--block-ms',
+      '500ms',
+      '--idle-close',
+      '2s',
+      '--redis-url',
+      server.url,
+    ]);
     await waitForProgress(server.url, first.length, 1);
     await server.kill('SIGKILL');
     await sleep(10_000);
@@ -95,7 +104,15 @@ describe('aggregator under Redis faults', () => {
     redis.on('error', () => {});
     const first = readingsBetween(base + 10 * HOUR_MS, base + 11 * HOUR_MS, 10_000, 2, 24);
     await writeReadings(redis, keys, first);
-    running = startAggregator(['run', '--block-ms', '500ms', '--idle-close', '2s', '--redis-url', server.url]);
+    running = startAggregator([
+      'run',
+      '--block-ms',
+      '500ms',
+      '--idle-close',
+      '2s',
+      '--redis-url',
+      server.url,
+    ]);
     await waitForProgress(server.url, first.length, 1);
     process.kill(server.pid!, 'SIGSTOP');
     await sleep(10_000);

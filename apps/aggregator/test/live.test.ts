@@ -52,7 +52,10 @@ describe('aggregator run (live)', () => {
       const readings = readingsBetween(base + 3 * HOUR_MS, base + 3 * HOUR_MS + 30 * 60_000, 60_000, 2, 12);
       await writeReadings(redis, keys, readings);
       const started = Date.now();
-      await waitFor(async () => ((await new Stream(redis, keys.averages).length()) === 1 ? true : undefined), 8000);
+      await waitFor(
+        async () => ((await new Stream(redis, keys.averages).length()) === 1 ? true : undefined),
+        8000,
+      );
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     } finally {
       run.child.kill('SIGTERM');
@@ -65,7 +68,10 @@ describe('aggregator run (live)', () => {
     const readings = readingsBetween(base, base + 20 * HOUR_MS, 5_000, 3, 13);
     await writeReadings(redis, keys, readings);
     const run = startAggregator(['run', '--count', '100', ...flags]);
-    await waitFor(async () => ((await new Stream(redis, keys.averages).length()) > 0 ? true : undefined), 10_000);
+    await waitFor(
+      async () => ((await new Stream(redis, keys.averages).length()) > 0 ? true : undefined),
+      10_000,
+    );
     const signalled = Date.now();
     run.child.kill('SIGTERM');
     const { code } = await run.exited;
@@ -80,16 +86,31 @@ describe('aggregator run (live)', () => {
     const port = await freePort();
     const readings = readingsBetween(base + 5 * HOUR_MS, base + 6 * HOUR_MS, 60_000, 2, 14);
     await writeReadings(redis, keys, readings);
-    const run = startAggregator(['run', '--idle-close', '200ms', '--block-ms', '200ms', '--metrics-port', String(port), ...flags]);
+    const run = startAggregator([
+      'run',
+      '--idle-close',
+      '200ms',
+      '--block-ms',
+      '200ms',
+      '--metrics-port',
+      String(port),
+      ...flags,
+    ]);
     try {
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 5000);
+      await waitFor(
+        async () =>
+          (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
+        5000,
+      );
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const metrics = await waitFor(async () => {
         const text = await (await fetch(`${url}/metrics`)).text();
         return /pipe_hours_published_total\{[^}]*\} 1\b/.test(text) ? text : undefined;
       }, 5000);
-      expect(metrics).toMatch(new RegExp(`pipe_readings_acknowledged_total\\{[^}]*\\} ${readings.length}\\b`));
+      expect(metrics).toMatch(
+        new RegExp(`pipe_readings_acknowledged_total\\{[^}]*\\} ${readings.length}\\b`),
+      );
       expect(metrics).toContain('pipe_batch_duration_seconds_bucket');
     } finally {
       run.child.kill('SIGTERM');
@@ -99,7 +120,15 @@ describe('aggregator run (live)', () => {
 
   it('refuses invalid configuration before connecting, listing every problem', async () => {
     const run = startAggregator([
-      'run', '--redis-url', 'http://nope', '--grace', 'soon', '--keep-hours', '-3', '--prefix', 'bad prefix!',
+      'run',
+      '--redis-url',
+      'http://nope',
+      '--grace',
+      'soon',
+      '--keep-hours',
+      '-3',
+      '--prefix',
+      'bad prefix!',
     ]);
     const { code } = await run.exited;
     expect(code).toBe(1);

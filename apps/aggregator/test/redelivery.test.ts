@@ -23,7 +23,10 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
   const inHand = (await slow.read({ count: 1000 })).get(partition)!;
   expect(inHand).toHaveLength(readings.length);
   const quick = slow.consumer('quick');
-  const claimed = await quick.claim(partition, inHand.slice(0, 20).map((e) => e.id));
+  const claimed = await quick.claim(
+    partition,
+    inHand.slice(0, 20).map((e) => e.id),
+  );
   const context = (consumer: string) => ({
     keys,
     state,
@@ -48,7 +51,10 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
   expect([again, againSkipped]).toEqual([0, readings.length]);
   const hour = await redis.hgetall(state.hour(partition, from));
   expect(Number(hour.n)).toBe(readings.length);
-  expect(Number(hour.sum)).toBeCloseTo(readings.reduce((s, r) => s + r.temp_f, 0), 9);
+  expect(Number(hour.sum)).toBeCloseTo(
+    readings.reduce((s, r) => s + r.temp_f, 0),
+    9,
+  );
   expect(Number(hour.devices)).toBe(5);
   expect(((await redis.xpending(partition, 'aggregator')) as [number])[0]).toBe(0);
 });

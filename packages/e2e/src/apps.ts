@@ -12,6 +12,11 @@ export function appMain(app: AppName): string {
 }
 
 /** Runs an app's command to completion as a real process. */
-export function runApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<ProcessExit> {
+export function runApp(
+  app: AppName,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<ProcessExit> {
   return runNode(appMain(app), args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs });
 }

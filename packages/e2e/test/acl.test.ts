@@ -7,7 +7,8 @@ import { runApp } from '../src/apps.js';
 
 let server: RedisServer;
 const password = (service: string) => `secret-${service}-pw`;
-const urlFor = (service: ServiceName) => `redis://${pipelineAcl()[service].user}:${password(service)}@127.0.0.1:${server.port}`;
+const urlFor = (service: ServiceName) =>
+  `redis://${pipelineAcl()[service].user}:${password(service)}@127.0.0.1:${server.port}`;
 const clientFor = (service: ServiceName) => new Redis(urlFor(service), { maxRetriesPerRequest: 1 });
 
 beforeAll(async () => {
@@ -26,7 +27,21 @@ afterAll(() => server?.stop());
 describe('least-privilege users', () => {
   it('run the whole pipeline, each service as its own user', async () => {
     const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-    const produced = await runApp('producer', ['backfill', '--from', String(to - 4 * 3_600_000), '--to', String(to), '--devices', '2', '--interval', '1m'], { REDIS_URL: urlFor('producer') });
+    const produced = await runApp(
+      'producer',
+      [
+        'backfill',
+        '--from',
+        String(to - 4 * 3_600_000),
+        '--to',
+        String(to),
+        '--devices',
+        '2',
+        '--interval',
+        '1m',
+      ],
+      { REDIS_URL: urlFor('producer') },
+    );
     expect(produced.code, produced.stderr).toBe(0);
 
     // A consumer that dies holding entries, so the reaper has real work under its ACL.
@@ -37,12 +52,18 @@ describe('least-privilege users', () => {
     await admin.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 5, 'STREAMS', partition, '>');
     await admin.xadd(partition, '*', 'device', 'bad', 'temp_f', 'not-a-number');
 
-    const drained = await runApp('aggregator', ['run', '--drain', '--consumer', 'crashed', '--idle-close', '1s'], { REDIS_URL: urlFor('aggregator') });
+    const drained = await runApp(
+      'aggregator',
+      ['run', '--drain', '--consumer', 'crashed', '--idle-close', '1s'],
+      { REDIS_URL: urlFor('aggregator') },
+    );
     expect(drained.code, drained.stderr).toBe(0);
     expect(await admin.xlen(keys.averages)).toBe(4);
     expect(await admin.xlen(keys.deadLetters)).toBe(1);
 
-    const swept = await runApp('reaper', ['once', '--min-idle', '0', '--consumer-ttl', '0'], { REDIS_URL: urlFor('reaper') });
+    const swept = await runApp('reaper', ['once', '--min-idle', '0', '--consumer-ttl', '0'], {
+      REDIS_URL: urlFor('reaper'),
+    });
     expect(swept.code, swept.stderr).toBe(0);
     const status = await runApp('reaper', ['status', '--json'], { REDIS_URL: urlFor('reaper') });
     expect(status.code, status.stderr).toBe(0);
@@ -50,7 +71,9 @@ describe('least-privilege users', () => {
     const dlq = await runApp('reaper', ['dlq', 'list', '--json'], { REDIS_URL: urlFor('reaper') });
     expect(dlq.code, dlq.stderr).toBe(0);
 
-    const tail = await runApp('averages-viewer', ['tail', '--name', 'acl-test', '--json'], { REDIS_URL: urlFor('viewer') });
+    const tail = await runApp('averages-viewer', ['tail', '--name', 'acl-test', '--json'], {
+      REDIS_URL: urlFor('viewer'),
+    });
     expect(tail.code, tail.stderr).toBe(0);
     expect(tail.stdout.trim().split('\n')).toHaveLength(4);
     expect(await admin.get(keys.viewerPosition('acl-test'))).toBeTruthy();

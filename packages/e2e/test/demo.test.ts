@@ -52,9 +52,11 @@ it('the demo (npm start) shows hourly averages on its dashboard within seconds, 
     const deadline = Date.now() + 45_000;
     while (count === 0 && Date.now() < deadline) {
       await sleep(500);
-      const body = (await (await fetch(`${url}api/averages`).catch(() => undefined))?.json().catch(() => undefined)) as
-        | { count: number }
-        | undefined;
+      const body = (await (
+        await fetch(`${url}api/averages`).catch(() => undefined)
+      )
+        ?.json()
+        .catch(() => undefined)) as { count: number } | undefined;
       count = body?.count ?? 0;
     }
     expect(count, demo.output()).toBeGreaterThan(0);

@@ -14,9 +14,28 @@ afterAll(() => server?.stop());
 
 it('runs producer, aggregator, reaper and viewer over rediss:// with a CA and a client certificate', async () => {
   expect(server.url).toMatch(/^rediss:\/\//);
-  const env = { REDIS_URL: server.url, REDIS_TLS_CA: files.ca, REDIS_TLS_CERT: files.clientCert, REDIS_TLS_KEY: files.clientKey };
+  const env = {
+    REDIS_URL: server.url,
+    REDIS_TLS_CA: files.ca,
+    REDIS_TLS_CERT: files.clientCert,
+    REDIS_TLS_KEY: files.clientKey,
+  };
   const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  const produced = await runApp('producer', ['backfill', '--from', String(to - 3 * 3_600_000), '--to', String(to), '--devices', '2', '--interval', '1m'], env);
+  const produced = await runApp(
+    'producer',
+    [
+      'backfill',
+      '--from',
+      String(to - 3 * 3_600_000),
+      '--to',
+      String(to),
+      '--devices',
+      '2',
+      '--interval',
+      '1m',
+    ],
+    env,
+  );
   expect(produced.code, produced.stderr).toBe(0);
   const drained = await runApp('aggregator', ['run', '--drain'], env);
   expect(drained.code, drained.stderr).toBe(0);
@@ -24,13 +43,23 @@ it('runs producer, aggregator, reaper and viewer over rediss:// with a CA and a 
   expect(swept.code, swept.stderr).toBe(0);
   const tail = await runApp('averages-viewer', ['tail', '--last', '10', '--json'], env);
   expect(tail.code, tail.stderr).toBe(0);
-  const shown = tail.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const shown = tail.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(shown).toHaveLength(3);
   expect(shown.every((a) => a.num_observations === 120)).toBe(true);
 
   // The same data read directly over TLS; a client without a certificate is refused.
   const keys = new PipelineKeys();
-  const redis = connect({ url: server.url, tls: { ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) } });
+  const redis = connect({
+    url: server.url,
+    tls: {
+      ca: readFileSync(files.ca),
+      cert: readFileSync(files.clientCert),
+      key: readFileSync(files.clientKey),
+    },
+  });
   expect(await new Stream(redis, keys.averages).length()).toBe(3);
   redis.disconnect();
   const anonymous = connect({

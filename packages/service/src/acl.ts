@@ -12,7 +12,23 @@ export interface ServiceAcl {
 }
 
 /** What every client needs to connect: ioredis's ready check (INFO), naming, cluster discovery. */
-const CONNECTION = ['ping', 'info', 'client|setname', 'client|getname', 'cluster|slots', 'cluster|nodes', 'cluster|info', 'readonly', 'select', 'hello', 'auth', 'evalsha', 'eval', 'script|load', 'script|exists'];
+const CONNECTION = [
+  'ping',
+  'info',
+  'client|setname',
+  'client|getname',
+  'cluster|slots',
+  'cluster|nodes',
+  'cluster|info',
+  'readonly',
+  'select',
+  'hello',
+  'auth',
+  'evalsha',
+  'eval',
+  'script|load',
+  'script|exists',
+];
 
 export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
   const partitions = `${prefix}:[0-9]*`;
@@ -22,26 +38,86 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
     // Writes readings into partitions and its batch ledgers; reads nothing else, deletes nothing.
     producer: {
       user: 'pipe-producer',
-      commands: ['xadd', 'pexpireat', 'pexpire', 'pexpiretime', 'pttl', 'exists', 'hget', 'hset', 'hsetnx', 'set', 'get', 'time'],
+      commands: [
+        'xadd',
+        'pexpireat',
+        'pexpire',
+        'pexpiretime',
+        'pttl',
+        'exists',
+        'hget',
+        'hset',
+        'hsetnx',
+        'set',
+        'get',
+        'time',
+      ],
       keys: [`~${partitions}`, `~${companions}`],
     },
     // Reads partitions through groups, keeps hour state, publishes averages, late, dead letters, alerts.
     aggregator: {
       user: 'pipe-aggregator',
       commands: [
-        'xreadgroup', 'xack', 'xgroup|create', 'xpending', 'xrange', 'xrevrange', 'xadd', 'xlen', 'xinfo|groups', 'xinfo|stream',
-        'scan', 'hget', 'hgetall', 'hincrby', 'hincrbyfloat', 'hmget', 'hset', 'hsetnx', 'pexpire', 'pttl',
-        'zadd', 'zrange', 'zrangebyscore', 'zrem', 'del', 'time',
+        'xreadgroup',
+        'xack',
+        'xgroup|create',
+        'xpending',
+        'xrange',
+        'xrevrange',
+        'xadd',
+        'xlen',
+        'xinfo|groups',
+        'xinfo|stream',
+        'scan',
+        'hget',
+        'hgetall',
+        'hincrby',
+        'hincrbyfloat',
+        'hmget',
+        'hset',
+        'hsetnx',
+        'pexpire',
+        'pttl',
+        'zadd',
+        'zrange',
+        'zrangebyscore',
+        'zrem',
+        'del',
+        'time',
       ],
-      keys: [`~${partitions}`, `~${companions}`, ...streams('averages', 'late', 'dlq', 'alerts').map((k) => `~${k}`)],
+      keys: [
+        `~${partitions}`,
+        `~${companions}`,
+        ...streams('averages', 'late', 'dlq', 'alerts').map((k) => `~${k}`),
+      ],
     },
     // Claims and dead-letters pending entries, prunes consumers, holds its lease, replays dead letters.
     reaper: {
       user: 'pipe-reaper',
       commands: [
-        'xautoclaim', 'xclaim', 'xpending', 'xinfo|groups', 'xinfo|consumers', 'xinfo|stream', 'xgroup|delconsumer',
-        'xack', 'xadd', 'xdel', 'xrange', 'xrevrange', 'xlen', 'scan', 'set', 'get', 'del', 'pexpire', 'pttl',
-        'pexpiretime', 'exists', 'type', 'time',
+        'xautoclaim',
+        'xclaim',
+        'xpending',
+        'xinfo|groups',
+        'xinfo|consumers',
+        'xinfo|stream',
+        'xgroup|delconsumer',
+        'xack',
+        'xadd',
+        'xdel',
+        'xrange',
+        'xrevrange',
+        'xlen',
+        'scan',
+        'set',
+        'get',
+        'del',
+        'pexpire',
+        'pttl',
+        'pexpiretime',
+        'exists',
+        'type',
+        'time',
       ],
       keys: [
         `~${partitions}`,
@@ -53,7 +129,22 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
     // Reads everything of the pipeline; writes only its own positions.
     viewer: {
       user: 'pipe-viewer',
-      commands: ['xrange', 'xrevrange', 'xread', 'xlen', 'xinfo|groups', 'xinfo|stream', 'scan', 'pttl', 'pexpiretime', 'get', 'set', 'exists', 'type', 'time'],
+      commands: [
+        'xrange',
+        'xrevrange',
+        'xread',
+        'xlen',
+        'xinfo|groups',
+        'xinfo|stream',
+        'scan',
+        'pttl',
+        'pexpiretime',
+        'get',
+        'set',
+        'exists',
+        'type',
+        'time',
+      ],
       keys: [`%R~${prefix}:*`, `%R~{${prefix}:*`, `~${prefix}:viewer:*`],
     },
   };
@@ -62,7 +153,12 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
 /** `ACL SETUSER` arguments for a service's user with the given password. */
 export function aclSetUserArgs(acl: ServiceAcl, password: string): string[] {
   return [
-    acl.user, 'reset', 'on', `>${password}`, 'resetchannels', '-@all',
+    acl.user,
+    'reset',
+    'on',
+    `>${password}`,
+    'resetchannels',
+    '-@all',
     ...[...CONNECTION, ...acl.commands].map((c) => `+${c}`),
     ...acl.keys,
   ];

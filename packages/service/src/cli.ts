@@ -5,7 +5,8 @@ import { CONNECTION_FLAGS } from './schemas.js';
 
 /** Adds the connection flags (with their env variables named in --help) to a command. */
 export function withConnectionFlags(command: Command): Command {
-  for (const [flag, description, env] of CONNECTION_FLAGS) command.option(flag, `${description} [env ${env}]`);
+  for (const [flag, description, env] of CONNECTION_FLAGS)
+    command.option(flag, `${description} [env ${env}]`);
   return command;
 }
 
@@ -20,7 +21,8 @@ export function configFrom<S extends z.ZodType>(
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<S> {
   const sources: Record<string, { flag?: unknown; env?: string }> = {};
-  for (const [, , envName, field] of CONNECTION_FLAGS) sources[field] = { flag: flags[field], env: env[envName] };
+  for (const [, , envName, field] of CONNECTION_FLAGS)
+    sources[field] = { flag: flags[field], env: env[envName] };
   for (const [field, envName] of Object.entries(extra)) {
     sources[field] = { flag: flags[field], env: envName ? env[envName] : undefined };
   }

@@ -30,7 +30,12 @@ describe('configFrom', () => {
       { interval: 'PIPE_INTERVAL' },
       { REDIS_URL: 'redis://example:6380', STREAM_PREFIX: 'from-env', PIPE_INTERVAL: '9s' },
     );
-    expect(config).toMatchObject({ redisUrl: 'redis://example:6380', prefix: 'from-flag', interval: 2000, logLevel: 'info' });
+    expect(config).toMatchObject({
+      redisUrl: 'redis://example:6380',
+      prefix: 'from-flag',
+      interval: 2000,
+      logLevel: 'info',
+    });
   });
 
   it('splits cluster seeds', () => {
@@ -45,7 +50,13 @@ describe('configFrom', () => {
         schema,
         { interval: 'often' },
         { interval: undefined },
-        { REDIS_URL: 'http://x', STREAM_PREFIX: 'no spaces', REDIS_CLUSTER_NODES: 'nohost', METRICS_PORT: '99999', LOG_LEVEL: 'loud' },
+        {
+          REDIS_URL: 'http://x',
+          STREAM_PREFIX: 'no spaces',
+          REDIS_CLUSTER_NODES: 'nohost',
+          METRICS_PORT: '99999',
+          LOG_LEVEL: 'loud',
+        },
       );
     } catch (err) {
       error = err;

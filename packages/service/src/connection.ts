@@ -15,6 +15,9 @@ export function connectionOptions(config: ConnectionConfig, connectionName: stri
 }
 
 /** The client and the key names of a service, from its validated config. */
-export function openRedis(config: ConnectionConfig, connectionName: string): { redis: RedisClient; keys: PipelineKeys } {
+export function openRedis(
+  config: ConnectionConfig,
+  connectionName: string,
+): { redis: RedisClient; keys: PipelineKeys } {
   return { redis: connect(connectionOptions(config, connectionName)), keys: new PipelineKeys(config.prefix) };
 }

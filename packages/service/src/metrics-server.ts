@@ -25,7 +25,10 @@ export async function startMetricsServer(
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (req.url === '/readyz') {
         const redisUp = await Promise.race([
-          ready.redis.ping().then(() => true, () => false),
+          ready.redis.ping().then(
+            () => true,
+            () => false,
+          ),
           new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
         ]);
         const ok = redisUp && ready.isRunning();

@@ -13,7 +13,12 @@ export function registerPipelineGauges(registry: Registry, redis: RedisClient, k
     snapshot ??= pipelineStatus(redis, keys).finally(() => setTimeout(() => (snapshot = undefined), 500));
     return snapshot.catch(() => undefined);
   };
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: Awaited<ReturnType<typeof pipelineStatus>>) => void) =>
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (g: Gauge, s: Awaited<ReturnType<typeof pipelineStatus>>) => void,
+  ) =>
     new Gauge({
       name,
       help,
@@ -25,7 +30,12 @@ export function registerPipelineGauges(registry: Registry, redis: RedisClient, k
         if (s) fill(this, s);
       },
     });
-  const perGroup = (pick: (g: Awaited<ReturnType<typeof pipelineStatus>>['partitions'][number]['groups'][number]) => number | null) =>
+  const perGroup =
+    (
+      pick: (
+        g: Awaited<ReturnType<typeof pipelineStatus>>['partitions'][number]['groups'][number],
+      ) => number | null,
+    ) =>
     (g: Gauge, s: Awaited<ReturnType<typeof pipelineStatus>>) => {
       for (const p of s.partitions) {
         for (const group of p.groups) {
@@ -34,8 +44,18 @@ export function registerPipelineGauges(registry: Registry, redis: RedisClient, k
         }
       }
     };
-  gauge('pipe_group_lag', 'Entries not yet delivered to the group (absent when Redis cannot tell)', ['partition', 'group'], perGroup((g) => g.lag));
-  gauge('pipe_group_pending', 'Entries delivered to the group and not yet acknowledged', ['partition', 'group'], perGroup((g) => g.pending));
+  gauge(
+    'pipe_group_lag',
+    'Entries not yet delivered to the group (absent when Redis cannot tell)',
+    ['partition', 'group'],
+    perGroup((g) => g.lag),
+  );
+  gauge(
+    'pipe_group_pending',
+    'Entries delivered to the group and not yet acknowledged',
+    ['partition', 'group'],
+    perGroup((g) => g.pending),
+  );
   gauge(
     'pipe_group_oldest_pending_seconds',
     'Idle time of the oldest pending entry of the group',

@@ -15,34 +15,56 @@ export const duration = () =>
 export const positiveInt = () => z.coerce.number().int().positive();
 
 /** Where Redis is and what the keys are called: the part of every service's config that is the same. */
-export const connectionSchema = z
-  .object({
-    redisUrl: z
-      .string()
-      .default('redis://127.0.0.1:6379')
-      .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
-    clusterNodes: z
-      .string()
-      .optional()
-      .transform((s) => (s ? s.split(',').map((n) => n.trim()).filter(Boolean) : undefined))
-      .refine((nodes) => !nodes || nodes.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)), 'must be host:port,host:port'),
-    prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('temps'),
-    tlsCa: z.string().optional(),
-    tlsCert: z.string().optional(),
-    tlsKey: z.string().optional(),
-    metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  });
+export const connectionSchema = z.object({
+  redisUrl: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
+  clusterNodes: z
+    .string()
+    .optional()
+    .transform((s) =>
+      s
+        ? s
+            .split(',')
+            .map((n) => n.trim())
+            .filter(Boolean)
+        : undefined,
+    )
+    .refine(
+      (nodes) => !nodes || nodes.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)),
+      'must be host:port,host:port',
+    ),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
+    .default('temps'),
+  tlsCa: z.string().optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
 /** Flags every command of every service accepts, with the env variable each one overrides. */
 export const CONNECTION_FLAGS = [
   ['--redis-url <url>', 'Redis URL (redis:// or rediss://)', 'REDIS_URL', 'redisUrl'],
-  ['--cluster-nodes <list>', 'Redis Cluster seeds host:port,... (selects cluster mode)', 'REDIS_CLUSTER_NODES', 'clusterNodes'],
+  [
+    '--cluster-nodes <list>',
+    'Redis Cluster seeds host:port,... (selects cluster mode)',
+    'REDIS_CLUSTER_NODES',
+    'clusterNodes',
+  ],
   ['--prefix <prefix>', 'key prefix of the pipeline', 'STREAM_PREFIX', 'prefix'],
   ['--tls-ca <file>', 'CA certificate for rediss://', 'REDIS_TLS_CA', 'tlsCa'],
   ['--tls-cert <file>', 'client certificate for rediss://', 'REDIS_TLS_CERT', 'tlsCert'],
   ['--tls-key <file>', 'client key for rediss://', 'REDIS_TLS_KEY', 'tlsKey'],
-  ['--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port', 'METRICS_PORT', 'metricsPort'],
+  [
+    '--metrics-port <port>',
+    'serve /healthz, /readyz and /metrics on this port',
+    'METRICS_PORT',
+    'metricsPort',
+  ],
   ['--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'LOG_LEVEL', 'logLevel'],
 ] as const;

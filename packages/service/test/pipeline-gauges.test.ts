@@ -19,7 +19,11 @@ it('exports group lag, pending, oldest pending age and stream sizes as read from
     const labels = `partition="${partition}",group="aggregator"`;
     expect(text).toContain(`pipe_group_lag{${labels},service="test"} 3`);
     expect(text).toContain(`pipe_group_pending{${labels},service="test"} 2`);
-    expect(text).toMatch(new RegExp(`pipe_group_oldest_pending_seconds\\{${labels.replace(/[{}]/g, '\\$&')},service="test"\\} \\d`));
+    expect(text).toMatch(
+      new RegExp(
+        `pipe_group_oldest_pending_seconds\\{${labels.replace(/[{}]/g, '\\$&')},service="test"\\} \\d`,
+      ),
+    );
     expect(text).toContain('pipe_stream_length{stream="dead_letters",service="test"} 1');
     expect(text).toContain(`pipe_stream_length{stream="${partition}",service="test"} 5`);
   } finally {

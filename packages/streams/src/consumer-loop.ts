@@ -118,7 +118,12 @@ export class ConsumerLoop {
         const batches = next ? await next : await this.readOnce(streams);
         next = undefined;
         if (batches.length > 0) {
-          if (this.options.prefetch && !this.stopping && this.isFull(batches) && this.ownPending(streams).length === 0) {
+          if (
+            this.options.prefetch &&
+            !this.stopping &&
+            this.isFull(batches) &&
+            this.ownPending(streams).length === 0
+          ) {
             next = this.readFresh(streams, undefined);
             next.catch(() => {});
           }

@@ -25,7 +25,11 @@ export interface StartOptions {
 }
 
 /** Starts `node <script> <args>` (an app's dist/main.js, a fixture) as a real child process. */
-export function startNode(script: string, args: string[] = [], { env = {}, input }: StartOptions = {}): TestProcess {
+export function startNode(
+  script: string,
+  args: string[] = [],
+  { env = {}, input }: StartOptions = {},
+): TestProcess {
   const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -61,7 +65,11 @@ export function startNode(script: string, args: string[] = [], { env = {}, input
 }
 
 /** Runs `node <script> <args>` to its end; SIGKILLs it after `timeoutMs`. */
-export async function runNode(script: string, args: string[] = [], options: StartOptions & { timeoutMs?: number } = {}): Promise<ProcessExit> {
+export async function runNode(
+  script: string,
+  args: string[] = [],
+  options: StartOptions & { timeoutMs?: number } = {},
+): Promise<ProcessExit> {
   const run = startNode(script, args, options);
   const timer = setTimeout(() => run.kill('SIGKILL'), options.timeoutMs ?? 120_000);
   try {

@@ -51,13 +51,27 @@ export class RedisServer {
     const { aof, cluster, tls, args = [] } = this.options;
     const argv = [
       ...(tls ? ['--port', '0', ...tlsServerArgs(tls, this.port)] : ['--port', String(this.port)]),
-      '--bind', '127.0.0.1',
-      '--dir', this.dir,
-      '--save', '',
-      '--daemonize', 'no',
-      '--appendonly', aof ? 'yes' : 'no',
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--appendonly',
+      aof ? 'yes' : 'no',
       ...(aof ? ['--appendfsync', aof] : []),
-      ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] : []),
+      ...(cluster
+        ? [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '2000',
+          ]
+        : []),
       ...args,
     ];
     const child = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,7 +84,9 @@ export class RedisServer {
     });
     this.child = child;
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output.slice(-2000)}`))),
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server exited with ${code}: ${output.slice(-2000)}`)),
+      ),
     );
     exited.catch(() => {});
     const portOpen = tls ? this.waitForLog(() => output) : waitForPort(this.port);

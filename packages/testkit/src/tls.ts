@@ -21,14 +21,56 @@ export async function generateTlsFiles(): Promise<TlsFiles> {
   const dir = await mkdtemp(join(tmpdir(), 'pipe-tls-'));
   const f = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=pipe test CA',
-    '-keyout', f('ca.key'), '-out', f('ca.crt'));
-  for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'pipe-client']] as const) {
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pipe test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+  );
+  for (const [name, cn] of [
+    ['server', '127.0.0.1'],
+    ['client', 'pipe-client'],
+  ] as const) {
+    await openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+    );
     const ext = f(`${name}.ext`);
     await run('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`]);
-    await openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-      '-days', '2', '-extfile', ext, '-out', f(`${name}.crt`));
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+      '-out',
+      f(`${name}.crt`),
+    );
   }
   return {
     dir,
@@ -43,10 +85,15 @@ export async function generateTlsFiles(): Promise<TlsFiles> {
 /** redis-server arguments that serve TLS only (plain port off), requiring client certificates. */
 export function tlsServerArgs(files: TlsFiles, port: number): string[] {
   return [
-    '--tls-port', String(port),
-    '--tls-cert-file', files.serverCert,
-    '--tls-key-file', files.serverKey,
-    '--tls-ca-cert-file', files.ca,
-    '--tls-auth-clients', 'yes',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    files.serverCert,
+    '--tls-key-file',
+    files.serverKey,
+    '--tls-ca-cert-file',
+    files.ca,
+    '--tls-auth-clients',
+    'yes',
   ];
 }

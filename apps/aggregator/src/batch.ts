@@ -103,10 +103,6 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     readings.push(undefined);
   };
   for (const { id, fields } of entries) {
-    if (fields.length === 0) {
-      deadLetter(id, 'entry no longer exists (deleted or trimmed)', fields);
-      continue;
-    }
     const decoded = decodeReading(id, fields);
     if (!decoded.ok) {
       deadLetter(id, decoded.error.message, fields);

@@ -4,6 +4,8 @@
 // ratio. Needs a build of the package (pnpm --filter @pipe/streams build) and redis-server on PATH.
 //
 //   node bench/stream-add.mjs [--readings 1000000] [--chunk 1000] [--rounds 1] [--slice 10000]
+// With env BENCH_JSON=<file> it also writes its figures there as JSON (for `pnpm bench`'s report).
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
@@ -127,6 +129,14 @@ try {
   console.log(
     `client CPU library/bare ${cpuRatio.toFixed(3)} (${(cpuTotals.library / (readings * rounds)).toFixed(2)} vs ${(cpuTotals.bare / (readings * rounds)).toFixed(2)} µs/reading)`,
   );
+  if (process.env.BENCH_JSON) {
+    const perContender = (name) => ({
+      readingsPerSecond: (readings * rounds) / totals[name],
+      cpuMicrosPerReading: cpuTotals[name] / (readings * rounds),
+    });
+    const figures = { readings, rounds, chunk, library: perContender('library'), bare: perContender('bare') };
+    await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+  }
 } finally {
   redis.disconnect();
   await server.stop();

@@ -72,6 +72,8 @@ describe('decodeReading', () => {
     ['temp_f', '1e400', /not finite/],
     ['temp_f', '0x1F', /not a number/],
     ['temp_f', '71.5F', /not a number/],
+    ['temp_f', '-460', /out of range/],
+    ['temp_f', '1e308', /out of range/],
     ['device', '', /1-64/],
     ['device', 'probe 1', /1-64/],
     ['device', 'x'.repeat(65), /1-64/],

@@ -10,6 +10,8 @@ import {
   type LateReading,
   LateReadingSchema,
   type Reading,
+  TEMP_F_MAX,
+  TEMP_F_MIN,
 } from './schemas.js';
 
 /** Field/value pairs as Redis returns them: `[f1, v1, f2, v2, ...]`. */
@@ -91,6 +93,8 @@ export function decodeReading(id: string, fields: FieldList): Decoded<Reading> {
   }
   const temp = parseNumber(tempRaw, 'temp_f');
   if (temp instanceof DecodeError) return { ok: false, error: temp };
+  if (temp < TEMP_F_MIN || temp > TEMP_F_MAX)
+    return fail(`out of range ${TEMP_F_MIN} to ${TEMP_F_MAX} °F: ${tempRaw}`, 'temp_f');
   const value: Reading = { device: device ?? DEFAULT_DEVICE, ts, temp_f: temp };
   if (humidityRaw !== undefined) {
     const humidity = parseNumber(humidityRaw, 'humidity');

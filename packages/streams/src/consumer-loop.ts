@@ -20,7 +20,12 @@ export interface ConsumerLoopOptions {
   handle: (batches: ConsumerBatch[]) => Promise<void>;
   /** Called when a read for new entries came back empty. */
   onIdle?: () => Promise<void>;
-  /** Entries per read (XREADGROUP COUNT). */
+  /**
+   * Entries per stream and read (XREADGROUP COUNT). Reading several streams at once, each gets less,
+   * down to a tenth, so that one read holds about three times this many entries at most: a ten-day
+   * backfill read in one go keeps memory and per-batch pauses low, and its batches overlap with the
+   * prefetch.
+   */
   count?: number;
   /** BLOCK of each read for new entries, ms. Also bounds how stale the consumer's liveness looks. */
   blockMs?: number;
@@ -56,6 +61,7 @@ class ReadTimeout extends PipeError {
 export class ConsumerLoop {
   private readonly log: Logger;
   private readonly count: number;
+  private lastReadStreams = 1;
   private readonly blockMs: number;
   private readonly pendingCheckMs: number;
   private readonly watchdogMs: number;
@@ -221,7 +227,14 @@ export class ConsumerLoop {
 
   /** A batch at the read's COUNT suggests a backlog worth reading ahead. */
   private isFull(batches: ConsumerBatch[]): boolean {
-    return batches.some((b) => b.entries.length >= this.count);
+    const count = this.countPerStream(this.lastReadStreams);
+    return batches.some((b) => b.entries.length >= count);
+  }
+
+  /** COUNT for a read of `streams` streams (see options.count). */
+  private countPerStream(streams: number): number {
+    const shared = Math.ceil((3 * this.count) / Math.max(1, streams));
+    return Math.min(this.count, Math.max(Math.ceil(this.count / 10), shared));
   }
 
   private ownPending(streams: string[]): string[] {
@@ -253,7 +266,8 @@ export class ConsumerLoop {
     const watchdog = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ReadTimeout(limit)), limit);
     });
-    const read = group.read({ id, count: this.count, block });
+    this.lastReadStreams = streams.length;
+    const read = group.read({ id, count: this.countPerStream(streams.length), block });
     read.catch(() => {});
     // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes.
     this.inRead = block !== undefined;

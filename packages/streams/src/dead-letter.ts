@@ -1,19 +1,16 @@
-import {
-  type Decoded,
-  decodeDeadLetter,
-  encodeDeadLetter,
-  type FieldList,
-  objectToFields,
-} from './codecs.js';
-import { ConsumerGroup } from './consumer-group.js';
+import { type Decoded, decodeDeadLetter, type FieldList, objectToFields } from './codecs.js';
 import { parseId } from './ids.js';
+import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
-import { isCluster, type RedisClient } from './redis.js';
+import { forwardOutbox, outboxOf } from './outbox.js';
+import type { RedisClient } from './redis.js';
 import type { DeadLetter } from './schemas.js';
 import { Stream } from './stream.js';
 
 const DEAD_LETTER_LUA = new URL('./lua/dead-letter-2.lua', import.meta.url);
 const REPLAY_LUA = new URL('./lua/replay-dead-letter-2.lua', import.meta.url);
+/** How long a stream remembers the letters it took back (a repeated replay is refused meanwhile). */
+const REPLAY_MARK_TTL_MS = 7 * 86_400_000;
 /** IDs per script call: bounds how long one call holds the server. */
 const CHUNK = 500;
 
@@ -43,13 +40,10 @@ export interface DeadLetterOutcome {
  * Moves pending entries to the dead-letter stream `deadLetters`, with their stream, ID, group, last
  * consumer, delivery count, idle time, reason and original fields (encodeDeadLetter's layout).
  *
- * On one server each entry moves atomically (dead-letter-2.lua): the letter is written only when XACK
- * removed the entry from the PEL, so it is never both pending and dead-lettered, never neither.
- * On a Redis Cluster the stream and the dead-letter stream live in different slots and no script may
- * touch both; there the letter is written first and the entry acknowledged second (the letter is
- * deleted again when XACK finds the entry already acknowledged). That is at-least-once into the
- * dead-letter stream: a crash between the two steps leaves the entry pending *and* dead-lettered, and
- * the next sweep writes a second letter for it. Never neither still holds.
+ * Each entry moves atomically (dead-letter-2.lua): the letter is written, to the stream's outbox in the
+ * stream's own cluster slot, only when XACK removed the entry from the PEL, so it is never both pending
+ * and dead-lettered, never neither. forwardOutbox then moves the letters to `deadLetters` exactly once.
+ * The same steps run on one server and on a Redis Cluster.
  */
 export async function deadLetterPending(
   redis: RedisClient,
@@ -57,66 +51,25 @@ export async function deadLetterPending(
   request: DeadLetterRequest,
 ): Promise<DeadLetterOutcome> {
   const outcome: DeadLetterOutcome = { deadLettered: [], skipped: [], gone: [] };
-  if (isCluster(redis)) {
-    for (const id of request.ids)
-      outcome[await deadLetterOneAcrossSlots(redis, deadLetters, request, id)].push(id);
-    return outcome;
-  }
   const run = defineLuaCommand(redis, 'pipeDeadLetter', DEAD_LETTER_LUA);
-  const head = [request.group, request.minIdleMs ?? 0, request.minDeliveries ?? 0, request.reason];
+  const head = [
+    request.group,
+    request.minIdleMs ?? 0,
+    request.minDeliveries ?? 0,
+    request.reason,
+    deadLetters,
+  ];
   for (let i = 0; i < request.ids.length; i += CHUNK) {
     const ids = request.ids.slice(i, i + CHUNK);
-    const codes = (await run([request.stream, deadLetters], [...head, ...ids])) as number[];
+    const codes = (await run([request.stream, outboxOf(request.stream)], [...head, ...ids])) as number[];
     ids.forEach((id, k) => {
       const code = codes[k];
       (code === 1 ? outcome.deadLettered : code === -1 ? outcome.gone : outcome.skipped).push(id);
     });
   }
+  // Only the letters: the outbox may also hold an aggregator's late readings and alerts.
+  if (outcome.deadLettered.length > 0) await forwardOutbox(redis, request.stream, { only: [deadLetters] });
   return outcome;
-}
-
-async function deadLetterOneAcrossSlots(
-  redis: RedisClient,
-  deadLetters: string,
-  request: DeadLetterRequest,
-  id: string,
-): Promise<keyof DeadLetterOutcome> {
-  const group = new ConsumerGroup(redis, request.group, [request.stream]);
-  const [pending] = await group.pending(request.stream, {
-    start: id,
-    end: id,
-    count: 1,
-    idle: request.minIdleMs ?? 0,
-  });
-  if (!pending || pending.deliveries < (request.minDeliveries ?? 0)) return 'skipped';
-  const entry = await new Stream(redis, request.stream).get(id);
-  if (!entry) return (await group.ack(request.stream, id)) === 1 ? 'gone' : 'skipped';
-  const letter = await redis.call(
-    'XADD',
-    deadLetters,
-    '*',
-    ...encodeDeadLetter({
-      stream: request.stream,
-      id,
-      group: request.group,
-      consumer: pending.consumer,
-      deliveries: pending.deliveries,
-      idle_ms: pending.idleMs,
-      reason: request.reason.replaceAll('{deliveries}', String(pending.deliveries)),
-      fields: Object.fromEntries(pairsOf(entry.fields)),
-      dead_at: Date.now(),
-    }),
-  );
-  if ((await group.ack(request.stream, id)) === 1) return 'deadLettered';
-  // Someone acknowledged it between our two steps: it was processed after all.
-  await redis.call('XDEL', deadLetters, letter as string);
-  return 'skipped';
-}
-
-function pairsOf(fields: FieldList): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i]!, fields[i + 1]!]);
-  return out;
 }
 
 /** One entry of the dead-letter stream, decoded (or the reason it could not be). */
@@ -163,10 +116,10 @@ export type ReplayOutcome =
   | { status: 'invalid'; reason: string };
 
 /**
- * Appends a letter's original entry to its original stream (new ID) and deletes the letter, atomically
- * on one server (replay-dead-letter-2.lua). On a Redis Cluster the two keys live in different slots:
- * there the entry is appended first and the letter deleted second, so a crash between the two leaves
- * the letter in place and a second replay appends the entry twice (at-least-once).
+ * Appends a letter's original entry to its original stream (new ID), then deletes the letter. The two
+ * keys live in different cluster slots, so these are two steps; the stream remembers the letters it
+ * took back (replay-dead-letter-2.lua), so a replay repeated after a crash between them appends
+ * nothing twice. The same steps run on one server and on a Redis Cluster.
  */
 export async function replayDeadLetter(
   redis: RedisClient,
@@ -177,16 +130,12 @@ export async function replayDeadLetter(
   if (!found || found.letterId !== letterId) return { status: 'gone' };
   if (!found.letter.ok) return { status: 'invalid', reason: found.letter.error.message };
   const { stream } = found.letter.value;
-  const fields = replayFields(found.letter.value);
-  if (isCluster(redis)) {
-    const id = (await redis.call('XADD', stream, 'NOMKSTREAM', '*', ...fields)) as string | null;
-    if (id === null) return { status: 'nostream', stream };
-    await redis.call('XDEL', deadLetters, letterId);
-    return { status: 'replayed', stream, id };
-  }
   const run = defineLuaCommand(redis, 'pipeReplayDeadLetter', REPLAY_LUA);
-  const [status, id] = (await run([deadLetters, stream], [letterId, ...fields])) as [string, string];
-  if (status === 'replayed') return { status, stream, id };
+  const [status, id] = (await run(
+    [stream, companionKeyOf(stream, 'replayed')],
+    [deadLetters, letterId, REPLAY_MARK_TTL_MS, ...replayFields(found.letter.value)],
+  )) as [string, string];
   if (status === 'nostream') return { status, stream };
-  return { status: 'gone' };
+  await redis.xdel(deadLetters, letterId);
+  return { status: 'replayed', stream, id };
 }

@@ -52,7 +52,9 @@ export {
   parseId,
   type StreamId,
 } from './ids.js';
-export { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
+export { companionKeyOf, DEFAULT_PREFIX, PipelineKeys, type Shard } from './keys.js';
+export { forwardOutbox, outboxOf } from './outbox.js';
+export { calculateSlot, SLOTS, shardOfDevice, shardTag } from './shards.js';
 export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';
 export { defineLuaCommand, type LuaCommand } from './lua-command.js';
 export { type Logger, silentLogger } from './logger.js';
@@ -70,6 +72,8 @@ export {
 } from './redis.js';
 export {
   DEFAULT_DEVICE,
+  TEMP_F_MAX,
+  TEMP_F_MIN,
   type DeadLetter,
   DeadLetterSchema,
   type HourlyAverage,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidIdError } from './errors.js';
 import { hourLabel } from './ids.js';
 import { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
+import { calculateSlot, SLOTS, shardOfDevice } from './shards.js';
 
 const keys = new PipelineKeys();
 const lastMsOf2024 = Date.UTC(2024, 11, 31, 23, 59, 59, 999);
@@ -105,6 +106,10 @@ describe('partition keys', () => {
     'xtemps:20250101',
     'temps-20250101',
     'TEMPS:20250101',
+    'temps:20250101:s1{1.4}:agg',
+    'temps:20250101:s1{}',
+    'temps:20250101:s1',
+    'temps:20250101:x{1.4}',
   ])('does not take %j for a partition', (key) => {
     expect(keys.isPartitionKey(key)).toBe(false);
     expect(keys.dayOf(key)).toBeUndefined();
@@ -128,6 +133,51 @@ describe('partition keys', () => {
     const companion = keys.companionKey('temps:20250101', 'hours');
     expect(companion).toBe('{temps:20250101}:hours');
     expect(hashTag(companion)).toBe('temps:20250101');
+  });
+});
+
+describe('shards of a day', () => {
+  const day = Date.UTC(2025, 0, 1, 12);
+
+  it('keeps the plain day key for one shard', () => {
+    expect(keys.partitionKeyFor(day, { index: 0, count: 1 })).toBe('temps:20250101');
+  });
+
+  it('names each shard of the day and reads its day back', () => {
+    const shards = [0, 1, 2].map((index) => keys.partitionKeyFor(day, { index, count: 3 }));
+    expect(new Set(shards).size).toBe(3);
+    for (const [index, key] of shards.entries()) {
+      expect(key).toMatch(new RegExp(`^temps:20250101:s${index}\\{[^{}]+\\}$`));
+      expect(keys.isPartitionKey(key)).toBe(true);
+      expect(keys.dayOf(key)).toBe(Date.UTC(2025, 0, 1));
+    }
+  });
+
+  it('puts shard i of N in the i-th N-th of the slot space, every day', () => {
+    for (const count of [2, 3, 6]) {
+      for (let index = 0; index < count; index++) {
+        for (const d of [day, day + 86_400_000, day + 400 * 86_400_000]) {
+          const slot = calculateSlot(keys.partitionKeyFor(d, { index, count }));
+          expect(Math.floor((slot * count) / SLOTS)).toBe(index);
+        }
+      }
+    }
+  });
+
+  it("keeps a shard's companion keys in the shard's slot", () => {
+    const shard = keys.partitionKeyFor(day, { index: 1, count: 3 });
+    const companion = keys.companionKey(shard, 'agg');
+    expect(companion).toBe(`${shard}:agg`);
+    expect(calculateSlot(companion)).toBe(calculateSlot(shard));
+    expect(keys.isPartitionKey(companion)).toBe(false);
+  });
+
+  it('sends a device to the same shard always, and spreads devices evenly', () => {
+    expect(shardOfDevice('sensor-7', 3)).toBe(shardOfDevice('sensor-7', 3));
+    expect(shardOfDevice('sensor-7', 1)).toBe(0);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 3000; i++) counts[shardOfDevice(`sensor-${i}`, 3)]!++;
+    for (const n of counts) expect(n).toBeGreaterThan(800);
   });
 });
 

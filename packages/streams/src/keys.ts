@@ -1,12 +1,28 @@
 import { InvalidIdError } from './errors.js';
 import { DAY_MS, pad2 } from './ids.js';
+import { shardTag } from './shards.js';
 
 export const DEFAULT_PREFIX = 'temps';
 
 /**
+ * A companion key of any key, in its cluster slot: `{<key>}:<name>`, or `<key>:<name>` for a key that
+ * carries its own hash tag (a shard), which the companion keeps.
+ */
+export function companionKeyOf(key: string, name: string): string {
+  return /\{[^{}]+\}/.test(key) ? `${key}:${name}` : `{${key}}:${name}`;
+}
+
+/** A shard of a day: shard `index` (0-based) of `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/**
  * The one place that names pipe's keys. Partitions are `<prefix>:YYYYMMDD` by the reading's UTC day;
- * per-partition state lives in companion keys tagged `{<prefix>:YYYYMMDD}` so that they hash to the
- * partition's cluster slot and one script may touch both.
+ * with N > 1 shards a day is N streams `<prefix>:YYYYMMDD:s<i>{<tag>}`, whose hash tags spread them
+ * over a cluster's masters (shardTag). Per-partition state lives in companion keys in the partition's
+ * cluster slot, so one script may touch both.
  */
 export class PipelineKeys {
   private readonly partitionPattern: RegExp;
@@ -15,17 +31,24 @@ export class PipelineKeys {
     if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) {
       throw new InvalidIdError(prefix, 'key prefix (letters, digits, _ . -)');
     }
-    this.partitionPattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}:(\\d{4})(\\d{2})(\\d{2})$`);
+    this.partitionPattern = new RegExp(
+      `^${prefix.replace(/[.]/g, '\\.')}:(\\d{4})(\\d{2})(\\d{2})(?::s(\\d+)\\{[^{}]+\\})?$`,
+    );
   }
 
-  /** `temps:YYYYMMDD` for the UTC day of an event time in ms, whatever TZ says. */
-  partitionKeyFor(ms: number): string {
+  /**
+   * `temps:YYYYMMDD` for the UTC day of an event time in ms, whatever TZ says; with a shard of a
+   * sharded day, `temps:YYYYMMDD:s<i>{<tag>}` (one shard is the plain day key).
+   */
+  partitionKeyFor(ms: number, shard?: Shard): string {
     const d = new Date(ms);
     if (Number.isNaN(d.getTime())) throw new InvalidIdError(String(ms), 'timestamp');
-    return `${this.prefix}:${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}`;
+    const day = `${this.prefix}:${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}`;
+    if (!shard || shard.count <= 1) return day;
+    return `${day}:s${shard.index}{${shardTag(shard.index, shard.count)}}`;
   }
 
-  /** True only for `<prefix>:YYYYMMDD` with a real calendar day; never for averages or companions. */
+  /** True only for a partition (or shard) with a real calendar day; never for averages or companions. */
   isPartitionKey(key: string): boolean {
     return this.dayOf(key) !== undefined;
   }
@@ -58,9 +81,9 @@ export class PipelineKeys {
     return keys;
   }
 
-  /** SCAN pattern that finds partition candidates (filter with isPartitionKey). */
+  /** SCAN pattern that finds partition and shard candidates (filter with isPartitionKey). */
   get partitionScanPattern(): string {
-    return `${this.prefix}:[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]`;
+    return `${this.prefix}:[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*`;
   }
 
   /** Hourly averages, capped by MAXLEN (RU202 layout). */
@@ -93,9 +116,12 @@ export class PipelineKeys {
     return `${this.prefix}:viewer:${name}`;
   }
 
-  /** A companion key of a partition, in the partition's cluster slot: `{temps:20250101}:<name>`. */
+  /**
+   * A companion key of a partition (or any key), in its cluster slot: `{temps:20250101}:<name>`; a key
+   * that carries its own hash tag (a shard) keeps it: `temps:20250101:s1{1.4}:<name>`.
+   */
   companionKey(partitionKey: string, name: string): string {
-    return `{${partitionKey}}:${name}`;
+    return companionKeyOf(partitionKey, name);
   }
 
   /** Every key pattern owned by the pipeline under this prefix (for reset and ACLs). */

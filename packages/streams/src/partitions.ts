@@ -24,5 +24,7 @@ export async function discoverPartitions(redis: RedisClient, keys: PipelineKeys)
       for (const key of batch) if (keys.isPartitionKey(key)) found.add(key);
     } while (cursor !== '0');
   }
-  return [...found].sort((a, b) => keys.parsePartitionKey(a) - keys.parsePartitionKey(b));
+  return [...found].sort(
+    (a, b) => keys.parsePartitionKey(a) - keys.parsePartitionKey(b) || (a < b ? -1 : a > b ? 1 : 0),
+  );
 }

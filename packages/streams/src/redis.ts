@@ -52,12 +52,18 @@ export function connect(options: ConnectionOptions, { blocking = false } = {}): 
 
 /** A second connection with the same settings, for a blocking reader (BullMQ's pattern). */
 export function duplicateForBlocking(client: RedisClient): RedisClient {
-  if (client instanceof Cluster) {
-    return client.duplicate(undefined, {
-      redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
-    });
-  }
-  return client.duplicate({ maxRetriesPerRequest: null });
+  const duplicate =
+    client instanceof Cluster
+      ? client.duplicate(undefined, {
+          redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+        })
+      : client.duplicate({ maxRetriesPerRequest: null });
+  // Its connection errors are the parent's, whose listeners (the services' logs) hear them; without a
+  // listener ioredis would print "Unhandled error event" for each during an outage.
+  duplicate.on('error', (err: Error) => {
+    if (client.listenerCount('error') > 0) client.emit('error', err);
+  });
+  return duplicate;
 }
 
 export function isCluster(client: RedisClient): client is Cluster {

@@ -5,11 +5,18 @@ export const DEFAULT_DEVICE = 'default';
 
 export const DEVICE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/**
+ * The temperatures a reading may carry, in °F: from absolute zero to a million. Wider values are no
+ * sensor's, and an hour's sum of them could overflow a double (1e308 + 1e308 is Infinity).
+ */
+export const TEMP_F_MIN = -459.67;
+export const TEMP_F_MAX = 1_000_000;
+
 export const ReadingSchema = z.object({
   device: z.string().regex(DEVICE_PATTERN, 'device must be 1-64 of A-Z a-z 0-9 _ . : -'),
   /** Event time in ms since the epoch (UTC). */
   ts: z.number().int().nonnegative(),
-  temp_f: z.number().finite(),
+  temp_f: z.number().finite().min(TEMP_F_MIN).max(TEMP_F_MAX),
   humidity: z.number().finite().min(0).max(100).optional(),
 });
 export type Reading = z.infer<typeof ReadingSchema>;

@@ -1,14 +1,18 @@
 import { RedisCluster, randomPrefix, sleep } from '@pipe/testkit';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeDeadLetter } from '../src/codecs.js';
+import { decodeDeadLetter, encodeDeadLetter } from '../src/codecs.js';
 import { deadLetterPending, listDeadLetters, replayDeadLetter } from '../src/dead-letter.js';
 import { PipelineKeys } from '../src/keys.js';
 import { judgeConsumers, liveConsumers } from '../src/liveness.js';
+import { defineLuaCommand } from '../src/lua-command.js';
+import { forwardOutbox, outboxOf } from '../src/outbox.js';
 import { connect } from '../src/redis.js';
 import { sharedServer } from './helpers.js';
 
 const GROUP = 'g';
+const FORWARD_LUA = new URL('../src/lua/forward-outbox-2.lua', import.meta.url);
+const REPLAY_LUA = new URL('../src/lua/replay-dead-letter-2.lua', import.meta.url);
 
 /**
  * A partition with entries a, b, c, d pending at `crashy`: a and d delivered 3 times, b once; c acked;
@@ -154,7 +158,7 @@ describe('dead letters on a Redis Cluster (stream and dead-letter stream in diff
     await cluster?.stop();
   });
 
-  it('moves, skips and acks the same entries without a cross-slot script, and replays', async () => {
+  it('moves, skips and acks the same entries with scripts of one slot each, and replays', async () => {
     expect(await redis.cluster('KEYSLOT', partition)).not.toBe(
       await redis.cluster('KEYSLOT', keys.deadLetters),
     );
@@ -164,5 +168,55 @@ describe('dead letters on a Redis Cluster (stream and dead-letter stream in diff
       stream: partition,
     });
     expect(await redis.xlen(keys.deadLetters)).toBe(0);
+  });
+
+  it('writes nothing twice when a move or a replay is repeated after a crash between its two steps', async () => {
+    const outbox = outboxOf(partition);
+    await redis.xadd(partition, '*', 'device', 'y', 'temp_f', '1');
+    const first = (await redis.xadd(outbox, '*', 'to', keys.deadLetters, 'reason', 'first'))!;
+    await redis.xadd(outbox, '*', 'to', keys.deadLetters, 'reason', 'second');
+    // A forward that moved the first entry and died before deleting it from the outbox.
+    const forward = defineLuaCommand(redis, 'pipeForwardOutbox', FORWARD_LUA);
+    const marks = `{${keys.deadLetters}}:forwarded`;
+    expect(
+      await forward(
+        [keys.deadLetters, marks],
+        [outbox, 60_000, JSON.stringify([[first, ['reason', 'first']]])],
+      ),
+    ).toBe(1);
+    expect(await forwardOutbox(redis, partition)).toBe(1);
+    const letters = await redis.xrange(keys.deadLetters, '-', '+');
+    expect(letters.map(([, fields]) => fields[1])).toEqual(['first', 'second']);
+    expect(await redis.xlen(outbox)).toBe(0);
+
+    // A replay that appended the entry and died before deleting the letter.
+    const letterId = (await redis.xadd(
+      keys.deadLetters,
+      '*',
+      ...encodeDeadLetter({
+        stream: partition,
+        id: '1-1',
+        group: GROUP,
+        consumer: 'c',
+        deliveries: 5,
+        idle_ms: 0,
+        reason: 'r',
+        fields: { device: 'z', temp_f: '2', ts: '5' },
+        dead_at: 0,
+      }),
+    ))!;
+    const replay = defineLuaCommand(redis, 'pipeReplayDeadLetter', REPLAY_LUA);
+    const [, appended] = (await replay(
+      [partition, `{${partition}}:replayed`],
+      [keys.deadLetters, letterId, 60_000, 'device', 'z', 'temp_f', '2', 'ts', '5'],
+    )) as [string, string];
+    expect(await replayDeadLetter(redis, keys.deadLetters, letterId)).toEqual({
+      status: 'replayed',
+      stream: partition,
+      id: appended,
+    });
+    const replayed = (await redis.xrange(partition, '-', '+')).filter(([, fields]) => fields[1] === 'z');
+    expect(replayed.map(([id]) => id)).toEqual([appended]);
+    expect(await redis.xrange(keys.deadLetters, letterId, letterId)).toEqual([]);
   });
 });

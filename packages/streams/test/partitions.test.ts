@@ -9,7 +9,10 @@ describe('discoverPartitions', () => {
   it('finds the partition streams, oldest day first, and ignores every other key under the prefix', async () => {
     const days = [Date.UTC(2025, 0, 2), Date.UTC(2024, 11, 31), Date.UTC(2025, 0, 1)];
     for (const day of days) await redis.xadd(keys.partitionKeyFor(day + 5), '*', 'temp_f', '70');
+    const shards = [1, 0].map((index) => keys.partitionKeyFor(days[0]!, { index, count: 2 }));
+    for (const shard of shards) await redis.xadd(shard, '*', 'temp_f', '70');
     const noise = [
+      keys.companionKey(shards[0]!, 'agg'),
       keys.averages,
       keys.deadLetters,
       keys.late,
@@ -27,6 +30,8 @@ describe('discoverPartitions', () => {
       `${prefix}:20241231`,
       `${prefix}:20250101`,
       `${prefix}:20250102`,
+      shards[1],
+      shards[0],
     ]);
   });
 

@@ -5,3 +5,5 @@ export { RedisCluster } from './redis-cluster.js';
 export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';
 export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export { type ProcessExit, runNode, type StartOptions, startNode, type TestProcess } from './node-process.js';
+export { type MemoryField, procStatusKiB, type RssSample, RssSampler } from './proc-status.js';
+export { waitFor } from './wait-for.js';

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 export interface ProcessExit {
   code: number | null;
@@ -20,8 +21,11 @@ export interface TestProcess {
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
-  /** Written to stdin, which is then closed; stdin is ignored without it. */
-  input?: string;
+  /**
+   * Written to stdin, which is then closed; stdin is ignored without it. An async iterable is streamed
+   * chunk by chunk, waiting for the child to take each one (input larger than memory, paced input).
+   */
+  input?: string | AsyncIterable<string>;
 }
 
 /** Starts `node <script> <args>` (an app's dist/main.js, a fixture) as a real child process. */
@@ -47,7 +51,9 @@ export function startNode(
   });
   if (input !== undefined) {
     child.stdin?.on('error', () => {});
-    child.stdin?.end(input);
+    if (typeof input === 'string') child.stdin?.end(input);
+    // A failing source ends the input early; the child's output then shows what it did get.
+    else streamTo(child, input).catch(() => child.stdin?.destroy());
   }
   const exited = new Promise<ProcessExit>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
@@ -62,6 +68,17 @@ export function startNode(
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
+}
+
+/** Writes each chunk once the child has room for it (backpressure); stops when the child is gone. */
+async function streamTo(child: ChildProcess, chunks: AsyncIterable<string>): Promise<void> {
+  const stdin = child.stdin!;
+  const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  for await (const chunk of chunks) {
+    if (stdin.destroyed) return;
+    if (!stdin.write(chunk)) await Promise.race([once(stdin, 'drain'), gone]);
+  }
+  stdin.end();
 }
 
 /** Runs `node <script> <args>` to its end; SIGKILLs it after `timeoutMs`. */

@@ -1,24 +1,24 @@
 --[[
-  Puts a dead letter's original entry back into its stream and removes the letter, atomically: either
-  both happen or neither. The caller read the letter and passes its fields (letters are never modified,
-  only deleted, so if the letter still exists these are its fields).
+  Puts a dead letter's original entry back into its stream, once. The letter lives in the dead-letter
+  stream, in another cluster slot, so the caller deletes it in a second step; the stream remembers
+  which letters it took back (with the new entry's ID), so a replay repeated after a crash between the
+  two steps, or raced by a second replay, appends nothing twice.
 
-  KEYS[1] the dead-letter stream      KEYS[2] the letter's original stream
-  ARGV[1] letter ID   ARGV[2..] field/value pairs to append to the original stream
+  KEYS[1] the letter's original stream   KEYS[2] {stream}:replayed (hash: '<dlq> <letter ID>' -> new ID)
+  ARGV[1] the dead-letter stream's key   ARGV[2] letter ID   ARGV[3] how long the marks are kept (ms)
+  ARGV[4..] field/value pairs to append to the original stream
 
   Returns { status, new entry ID or '' }, status one of:
-    'replayed'  appended to the original stream, letter removed
-    'gone'      the letter no longer exists (replayed or purged meanwhile)
-    'nostream'  the original stream no longer exists (an expired partition): the letter stays, and no
+    'replayed'  appended to the original stream now, or by an earlier replay of the same letter
+    'nostream'  the original stream no longer exists (an expired partition): nothing appended, and no
                 stream is created without its expiry (NOMKSTREAM)
-
-  On a Redis Cluster the two keys live in different slots; dead-letter.ts then takes a non-atomic path.
 ]]
-local dlq, stream, letter = KEYS[1], KEYS[2], ARGV[1]
-if not redis.call('XRANGE', dlq, letter, letter)[1] then return { 'gone', '' } end
+local stream, marks = KEYS[1], KEYS[2]
+local mark = ARGV[1] .. ' ' .. ARGV[2]
+local earlier = redis.call('HGET', marks, mark)
+if earlier then return { 'replayed', earlier } end
 if redis.call('EXISTS', stream) == 0 then return { 'nostream', '' } end
-local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.call('XADD', stream, 'NOMKSTREAM', '*', unpack(fields))
-redis.call('XDEL', dlq, letter)
+local id = redis.call('XADD', stream, 'NOMKSTREAM', '*', unpack(ARGV, 4))
+redis.call('HSET', marks, mark, id)
+redis.call('PEXPIRE', marks, ARGV[3])
 return { 'replayed', id }

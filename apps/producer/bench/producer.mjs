@@ -6,9 +6,10 @@
 // then the producer two ways: `pipe-producer ingest` of an NDJSON file (the CLI: parse, validate,
 // write) and PartitionWriter directly (the write path alone). Prints readings/s and the ratios.
 // Usage: node bench/producer.mjs [readings]   (build first: pnpm exec turbo run build --filter=@pipe/producer...)
+// With env BENCH_JSON=<file> it also writes its figures there as JSON (for `pnpm bench`'s report).
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,7 +40,7 @@ const redis = new Redis(server.url);
 const dir = await mkdtemp(join(tmpdir(), 'producer-bench-'));
 const results = [];
 const report = (name, perSecond, note = '') => {
-  results.push({ name, perSecond });
+  results.push(perSecond);
   console.log(`${name.padEnd(44)} ${String(Math.round(perSecond)).padStart(9)} readings/s ${note}`);
 };
 
@@ -147,7 +148,7 @@ try {
   writerRedis.disconnect();
   if (writer.stats.written !== N) throw new Error(`writer wrote ${writer.stats.written} of ${N}`);
 
-  const [bench, bare, ingest, direct] = results.map((r) => r.perSecond);
+  const [bench, bare, ingest, direct] = results;
   console.log('\nratios');
   console.log(
     `  ingest / redis-benchmark          ${(ingest / bench).toFixed(2)}  (target >= 0.33: ${ingest / bench >= 1 / 3 ? 'met' : 'NOT met'})`,
@@ -155,6 +156,19 @@ try {
   console.log(`  ingest / bare ioredis pipeline    ${(ingest / bare).toFixed(2)}`);
   console.log(`  writer / redis-benchmark          ${(direct / bench).toFixed(2)}`);
   console.log(`  writer / bare ioredis pipeline    ${(direct / bare).toFixed(2)}`);
+
+  if (process.env.BENCH_JSON) {
+    const figures = {
+      readings: N,
+      devices: DEVICES,
+      redisBenchmark: bench,
+      barePipeline: bare,
+      ingest,
+      ingestWithStart: N / wall,
+      writer: direct,
+    };
+    await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+  }
 } finally {
   redis.disconnect();
   await server.stop();

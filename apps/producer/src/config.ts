@@ -37,6 +37,7 @@ export const writerSchema = connectionSchema.extend({
   idFromTime: flag().default(false),
   giveUpAfter: positiveDuration().default(60_000),
   batchSize: positiveInt().max(5000, 'at most 5000 readings per batch').default(1000),
+  shards: positiveInt().max(1024, 'at most 1024 shards per day').default(1),
   json: flag().default(false),
 });
 
@@ -49,6 +50,7 @@ const WRITER_ENV = {
   idFromTime: 'ID_FROM_TIME',
   giveUpAfter: 'GIVE_UP_AFTER',
   batchSize: undefined,
+  shards: 'SHARDS',
   json: undefined,
 };
 const SIMULATION_FLAGS = { devices: undefined, interval: undefined, seed: undefined };

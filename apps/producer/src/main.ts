@@ -34,6 +34,10 @@ function withWriterFlags(command: Command): Command {
       'exit 3 when Redis stays unavailable this long (default 60s) [env GIVE_UP_AFTER]',
     )
     .option('--batch-size <n>', 'readings (ingest: input lines) per batch, at most 5000 (default 1000)')
+    .option(
+      '--shards <n>',
+      "streams per day, by device, spread over a cluster's masters (default 1: <prefix>:YYYYMMDD) [env SHARDS]",
+    )
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', EXIT_CODES_HELP);
 }

@@ -6,6 +6,7 @@ import {
   type PipelineKeys,
   type Reading,
   type RedisClient,
+  shardOfDevice,
   silentLogger,
 } from '@pipe/streams';
 import { type AddReadings, addReadingsCommand } from './add-readings-script.js';
@@ -24,6 +25,8 @@ export interface PartitionWriterOptions<S> {
   retentionMs: number;
   /** `<ts>-*` IDs (RU202 layout): one ordered producer, so batches go one at a time. */
   idFromTime: boolean;
+  /** Streams per day (by device), spread over a cluster's masters; 1 = the plain day partition. */
+  shards?: number;
   /** How long a batch may keep failing before the writer gives up. */
   giveUpAfterMs: number;
   /** Partition batches in flight at once; the bound on memory while Redis is slow or down. */
@@ -63,7 +66,8 @@ export class PartitionWriter<S = undefined> {
   private failure: Error | undefined;
   private unconfirmed = 0;
   private lastDay = Number.NaN;
-  private lastPartition = '';
+  private lastPartitions: string[] = [];
+  private readonly shards: number;
   private addReadings: AddReadings | undefined;
 
   constructor(
@@ -75,6 +79,7 @@ export class PartitionWriter<S = undefined> {
     this.log = options.log ?? silentLogger;
     this.metrics = options.metrics ?? noMetrics;
     this.now = options.now ?? Date.now;
+    this.shards = options.shards ?? 1;
   }
 
   /** Waits until Redis accepts commands (up to giveUpAfterMs) and registers the script. */
@@ -120,7 +125,7 @@ export class PartitionWriter<S = undefined> {
         this.reject(item.source, reason);
         continue;
       }
-      const partition = this.partitionOf(item.reading.ts);
+      const partition = this.partitionOf(item.reading);
       const group = byPartition.get(partition);
       if (group) group.push(item);
       else byPartition.set(partition, [item]);
@@ -228,14 +233,20 @@ export class PartitionWriter<S = undefined> {
     return JSON.stringify(values);
   }
 
-  /** partitionKeyFor, remembering the last day: consecutive readings nearly always share it. */
-  private partitionOf(ts: number): string {
-    const day = Math.floor(ts / DAY_MS);
+  /**
+   * The reading's day partition, or its device's shard of the day (a device always writes to the same
+   * shard, so its readings stay in order); remembers the last day's keys: consecutive readings nearly
+   * always share it.
+   */
+  private partitionOf(reading: Reading): string {
+    const day = Math.floor(reading.ts / DAY_MS);
     if (day !== this.lastDay) {
       this.lastDay = day;
-      this.lastPartition = this.keys.partitionKeyFor(ts);
+      this.lastPartitions = Array.from({ length: this.shards }, (_, index) =>
+        this.keys.partitionKeyFor(reading.ts, { index, count: this.shards }),
+      );
     }
-    return this.lastPartition;
+    return this.lastPartitions[shardOfDevice(reading.device, this.shards)]!;
   }
 
   private newest(group: WriteItem<S>[]): number {

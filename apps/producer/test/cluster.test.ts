@@ -55,4 +55,48 @@ describe('on a Redis Cluster', () => {
     expect(reset.stdout).toContain(`reset: deleted ${extra.length + 4} keys under ${prefix}`);
     expect(await Promise.all(masters.map((m) => m.dbsize()))).toEqual(masters.map(() => 0));
   });
+
+  it('with --shards 3 writes each day as three streams, one on each master, a device always to one', async () => {
+    const prefix = randomPrefix('shards');
+    const keys = new PipelineKeys(prefix);
+    const from = yesterdayUtc();
+    const run = await runProducer([
+      'backfill',
+      '--cluster-nodes',
+      cluster.seeds,
+      '--prefix',
+      prefix,
+      '--shards',
+      '3',
+      '--from',
+      String(from),
+      '--to',
+      String(from + 600_000),
+      '--devices',
+      '12',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(summaryOf(run)).toMatchObject({ readings: 12 * 600, partitions: 3 });
+    const shards = [0, 1, 2].map((index) => keys.partitionKeyFor(from, { index, count: 3 }));
+    let total = 0;
+    const masterOf = new Set<string>();
+    for (const shard of shards) {
+      const entries = await redis.xrange(shard, '-', '+');
+      total += entries.length;
+      const devices = new Set(entries.map(([, fields]) => fields[fields.indexOf('device') + 1]));
+      expect(devices.size).toBeGreaterThan(0);
+      for (const other of shards.filter((s) => s !== shard)) {
+        const theirs = await redis.xrange(other, '-', '+');
+        for (const [, fields] of theirs)
+          expect(devices.has(fields[fields.indexOf('device') + 1])).toBe(false);
+      }
+      const slot = (await redis.cluster('KEYSLOT', shard)) as number;
+      const owner = (await redis.cluster('SLOTS')).find(([lo, hi]) => slot >= lo && slot <= hi);
+      const [host, port] = owner![2]!;
+      masterOf.add(`${host}:${port}`);
+    }
+    expect(total).toBe(12 * 600);
+    expect(masterOf.size).toBe(3);
+  });
 });

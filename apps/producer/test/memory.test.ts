@@ -1,53 +1,43 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { randomPrefix } from '@pipe/testkit';
+import { procStatusKiB, randomPrefix, sleep } from '@pipe/testkit';
 import { describe, expect, inject, it } from 'vitest';
-import { MAIN } from './producer-process.js';
+import { startProducer } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 
-/** The process's peak resident set size so far (VmHWM, a high-water mark), in KiB; 0 once it is gone. */
-async function highWaterKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-}
-
-/** Streams `lines` generated readings into `ingest` on stdin; returns the child's peak RSS in KiB. */
-async function peakRssOfIngest(
-  lines: number,
-): Promise<{ code: number | null; rssKiB: number; stdout: string }> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, 'ingest', '--redis-url', redisUrl, '--prefix', randomPrefix('producer'), '--json'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  let stdout = '';
-  child.stdout.on('data', (c) => {
-    stdout += c;
-  });
-  let rssKiB = 0;
-  const sampler = setInterval(async () => {
-    rssKiB = Math.max(rssKiB, await highWaterKiB(child.pid!));
-  }, 20);
-  const closed = once(child, 'close');
+/** `lines` generated readings as NDJSON, a thousand lines per chunk. */
+async function* generatedInput(lines: number): AsyncGenerator<string> {
   const start = Date.now() - 3_600_000;
   for (let i = 0; i < lines; i += 1000) {
     let chunk = '';
     for (let j = i; j < Math.min(i + 1000, lines); j++) {
       chunk += `{"device":"dev-${j % 500}","ts":${start + Math.floor(j / 500)},"temp_f":${j % 97},"humidity":${j % 100}}\n`;
     }
-    if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
+    yield chunk;
   }
-  child.stdin.end();
+}
+
+/** Streams `lines` generated readings into `ingest` on stdin; returns the child's peak RSS in KiB. */
+async function peakRssOfIngest(
+  lines: number,
+): Promise<{ code: number | null; rssKiB: number; stdout: string }> {
+  const ingest = startProducer(
+    ['ingest', '--redis-url', redisUrl, '--prefix', randomPrefix('producer'), '--json'],
+    {
+      input: generatedInput(lines),
+    },
+  );
+  const pid = ingest.child.pid!;
+  let rssKiB = 0;
+  // VmHWM is the process's own high-water mark, so sampling it now and then misses no peak.
+  const sampler = setInterval(async () => {
+    rssKiB = Math.max(rssKiB, await procStatusKiB(pid, 'VmHWM'));
+  }, 20);
   // The summary is printed after the last write: sample once more before the process is gone.
-  while (!stdout.includes('}') && child.exitCode === null) {
-    rssKiB = Math.max(rssKiB, await highWaterKiB(child.pid!));
-    await new Promise((r) => setTimeout(r, 5));
+  while (!ingest.stdout().includes('}') && ingest.child.exitCode === null) {
+    rssKiB = Math.max(rssKiB, await procStatusKiB(pid, 'VmHWM'));
+    await sleep(5);
   }
-  const [code] = await closed;
+  const { code, stdout } = await ingest.exited;
   clearInterval(sampler);
   if (rssKiB === 0) throw new Error('could not read the peak RSS of the ingest process');
   return { code, rssKiB, stdout };

@@ -1,18 +1,15 @@
 import type {} from '@pipe/testkit/global-setup';
 import { fileURLToPath } from 'node:url';
 import { PipelineKeys, type RedisClient } from '@pipe/streams';
-import { type ProcessExit, startNode, type TestProcess } from '@pipe/testkit';
+import { type ProcessExit, type StartOptions, startNode, type TestProcess } from '@pipe/testkit';
 
 export const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 export type ProducerRun = ProcessExit;
 export type ProducerProcess = TestProcess;
 
-/** Starts `node dist/main.js <args>` as a real process; `input` is written to its stdin. */
-export function startProducer(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
-): ProducerProcess {
+/** Starts `node dist/main.js <args>` as a real process; `input` is written (or streamed) to its stdin. */
+export function startProducer(args: string[], options: StartOptions = {}): ProducerProcess {
   return startNode(MAIN, args, { env: { LOG_LEVEL: 'warn', ...options.env }, input: options.input });
 }
 

@@ -49,6 +49,7 @@ export async function openWriterSession<S>(
   const writer = new PartitionWriter<S>(redis, keys, {
     retentionMs: config.retention,
     idFromTime: config.idFromTime,
+    shards: config.shards,
     giveUpAfterMs: config.giveUpAfter,
     onRejected,
     log,

@@ -4,7 +4,9 @@
 //   1. reclaim: RECLAIM idle pending entries of a dead consumer, claimed to a live one;
 //   2. dead-letter: DEAD entries delivered max-deliveries times, moved to the dead-letter stream; also
 //      beside a naive pipelined move (XRANGE, XADD to the dlq, XACK; not atomic, no re-checks).
-// Run after a build: `pnpm --filter @pipe/reaper bench` (env RECLAIM, DEAD to change the sizes).
+// Run after a build: `pnpm --filter @pipe/reaper bench` (env RECLAIM, DEAD to change the sizes; with
+// BENCH_JSON=<file> it also writes its figures there as JSON, for `pnpm bench`'s report).
+import { writeFile } from 'node:fs/promises';
 import { connect, PipelineKeys, silentLogger } from '@pipe/streams';
 import { RedisServer, sleep } from '@pipe/testkit';
 import { Sweeper } from '../dist/sweeper.js';
@@ -210,6 +212,17 @@ try {
     `${''.padEnd(12)} ${''.padStart(7)}          naive pipelined XRANGE + XADD dlq + XACK (not atomic) ${naive.seconds.toFixed(3)} s (${rate(DEAD, naive.seconds)})` +
       `  ratio ${(naive.seconds / dead.reaper.seconds).toFixed(2)}`,
   );
+
+  if (process.env.BENCH_JSON) {
+    const seconds = ({ reaper, baseline }) => ({ reaper: reaper.seconds, bare: baseline.seconds });
+    const figures = {
+      minIdleMs: MIN_IDLE_MS,
+      maxDeliveries: MAX_DELIVERIES,
+      reclaim: { entries: RECLAIM, ...seconds(reclaim) },
+      deadLetter: { entries: DEAD, ...seconds(dead), naive: naive.seconds },
+    };
+    await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+  }
 } finally {
   redis.disconnect();
   liveClient.disconnect();

@@ -4,11 +4,13 @@ import {
   type ProcessExit,
   randomPrefix,
   runNode,
-  sleep,
   startNode as startTestProcess,
   type TestProcess,
+  waitFor,
 } from '@pipe/testkit';
 import { afterAll, afterEach, inject } from 'vitest';
+
+export { waitFor };
 
 const REAPER = new URL('../dist/main.js', import.meta.url).pathname;
 const CONSUMER = new URL('./fixtures/counting-consumer.mjs', import.meta.url).pathname;
@@ -90,21 +92,6 @@ export function startConsumer(o: ConsumerOptions): AppProcess {
     ...(o.crashOn ? { CRASH_ON: o.crashOn } : {}),
     COUNT: String(o.count ?? 100),
   });
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Readings with known temperatures, pipelined into one partition; returns their IDs and temperatures. */

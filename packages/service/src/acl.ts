@@ -83,12 +83,14 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'zrangebyscore',
         'zrem',
         'del',
+        'xdel',
         'time',
       ],
       keys: [
         `~${partitions}`,
         `~${companions}`,
-        ...streams('averages', 'late', 'dlq', 'alerts').map((k) => `~${k}`),
+        // Each output stream, and its companion keys (sources of published hours, forwarding marks).
+        ...streams('averages', 'late', 'dlq', 'alerts').flatMap((k) => [`~${k}`, `~{${k}}:*`]),
       ],
     },
     // Claims and dead-letters pending entries, prunes consumers, holds its lease, replays dead letters.
@@ -111,6 +113,8 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'scan',
         'set',
         'get',
+        'hget',
+        'hset',
         'del',
         'pexpire',
         'pttl',
@@ -123,6 +127,8 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         `~${partitions}`,
         `~${companions}`,
         ...streams('dlq', 'reaper:lease').map((k) => `~${k}`),
+        // The dead-letter stream's forwarding marks (outbox moves).
+        ...streams('dlq').map((k) => `~{${k}}:*`),
         ...streams('averages', 'late', 'alerts').map((k) => `%R~${k}`),
       ],
     },

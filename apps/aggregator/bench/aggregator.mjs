@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // Aggregator throughput beside a bare consumer-group loop on the same data, in the same run.
-//   node apps/aggregator/bench/aggregator.mjs [readings=1000000]
+//   node apps/aggregator/bench/aggregator.mjs [readings=1000000]   (env BENCH_JSON=<file>: figures as JSON)
 // Prints readings/s for: a bare XREADGROUP COUNT 1000 + one XACK per batch loop, and
-// `pipe-aggregator run --drain` (a real process, startup included); then the RU202-sized job:
-// 10 days x 1 reading/s (864,000 readings) written and drained, in seconds.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// `pipe-aggregator run --drain` (a real process, startup included); then the RU202-sized job end to end:
+// 10 days x 1 reading/s (864,000 readings) written by `pipe-producer backfill` and drained by
+// `pipe-aggregator run --drain`, both real processes, in seconds.
+import { writeFile } from 'node:fs/promises';
 import { encodeReading, PipelineKeys } from '@pipe/streams';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
+import { backfill, checkAverages, drain, hoursSpanned } from './jobs.mjs';
 
 const total = Number(process.argv[2] ?? 1_000_000);
-const main = new URL('../dist/main.js', import.meta.url).pathname;
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const RU202 = { days: 10, readings: 864_000 };
 
 async function write(redis, keys, from, count, stepMs, devices) {
   let pipeline = redis.pipeline();
@@ -60,32 +62,10 @@ async function bareLoop(redis, partitions) {
   return { n, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Runs `run --drain` as a process; resolves with its wall time and the peak RSS sampled from /proc. */
-function drain(url, prefix) {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [main, 'run', '--drain', '--redis-url', url, '--prefix', prefix, '--log-level', 'warn'],
-      { stdio: 'inherit' },
-    );
-    let peakRss = 0;
-    const sampler = setInterval(() => {
-      try {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
-        peakRss = Math.max(peakRss, kb * 1024);
-      } catch {}
-    }, 100);
-    child.on('exit', (code) => {
-      clearInterval(sampler);
-      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, peakRss });
-      else reject(new Error(`aggregator exited ${code}`));
-    });
-  });
-}
-
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const server = await RedisServer.start();
 const redis = new Redis(server.url);
+const connection = ['--redis-url', server.url];
 try {
   const from = Math.floor(Date.now() / DAY) * DAY - DAY;
   const keys = new PipelineKeys('bench');
@@ -93,22 +73,35 @@ try {
   const partitions = await write(redis, keys, from, total, 1000, 10);
 
   const bare = await bareLoop(redis, partitions);
-  const agg = await drain(server.url, 'bench');
-  const aggSeconds = agg.seconds;
+  if (bare.n !== total) throw new Error(`the bare loop read ${bare.n} of ${total}`);
+  const agg = await drain(connection, 'bench');
+  const published = await checkAverages(
+    redis,
+    keys,
+    total,
+    hoursSpanned(from, from + (Math.ceil(total / 10) - 1) * 1000),
+  );
   const bareRate = bare.n / bare.seconds;
-  const aggRate = total / aggSeconds;
-  const averages = await redis.xlen(keys.averages);
+  const aggRate = total / agg.seconds;
 
   // The reference job stands alone, as the RU202 exercise runs: a server without the first job's data.
+  // Whole hours, ending at the last full hour; a retention beyond 10 days so no partition expires on write;
+  // --keep-hours 240 keeps every average so the check can count all of them.
   await redis.flushall();
   const ru = new PipelineKeys('ru202');
-  const ruFrom = Math.floor(Date.now() / DAY) * DAY - 10 * DAY;
-  const t0 = performance.now();
-  await write(redis, ru, ruFrom, 864_000, 1000, 1);
-  const writeSeconds = (performance.now() - t0) / 1000;
-  const ru202 = await drain(server.url, 'ru202');
-  const ruDrain = ru202.seconds;
-  const ruAverages = await redis.xlen(ru.averages);
+  const ruTo = Math.floor(Date.now() / HOUR) * HOUR;
+  const ruFrom = ruTo - RU202.days * DAY;
+  const written = await backfill(
+    connection,
+    'ru202',
+    [
+      ...['--devices', '1', '--interval', '1s', '--from', String(ruFrom), '--to', String(ruTo)],
+      ...['--retention', `${RU202.days + 1}d`],
+    ],
+    RU202.readings,
+  );
+  const ruDrain = await drain(connection, 'ru202', ['--keep-hours', String(RU202.days * 24)]);
+  const ruPublished = await checkAverages(redis, ru, RU202.readings, RU202.days * 24);
 
   const row = (name, rate, note = '') =>
     console.log(
@@ -119,12 +112,32 @@ try {
   row(
     'pipe-aggregator run --drain (process)',
     aggRate,
-    `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${averages} hours published, peak RSS ${(agg.peakRss / 2 ** 20).toFixed(0)} MiB`,
+    `ratio ${(aggRate / bareRate).toFixed(2)} (target >= 0.75); ${published.hours} hours published, peak RSS ${mib(agg.peakRss)}`,
   );
   console.log('');
   console.log(
-    `RU202-sized job: 864,000 readings (10 days x 1/s): written in ${writeSeconds.toFixed(2)} s, drained in ${ruDrain.toFixed(2)} s (${ruAverages} hours published, peak RSS ${(ru202.peakRss / 2 ** 20).toFixed(0)} MiB); RU202 reference ~230 s, target < 8 s`,
+    `RU202-sized job: ${RU202.readings.toLocaleString('en')} readings (${RU202.days} days x 1/s): ` +
+      `pipe-producer backfill ${written.seconds.toFixed(2)} s (peak RSS ${mib(written.peakRss)}), ` +
+      `pipe-aggregator run --drain ${ruDrain.seconds.toFixed(2)} s (${ruPublished.hours} hours published, peak RSS ${mib(ruDrain.peakRss)}), ` +
+      `total ${(written.seconds + ruDrain.seconds).toFixed(2)} s; RU202 reference ~230 s, target < 8 s (drain)`,
   );
+
+  if (process.env.BENCH_JSON) {
+    const figures = {
+      consumption: {
+        readings: total,
+        bare: { seconds: bare.seconds },
+        aggregator: { seconds: agg.seconds, peakRss: agg.peakRss, hours: published.hours },
+      },
+      endToEnd: {
+        readings: RU202.readings,
+        days: RU202.days,
+        backfill: { seconds: written.seconds, peakRss: written.peakRss, summary: written.summary },
+        drain: { seconds: ruDrain.seconds, peakRss: ruDrain.peakRss, hours: ruPublished.hours },
+      },
+    };
+    await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+  }
 } finally {
   redis.disconnect();
   await server.stop();

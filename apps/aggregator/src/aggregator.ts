@@ -2,6 +2,7 @@ import {
   type ConsumerBatch,
   ConsumerLoop,
   discoverPartitions,
+  forwardOutbox,
   type Logger,
   type PipelineKeys,
   PipeError,
@@ -21,6 +22,7 @@ export type AggregatorSettings = Pick<
   | 'consumer'
   | 'grace'
   | 'idleClose'
+  | 'maxAhead'
   | 'keepHours'
   | 'alertAbove'
   | 'drain'
@@ -42,7 +44,7 @@ const CLOSE_ROUND_MS = 250;
 
 /**
  * Reads every live partition through one consumer group per partition, counts each reading exactly
- * once into its UTC hour (accumulate-batch-n.lua) and publishes each hour once (close-hour-n.lua).
+ * once into its UTC hour (accumulate-batch-n.lua) and publishes each hour once (HourCloser).
  */
 export class Aggregator {
   private readonly state: AggregatorStateKeys;
@@ -52,6 +54,7 @@ export class Aggregator {
   private partitions: string[] = [];
   private lastDiscovery = 0;
   private lastCloseRound = 0;
+  private lastOutboxSweep = 0;
   private quietSince = Date.now();
   private stopRequested = false;
   private stopped: Promise<void> | undefined;
@@ -80,6 +83,7 @@ export class Aggregator {
       state: this.state,
       group: s.group,
       graceMs: s.grace,
+      maxAheadMs: s.maxAhead,
       keepHours: s.keepHours,
       log,
       onPublished: () => this.deps.metrics?.hoursPublished.inc(),
@@ -122,19 +126,12 @@ export class Aggregator {
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
     const now = Date.now();
-    const outputs = {
-      averages: keys.averages,
-      late: keys.late,
-      deadLetters: keys.deadLetters,
-      alerts: keys.alerts,
-    };
     // One script per partition, sent together: a multi-day backfill costs one round trip per read.
     await Promise.all(
       batches.map(async (batch) => {
         const call = accumulateCall(batch, {
           keys,
           state: this.state,
-          outputs,
           group: s.group,
           consumer: s.consumer,
           alertAbove: s.alertAbove,
@@ -151,6 +148,7 @@ export class Aggregator {
             'high temperature',
           );
         }
+        if (late + dead + alerts.length > 0) await forwardOutbox(this.deps.redis, batch.stream);
         if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
         if (duplicates > 0)
@@ -160,12 +158,25 @@ export class Aggregator {
     );
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     this.quietSince = Date.now();
-    if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound(false);
+    if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound();
   }
 
-  private async closeRound(force: boolean, progress?: PartitionProgress[]) {
+  /** Closes due hours; with `endedBy`, also every hour that ended by then (see HourCloser). */
+  private async closeRound(endedBy?: number, progress?: PartitionProgress[]) {
     this.lastCloseRound = Date.now();
-    return this.closer!.closeDue(progress ?? (await this.progress(this.partitions)), { force });
+    const round = await this.closer!.closeDue(progress ?? (await this.progress(this.partitions)), {
+      endedBy,
+      refresh: async () => this.progress(await this.livePartitions(true)),
+    });
+    if (endedBy !== undefined || Date.now() - this.lastOutboxSweep >= DISCOVERY_MS)
+      await this.sweepOutboxes();
+    return round;
+  }
+
+  /** Forwards what an instance that crashed between a batch and its forward left in the outboxes. */
+  private async sweepOutboxes(): Promise<void> {
+    this.lastOutboxSweep = Date.now();
+    for (const partition of this.partitions) await forwardOutbox(this.deps.redis, partition);
   }
 
   private progress(partitions: string[]): Promise<PartitionProgress[]> {
@@ -180,7 +191,10 @@ export class Aggregator {
       const partitions = await this.livePartitions(true);
       const progress = await this.progress(partitions);
       if (progress.every((p) => p.caughtUp)) {
-        const round = await this.closeRound(true, progress);
+        // Idle close takes only hours that ended --idle-close ago: with several instances each sees a
+        // share of the readings, so one instance's quiet does not mean the current hour is over.
+        const endedBy = s.drain ? Number.POSITIVE_INFINITY : Date.now() - s.idleClose;
+        const round = await this.closeRound(endedBy, progress);
         if (s.drain && round.openHours === 0 && !round.blockedBy) {
           this.deps.log.info({ partitions: partitions.length }, 'drained');
           void this.stop();
@@ -188,6 +202,6 @@ export class Aggregator {
         return;
       }
     }
-    await this.closeRound(false);
+    await this.closeRound();
   }
 }

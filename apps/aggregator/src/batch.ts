@@ -4,6 +4,7 @@ import {
   decodeReading,
   fieldsToObject,
   hourWindowOf,
+  outboxOf,
   type PipelineKeys,
   type Reading,
 } from '@pipe/streams';
@@ -12,8 +13,6 @@ import type { AggregatorStateKeys } from './state-keys.js';
 export interface BatchContext {
   keys: PipelineKeys;
   state: AggregatorStateKeys;
-  /** averages, late, dead-letter, alerts stream keys. */
-  outputs: { averages: string; late: string; deadLetters: string; alerts: string };
   group: string;
   consumer: string;
   alertAbove: number | undefined;
@@ -74,15 +73,8 @@ class HourFigures {
  */
 export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): AccumulateCall {
   const { stream, entries } = batch;
-  const keys = [
-    stream,
-    ctx.state.progress(stream),
-    ctx.state.openHours(stream),
-    ctx.outputs.averages,
-    ctx.outputs.late,
-    ctx.outputs.deadLetters,
-    ctx.outputs.alerts,
-  ];
+  const keys = [stream, ctx.state.progress(stream), ctx.state.openHours(stream), outboxOf(stream)];
+  const firstHourKey = keys.length + 1; // KEYS are 1-based in Lua
   const day = ctx.keys.parsePartitionKey(stream);
   const hourIndex = new Map<number, number>();
   const hours: HourFigures[] = [];
@@ -90,14 +82,16 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
   const hourOf: number[] = [];
   const poison: [number, string, string][] = [];
   const alerts: number[] = [];
-  const temps: number[] = [];
+  const temps: string[] = [];
+  const devices: string[] = [];
   const humidity: (number | false)[] = [];
   const readings: (Reading | undefined)[] = [];
   let maxts: number | undefined;
   const deadLetter = (id: string, reason: string, fields: string[]) => {
     ids.push(id);
     hourOf.push(0);
-    temps.push(0);
+    temps.push('0');
+    devices.push('');
     humidity.push(false);
     poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
     readings.push(undefined);
@@ -126,11 +120,12 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
       hourIndex.set(start, index);
       hours.push(new HourFigures(reading.temp_f));
     }
-    hours[index - 8]!.add(reading);
+    hours[index - firstHourKey]!.add(reading);
     if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
     ids.push(id);
     hourOf.push(index);
-    temps.push(reading.temp_f);
+    temps.push(String(reading.temp_f));
+    devices.push(reading.device);
     humidity.push(reading.humidity ?? false);
     if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);
     readings.push(reading);
@@ -142,7 +137,10 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     maxts ?? '',
     JSON.stringify({ i: ids, k: hourOf, x: poison, a: alerts }),
     JSON.stringify(hours),
-    JSON.stringify({ t: temps, h: humidity }),
+    JSON.stringify({ t: temps, h: humidity, d: devices }),
+    ctx.keys.late,
+    ctx.keys.deadLetters,
+    ctx.keys.alerts,
   ];
   return { keys, args, readings };
 }

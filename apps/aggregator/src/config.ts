@@ -15,6 +15,12 @@ export const aggregatorConfigSchema = connectionSchema.extend({
   grace: duration().default(5_000),
   /** Close every open hour when the group has been caught up and quiet for this long (wall clock). */
   idleClose: duration().default(60_000),
+  /**
+   * How far ahead of this machine's clock stream time may run. A reading stamped further ahead is
+   * still counted, but cannot declare the running hour over (a device with a wrong clock would
+   * otherwise publish hours before their readings arrive). The demo's accelerated clock raises it.
+   */
+  maxAhead: duration().default(60_000),
   keepHours: positiveInt().default(120),
   alertAbove: z.coerce.number().finite().optional(),
   drain: z.boolean().default(false),
@@ -32,6 +38,7 @@ export const AGGREGATOR_ENV = {
   consumer: 'AGGREGATOR_CONSUMER',
   grace: 'AGGREGATOR_GRACE',
   idleClose: 'AGGREGATOR_IDLE_CLOSE',
+  maxAhead: 'AGGREGATOR_MAX_AHEAD',
   keepHours: 'AGGREGATOR_KEEP_HOURS',
   alertAbove: 'AGGREGATOR_ALERT_ABOVE',
   drain: undefined,

@@ -1,6 +1,16 @@
-import { hourLabel, type Logger, type PipelineKeys, type RedisClient } from '@pipe/streams';
+import {
+  DAY_MS,
+  forwardOutbox,
+  HOUR_MS,
+  hourLabel,
+  type Logger,
+  outboxOf,
+  type PipelineKeys,
+  type RedisClient,
+} from '@pipe/streams';
+import { averageEntryFields, type PartitionTotals, sumHourTotals } from './hour-totals.js';
 import { type PartitionProgress, watermarkOf } from './progress.js';
-import type { AggregatorScripts, CloseStatus } from './scripts.js';
+import type { AggregatorScripts, PublishReply } from './scripts.js';
 import type { AggregatorStateKeys } from './state-keys.js';
 
 export interface HourCloserOptions {
@@ -10,83 +20,189 @@ export interface HourCloserOptions {
   state: AggregatorStateKeys;
   group: string;
   graceMs: number;
+  /** Stream time runs at most this far ahead of the clock (see the config's maxAhead). */
+  maxAheadMs: number;
   keepHours: number;
   log: Logger;
   onPublished?: (hourStart: number, average: string) => void;
 }
 
-/** Pending entries close-hour inspects before it gives up and waits (bounds the script's work). */
+/** Pending entries seal-hour inspects before it gives up and waits (bounds the script's work). */
 const PENDING_INSPECT_LIMIT = 10_000;
+
+export type BlockedStatus = 'not-due' | 'pending' | 'earlier-open';
+
+export interface CloseOptions {
+  /** Hours that ended at or before this (ms) close whatever stream time says. */
+  endedBy?: number;
+  /** Fresh readProgress() of freshly discovered partitions. */
+  refresh?: () => Promise<PartitionProgress[]>;
+}
 
 export interface CloseRound {
   published: number;
   /** Why the round stopped before the last open hour, if it did. */
-  blockedBy?: { status: CloseStatus; hourStart: number; detail: string };
+  blockedBy?: { status: BlockedStatus; hourStart: number; detail: string };
+  /** Hours still open after the round. */
   openHours: number;
 }
 
 /**
  * Publishes due hours oldest first. An hour is due when stream time (watermarkOf) passed its end plus
- * the grace, or at once when forced (drain, idle close). The script re-checks everything atomically, so instances may race freely.
+ * the grace, or at once when forced (drain, idle close). Closing an hour takes three steps, each a
+ * script in one cluster slot, so it works the same on one server and on a cluster:
+ * 1. seal-hour on every live partition of the hour's day and earlier (the shards of a day included):
+ *    refused while a reading up to the hour's end is pending there or an earlier hour is open; once
+ *    sealed, the partition's totals of the hour are final (later readings of it are late);
+ * 2. publish-hour sums them into one entry at ID `<hour>-0`, once;
+ * 3. settle-hour drops each partition's totals, or sends them to the late stream when the published
+ *    entry does not hold them.
+ * Every step is idempotent, so instances may race and crash at any point.
  */
 export class HourCloser {
+  /** Partitions of past days sealed through their last hour: sealing them again changes nothing. */
+  private readonly sealedThrough = new Set<string>();
+  /** Due hours whose partitions were rediscovered after they became due. */
+  private readonly discoveredWhileDue = new Set<number>();
+
   constructor(private readonly o: HourCloserOptions) {}
 
-  /** One pass over the open hours, oldest first; `progress` is readProgress() of the live partitions. */
-  async closeDue(progress: PartitionProgress[], { force = false } = {}): Promise<CloseRound> {
-    const watermark = watermarkOf(progress);
-    const partitions = progress.map((p) => p.partition);
-    let published = 0;
-    let openHours = 0;
-    const round: CloseRound = { published: 0, openHours: 0 };
-    for (let i = 0; i < partitions.length; i++) {
-      const partition = partitions[i]!;
-      const hours = (await this.o.redis.zrange(this.o.state.openHours(partition), 0, -1)).map(Number);
-      openHours += hours.length;
-      for (const hourStart of hours) {
-        if (round.blockedBy) continue;
-        const { date, hour } = hourLabel(hourStart);
-        const [status, detail] = await this.o.scripts.closeHour(
-          [
-            partition,
-            this.o.state.openHours(partition),
-            this.o.state.hour(partition, hourStart),
-            this.o.keys.averages,
-            this.o.keys.late,
-            ...partitions.slice(0, i).map((p) => this.o.state.openHours(p)),
-          ],
-          [
-            this.o.group,
-            hourStart,
-            watermark,
-            this.o.graceMs,
-            this.o.keepHours,
-            force ? '1' : '0',
-            PENDING_INSPECT_LIMIT,
-            date,
-            hour,
-          ],
-        );
-        if (status === 'published') {
-          published++;
-          openHours--;
-          this.o.log.info({ partition, date, hour, average: detail }, 'published hourly average');
-          this.o.onPublished?.(hourStart, detail);
-        } else if (status === 'empty') {
-          openHours--;
-        } else if (status === 'superseded') {
-          openHours--;
-          this.o.log.error(
-            { partition, hourStart, lastPublished: detail },
-            'hour closed after a later one; totals sent to the late stream',
-          );
-        } else {
-          round.blockedBy = { status, hourStart, detail };
+  /**
+   * One pass over the open hours, oldest first; `progress` is readProgress() of the live partitions.
+   * Hours that ended by `endedBy` close whatever stream time says (drain: all; idle close: those that
+   * ended long enough ago). Before an hour's first close attempt, `refresh` rediscovers the partitions,
+   * so a shard created since the last discovery is sealed with the others and holds stream time back.
+   */
+  async closeDue(
+    progress: PartitionProgress[],
+    { endedBy = Number.NEGATIVE_INFINITY, refresh }: CloseOptions = {},
+  ): Promise<CloseRound> {
+    let fromRefresh = false;
+    for (;;) {
+      const plan = await this.plan(progress);
+      const round: CloseRound = { published: 0, openHours: plan.hours.length };
+      let refreshed = false;
+      for (const hourStart of plan.hours) {
+        const end = hourStart + HOUR_MS;
+        if (plan.watermark < end + this.o.graceMs && end > endedBy) {
+          round.blockedBy = { status: 'not-due', hourStart, detail: '' };
+          break;
         }
+        // One discovery after an hour became due is enough (a blocked hour must not SCAN every round).
+        if (fromRefresh) this.discoveredWhileDue.add(hourStart);
+        else if (refresh && !this.discoveredWhileDue.has(hourStart)) {
+          progress = await refresh();
+          fromRefresh = refreshed = true;
+          break;
+        }
+        const closed = await this.close(hourStart, progress, plan.holders.get(hourStart)!);
+        if ('status' in closed) {
+          round.blockedBy = { ...closed, hourStart };
+          break;
+        }
+        this.discoveredWhileDue.delete(hourStart);
+        round.openHours--;
+        if (closed.outcome === 'published') round.published++;
+      }
+      if (!refreshed) return round;
+    }
+  }
+
+  /**
+   * Stream time, capped at the clock plus maxAhead (a reading stamped in the future must not declare
+   * the current hour over), and which partitions hold which open hours.
+   */
+  private async plan(progress: PartitionProgress[]) {
+    const watermark = Math.min(watermarkOf(progress), Date.now() + this.o.maxAheadMs);
+    const live = new Set(progress.map((p) => p.partition));
+    for (const partition of this.sealedThrough)
+      if (!live.has(partition)) this.sealedThrough.delete(partition);
+    const openLists = await Promise.all(
+      progress.map((p) => this.o.redis.zrange(this.o.state.openHours(p.partition), 0, -1)),
+    );
+    const holders = new Map<number, string[]>();
+    openLists.forEach((hours, i) => {
+      for (const hour of hours.map(Number)) {
+        const list = holders.get(hour) ?? [];
+        list.push(progress[i]!.partition);
+        holders.set(hour, list);
+      }
+    });
+    const hours = [...holders.keys()].sort((a, b) => a - b);
+    for (const hour of this.discoveredWhileDue) if (!holders.has(hour)) this.discoveredWhileDue.delete(hour);
+    return { watermark, holders, hours };
+  }
+
+  /** Closes one hour; or says why not, when a partition refused to seal. */
+  private async close(
+    hourStart: number,
+    progress: PartitionProgress[],
+    holders: string[],
+  ): Promise<{ status: BlockedStatus; detail: string } | { outcome: PublishReply[0] | 'empty' }> {
+    const { scripts, state, log } = this.o;
+    const day = Math.floor(hourStart / DAY_MS) * DAY_MS;
+    const targets = progress.filter(
+      (p) => p.day === day || (p.day < day && !this.sealedThrough.has(p.partition)),
+    );
+    const seals = await Promise.all(
+      targets.map((p) =>
+        scripts.sealHour(
+          [
+            p.partition,
+            state.progress(p.partition),
+            state.openHours(p.partition),
+            state.hour(p.partition, hourStart),
+          ],
+          [this.o.group, hourStart, PENDING_INSPECT_LIMIT, p.day],
+        ),
+      ),
+    );
+    const parts: PartitionTotals[] = [];
+    for (const [i, [status, detail]] of seals.entries()) {
+      if (status !== 'sealed') return { status, detail };
+      const p = targets[i]!;
+      if (p.day < day) this.sealedThrough.add(p.partition);
+      else parts.push({ partition: p.partition, hash: detail });
+    }
+
+    const totals = sumHourTotals(parts);
+    let outcome: PublishReply[0] | 'empty' = 'empty';
+    let detail = '';
+    if (totals) {
+      const { date, hour } = hourLabel(hourStart);
+      [outcome, detail] = await scripts.publishHour(
+        [this.o.keys.averages, state.sources(hourStart)],
+        [
+          hourStart,
+          this.o.keepHours,
+          this.o.keepHours * HOUR_MS,
+          JSON.stringify(totals.sources),
+          ...averageEntryFields(totals, date, hour),
+        ],
+      );
+      if (outcome === 'published') {
+        const average = String(totals.sum / totals.n);
+        log.info({ date, hour, average, partitions: totals.sources.length }, 'published hourly average');
+        this.o.onPublished?.(hourStart, average);
+      } else if (outcome === 'superseded') {
+        log.error(
+          { hourStart, lastPublished: detail },
+          'hour closed after a later one; totals sent to the late stream',
+        );
       }
     }
-    round.published = published;
-    round.openHours = openHours;
-    return round;
+    const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
+    for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {
+      let reason = '';
+      if (outcome === 'superseded') reason = `a later hour (${detail}) was published first`;
+      else if (included && !included.has(partition))
+        reason = `hour ${hourStart} was published without these readings`;
+      const late = await scripts.settleHour(
+        [state.openHours(partition), state.hour(partition, hourStart), outboxOf(partition)],
+        [hourStart, reason, partition, this.o.keys.late],
+      );
+      if (late > 0) await forwardOutbox(this.o.redis, partition);
+    }
+    return { outcome };
   }
 }

@@ -36,6 +36,10 @@ withConnectionFlags(
       'close open hours after this long caught up with no new reading [env AGGREGATOR_IDLE_CLOSE] (default 60s)',
     )
     .option(
+      '--max-ahead <duration>',
+      'how far ahead of the clock stream time may run [env AGGREGATOR_MAX_AHEAD] (default 1m)',
+    )
+    .option(
       '--keep-hours <n>',
       'hourly averages kept (XADD MAXLEN ~) [env AGGREGATOR_KEEP_HOURS] (default 120)',
     )

@@ -2,23 +2,31 @@ import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
 /** accumulate-batch result: counted, already acknowledged, late, dead-lettered, alert entry indexes. */
 export type AccumulateReply = [number, number, number, number, number[]];
-export type CloseStatus = 'published' | 'not-due' | 'pending' | 'earlier-open' | 'empty' | 'superseded';
+export type SealReply = ['sealed', string[]] | ['earlier-open' | 'pending', string];
+export type PublishReply = ['published' | 'already' | 'superseded', string];
 
 export interface AggregatorScripts {
   accumulateBatch(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
-  closeHour(keys: string[], args: (string | number)[]): Promise<[CloseStatus, string]>;
+  sealHour(keys: string[], args: (string | number)[]): Promise<SealReply>;
+  publishHour(keys: string[], args: (string | number)[]): Promise<PublishReply>;
+  settleHour(keys: string[], args: (string | number)[]): Promise<number>;
 }
 
-/** The aggregator's Lua scripts (see their headers in ./lua for KEYS, ARGV and replies). */
+/**
+ * The aggregator's Lua scripts (see their headers in ./lua for KEYS, ARGV and replies). Each touches
+ * one cluster slot: a partition's or the averages stream's.
+ */
 export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
-  const accumulate = defineLuaCommand(
-    redis,
-    'pipeAccumulateBatch',
-    new URL('./lua/accumulate-batch-n.lua', import.meta.url),
-  );
-  const close = defineLuaCommand(redis, 'pipeCloseHour', new URL('./lua/close-hour-n.lua', import.meta.url));
+  const script = (name: string, file: string) =>
+    defineLuaCommand(redis, name, new URL(`./lua/${file}`, import.meta.url));
+  const accumulate = script('pipeAccumulateBatch', 'accumulate-batch-n.lua');
+  const seal = script('pipeSealHour', 'seal-hour-4.lua');
+  const publish = script('pipePublishHour', 'publish-hour-2.lua');
+  const settle = script('pipeSettleHour', 'settle-hour-3.lua');
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,
-    closeHour: (keys, args) => close(keys, args) as Promise<[CloseStatus, string]>,
+    sealHour: (keys, args) => seal(keys, args) as Promise<SealReply>,
+    publishHour: (keys, args) => publish(keys, args) as Promise<PublishReply>,
+    settleHour: (keys, args) => settle(keys, args) as Promise<number>,
   };
 }

@@ -7,7 +7,10 @@ import type { PipelineKeys } from '@pipe/streams';
 export class AggregatorStateKeys {
   constructor(private readonly keys: PipelineKeys) {}
 
-  /** Hash: `maxts` = newest event time counted from this partition (feeds the watermark). */
+  /**
+   * Hash: `maxts` = newest event time counted from this partition (feeds the watermark); `sealed` =
+   * the latest hour closed in this partition (its readings and earlier ones are late).
+   */
   progress(partition: string): string {
     return this.keys.companionKey(partition, 'agg');
   }
@@ -20,5 +23,10 @@ export class AggregatorStateKeys {
   /** Hash of one hour's running totals: n, sum, min, max, hn, hsum, devices, d:<device>. */
   hour(partition: string, hourStart: number): string {
     return this.keys.companionKey(partition, `hour:${hourStart}`);
+  }
+
+  /** The partitions whose totals a published hour sums, beside the averages stream. */
+  sources(hourStart: number): string {
+    return this.keys.companionKey(this.keys.averages, `sources:${hourStart}`);
   }
 }

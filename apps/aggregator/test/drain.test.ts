@@ -79,7 +79,7 @@ describe('aggregator --drain', () => {
     expect(late).toHaveLength(2);
     const fields = late.map((e) => Object.fromEntries(chunk(e.fields)));
     expect(fields.map((f) => JSON.parse(f.fields!).device).sort()).toEqual(['late-1', 'late-2']);
-    for (const f of fields) expect(f.reason).toMatch(/already published/);
+    for (const f of fields) expect(f.reason).toMatch(/already closed/);
   });
 
   it('dead-letters undecodable entries with their reason and counts everything else', async () => {
@@ -93,6 +93,9 @@ describe('aggregator --drain', () => {
     await redis.xadd(partition, '*', 'device', 'bad device!', 'ts', String(from), 'temp_f', '50');
     await redis.xadd(partition, '*', 'device', 'bad', 'ts', 'yesterday', 'temp_f', '50');
     await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '50', 'humidity', '140');
+    // Two in one hour would overflow its sum (1e308 + 1e308 is Infinity).
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '1e308');
+    await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '1e308');
     await drain(flags);
     await expectAveragesToMatch(redis, keys, expectedHours(readings));
     const dead = (await new Stream(redis, keys.deadLetters).range()).map((e) =>
@@ -104,6 +107,8 @@ describe('aggregator --drain', () => {
       expect.stringMatching(/^device:/),
       expect.stringMatching(/^ts: not a number/),
       expect.stringMatching(/^humidity: out of range/),
+      expect.stringMatching(/^temp_f: out of range/),
+      expect.stringMatching(/^temp_f: out of range/),
     ]);
     for (const d of dead) {
       expect(d.stream).toBe(partition);

@@ -45,6 +45,39 @@ describe('aggregator run (live)', () => {
     }
   });
 
+  it('does not let a reading stamped in the future, or a short idle, close the current hour', async () => {
+    const { keys, flags } = fresh();
+    const run = startAggregator([
+      'run',
+      '--grace',
+      '0s',
+      // With the default (1m) the test would publish in the last minute of a wall-clock hour.
+      '--max-ahead',
+      '0s',
+      '--idle-close',
+      '1s',
+      '--block-ms',
+      '200ms',
+      ...flags,
+    ]);
+    try {
+      const now = Date.now();
+      await writeReadings(redis, keys, [
+        { device: 'now', ts: now, temp_f: 70 },
+        { device: 'ahead', ts: now + 20 * HOUR_MS, temp_f: 71 },
+      ]);
+      // Stream time would be 20 h ahead and the group idle for more than --idle-close: neither may
+      // publish the hour that is still running.
+      await sleep(2500);
+      expect(await new Stream(redis, keys.averages).length()).toBe(0);
+      const pending = (await redis.xpending(keys.partitionKeyFor(now), 'aggregator')) as [number];
+      expect(pending[0]).toBe(0);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
   it('closes the last open hour after --idle-close without new readings', async () => {
     const { keys, flags } = fresh();
     const run = startAggregator(['run', '--idle-close', '1s', '--block-ms', '200ms', ...flags]);

@@ -30,7 +30,6 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
   const context = (consumer: string) => ({
     keys,
     state,
-    outputs: { averages: keys.averages, late: keys.late, deadLetters: keys.deadLetters, alerts: keys.alerts },
     group: 'aggregator',
     consumer,
     alertAbove: undefined,
@@ -57,4 +56,32 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
   );
   expect(Number(hour.devices)).toBe(5);
   expect(((await redis.xpending(partition, 'aggregator')) as [number])[0]).toBe(0);
+});
+
+it('leaves out of min, max and devices a reading that someone else acknowledged (dead-lettered) first', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 7 * HOUR_MS;
+  const readings = readingsBetween(from, from + 10 * 60_000, 60_000, 3, 4);
+  await writeReadings(redis, keys, [...readings, { device: 'outlier', ts: from + 1000, temp_f: 999 }]);
+  const partition = keys.partitionKeyFor(from);
+  const state = new AggregatorStateKeys(keys);
+  const scripts = defineAggregatorScripts(redis);
+  const stalled = new ConsumerGroup(redis, 'aggregator', [partition], 'stalled');
+  await stalled.create();
+  const inHand = (await stalled.read({ count: 1000 })).get(partition)!;
+  // The reaper dead-lettered the outlier while `stalled` still had it in hand.
+  await stalled.ack(partition, inHand.at(-1)!.id);
+
+  const call = accumulateCall(
+    { stream: partition, entries: inHand },
+    { keys, state, group: 'aggregator', consumer: 'stalled', alertAbove: undefined, now: Date.now() },
+  );
+  const [counted, skipped] = await scripts.accumulateBatch(call.keys, call.args);
+  expect([counted, skipped]).toEqual([readings.length, 1]);
+  const hour = await redis.hgetall(state.hour(partition, from));
+  const temps = readings.map((r) => r.temp_f);
+  expect(Number(hour.max)).toBe(Math.max(...temps));
+  expect(Number(hour.min)).toBe(Math.min(...temps));
+  expect(Number(hour.devices)).toBe(3);
+  expect(hour['d:outlier']).toBeUndefined();
 });

@@ -107,7 +107,12 @@ const env = {
 console.error(`[demo] redis ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
 start('viewer', 'averages-viewer', ['serve', '--port', String(port), '--host', '127.0.0.1'], env);
 // The simulated clock runs ahead of the real one, so stream time may too (a year of demo time).
-start('aggregator', 'aggregator', ['run', '--grace', '1s', '--idle-close', '30s', '--max-ahead', '365d'], env);
+start(
+  'aggregator',
+  'aggregator',
+  ['run', '--grace', '1s', '--idle-close', '30s', '--max-ahead', '365d'],
+  env,
+);
 start('reaper', 'reaper', ['run', '--min-idle', '10s', '--interval', '5s'], env);
 // One simulated hour every 10 s of wall time, so averages appear within seconds.
 start('producer', 'producer', ['run', '--devices', '5', '--interval', '1s', '--speed', '360'], env);

@@ -1,4 +1,4 @@
-import { DAY_MS, decodeAverage, Stream } from '@pipe/streams';
+import { DAY_MS, decodeAverage, encodeReading, Stream } from '@pipe/streams';
 import { freePort, sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
@@ -72,6 +72,37 @@ describe('aggregator run (live)', () => {
       expect(await new Stream(redis, keys.averages).length()).toBe(0);
       const pending = (await redis.xpending(keys.partitionKeyFor(now), 'aggregator')) as [number];
       expect(pending[0]).toBe(0);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
+  it('seals a shard created moments before its hour closes together with the others', async () => {
+    const { keys, flags } = fresh();
+    const run = startAggregator(['run', '--grace', '0s', '--block-ms', '200ms', ...flags]);
+    const hour = base + 10 * HOUR_MS;
+    const add = (index: number, ts: number, temp_f: number) =>
+      redis.xadd(
+        keys.partitionKeyFor(ts, { index, count: 2 }),
+        '*',
+        ...encodeReading({ device: `d${index}`, ts, temp_f }),
+      );
+    try {
+      await add(0, hour + 60_000, 60);
+      await sleep(2500); // the aggregator has found shard 0 (it rediscovers every 2 s) and counted it
+      // Shard 1 appears, and at once shard 0 moves stream time past the hour's end: the hour is due
+      // before the periodic discovery could find shard 1, so closing must look for shards first.
+      await add(1, hour + 120_000, 80);
+      await add(0, hour + HOUR_MS + 1, 10);
+      const [entry] = await waitFor(async () => {
+        const entries = await new Stream(redis, keys.averages).range();
+        return entries.length ? entries : undefined;
+      }, 5000);
+      const average = decodeAverage(entry!.id, entry!.fields);
+      expect(average.ok && average.value.num_observations).toBe(2);
+      expect(average.ok && average.value.average_temp_f).toBe(70);
+      expect(await redis.xlen(keys.late)).toBe(0);
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;

@@ -1,21 +1,26 @@
-import { RedisCluster, randomPrefix } from '@pipe/testkit';
+import { RedisCluster } from '@pipe/testkit';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerGroup } from '../src/consumer-group.js';
 import { PipelineKeys } from '../src/keys.js';
 import { discoverPartitions } from '../src/partitions.js';
-import { connect } from '../src/redis.js';
+import { connect, whenReady } from '../src/redis.js';
 import { Stream } from '../src/stream.js';
 
 let cluster: RedisCluster;
 let redis: Cluster;
-const keys = new PipelineKeys(randomPrefix('cluster'));
+let keys: PipelineKeys;
+let partitions: string[];
 const days = [Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 2), Date.UTC(2025, 0, 3), Date.UTC(2025, 0, 4)];
-const partitions = days.map((d) => keys.partitionKeyFor(d));
+const partitionsOf = (prefix: string) => days.map((d) => new PipelineKeys(prefix).partitionKeyFor(d));
 
 beforeAll(async () => {
   cluster = await RedisCluster.start(3);
   redis = connect({ clusterNodes: cluster.seeds.split(',') }) as Cluster;
+  const prefix = await cluster.prefixSpanning('cluster', partitionsOf);
+  keys = new PipelineKeys(prefix);
+  partitions = partitionsOf(prefix);
+  await whenReady(redis);
 });
 
 afterAll(async () => {

@@ -159,8 +159,10 @@ if counted > 0 then
   if ttl > 0 then redis.call('PEXPIRE', open, ttl) end
   local old = tonumber(redis.call('HGET', agg, 'maxts'))
   if batchMaxts and (not old or batchMaxts > old) then redis.call('HSET', agg, 'maxts', batchMaxts) end
-  if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
 end
+-- Also when nothing was counted: late readings push the partition's expiry too, and `sealed` must
+-- not expire before the partition (its readings would then count into an hour already published).
+if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
 
 if ttl > 0 and (lateCount > 0 or dead > 0 or #alertIndexes > 0) then redis.call('PEXPIRE', outbox, ttl) end
 

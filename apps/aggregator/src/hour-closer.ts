@@ -30,6 +30,13 @@ export interface HourCloserOptions {
 /** Pending entries seal-hour inspects before it gives up and waits (bounds the script's work). */
 const PENDING_INSPECT_LIMIT = 10_000;
 
+/**
+ * Sources outlive their average by a week: settle needs them for as long as a partition's totals of
+ * the hour can still exist (a crash between publish and settle, then an outage), and partition state
+ * lives as long as the partition (two days past its newest reading at the producer's default).
+ */
+const SOURCES_EXTRA_MS = 7 * DAY_MS;
+
 export type BlockedStatus = 'not-due' | 'pending' | 'earlier-open';
 
 export interface CloseOptions {
@@ -95,7 +102,8 @@ export class HourCloser {
           fromRefresh = refreshed = true;
           break;
         }
-        const closed = await this.close(hourStart, progress, plan.holders.get(hourStart)!);
+        const forced = plan.watermark < end + this.o.graceMs;
+        const closed = await this.close(hourStart, progress, plan.holders.get(hourStart)!, forced);
         if ('status' in closed) {
           round.blockedBy = { ...closed, hourStart };
           break;
@@ -133,33 +141,48 @@ export class HourCloser {
     return { watermark, holders, hours };
   }
 
-  /** Closes one hour; or says why not, when a partition refused to seal. */
+  /**
+   * Closes one hour; or says why not, when a partition refused to seal. `forced` (drain, idle close):
+   * stream time does not say the hour is over, so a partition with entries not yet read (one found
+   * just now) must be read first; stream time would otherwise have waited for it.
+   */
   private async close(
     hourStart: number,
     progress: PartitionProgress[],
     holders: string[],
+    forced: boolean,
   ): Promise<{ status: BlockedStatus; detail: string } | { outcome: PublishReply[0] | 'empty' }> {
     const { scripts, state, log } = this.o;
     const day = Math.floor(hourStart / DAY_MS) * DAY_MS;
     const targets = progress.filter(
       (p) => p.day === day || (p.day < day && !this.sealedThrough.has(p.partition)),
     );
-    const seals = await Promise.all(
-      targets.map((p) =>
-        scripts.sealHour(
-          [
-            p.partition,
-            state.progress(p.partition),
-            state.openHours(p.partition),
-            state.hour(p.partition, hourStart),
-          ],
-          [this.o.group, hourStart, PENDING_INSPECT_LIMIT, p.day],
+    const unread = forced ? targets.find((p) => !p.delivered) : undefined;
+    if (unread) return { status: 'pending', detail: `${unread.partition} has entries not yet read` };
+    const seal = (mode: 'check' | 'seal') =>
+      Promise.all(
+        targets.map((p) =>
+          scripts.sealHour(
+            [
+              p.partition,
+              state.progress(p.partition),
+              state.openHours(p.partition),
+              state.hour(p.partition, hourStart),
+            ],
+            [this.o.group, hourStart, PENDING_INSPECT_LIMIT, p.day, mode],
+          ),
         ),
-      ),
-    );
+      );
+    // Every partition is checked before any is sealed: a partition sealed while another holds the hour
+    // back (a crashed consumer's pending entries wait for the reaper) would send its readings of the
+    // hour to the late stream all that time.
+    for (const [status, detail] of await seal('check')) {
+      if (status === 'earlier-open' || status === 'pending') return { status, detail };
+    }
     const parts: PartitionTotals[] = [];
-    for (const [i, [status, detail]] of seals.entries()) {
-      if (status !== 'sealed') return { status, detail };
+    for (const [i, [status, detail]] of (await seal('seal')).entries()) {
+      if (status === 'earlier-open' || status === 'pending') return { status, detail };
+      if (status !== 'sealed') throw new Error(`seal-hour answered ${status}`);
       const p = targets[i]!;
       if (p.day < day) this.sealedThrough.add(p.partition);
       else parts.push({ partition: p.partition, hash: detail });
@@ -175,7 +198,7 @@ export class HourCloser {
         [
           hourStart,
           this.o.keepHours,
-          this.o.keepHours * HOUR_MS,
+          this.o.keepHours * HOUR_MS + SOURCES_EXTRA_MS,
           JSON.stringify(totals.sources),
           ...averageEntryFields(totals, date, hour),
         ],

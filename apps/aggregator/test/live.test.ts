@@ -51,9 +51,6 @@ describe('aggregator run (live)', () => {
       'run',
       '--grace',
       '0s',
-      // With the default (1m) the test would publish in the last minute of a wall-clock hour.
-      '--max-ahead',
-      '0s',
       '--idle-close',
       '1s',
       '--block-ms',
@@ -102,6 +99,59 @@ describe('aggregator run (live)', () => {
       const average = decodeAverage(entry!.id, entry!.fields);
       expect(average.ok && average.value.num_observations).toBe(2);
       expect(average.ok && average.value.average_temp_f).toBe(70);
+      expect(await redis.xlen(keys.late)).toBe(0);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
+  it('seals no shard of an hour while another shard holds it back, so its readings meanwhile still count', async () => {
+    const { keys, flags } = fresh();
+    const hour = base + 12 * HOUR_MS;
+    const shardKey = (index: number) => keys.partitionKeyFor(hour, { index, count: 2 });
+    const add = (index: number, ts: number, temp_f: number) =>
+      redis.xadd(shardKey(index), '*', ...encodeReading({ device: `d${index}`, ts, temp_f }));
+    await add(0, hour + 60_000, 50);
+    await add(1, hour + 60_000, 60);
+    await add(1, hour + HOUR_MS + 1, 10); // stream time passes the hour's end
+    // A consumer that crashed holding shard 0's reading of the hour: the hour waits for it.
+    await redis.xgroup('CREATE', shardKey(0), 'aggregator', '0');
+    await redis.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 1, 'STREAMS', shardKey(0), '>');
+    const run = startAggregator([
+      'run',
+      '--grace',
+      '0s',
+      '--block-ms',
+      '200ms',
+      '--pending-check',
+      '200ms',
+      '--consumer',
+      'live',
+      ...flags,
+    ]);
+    try {
+      await sleep(2000);
+      expect(await new Stream(redis, keys.averages).length()).toBe(0);
+      expect(await redis.hget(keys.companionKey(shardKey(1), 'agg'), 'sealed')).toBeNull();
+      // Shard 1 is not sealed, so a reading of the hour that comes now is counted, not late.
+      await add(1, hour + 120_000, 70);
+      await sleep(500);
+      // The reaper's part: the crashed consumer's reading goes to a live one.
+      await redis.xclaim(
+        shardKey(0),
+        'aggregator',
+        'live',
+        0,
+        (await redis.xrange(shardKey(0), '-', '+'))[0]![0],
+      );
+      const [entry] = await waitFor(async () => {
+        const entries = await new Stream(redis, keys.averages).range();
+        return entries.length ? entries : undefined;
+      }, 5000);
+      const average = decodeAverage(entry!.id, entry!.fields);
+      expect(average.ok && average.value.num_observations).toBe(3);
+      expect(average.ok && average.value.average_temp_f).toBe(60);
       expect(await redis.xlen(keys.late)).toBe(0);
     } finally {
       run.child.kill('SIGTERM');

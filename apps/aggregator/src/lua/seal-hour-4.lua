@@ -10,13 +10,15 @@
   KEYS[3] {partition}:open   KEYS[4] {partition}:hour:<start>
 
   ARGV[1] group   ARGV[2] hour start ms   ARGV[3] max pending entries to inspect
-  ARGV[4] the partition's UTC midnight ms
+  ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
 
-  Returns { 'sealed', HGETALL of the hour } or { 'earlier-open' | 'pending', detail }.
+  Returns { 'sealed', HGETALL of the hour } (with 'check': { 'sealable', '' }) or
+  { 'earlier-open' | 'pending', detail }.
 ]]
 local partition, agg, open, hourKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group = ARGV[1]
 local hourStart, pendingLimit, dayStart = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local checkOnly = ARGV[5] == 'check'
 local hourEnd = hourStart + 3600000
 
 local sealed = tonumber(redis.call('HGET', agg, 'sealed') or '-1')
@@ -43,10 +45,12 @@ if sealed < hourStart then
     end
   end
 
+  if checkOnly then return { 'sealable', '' } end
   -- A partition that expired since it was discovered needs no seal, and gets no state without expiry.
   local ttl = redis.call('PTTL', partition)
   if ttl == -2 then return { 'sealed', redis.call('HGETALL', hourKey) } end
   redis.call('HSET', agg, 'sealed', hourStart)
   if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
 end
+if checkOnly then return { 'sealable', '' } end
 return { 'sealed', redis.call('HGETALL', hourKey) }

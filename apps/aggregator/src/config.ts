@@ -17,10 +17,11 @@ export const aggregatorConfigSchema = connectionSchema.extend({
   idleClose: duration().default(60_000),
   /**
    * How far ahead of this machine's clock stream time may run. A reading stamped further ahead is
-   * still counted, but cannot declare the running hour over (a device with a wrong clock would
-   * otherwise publish hours before their readings arrive). The demo's accelerated clock raises it.
+   * still counted, but cannot declare the running hour over (a device with a fast clock would
+   * otherwise close hours before the other devices' readings arrive). The demo's accelerated clock
+   * raises it.
    */
-  maxAhead: duration().default(60_000),
+  maxAhead: duration().default(0),
   keepHours: positiveInt().default(120),
   alertAbove: z.coerce.number().finite().optional(),
   drain: z.boolean().default(false),

@@ -37,7 +37,7 @@ withConnectionFlags(
     )
     .option(
       '--max-ahead <duration>',
-      'how far ahead of the clock stream time may run [env AGGREGATOR_MAX_AHEAD] (default 1m)',
+      'how far ahead of the clock stream time may run [env AGGREGATOR_MAX_AHEAD] (default 0s)',
     )
     .option(
       '--keep-hours <n>',

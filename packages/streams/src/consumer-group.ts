@@ -2,6 +2,9 @@ import { NoGroupError } from './errors.js';
 import { isCluster, type RedisClient } from './redis.js';
 import { pairs, type StreamEntry, toEntries } from './stream.js';
 
+/** How often a read over several streams of a cluster looks again while it would block. */
+const CLUSTER_POLL_MS = 100;
+
 type RawEntry = [string, string[]];
 
 /** Entries read from each stream, keyed by stream key (only streams that returned entries). */
@@ -164,12 +167,19 @@ export class ConsumerGroup {
       if (!isCluster(this.redis) || this.streams.length === 1) {
         await readSome(this.streams, head);
       } else {
-        // A cluster refuses a multi-key read across slots: read each stream without blocking first,
-        // and block on all of them (in parallel) only when none had anything.
+        // A cluster refuses a multi-key read across slots, and ioredis keeps one connection per node,
+        // on which blocking reads of several streams would wait one after another (k idle streams on
+        // a master: k × block). So each stream is read without blocking, all in parallel, and again
+        // every CLUSTER_POLL_MS until one has entries or `block` (0: for ever) runs out.
         const nonBlocking = head.filter((_, i) => head[i - 1] !== 'BLOCK' && head[i] !== 'BLOCK');
-        await Promise.all(this.streams.map((s) => readSome([s], nonBlocking)));
-        if (result.size === 0 && block !== undefined)
-          await Promise.all(this.streams.map((s) => readSome([s], head)));
+        const deadline =
+          block === undefined ? 0 : block === 0 ? Number.POSITIVE_INFINITY : Date.now() + block;
+        for (;;) {
+          await Promise.all(this.streams.map((s) => readSome([s], nonBlocking)));
+          const left = deadline - Date.now();
+          if (result.size > 0 || left <= 0) break;
+          await new Promise((r) => setTimeout(r, Math.min(CLUSTER_POLL_MS, left)));
+        }
       }
     } catch (err) {
       if (isNoGroup(err)) throw new NoGroupError(this.streams.join(','), this.name, { cause: err });

@@ -4,6 +4,7 @@ import {
   deadLetterPending,
   defineLuaCommand,
   discoverPartitions,
+  forwardOutbox,
   groupsOf,
   type JudgedConsumer,
   judgeConsumers,
@@ -102,6 +103,9 @@ export class Sweeper {
     const partitions = await discoverPartitions(this.deps.redis, this.deps.keys);
     summary.partitions = partitions.length;
     for (const stream of partitions) {
+      // Letters left in the outbox by a reaper killed between dead-lettering and forwarding (the
+      // aggregator forwards them too, but may not be running).
+      if (proceed()) await forwardOutbox(this.deps.redis, stream, { only: [this.deps.keys.deadLetters] });
       for (const group of await groupsOf(this.deps.redis, stream)) {
         if (!proceed()) break;
         summary.groups++;

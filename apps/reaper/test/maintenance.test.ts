@@ -1,4 +1,4 @@
-import { defineLuaCommand } from '@pipe/streams';
+import { defineLuaCommand, outboxOf } from '@pipe/streams';
 import { sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { addReadings, pendingByConsumer, runReaper, sharedRedis } from './helpers.js';
@@ -116,5 +116,24 @@ describe('consumer hygiene', () => {
     expect(await pendingByConsumer(redis, partition, GROUP)).toEqual({ holder: 1, empty: 0 });
     expect(await deleteIfIdle([partition], [GROUP, 'empty', 100])).toBe(1);
     expect(await pendingByConsumer(redis, partition, GROUP)).toEqual({ holder: 1 });
+  });
+});
+
+describe('letters left in an outbox', () => {
+  it('forwards the dead letters a killed reaper left behind, once, and leaves entries bound elsewhere', async () => {
+    const { keys, flags } = fresh();
+    const partition = keys.partitionKeyFor(Date.now());
+    await addReadings(redis, partition, 1);
+    // What dead-letter-2.lua writes before forwardOutbox moves it (the reaper died in between), and a
+    // late reading, which is the aggregator's to forward.
+    const outbox = outboxOf(partition);
+    await redis.xadd(outbox, '*', 'to', keys.deadLetters, 'stream', partition, 'reason', 'poison');
+    await redis.xadd(outbox, '*', 'to', keys.late, 'reason', 'late');
+    for (let i = 0; i < 2; i++) await once(flags);
+    const letters = (await redis.xrange(keys.deadLetters, '-', '+')) as [string, string[]][];
+    expect(letters.map(([, f]) => f)).toEqual([['stream', partition, 'reason', 'poison']]);
+    const left = (await redis.xrange(outbox, '-', '+')) as [string, string[]][];
+    expect(left.map(([, f]) => f[1])).toEqual([keys.late]);
+    expect(await redis.xlen(keys.late)).toBe(0);
   });
 });

@@ -67,6 +67,11 @@ describe('on a 3-master Redis Cluster', () => {
     const started = Date.now();
     expect((await cg.read({ block: 150 })).size).toBe(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(130);
+    // Four streams on three masters: one holds two. Blocking reads on a node's one connection would
+    // wait one after the other (1000 ms); the read returns after its own 500.
+    const idleFrom = Date.now();
+    expect((await cg.read({ block: 500 })).size).toBe(0);
+    expect(Date.now() - idleFrom).toBeLessThan(900);
 
     const blocking = connect({ clusterNodes: cluster.seeds.split(',') });
     try {

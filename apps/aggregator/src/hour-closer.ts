@@ -2,13 +2,13 @@ import {
   DAY_MS,
   forwardOutbox,
   HOUR_MS,
-  hourLabel,
+  encodeAverage,
   type Logger,
   outboxOf,
   type PipelineKeys,
   type RedisClient,
 } from '@pipe/streams';
-import { averageEntryFields, type PartitionTotals, sumHourTotals } from './hour-totals.js';
+import { averageOf, type PartitionTotals, sumHourTotals } from './hour-totals.js';
 import { type PartitionProgress, watermarkOf } from './progress.js';
 import type { AggregatorScripts, PublishReply } from './scripts.js';
 import type { AggregatorStateKeys } from './state-keys.js';
@@ -24,7 +24,7 @@ export interface HourCloserOptions {
   maxAheadMs: number;
   keepHours: number;
   log: Logger;
-  onPublished?: (hourStart: number, average: string) => void;
+  onPublished?: () => void;
 }
 
 /** Pending entries seal-hour inspects before it gives up and waits (bounds the script's work). */
@@ -192,7 +192,7 @@ export class HourCloser {
     let outcome: PublishReply[0] | 'empty' = 'empty';
     let detail = '';
     if (totals) {
-      const { date, hour } = hourLabel(hourStart);
+      const average = averageOf(totals, hourStart);
       [outcome, detail] = await scripts.publishHour(
         [this.o.keys.averages, state.sources(hourStart)],
         [
@@ -200,13 +200,16 @@ export class HourCloser {
           this.o.keepHours,
           this.o.keepHours * HOUR_MS + SOURCES_EXTRA_MS,
           JSON.stringify(totals.sources),
-          ...averageEntryFields(totals, date, hour),
+          ...encodeAverage(average),
         ],
       );
       if (outcome === 'published') {
-        const average = String(totals.sum / totals.n);
-        log.info({ date, hour, average, partitions: totals.sources.length }, 'published hourly average');
-        this.o.onPublished?.(hourStart, average);
+        const { date, hour, average_temp_f } = average;
+        log.info(
+          { date, hour, average: String(average_temp_f), partitions: totals.sources.length },
+          'published hourly average',
+        );
+        this.o.onPublished?.();
       } else if (outcome === 'superseded') {
         log.error(
           { hourStart, lastPublished: detail },

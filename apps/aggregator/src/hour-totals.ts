@@ -1,3 +1,5 @@
+import { type HourlyAverage, hourLabel } from '@pipe/streams';
+
 /** One partition's totals of an hour, as seal-hour-4.lua returns them (HGETALL of the hour's hash). */
 export interface PartitionTotals {
   partition: string;
@@ -11,7 +13,7 @@ export interface HourTotals {
   sum: number;
   humidityN: number;
   humiditySum: number;
-  /** Bounds as the readings wrote them (a parsed number would lose the reading's own digits). */
+  /** Bounds as the hour's hash holds them (the reading's own text). */
   min: string;
   max: string;
   devices: number;
@@ -48,26 +50,20 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
 }
 
 /**
- * The averages entry (RU202 layout plus min, max, devices and humidity). JavaScript's number to string
- * is the shortest text that reads back as the same double, so the mean is exact, not truncated.
+ * The hour's average as the library's codec writes it (encodeAverage). The mean is the exact quotient:
+ * JavaScript's number to string is the shortest text that reads back as the same double.
  */
-export function averageEntryFields(totals: HourTotals, date: string, hour: number): string[] {
-  const fields = [
-    'date',
+export function averageOf(totals: HourTotals, hourStart: number): HourlyAverage {
+  const { date, hour } = hourLabel(hourStart);
+  return {
+    hourStart,
     date,
-    'hour',
-    String(hour),
-    'average_temp_f',
-    String(totals.sum / totals.n),
-    'num_observations',
-    String(totals.n),
-    'min_temp_f',
-    totals.min,
-    'max_temp_f',
-    totals.max,
-    'devices',
-    String(totals.devices),
-  ];
-  if (totals.humidityN > 0) fields.push('average_humidity', String(totals.humiditySum / totals.humidityN));
-  return fields;
+    hour,
+    average_temp_f: totals.sum / totals.n,
+    num_observations: totals.n,
+    min_temp_f: Number(totals.min),
+    max_temp_f: Number(totals.max),
+    devices: totals.devices,
+    average_humidity: totals.humidityN > 0 ? totals.humiditySum / totals.humidityN : undefined,
+  };
 }

@@ -68,6 +68,22 @@ class HourFigures {
 }
 
 /**
+ * A reading's temperature as the script's recount reads it (tonumber): the entry's own text when it is a
+ * bare number, which Lua reads exactly as the codec did, else the number's shortest text. Turning each
+ * number back into text cost more than the rest of the batch's layout.
+ */
+function temperatureText(fields: string[], temp: number): string {
+  // The last temp_f field, as the codec takes the last.
+  for (let i = fields.length - 2; i >= 0; i -= 2) {
+    if (fields[i] === 'temp_f') {
+      const text = fields[i + 1]!;
+      return text.trim() === text ? text : String(temp);
+    }
+  }
+  return String(temp);
+}
+
+/**
  * Decodes one partition's batch (in one place: the codecs) and lays it out as the arguments of
  * accumulate-batch-n.lua. Undecodable entries travel as dead letters with their reason.
  */
@@ -124,7 +140,7 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
     ids.push(id);
     hourOf.push(index);
-    temps.push(String(reading.temp_f));
+    temps.push(temperatureText(fields, reading.temp_f));
     devices.push(reading.device);
     humidity.push(reading.humidity ?? false);
     if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);

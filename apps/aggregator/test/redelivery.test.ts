@@ -85,3 +85,40 @@ it('leaves out of min, max and devices a reading that someone else acknowledged 
   expect(Number(hour.devices)).toBe(3);
   expect(hour['d:outlier']).toBeUndefined();
 });
+
+it('recounts from each reading as written: exponents, signs, padding and trailing zeros', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 9 * HOUR_MS;
+  const partition = keys.partitionKeyFor(from);
+  // As other producers write them; `recount` in accumulate-batch-n.lua reads these texts with tonumber.
+  const texts = ['7.15e1', '+68', ' 70.25 ', '69.50', '.5e2', '072', '70.', '\u00a071\u00a0'];
+  for (const [i, temp] of texts.entries()) {
+    await redis.xadd(partition, '*', 'device', `d${i % 3}`, 'ts', String(from + i * 1000), 'temp_f', temp);
+  }
+  await redis.xadd(partition, '*', 'device', 'taken', 'ts', String(from + 9000), 'temp_f', '99');
+  const state = new AggregatorStateKeys(keys);
+  const scripts = defineAggregatorScripts(redis);
+  const group = new ConsumerGroup(redis, 'aggregator', [partition], 'slow');
+  await group.create();
+  const inHand = (await group.read({ count: 1000 })).get(partition)!;
+  // Someone else counted the last reading first: the hour is recounted from the others' own texts.
+  await group.ack(partition, inHand.at(-1)!.id);
+
+  const call = accumulateCall(
+    { stream: partition, entries: inHand },
+    { keys, state, group: 'aggregator', consumer: 'slow', alertAbove: undefined, now: Date.now() },
+  );
+  expect(call.readings.every((r) => r !== undefined)).toBe(true);
+  const [counted, skipped] = await scripts.accumulateBatch(call.keys, call.args);
+  expect([counted, skipped]).toEqual([texts.length, 1]);
+  const temps = texts.map(Number);
+  const hour = await redis.hgetall(state.hour(partition, from));
+  expect(Number(hour.n)).toBe(texts.length);
+  expect(Number(hour.sum)).toBeCloseTo(
+    temps.reduce((s, t) => s + t, 0),
+    9,
+  );
+  expect(Number(hour.min)).toBe(Math.min(...temps));
+  expect(Number(hour.max)).toBe(Math.max(...temps));
+  expect(Number(hour.devices)).toBe(3);
+});

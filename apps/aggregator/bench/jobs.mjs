@@ -59,19 +59,30 @@ export async function backfill(connection, prefix, flags, expectedReadings) {
   return { seconds: run.seconds, peakRss: run.peakRss, summary };
 }
 
-/** `pipe-aggregator run --drain` until it exits by itself, having published every hour. */
+/**
+ * `pipe-aggregator run --drain` until it exits by itself, having published every hour. Besides the process's
+ * wall time, `drainSeconds` is the aggregator's own figure from its `drained` log line: from the start of its
+ * run (after Node's start-up and module loading) to the last hour published, and `counted` its readings.
+ */
 export async function drain(connection, prefix, flags = []) {
-  const { seconds, peakRss } = await timed('pipe-aggregator run --drain', aggregatorMain, [
+  const { seconds, peakRss, stdout } = await timed('pipe-aggregator run --drain', aggregatorMain, [
     'run',
     '--drain',
     ...connection,
     '--prefix',
     prefix,
     '--log-level',
-    'warn',
+    'info',
     ...flags,
   ]);
-  return { seconds, peakRss };
+  const drained = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .findLast((l) => l.msg === 'drained');
+  if (typeof drained?.seconds !== 'number')
+    throw new Error(`no drained line in the aggregator's log: ${stdout.slice(-2000)}`);
+  return { seconds, peakRss, drainSeconds: drained.seconds, counted: drained.readings };
 }
 
 /** Hours from the one holding `firstTs` to the one holding `lastTs`, both included. */

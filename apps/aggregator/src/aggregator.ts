@@ -58,6 +58,9 @@ export class Aggregator {
   private quietSince = Date.now();
   private stopRequested = false;
   private stopped: Promise<void> | undefined;
+  /** Readings this instance counted, and when it started: a drain reports its rate. */
+  private counted = 0;
+  private startedAt = 0;
 
   constructor(
     private readonly settings: AggregatorSettings,
@@ -103,6 +106,7 @@ export class Aggregator {
       onIdle: () => this.onIdle(),
     });
     log.info({ group: s.group, consumer: s.consumer, drain: s.drain }, 'aggregator started');
+    this.startedAt = performance.now();
     await this.loop.run();
   }
 
@@ -153,6 +157,7 @@ export class Aggregator {
         if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
         if (duplicates > 0)
           log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
+        this.counted += counted;
         metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead, alerts.length);
       }),
     );
@@ -196,7 +201,16 @@ export class Aggregator {
         const endedBy = s.drain ? Number.POSITIVE_INFINITY : Date.now() - s.idleClose;
         const round = await this.closeRound(endedBy, progress);
         if (s.drain && round.openHours === 0 && !round.blockedBy) {
-          this.deps.log.info({ partitions: partitions.length }, 'drained');
+          const seconds = (performance.now() - this.startedAt) / 1000;
+          this.deps.log.info(
+            {
+              partitions: partitions.length,
+              readings: this.counted,
+              seconds,
+              perSecond: this.counted / seconds,
+            },
+            'drained',
+          );
           void this.stop();
         }
         return;

@@ -21,9 +21,19 @@ describe('aggregator --drain', () => {
     const from = today - 2 * DAY_MS + 5 * HOUR_MS + 17 * 60_000;
     const readings = readingsBetween(from, from + 30 * HOUR_MS, 45_000, 3, 7);
     await writeReadings(redis, keys, readings);
-    await drain(flags);
+    const run = await drain(flags, ['--log-level', 'info']);
     const published = await expectAveragesToMatch(redis, keys, expectedHours(readings));
     expect(published[0]!.hour).toBe(5);
+    // The drain reports what it counted and how fast (the benchmark reads these figures).
+    const drained = run
+      .stdout()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .find((line) => line.msg === 'drained');
+    expect(drained).toMatchObject({ readings: readings.length, partitions: 2 });
+    expect(drained.seconds).toBeGreaterThan(0);
+    expect(drained.perSecond).toBeCloseTo(readings.length / drained.seconds, 6);
     expect(await new Stream(redis, keys.deadLetters).length()).toBe(0);
     expect(await new Stream(redis, keys.late).length()).toBe(0);
   });

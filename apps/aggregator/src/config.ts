@@ -25,7 +25,12 @@ export const aggregatorConfigSchema = connectionSchema.extend({
   keepHours: positiveInt().default(120),
   alertAbove: z.coerce.number().finite().optional(),
   drain: z.boolean().default(false),
-  count: positiveInt().max(10_000).default(1000),
+  /**
+   * Entries per partition and read. Not more: ioredis builds a reply of thousands of entries over several
+   * socket reads, and what it has built survives into the old generation. With 1000, a 1M-reading drain
+   * spent twice as long collecting garbage (1.2 s against 0.8 s at 500) and took about 6% longer.
+   */
+  count: positiveInt().max(10_000).default(500),
   blockMs: duration().default(1000),
   /** How often the consumer re-reads its own pending entries (entries the reaper claimed for it). */
   pendingCheck: duration().default(2000),

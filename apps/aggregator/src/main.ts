@@ -48,7 +48,7 @@ withConnectionFlags(
       'append readings above this °F to the alerts stream [env AGGREGATOR_ALERT_ABOVE]',
     )
     .option('--drain', 'process everything present, publish every hour including the last, exit 0')
-    .option('--count <n>', 'entries per read [env AGGREGATOR_BATCH] (default 1000)')
+    .option('--count <n>', 'entries per partition and read [env AGGREGATOR_BATCH] (default 500)')
     .option('--block-ms <duration>', 'blocking read timeout (default 1s)')
     .option(
       '--pending-check <duration>',

@@ -25,7 +25,8 @@ export class ProcessFailed extends Error {
  */
 async function timed(name, main, args) {
   const started = performance.now();
-  const run = startNode(main, args);
+  // JSON logs on stdout whatever the caller's environment: the drain's figures are read from them.
+  const run = startNode(main, args, { env: { PIPE_PRETTY_LOGS: '0' } });
   const sampler = new RssSampler(run.child.pid, 100);
   const killer = setTimeout(() => run.kill('SIGKILL'), TIMEOUT_MS);
   const exit = await run.exited;
@@ -77,9 +78,14 @@ export async function drain(connection, prefix, flags = []) {
   ]);
   const drained = stdout
     .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
-    .findLast((l) => l.msg === 'drained');
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+    })
+    .findLast((entry) => entry?.msg === 'drained');
   if (typeof drained?.seconds !== 'number')
     throw new Error(`no drained line in the aggregator's log: ${stdout.slice(-2000)}`);
   return { seconds, peakRss, drainSeconds: drained.seconds, counted: drained.readings };

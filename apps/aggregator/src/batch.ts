@@ -67,17 +67,20 @@ class HourFigures {
   }
 }
 
+/** Longer texts (a thousand digits is still a valid number) travel as the number's shortest text. */
+const MAX_TEXT = 24;
+
 /**
  * A reading's temperature as the script's recount reads it (tonumber): the entry's own text when it is a
  * bare number, which Lua reads exactly as the codec did, else the number's shortest text. Turning each
  * number back into text cost more than the rest of the batch's layout.
  */
 function temperatureText(fields: string[], temp: number): string {
-  // The last temp_f field, as the codec takes the last.
-  for (let i = fields.length - 2; i >= 0; i -= 2) {
+  // The last temp_f field, as the codec takes the last (of whole pairs: a trailing odd field is ignored).
+  for (let i = fields.length - 2 - (fields.length % 2); i >= 0; i -= 2) {
     if (fields[i] === 'temp_f') {
       const text = fields[i + 1]!;
-      return text.trim() === text ? text : String(temp);
+      return text.length <= MAX_TEXT && text.trim() === text ? text : String(temp);
     }
   }
   return String(temp);

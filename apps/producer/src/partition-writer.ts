@@ -9,11 +9,27 @@ import {
   shardOfDevice,
   silentLogger,
 } from '@pipe/streams';
-import { type AddReadings, addReadingsCommand } from './add-readings-script.js';
+import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { formatDuration, whyNotWritable, whyOutsideRetention } from './reading-check.js';
 import { backoffMs, isTransient } from './retry-policy.js';
+
+/** One partition batch on its way to Redis. */
+interface Batch {
+  /** Send order: retries go earliest first. */
+  seq: number;
+  partition: string;
+  started: number;
+  send: () => Promise<AddReadingsOutcome>;
+  /** An attempt went out (it may have landed with its reply lost). */
+  sent: boolean;
+  /** The attempt that succeeded had one before it. */
+  retried?: boolean;
+  firstFailure?: number;
+  /** Resolves the batch's wait in the retry queue: its outcome, or undefined when it is given up. */
+  settle?: (outcome: AddReadingsOutcome | undefined) => void;
+}
 
 /** A reading and where it came from (an input line, nothing for simulated ones), for rejection reports. */
 export interface WriteItem<S = undefined> {
@@ -69,6 +85,10 @@ export class PartitionWriter<S = undefined> {
   private lastPartitions: string[] = [];
   private readonly shards: number;
   private addReadings: AddReadings | undefined;
+  private sent = 0;
+  /** Batches waiting to be retried, earliest sent first, and the loop retrying them (see retryInOrder). */
+  private readonly retries: Batch[] = [];
+  private retrying: Promise<void> | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -168,56 +188,116 @@ export class PartitionWriter<S = undefined> {
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
     const batchId = createHash('sha1').update(readings).digest().subarray(0, 12).toString('base64url');
     const ledger = this.keys.companionKey(partition, 'batches');
-    const started = performance.now();
-    let firstFailure: number | undefined;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const expireAt = this.newest(group) + this.options.retentionMs;
-        const outcome = await addReadings(partition, ledger, [
+    const batch: Batch = {
+      seq: this.sent++,
+      partition,
+      started: performance.now(),
+      sent: false,
+      send: () => {
+        batch.sent = true;
+        return addReadings(partition, ledger, [
           batchId,
-          String(expireAt),
+          String(this.newest(group) + this.options.retentionMs),
           this.options.idFromTime ? '1' : '0',
           readings,
         ]);
-        if (outcome.expired) {
-          const reason = `ts: older than the retention of ${formatDuration(this.options.retentionMs)} by the time Redis took the batch; it would expire as it is written`;
-          for (const item of group) this.reject(item.source, reason);
-          return;
-        }
-        const landed = group.length - outcome.refused.length;
-        if (outcome.applied || attempt > 0) this.stats.written += landed;
-        else this.stats.alreadyPresent += landed;
-        for (const { index, error } of outcome.refused)
-          this.reject(group[index]!.source, `refused by Redis: ${error}`);
-        this.stats.partitions.add(partition);
-        this.metrics.written(landed);
-        this.metrics.batchSeconds((performance.now() - started) / 1000);
-        if (firstFailure !== undefined)
-          this.log.info({ partition, attempts: attempt + 1 }, 'batch written after retries');
-        return;
-      } catch (err) {
-        if (this.failure) {
-          this.unconfirmed += group.length;
-          return;
-        }
-        if (!isTransient(err)) {
-          this.unconfirmed += group.length;
-          this.failure = new WriteFailedError(partition, { cause: err });
-          return;
-        }
-        firstFailure ??= Date.now();
-        if (Date.now() - firstFailure >= this.options.giveUpAfterMs) {
-          this.unconfirmed += group.length;
-          this.failure = new GaveUpError(this.options.giveUpAfterMs, { cause: err });
-          return;
-        }
-        if (attempt === 0)
-          this.log.warn({ partition, err: (err as Error).message }, 'redis unavailable; retrying batch');
-        // The same batch again, unchanged: the script recognises it if the lost attempt landed, and
-        // refuses it whole if its readings aged out of retention meanwhile.
-        await sleep(backoffMs(attempt));
-      }
+      },
+    };
+    // Straight out, unless earlier batches wait for their retry: sent now, this one would land before them.
+    let outcome = this.retries.length === 0 ? await this.firstAttempt(batch) : undefined;
+    if (outcome === undefined && !this.failure) outcome = await this.retryInOrder(batch);
+    if (outcome === undefined) {
+      this.unconfirmed += group.length;
+      return;
     }
+    if (outcome.expired) {
+      const reason = `ts: older than the retention of ${formatDuration(this.options.retentionMs)} by the time Redis took the batch; it would expire as it is written`;
+      for (const item of group) this.reject(item.source, reason);
+      return;
+    }
+    const landed = group.length - outcome.refused.length;
+    // Not applied after an earlier attempt of this run: that attempt landed and its reply was lost.
+    if (outcome.applied || batch.retried) this.stats.written += landed;
+    else this.stats.alreadyPresent += landed;
+    for (const { index, error } of outcome.refused)
+      this.reject(group[index]!.source, `refused by Redis: ${error}`);
+    this.stats.partitions.add(partition);
+    this.metrics.written(landed);
+    this.metrics.batchSeconds((performance.now() - batch.started) / 1000);
+  }
+
+  /** The batch's first attempt; undefined when it failed and must wait for its turn to retry. */
+  private async firstAttempt(batch: Batch): Promise<AddReadingsOutcome | undefined> {
+    try {
+      return await batch.send();
+    } catch (err) {
+      if (this.failedForGood(batch, err)) return undefined;
+      batch.firstFailure = Date.now();
+      this.log.warn(
+        { partition: batch.partition, err: (err as Error).message },
+        'redis unavailable; retrying batch',
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * Queues the batch for its retry. Retries go one at a time, earliest sent first: retried on their own
+   * timers, a later batch could land before an earlier one, and a reader would see a device's readings
+   * out of order. Ordered by send order rather than by when each failure came back: a batch refused at
+   * once (not connected) can report before the batches the dropped connection held.
+   */
+  private retryInOrder(batch: Batch): Promise<AddReadingsOutcome | undefined> {
+    return new Promise((settle) => {
+      batch.settle = settle;
+      let at = this.retries.length;
+      while (at > 0 && this.retries[at - 1]!.seq > batch.seq) at--;
+      this.retries.splice(at, 0, batch);
+      this.retrying ??= this.retryQueued().finally(() => {
+        this.retrying = undefined;
+      });
+    });
+  }
+
+  /** Retries the earliest queued batch until Redis takes it, then the next; gives all up with the writer. */
+  private async retryQueued(): Promise<void> {
+    // The queue starts with a failure: pause before the first retry too.
+    for (let failures = 1; this.retries.length > 0; ) {
+      if (failures > 0) await sleep(backoffMs(failures - 1));
+      // Picked after the pause: an earlier batch's failure may have come back meanwhile.
+      const batch = this.retries[0]!;
+      if (!this.failure) {
+        try {
+          batch.retried = batch.sent;
+          const outcome = await batch.send();
+          this.retries.shift();
+          batch.settle!(outcome);
+          if (failures > 0)
+            this.log.info({ partition: batch.partition, failures }, 'batch written after retries');
+          failures = 0;
+          continue;
+        } catch (err) {
+          batch.firstFailure ??= Date.now();
+          failures++;
+          if (!this.failedForGood(batch, err)) continue;
+        }
+      }
+      for (const given of this.retries.splice(0)) given.settle!(undefined);
+    }
+  }
+
+  /** Whether this failure ends the batch: the writer gave up already, Redis refused it, or time ran out. */
+  private failedForGood(batch: Batch, err: unknown): boolean {
+    if (this.failure) return true;
+    if (!isTransient(err)) {
+      this.failure = new WriteFailedError(batch.partition, { cause: err });
+      return true;
+    }
+    if (batch.firstFailure !== undefined && Date.now() - batch.firstFailure >= this.options.giveUpAfterMs) {
+      this.failure = new GaveUpError(this.options.giveUpAfterMs, { cause: err });
+      return true;
+    }
+    return false;
   }
 
   /** The script's readings argument: a JSON array of strings, four per reading (see the Lua header). */

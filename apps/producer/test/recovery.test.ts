@@ -46,6 +46,19 @@ async function expectEachReadingOnce(redis: Redis, prefix: string): Promise<void
   expect(entries).toHaveLength(DEVICES * STEPS);
 }
 
+/** Each device's readings in stream order have rising event times, as the input had them. */
+async function expectEachDeviceInOrder(redis: Redis, prefix: string): Promise<void> {
+  const last = new Map<string, number>();
+  const backwards: string[] = [];
+  for (const { key, id, fields } of await partitionEntries(redis, prefix)) {
+    const ts = Number(fields.ts);
+    const device = `${key}/${fields.device}`;
+    if (ts < (last.get(device) ?? Number.NEGATIVE_INFINITY)) backwards.push(`${device}@${ts} (${id})`);
+    last.set(device, ts);
+  }
+  expect(backwards.slice(0, 5), `${backwards.length} readings out of order`).toEqual([]);
+}
+
 describe('when the Redis server goes away mid-ingest', () => {
   let server: RedisServer;
   let redis: Redis;
@@ -61,7 +74,7 @@ describe('when the Redis server goes away mid-ingest', () => {
     await server.stop();
   });
 
-  it('retries after a restart and ends with every reading present exactly once', async () => {
+  it('retries after a restart and ends with every reading present exactly once, in order', async () => {
     const prefix = randomPrefix('producer');
     const ingest = startProducer(
       ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'],
@@ -77,6 +90,8 @@ describe('when the Redis server goes away mid-ingest', () => {
     expect(run.stdout).toContain('redis unavailable; retrying batch');
     expect(summaryOf(run)).toMatchObject({ readings: DEVICES * STEPS, rejected: 0 });
     await expectEachReadingOnce(redis, prefix);
+    // Retried batches took turns and later ones waited: none landed before an earlier one.
+    await expectEachDeviceInOrder(redis, prefix);
   });
 
   it('gives up after --give-up-after with exit 3, saying what was written; a re-run completes without duplicates', async () => {

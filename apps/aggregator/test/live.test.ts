@@ -1,6 +1,7 @@
-import { DAY_MS, decodeAverage, encodeReading, Stream } from '@pipe/streams';
+import { DAY_MS, encodeReading, type PipelineKeys, Stream } from '@pipe/streams';
 import { freePort, sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
+import { publishedAverages } from './fixtures/averages.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
 import { startAggregator } from './fixtures/processes.js';
 import { sharedRedis } from './fixtures/setup.js';
@@ -18,6 +19,10 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number
   }
 }
 
+/** The first hourly average, once one is published (within 5 s). */
+const firstAverage = (keys: PipelineKeys) =>
+  waitFor(async () => (await publishedAverages(redis, keys))[0], 5000);
+
 describe('aggregator run (live)', () => {
   it('publishes an hour once stream time passes its end plus the grace, and not before', async () => {
     const { keys, flags } = fresh();
@@ -32,13 +37,9 @@ describe('aggregator run (live)', () => {
       expect(await new Stream(redis, keys.averages).length()).toBe(0);
       // 00:10:00.001 passes end + grace: the hour is published.
       await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 10 * 60_000 + 1, temp_f: 2 }]);
-      const [entry] = await waitFor(async () => {
-        const entries = await new Stream(redis, keys.averages).range();
-        return entries.length ? entries : undefined;
-      }, 5000);
-      const average = decodeAverage(entry!.id, entry!.fields);
-      expect(average.ok && average.value.num_observations).toBe(first.length);
-      expect(average.ok && average.value.average_temp_f).toBeCloseTo(expectedHours(first)[0]!.mean, 9);
+      const average = await firstAverage(keys);
+      expect(average.num_observations).toBe(first.length);
+      expect(average.average_temp_f).toBeCloseTo(expectedHours(first)[0]!.mean, 9);
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;
@@ -92,13 +93,9 @@ describe('aggregator run (live)', () => {
       // before the periodic discovery could find shard 1, so closing must look for shards first.
       await add(1, hour + 120_000, 80);
       await add(0, hour + HOUR_MS + 1, 10);
-      const [entry] = await waitFor(async () => {
-        const entries = await new Stream(redis, keys.averages).range();
-        return entries.length ? entries : undefined;
-      }, 5000);
-      const average = decodeAverage(entry!.id, entry!.fields);
-      expect(average.ok && average.value.num_observations).toBe(2);
-      expect(average.ok && average.value.average_temp_f).toBe(70);
+      const average = await firstAverage(keys);
+      expect(average.num_observations).toBe(2);
+      expect(average.average_temp_f).toBe(70);
       expect(await redis.xlen(keys.late)).toBe(0);
     } finally {
       run.child.kill('SIGTERM');
@@ -145,13 +142,9 @@ describe('aggregator run (live)', () => {
         0,
         (await redis.xrange(shardKey(0), '-', '+'))[0]![0],
       );
-      const [entry] = await waitFor(async () => {
-        const entries = await new Stream(redis, keys.averages).range();
-        return entries.length ? entries : undefined;
-      }, 5000);
-      const average = decodeAverage(entry!.id, entry!.fields);
-      expect(average.ok && average.value.num_observations).toBe(3);
-      expect(average.ok && average.value.average_temp_f).toBe(60);
+      const average = await firstAverage(keys);
+      expect(average.num_observations).toBe(3);
+      expect(average.average_temp_f).toBe(60);
       expect(await redis.xlen(keys.late)).toBe(0);
     } finally {
       run.child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { ConsumerGroup, DAY_MS } from '@pipe/streams';
+import { ConsumerGroup, DAY_MS, type PipelineKeys, type StreamEntry } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { accumulateCall } from '../src/batch.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
@@ -8,6 +8,29 @@ import { sharedRedis } from './fixtures/setup.js';
 
 const { redis, fresh } = sharedRedis();
 
+/** One accumulate-batch-n.lua call for `entries` as `consumer`: counted, already acknowledged, and the call. */
+async function countBatch(keys: PipelineKeys, partition: string, consumer: string, entries: StreamEntry[]) {
+  const state = new AggregatorStateKeys(keys);
+  const call = accumulateCall(
+    { stream: partition, entries },
+    { keys, state, group: 'aggregator', consumer, alertAbove: undefined, now: Date.now() },
+  );
+  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
+  return { counted, skipped, call };
+}
+
+/**
+ * `consumer` reads every entry of the partition; while it has them in hand, someone else acknowledges
+ * the last one (the reaper dead-lettered it, or another consumer counted it); then it counts its batch.
+ */
+async function countWithLastTakenAway(keys: PipelineKeys, partition: string, consumer: string) {
+  const group = new ConsumerGroup(redis, 'aggregator', [partition], consumer);
+  await group.create();
+  const inHand = (await group.read({ count: 1000 })).get(partition)!;
+  await group.ack(partition, inHand.at(-1)!.id);
+  return countBatch(keys, partition, consumer, inHand);
+}
+
 it('counts an entry once when the reaper claimed it away from a consumer that still had it in hand', async () => {
   const { keys } = fresh();
   const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 4 * HOUR_MS;
@@ -15,7 +38,6 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
   await writeReadings(redis, keys, readings);
   const partition = keys.partitionKeyFor(from);
   const state = new AggregatorStateKeys(keys);
-  const scripts = defineAggregatorScripts(redis);
   const slow = new ConsumerGroup(redis, 'aggregator', [partition], 'slow');
   await slow.create();
 
@@ -27,27 +49,14 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
     partition,
     inHand.slice(0, 20).map((e) => e.id),
   );
-  const context = (consumer: string) => ({
-    keys,
-    state,
-    group: 'aggregator',
-    consumer,
-    alertAbove: undefined,
-    now: Date.now(),
-  });
-  const run = async (consumer: string, entries: typeof inHand) => {
-    const call = accumulateCall({ stream: partition, entries }, context(consumer));
-    return scripts.accumulateBatch(call.keys, call.args);
-  };
-
-  const [quickCounted] = await run('quick', claimed);
-  const [slowCounted, slowSkipped] = await run('slow', inHand);
+  const quickRun = await countBatch(keys, partition, 'quick', claimed);
+  const slowRun = await countBatch(keys, partition, 'slow', inHand);
   // Both run again, as after a restart that re-reads the same entries.
-  const [again, againSkipped] = await run('slow', inHand);
+  const again = await countBatch(keys, partition, 'slow', inHand);
 
-  expect(quickCounted).toBe(20);
-  expect([slowCounted, slowSkipped]).toEqual([readings.length - 20, 20]);
-  expect([again, againSkipped]).toEqual([0, readings.length]);
+  expect(quickRun.counted).toBe(20);
+  expect([slowRun.counted, slowRun.skipped]).toEqual([readings.length - 20, 20]);
+  expect([again.counted, again.skipped]).toEqual([0, readings.length]);
   const hour = await redis.hgetall(state.hour(partition, from));
   expect(Number(hour.n)).toBe(readings.length);
   expect(Number(hour.sum)).toBeCloseTo(
@@ -64,21 +73,10 @@ it('leaves out of min, max and devices a reading that someone else acknowledged 
   const readings = readingsBetween(from, from + 10 * 60_000, 60_000, 3, 4);
   await writeReadings(redis, keys, [...readings, { device: 'outlier', ts: from + 1000, temp_f: 999 }]);
   const partition = keys.partitionKeyFor(from);
-  const state = new AggregatorStateKeys(keys);
-  const scripts = defineAggregatorScripts(redis);
-  const stalled = new ConsumerGroup(redis, 'aggregator', [partition], 'stalled');
-  await stalled.create();
-  const inHand = (await stalled.read({ count: 1000 })).get(partition)!;
   // The reaper dead-lettered the outlier while `stalled` still had it in hand.
-  await stalled.ack(partition, inHand.at(-1)!.id);
-
-  const call = accumulateCall(
-    { stream: partition, entries: inHand },
-    { keys, state, group: 'aggregator', consumer: 'stalled', alertAbove: undefined, now: Date.now() },
-  );
-  const [counted, skipped] = await scripts.accumulateBatch(call.keys, call.args);
+  const { counted, skipped } = await countWithLastTakenAway(keys, partition, 'stalled');
   expect([counted, skipped]).toEqual([readings.length, 1]);
-  const hour = await redis.hgetall(state.hour(partition, from));
+  const hour = await redis.hgetall(new AggregatorStateKeys(keys).hour(partition, from));
   const temps = readings.map((r) => r.temp_f);
   expect(Number(hour.max)).toBe(Math.max(...temps));
   expect(Number(hour.min)).toBe(Math.min(...temps));
@@ -98,23 +96,12 @@ it('recounts from each reading as written: exponents, signs, padding and trailin
   // Twice: the codec takes the last, and so must the text the recount reads.
   await redis.xadd(partition, '*', 'device', 'd0', 'ts', String(from + 8000), 'temp_f', '10', 'temp_f', '80');
   await redis.xadd(partition, '*', 'device', 'taken', 'ts', String(from + 9000), 'temp_f', '99');
-  const state = new AggregatorStateKeys(keys);
-  const scripts = defineAggregatorScripts(redis);
-  const group = new ConsumerGroup(redis, 'aggregator', [partition], 'slow');
-  await group.create();
-  const inHand = (await group.read({ count: 1000 })).get(partition)!;
   // Someone else counted the last reading first: the hour is recounted from the others' own texts.
-  await group.ack(partition, inHand.at(-1)!.id);
-
-  const call = accumulateCall(
-    { stream: partition, entries: inHand },
-    { keys, state, group: 'aggregator', consumer: 'slow', alertAbove: undefined, now: Date.now() },
-  );
+  const { counted, skipped, call } = await countWithLastTakenAway(keys, partition, 'slow');
   expect(call.readings.every((r) => r !== undefined)).toBe(true);
-  const [counted, skipped] = await scripts.accumulateBatch(call.keys, call.args);
   expect([counted, skipped]).toEqual([texts.length + 1, 1]);
   const temps = [...texts.map(Number), 80];
-  const hour = await redis.hgetall(state.hour(partition, from));
+  const hour = await redis.hgetall(new AggregatorStateKeys(keys).hour(partition, from));
   expect(Number(hour.n)).toBe(temps.length);
   expect(Number(hour.sum)).toBeCloseTo(
     temps.reduce((s, t) => s + t, 0),

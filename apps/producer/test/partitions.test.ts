@@ -59,10 +59,13 @@ describe('partitions', () => {
 describe('expiry', () => {
   it('is the newest reading + retention on the partition and its ledger, and is never lowered', async () => {
     const prefix = randomPrefix('producer');
+    // Yesterday's partition, whatever the time of day: its 00:00 is 24-48 h ago, so a retention of 3 days
+    // keeps its first minute writable at every moment (36 h rejected it from 12:00 UTC on).
     const day = yesterdayUtc();
     const partition = new PipelineKeys(prefix).partitionKeyFor(day);
     const ledger = `{${partition}}:batches`;
-    const retention = ['--retention', '36h'];
+    const retentionMs = 3 * DAY_MS;
+    const retention = ['--retention', '3d'];
     const first = await ingest(
       prefix,
       ndjson([
@@ -72,7 +75,7 @@ describe('expiry', () => {
       retention,
     );
     expect(first.code, first.stderr).toBe(0);
-    const expected = day + 9000 + 36 * 3_600_000;
+    const expected = day + 9000 + retentionMs;
     expect(await redis.pexpiretime(partition)).toBe(expected);
     expect(await redis.pexpiretime(ledger)).toBe(expected);
 
@@ -82,7 +85,7 @@ describe('expiry', () => {
 
     // A newer one pushes it out.
     await ingest(prefix, ndjson([{ device: 'a', ts: day + 60_000, temp_f: 4 }]), retention);
-    expect(await redis.pexpiretime(partition)).toBe(day + 60_000 + 36 * 3_600_000);
+    expect(await redis.pexpiretime(partition)).toBe(day + 60_000 + retentionMs);
     expect(await redis.xlen(partition)).toBe(4);
   });
 

@@ -1,5 +1,5 @@
 import { DAY_MS, encodeReading, type PipelineKeys, Stream } from '@pipe/streams';
-import { freePort, sleep } from '@pipe/testkit';
+import { clearOfTurn, freePort, sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { publishedAverages } from './fixtures/averages.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
@@ -59,6 +59,8 @@ describe('aggregator run (live)', () => {
       ...flags,
     ]);
     try {
+      // The running hour must still be running when the test looks, 2.5 s and an idle close later.
+      await clearOfTurn(HOUR_MS, 10_000);
       const now = Date.now();
       await writeReadings(redis, keys, [
         { device: 'now', ts: now, temp_f: 70 },
@@ -146,6 +148,44 @@ describe('aggregator run (live)', () => {
       expect(average.num_observations).toBe(3);
       expect(average.average_temp_f).toBe(60);
       expect(await redis.xlen(keys.late)).toBe(0);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  });
+
+  it('lets --idle-close publish a quiet hour only once its end + --grace has passed on the clock', async () => {
+    const { keys, flags } = fresh();
+    const run = startAggregator([
+      'run',
+      '--grace',
+      '2h',
+      '--idle-close',
+      '1s',
+      '--block-ms',
+      '200ms',
+      ...flags,
+    ]);
+    try {
+      // The last hour that ended (0-60 min ago: inside the grace) and one that ended over 2 h ago.
+      const lastHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+      const oldHour = lastHour - 3 * HOUR_MS;
+      await writeReadings(redis, keys, [
+        { device: 'a', ts: oldHour + 60_000, temp_f: 50 },
+        { device: 'a', ts: lastHour + 60_000, temp_f: 60 },
+      ]);
+      const published = await waitFor(async () => {
+        const averages = await publishedAverages(redis, keys);
+        return averages.length > 0 ? averages : undefined;
+      }, 8000);
+      // Quiet for several --idle-close spells: the recent hour must stay open for its stragglers.
+      await sleep(3000);
+      expect((await publishedAverages(redis, keys)).map((a) => a.hourStart)).toEqual([oldHour]);
+      expect(published[0]!.num_observations).toBe(1);
+      await writeReadings(redis, keys, [{ device: 'b', ts: lastHour + 120_000, temp_f: 70 }]);
+      await sleep(2000);
+      expect(await new Stream(redis, keys.late).length()).toBe(0);
+      expect(await new Stream(redis, keys.averages).length()).toBe(1);
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;

@@ -12,6 +12,7 @@ import { accumulateCall } from './batch.js';
 import type { AggregatorConfig } from './config.js';
 import { HourCloser } from './hour-closer.js';
 import type { AggregatorMetrics } from './metrics.js';
+import { claimAverages, NotOwnerError } from './ownership.js';
 import { type PartitionProgress, readProgress } from './progress.js';
 import { type AggregatorScripts, defineAggregatorScripts } from './scripts.js';
 import { AggregatorStateKeys } from './state-keys.js';
@@ -19,6 +20,7 @@ import { AggregatorStateKeys } from './state-keys.js';
 export type AggregatorSettings = Pick<
   AggregatorConfig,
   | 'group'
+  | 'takeOver'
   | 'consumer'
   | 'grace'
   | 'idleClose'
@@ -58,6 +60,8 @@ export class Aggregator {
   private quietSince = Date.now();
   private stopRequested = false;
   private stopped: Promise<void> | undefined;
+  /** Why the run ended early (another group took the averages over), thrown by run(). */
+  private failure: Error | undefined;
   /** Readings this instance counted, and when it started: a drain reports its rate. */
   private counted = 0;
   private startedAt = 0;
@@ -79,6 +83,13 @@ export class Aggregator {
     const { redis, keys, log } = this.deps;
     const s = this.settings;
     this.scripts = defineAggregatorScripts(redis);
+    const scripts = this.scripts;
+    await claimAverages(
+      { redis, keys, state: this.state, scripts, log },
+      s.group,
+      s.takeOver,
+      await this.livePartitions(true),
+    );
     this.closer = new HourCloser({
       redis,
       scripts: this.scripts,
@@ -108,6 +119,7 @@ export class Aggregator {
     log.info({ group: s.group, consumer: s.consumer, drain: s.drain }, 'aggregator started');
     this.startedAt = performance.now();
     await this.loop.run();
+    if (this.failure) throw this.failure;
   }
 
   stop(): Promise<void> {
@@ -126,6 +138,20 @@ export class Aggregator {
   }
 
   private async handle(batches: ConsumerBatch[]): Promise<void> {
+    try {
+      await this.count(batches);
+    } catch (err) {
+      // Another group took the averages over while this one ran: its entries stay pending here, unread
+      // by anyone who counts, and this instance stops rather than retry for ever.
+      if (!(err instanceof Error) || !err.message.startsWith('NOTOWNER ')) throw err;
+      this.failure = new NotOwnerError(
+        `${err.message.slice('NOTOWNER '.length)}, not "${this.settings.group}": stopped counting`,
+      );
+      void this.stop();
+    }
+  }
+
+  private async count(batches: ConsumerBatch[]): Promise<void> {
     const started = performance.now();
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
@@ -197,8 +223,10 @@ export class Aggregator {
       const progress = await this.progress(partitions);
       if (progress.every((p) => p.caughtUp)) {
         // Idle close takes only hours that ended --idle-close ago: with several instances each sees a
-        // share of the readings, so one instance's quiet does not mean the current hour is over.
-        const endedBy = s.drain ? Number.POSITIVE_INFINITY : Date.now() - s.idleClose;
+        // share of the readings, so one instance's quiet does not mean the current hour is over. Nor
+        // before their --grace has passed on the clock: a device that reports less often than
+        // --idle-close is still inside the lateness the operator allowed.
+        const endedBy = s.drain ? Number.POSITIVE_INFINITY : Date.now() - Math.max(s.idleClose, s.grace);
         const round = await this.closeRound(endedBy, progress);
         if (s.drain && round.openHours === 0 && !round.blockedBy) {
           const seconds = (performance.now() - this.startedAt) / 1000;

@@ -7,13 +7,18 @@ export const aggregatorConfigSchema = connectionSchema.extend({
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
     .default('aggregator'),
+  /** Hand the averages from the group that counts them to this one (see ownership.ts). */
+  takeOver: z.boolean().default(false),
   consumer: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
     .default(`${hostname()}-${process.pid}`),
   /** Allowed lateness of event time after an hour ends before it is published. */
   grace: duration().default(5_000),
-  /** Close every open hour when the group has been caught up and quiet for this long (wall clock). */
+  /**
+   * When the group has been caught up and quiet for this long (wall clock), close the open hours that
+   * ended at least this long and the grace ago: a quiet spell never overrides the grace.
+   */
   idleClose: duration().default(60_000),
   /**
    * How far ahead of this machine's clock stream time may run. A reading stamped further ahead is
@@ -41,6 +46,7 @@ export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;
 /** Flag name → env variable for the aggregator's own settings. */
 export const AGGREGATOR_ENV = {
   group: 'AGGREGATOR_GROUP',
+  takeOver: undefined,
   consumer: 'AGGREGATOR_CONSUMER',
   grace: 'AGGREGATOR_GRACE',
   idleClose: 'AGGREGATOR_IDLE_CLOSE',

@@ -14,6 +14,7 @@ import { Command } from 'commander';
 import { Aggregator } from './aggregator.js';
 import { AGGREGATOR_ENV, aggregatorConfigSchema } from './config.js';
 import { AggregatorMetrics } from './metrics.js';
+import { NotOwnerError } from './ownership.js';
 
 const program = new Command('pipe-aggregator')
   .description('Counts readings of the daily partitions into exactly one hourly average per hour.')
@@ -26,6 +27,10 @@ withConnectionFlags(
       'aggregate until stopped (SIGTERM/SIGINT finish the batch in hand), or until drained with --drain',
     )
     .option('--group <name>', 'consumer group [env AGGREGATOR_GROUP] (default aggregator)')
+    .option(
+      '--take-over',
+      'hand the averages to --group from the group that counts them now (stop its aggregators first)',
+    )
     .option('--consumer <name>', 'consumer name [env AGGREGATOR_CONSUMER] (default host-pid)')
     .option(
       '--grace <duration>',
@@ -33,7 +38,7 @@ withConnectionFlags(
     )
     .option(
       '--idle-close <duration>',
-      'close open hours after this long caught up with no new reading [env AGGREGATOR_IDLE_CLOSE] (default 60s)',
+      'after this long caught up with no new reading, publish the open hours whose end is at least this long and --grace ago on the clock [env AGGREGATOR_IDLE_CLOSE] (default 60s)',
     )
     .option(
       '--max-ahead <duration>',
@@ -77,11 +82,16 @@ withConnectionFlags(
   stopOnSignals({ stop: () => aggregator.stop() }, log);
   try {
     await aggregator.run();
+  } catch (err) {
+    if (!(err instanceof NotOwnerError)) throw err;
+    log.error({ err: err.message }, 'not the counting group');
+    process.stderr.write(`pipe-aggregator: ${err.message}\n`);
+    process.exitCode = 1;
   } finally {
     server?.close();
     redis.disconnect();
   }
-  process.exit(0);
+  process.exit();
 });
 
 program.parseAsync().catch(exitOnStartupError);

@@ -4,12 +4,14 @@ import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 export type AccumulateReply = [number, number, number, number, number[]];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];
 export type PublishReply = ['published' | 'already' | 'superseded', string];
+export type TakeOverReply = ['taken' | 'already' | 'pending' | 'no-group', string | number];
 
 export interface AggregatorScripts {
   accumulateBatch(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
   sealHour(keys: string[], args: (string | number)[]): Promise<SealReply>;
   publishHour(keys: string[], args: (string | number)[]): Promise<PublishReply>;
   settleHour(keys: string[], args: (string | number)[]): Promise<number>;
+  takeOver(keys: string[], args: (string | number)[]): Promise<TakeOverReply>;
 }
 
 /**
@@ -23,10 +25,12 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
   const seal = script('pipeSealHour', 'seal-hour-4.lua');
   const publish = script('pipePublishHour', 'publish-hour-2.lua');
   const settle = script('pipeSettleHour', 'settle-hour-3.lua');
+  const takeOver = script('pipeTakeOver', 'take-over-2.lua');
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,
     sealHour: (keys, args) => seal(keys, args) as Promise<SealReply>,
     publishHour: (keys, args) => publish(keys, args) as Promise<PublishReply>,
     settleHour: (keys, args) => settle(keys, args) as Promise<number>,
+    takeOver: (keys, args) => takeOver(keys, args) as Promise<TakeOverReply>,
   };
 }

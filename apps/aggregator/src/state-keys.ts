@@ -9,7 +9,8 @@ export class AggregatorStateKeys {
 
   /**
    * Hash: `maxts` = newest event time counted from this partition (feeds the watermark); `sealed` =
-   * the latest hour closed in this partition (its readings and earlier ones are late).
+   * the latest hour closed in this partition (its readings and earlier ones are late); `group` = the
+   * consumer group that counts it.
    */
   progress(partition: string): string {
     return this.keys.companionKey(partition, 'agg');
@@ -23,6 +24,11 @@ export class AggregatorStateKeys {
   /** Hash of one hour's running totals: n, sum, min, max, hn, hsum, devices, d:<device>. */
   hour(partition: string, hourStart: number): string {
     return this.keys.companionKey(partition, `hour:${hourStart}`);
+  }
+
+  /** The consumer group that counts into the averages stream (see ownership.ts), beside it. */
+  owner(): string {
+    return this.keys.companionKey(this.keys.averages, 'owner');
   }
 
   /** The partitions whose totals a published hour sums, beside the averages stream. */

@@ -61,6 +61,8 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'xreadgroup',
         'xack',
         'xgroup|create',
+        // --take-over moves a partition from the old group to the new one (take-over-2.lua).
+        'xgroup|destroy',
         'xpending',
         'xrange',
         'xrevrange',
@@ -84,6 +86,9 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'zrem',
         'del',
         'xdel',
+        // The group that counts into the averages ({averages}:owner).
+        'get',
+        'set',
         'time',
       ],
       keys: [

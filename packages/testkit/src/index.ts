@@ -7,3 +7,4 @@ export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export { type ProcessExit, runNode, type StartOptions, startNode, type TestProcess } from './node-process.js';
 export { type MemoryField, procStatusKiB, type RssSample, RssSampler } from './proc-status.js';
 export { waitFor } from './wait-for.js';
+export { clearOfTurn } from './clock.js';

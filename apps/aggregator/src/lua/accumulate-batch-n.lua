@@ -7,7 +7,7 @@
   Every key is in the partition's cluster slot: late readings, dead letters and alerts go to the
   partition's outbox, from which forwardOutbox (@pipe/streams) moves them to their streams exactly once.
 
-  KEYS[1] partition stream          KEYS[2] {partition}:agg   (hash: maxts, sealed)
+  KEYS[1] partition stream          KEYS[2] {partition}:agg   (hash: maxts, sealed, group)
   KEYS[3] {partition}:open          (zset of open hour starts)
   KEYS[4] {partition}:outbox        (stream; first field `to` = the destination stream's key)
   KEYS[5..] {partition}:hour:<start>, one per hour of the batch
@@ -40,6 +40,14 @@ for _, figures in ipairs(hourFigures) do
     return redis.error_reply('accumulate-batch: an hour\'s figures are not finite numbers; batch refused whole')
   end
 end
+
+-- One consumer group counts a partition (the one that owns the averages, see ownership.ts): an entry
+-- acknowledged in a second group would count twice. The first batch names it; take-over-2.lua moves it.
+local owner = redis.call('HGET', agg, 'group')
+if owner and owner ~= group then
+  return redis.error_reply('NOTOWNER ' .. partition .. ' is counted by consumer group ' .. owner)
+end
+if not owner then redis.call('HSET', agg, 'group', group) end
 
 -- Hours at or before the partition's sealed hour are closed for good (seal-hour-4.lua): late.
 local sealed = tonumber(redis.call('HGET', agg, 'sealed') or '-1')

@@ -10,7 +10,7 @@ import {
 } from '@pipe/streams';
 import { accumulateCall } from './batch.js';
 import type { AggregatorConfig } from './config.js';
-import { HourCloser } from './hour-closer.js';
+import { HourCloser, stateAfterPartitionMs } from './hour-closer.js';
 import type { AggregatorMetrics } from './metrics.js';
 import { claimAverages, NotOwnerError } from './ownership.js';
 import { type PartitionProgress, readProgress } from './progress.js';
@@ -166,6 +166,7 @@ export class Aggregator {
           consumer: s.consumer,
           alertAbove: s.alertAbove,
           now,
+          stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
         });
         const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(
           call.keys,

@@ -17,6 +17,8 @@ export interface BatchContext {
   consumer: string;
   alertAbove: number | undefined;
   now: number;
+  /** How long the partition's `agg` state outlives the partition (see stateAfterPartitionMs). */
+  stateAfterPartitionMs: number;
 }
 
 export interface AccumulateCall {
@@ -160,6 +162,7 @@ export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): Accumul
     ctx.keys.late,
     ctx.keys.deadLetters,
     ctx.keys.alerts,
+    ctx.stateAfterPartitionMs,
   ];
   return { keys, args, readings };
 }

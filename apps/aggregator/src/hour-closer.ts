@@ -37,6 +37,16 @@ const PENDING_INSPECT_LIMIT = 10_000;
  */
 const SOURCES_EXTRA_MS = 7 * DAY_MS;
 
+/**
+ * How long a partition's `agg` state (its sealed hour) outlives the partition: at least as long as the
+ * sources of its published hours, which are written before the partition expires. A partition written
+ * again after it expired then still turns readings of its published hours late; without it they would
+ * be counted, and settle-hour would drop them as part of an average that never held them.
+ */
+export function stateAfterPartitionMs(keepHours: number): number {
+  return keepHours * HOUR_MS + SOURCES_EXTRA_MS;
+}
+
 export type BlockedStatus = 'not-due' | 'pending' | 'earlier-open';
 
 export interface CloseOptions {
@@ -169,7 +179,14 @@ export class HourCloser {
               state.openHours(p.partition),
               state.hour(p.partition, hourStart),
             ],
-            [this.o.group, hourStart, PENDING_INSPECT_LIMIT, p.day, mode],
+            [
+              this.o.group,
+              hourStart,
+              PENDING_INSPECT_LIMIT,
+              p.day,
+              mode,
+              stateAfterPartitionMs(this.o.keepHours),
+            ],
           ),
         ),
       );
@@ -198,7 +215,7 @@ export class HourCloser {
         [
           hourStart,
           this.o.keepHours,
-          this.o.keepHours * HOUR_MS + SOURCES_EXTRA_MS,
+          stateAfterPartitionMs(this.o.keepHours),
           JSON.stringify(totals.sources),
           ...encodeAverage(average),
         ],

@@ -4,10 +4,13 @@ import {
   createLogger,
   createRegistry,
   exitOnStartupError,
+  GIVE_UP_ENV,
+  giveUpShape,
   openRedis,
   startMetricsServer,
   stopOnSignals,
   withConnectionFlags,
+  withGiveUpFlag,
 } from '@pipe/service';
 import { redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
@@ -20,9 +23,10 @@ const program = new Command('pipe-aggregator')
   .description('Counts readings of the daily partitions into exactly one hourly average per hour.')
   .showHelpAfterError();
 
+const runSchema = aggregatorConfigSchema.extend(giveUpShape);
+
 withConnectionFlags(
-  program
-    .command('run')
+  withGiveUpFlag(program.command('run'), 'with --drain: ')
     .description(
       'aggregate until stopped (SIGTERM/SIGINT finish the batch in hand), or until drained with --drain',
     )
@@ -60,14 +64,16 @@ withConnectionFlags(
       'how often to re-read own pending entries, e.g. claimed by the reaper (default 2s)',
     ),
 ).action(async (flags: Record<string, unknown>) => {
-  let config: ReturnType<typeof aggregatorConfigSchema.parse>;
+  let config: ReturnType<typeof runSchema.parse>;
   try {
-    config = configFrom(aggregatorConfigSchema, flags, AGGREGATOR_ENV);
+    config = configFrom(runSchema, flags, { ...AGGREGATOR_ENV, ...GIVE_UP_ENV });
   } catch (err) {
     exitOnStartupError(err);
   }
   const log = createLogger('aggregator', config.logLevel);
-  const { redis, keys } = openRedis(config, `pipe-aggregator:${config.consumer}`);
+  // A drain is a batch job: it ends with exit 3 when Redis stays away; a live aggregator keeps retrying.
+  const batch = config.drain ? { program: program.name(), giveUpAfterMs: config.giveUpAfter } : undefined;
+  const { redis, keys, done } = openRedis(config, `pipe-aggregator:${config.consumer}`, batch);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
   const registry = createRegistry('aggregator');

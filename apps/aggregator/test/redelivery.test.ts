@@ -13,7 +13,15 @@ async function countBatch(keys: PipelineKeys, partition: string, consumer: strin
   const state = new AggregatorStateKeys(keys);
   const call = accumulateCall(
     { stream: partition, entries },
-    { keys, state, group: 'aggregator', consumer, alertAbove: undefined, now: Date.now() },
+    {
+      keys,
+      state,
+      group: 'aggregator',
+      consumer,
+      alertAbove: undefined,
+      now: Date.now(),
+      stateAfterPartitionMs: 0,
+    },
   );
   const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
   return { counted, skipped, call };

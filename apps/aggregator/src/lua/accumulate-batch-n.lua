@@ -20,6 +20,7 @@
   ARGV[7] per-entry values as JSON, read only when an hour had entries acknowledged before:
           { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...] }
   ARGV[8] late stream key   ARGV[9] dead-letter stream key   ARGV[10] alerts stream key
+  ARGV[11] ms the `agg` hash outlives the partition
 
   Returns { counted, already_acked, late, dead_lettered, {alert entry indexes (1-based)} }
 ]==]
@@ -168,9 +169,11 @@ if counted > 0 then
   local old = tonumber(redis.call('HGET', agg, 'maxts'))
   if batchMaxts and (not old or batchMaxts > old) then redis.call('HSET', agg, 'maxts', batchMaxts) end
 end
--- Also when nothing was counted: late readings push the partition's expiry too, and `sealed` must
--- not expire before the partition (its readings would then count into an hour already published).
-if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
+-- Also when nothing was counted: late readings push the partition's expiry too. `sealed` outlives the
+-- partition by as long as the published hours' sources: a partition that expires and is written again
+-- (a straggler within --retention) must find its hours sealed, or their new readings would count into
+-- totals that settle-hour drops as already published.
+if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[11])) end
 
 if ttl > 0 and (lateCount > 0 or dead > 0 or #alertIndexes > 0) then redis.call('PEXPIRE', outbox, ttl) end
 

@@ -11,6 +11,7 @@
 
   ARGV[1] group   ARGV[2] hour start ms   ARGV[3] max pending entries to inspect
   ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
+  ARGV[6] ms the `agg` hash outlives the partition (see stateAfterPartitionMs)
 
   Returns { 'sealed', HGETALL of the hour } (with 'check': { 'sealable', '' }) or
   { 'earlier-open' | 'pending', detail }.
@@ -50,7 +51,9 @@ if sealed < hourStart then
   local ttl = redis.call('PTTL', partition)
   if ttl == -2 then return { 'sealed', redis.call('HGETALL', hourKey) } end
   redis.call('HSET', agg, 'sealed', hourStart)
-  if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
+  local keep = ttl + tonumber(ARGV[6])
+  local left = redis.call('PTTL', agg)
+  if ttl > 0 and (left == -1 or left < keep) then redis.call('PEXPIRE', agg, keep) end
 end
 if checkOnly then return { 'sealable', '' } end
 return { 'sealed', redis.call('HGETALL', hourKey) }

@@ -31,6 +31,4 @@ pcall(redis.call, 'XGROUP', 'DESTROY', partition, new)
 redis.call('XGROUP', 'CREATE', partition, new, from or '0')
 if from then redis.call('XGROUP', 'DESTROY', partition, owner) end
 redis.call('HSET', agg, 'group', new)
-local ttl = redis.call('PTTL', partition)
-if ttl > 0 then redis.call('PEXPIRE', agg, ttl) end
 return { 'taken', from or '0' }

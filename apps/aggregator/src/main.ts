@@ -94,6 +94,7 @@ withConnectionFlags(
     process.stderr.write(`pipe-aggregator: ${err.message}\n`);
     process.exitCode = 1;
   } finally {
+    done();
     server?.close();
     redis.disconnect();
   }

@@ -1,4 +1,4 @@
-import { connectionSchema } from '@pipe/service';
+import { connectionSchema, GIVE_UP_ENV, giveUpShape } from '@pipe/service';
 import { z } from 'zod';
 import { parseTimeBound } from './time-bound.js';
 
@@ -24,6 +24,8 @@ export const tailSchema = connectionSchema
     follow: z.boolean().default(false),
     json: z.boolean().default(false),
     name: viewerName,
+    // Without --follow, tail is a one-shot command: it gives up on an unreachable Redis (exit 3).
+    ...giveUpShape,
     // An interactive command: its stderr is for people; info-level JSON lines only on request.
     logLevel: connectionSchema.shape.logLevel.unwrap().default('warn'),
   })
@@ -40,6 +42,7 @@ export const TAIL_ENV = {
   follow: undefined,
   json: undefined,
   name: 'VIEWER_NAME',
+  ...GIVE_UP_ENV,
 };
 
 /** `pipe-viewer serve`: where the dashboard listens. */

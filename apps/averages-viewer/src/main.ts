@@ -8,6 +8,7 @@ import {
   startMetricsServer,
   stopOnSignals,
   withConnectionFlags,
+  withGiveUpFlag,
 } from '@pipe/service';
 import { Command } from 'commander';
 import { SERVE_ENV, serveSchema, TAIL_ENV, tailSchema } from './config.js';
@@ -19,8 +20,7 @@ const program = new Command('pipe-viewer')
   .exitOverride();
 
 withConnectionFlags(
-  program
-    .command('tail')
+  withGiveUpFlag(program.command('tail'), 'without --follow: ')
     .description("print hourly averages after this viewer's last shown one, optionally following new ones")
     .option('--last <n>', 'start with the newest N averages instead of the saved position')
     .option(
@@ -37,7 +37,9 @@ withConnectionFlags(
   const config = configFrom(tailSchema, flags, TAIL_ENV);
   // Stdout carries the averages; logs and notices go to stderr.
   const log = createLogger('averages-viewer', config.logLevel, { toStderr: true });
-  const { redis, keys } = openRedis(config, `viewer-tail:${config.name}`);
+  // Following keeps retrying through outages; a one-shot tail exits 3 when Redis stays away.
+  const batch = config.follow ? undefined : { program: program.name(), giveUpAfterMs: config.giveUpAfter };
+  const { redis, keys, done: stopWatchingRedis } = openRedis(config, `viewer-tail:${config.name}`, batch);
   const tail = new AveragesTail({
     redis,
     keys,
@@ -62,6 +64,7 @@ withConnectionFlags(
   const stop = async () => {
     await tail.stop();
     metrics?.close();
+    stopWatchingRedis();
     redis.disconnect();
   };
   stopOnSignals({ stop }, log);

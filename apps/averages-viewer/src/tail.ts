@@ -85,7 +85,10 @@ export class AveragesTail {
   }
 
   private async execute(): Promise<void> {
-    const health = new ConnectionHealth((h) => this.reportHealth(h), true).watch(this.options.redis);
+    // A one-shot tail says nothing about reconnecting: if Redis stays away, the process's give-up line
+    // (exit 3) is the one line that says so.
+    const report = this.options.follow ? (h: RedisHealth) => this.reportHealth(h) : undefined;
+    const health = new ConnectionHealth(report, true).watch(this.options.redis);
     let cursor: string;
     try {
       cursor = await this.showHistoryRetrying(health);

@@ -1,4 +1,4 @@
-import { connectionSchema, duration, positiveInt } from '@pipe/service';
+import { connectionSchema, duration, GIVE_UP_ENV, giveUpShape, positiveInt } from '@pipe/service';
 import { z } from 'zod';
 
 /** The sweep policy, shared by `run` and `once`. */
@@ -35,5 +35,12 @@ export const SWEEP_ENV = {
 
 export const RUN_ENV = { ...SWEEP_ENV, interval: 'REAPER_INTERVAL', leaseTtl: 'REAPER_LEASE_TTL' } as const;
 
-/** `status` and `dlq` need only the connection. */
-export const inspectSchema = connectionSchema.extend({ json: z.boolean().default(false) });
+/** `status` and `dlq` need only the connection (and, being one-shot, --give-up-after). */
+export const inspectSchema = connectionSchema.extend({ json: z.boolean().default(false), ...giveUpShape });
+
+/** `once`: one sweep with the policy of `run`, then exit. */
+export const onceSchema = sweepSchema.extend({ json: z.boolean().default(false), ...giveUpShape });
+
+/** Flag name → env variable of the one-shot commands' own settings. */
+export const ONCE_ENV = { ...SWEEP_ENV, json: undefined, ...GIVE_UP_ENV } as const;
+export const INSPECT_ENV = { json: undefined, ...GIVE_UP_ENV } as const;

@@ -12,10 +12,19 @@ import {
   startMetricsServer,
   stopOnSignals,
   withConnectionFlags,
+  withGiveUpFlag,
 } from '@pipe/service';
 import { type PipelineKeys, pipelineStatus, type RedisClient, redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
-import { inspectSchema, RUN_ENV, runSchema, SWEEP_ENV, type SweepConfig, sweepSchema } from './config.js';
+import {
+  INSPECT_ENV,
+  inspectSchema,
+  ONCE_ENV,
+  onceSchema,
+  RUN_ENV,
+  runSchema,
+  type SweepConfig,
+} from './config.js';
 import {
   allDeadLetters,
   letterJson,
@@ -67,22 +76,32 @@ function load<S extends Parameters<typeof configFrom>[0]>(
   }
 }
 
-/** Runs a one-shot command with a connection of its own, closed whatever happens. */
+/**
+ * Runs a one-shot command with a connection of its own, closed whatever happens; when Redis stays
+ * unreachable for --give-up-after or refuses the credentials, the process exits 3 with one line.
+ */
 async function withRedis(
-  config: ConnectionConfig,
+  config: ConnectionConfig & { giveUpAfter: number },
   name: string,
   command: (redis: RedisClient, keys: PipelineKeys) => Promise<void>,
 ): Promise<void> {
-  const { redis, keys } = openRedis(config, `pipe-reaper:${name}`);
+  const { redis, keys, done } = openRedis(config, `pipe-reaper:${name}`, {
+    program: program.name(),
+    giveUpAfterMs: config.giveUpAfter,
+  });
   try {
     // A cluster client knows its masters (where partitions are SCANned) only once it is ready; the first
     // command waits for that.
     await redis.ping();
     await command(redis, keys);
   } finally {
+    done();
     redis.disconnect();
   }
 }
+
+/** The connection flags and --give-up-after of the one-shot commands. */
+const withOneShotFlags = (command: Command) => withGiveUpFlag(withConnectionFlags(command));
 
 const policyOf = (config: SweepConfig): SweepPolicy => ({
   minIdleMs: config.minIdle,
@@ -128,16 +147,17 @@ withSweepFlags(
   process.exit(0);
 });
 
-withSweepFlags(
-  program
-    .command('once')
-    .description('one sweep with the same flags, print a summary, exit (1 when a group could not be swept)')
-    .option('--json', 'summary as JSON'),
+withGiveUpFlag(
+  withSweepFlags(
+    program
+      .command('once')
+      .description(
+        'one sweep with the same flags, print a summary, exit (1 when a group could not be swept, 3 when Redis is unavailable)',
+      )
+      .option('--json', 'summary as JSON'),
+  ),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(sweepSchema.extend({ json: inspectSchema.shape.json }), flags, {
-    ...SWEEP_ENV,
-    json: undefined,
-  });
+  const config = load(onceSchema, flags, ONCE_ENV);
   // Logs on stderr: stdout carries the summary alone.
   const log = createLogger('reaper', config.logLevel, { toStderr: true });
   await withRedis(config, 'once', async (redis, keys) => {
@@ -148,13 +168,13 @@ withSweepFlags(
   });
 });
 
-withConnectionFlags(
+withOneShotFlags(
   program
     .command('status')
     .description('partitions, groups, pending entries, lag and side-stream sizes')
     .option('--json', 'as JSON, for scripts'),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(inspectSchema, flags, { json: undefined });
+  const config = load(inspectSchema, flags, INSPECT_ENV);
   await withRedis(config, 'status', async (redis, keys) => {
     const report = await pipelineStatus(redis, keys);
     console.log(config.json ? JSON.stringify(report, null, 2) : renderStatus(report));
@@ -163,10 +183,10 @@ withConnectionFlags(
 
 const dlq = program.command('dlq').description('the dead-letter stream');
 
-withConnectionFlags(
+withOneShotFlags(
   dlq.command('list').description('list dead letters, oldest first').option('--json', 'as JSON'),
 ).action(async (flags: Record<string, unknown>) => {
-  const config = load(inspectSchema, flags, { json: undefined });
+  const config = load(inspectSchema, flags, INSPECT_ENV);
   await withRedis(config, 'dlq', async (redis, keys) => {
     const entries = [];
     for await (const entry of allDeadLetters(redis, keys)) entries.push(entry);
@@ -174,7 +194,7 @@ withConnectionFlags(
   });
 });
 
-withConnectionFlags(
+withOneShotFlags(
   dlq
     .command('replay')
     .description(
@@ -184,7 +204,7 @@ withConnectionFlags(
     .option('--all', 'every letter'),
 ).action(async (letterIds: string[], flags: Record<string, unknown>) => {
   if (!flags.all && letterIds.length === 0) program.error('dlq replay: give letter IDs or --all');
-  const config = load(inspectSchema, flags, { json: undefined });
+  const config = load(inspectSchema, flags, INSPECT_ENV);
   await withRedis(config, 'dlq', async (redis, keys) => {
     const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds);
     for (const r of report.replayed) console.log(`replayed ${r.letterId} -> ${r.stream} ${r.id}`);
@@ -193,14 +213,14 @@ withConnectionFlags(
   });
 });
 
-withConnectionFlags(
+withOneShotFlags(
   dlq
     .command('purge')
     .description('delete the dead-letter stream')
     .option('--yes', 'really delete every letter'),
 ).action(async (flags: Record<string, unknown>) => {
   if (!flags.yes) program.error('dlq purge deletes every dead letter: add --yes');
-  const config = load(inspectSchema, flags, { json: undefined });
+  const config = load(inspectSchema, flags, INSPECT_ENV);
   await withRedis(config, 'dlq', async (redis, keys) => {
     console.log(`purged ${await purgeDeadLetters(redis, keys)} dead letters`);
   });

@@ -10,6 +10,17 @@ export function withConnectionFlags(command: Command): Command {
   return command;
 }
 
+/** The env variable of --give-up-after (the producer's flag of the same name reads it too). */
+export const GIVE_UP_ENV = { giveUpAfter: 'GIVE_UP_AFTER' } as const;
+
+/** Adds --give-up-after (see giveUpShape); `when` prefixes the help, e.g. `with --drain: `. */
+export function withGiveUpFlag(command: Command, when = ''): Command {
+  return command.option(
+    '--give-up-after <duration>',
+    `${when}exit 3 when Redis stays unreachable this long, at once when it refuses the credentials or TLS (default 10s) [env ${GIVE_UP_ENV.giveUpAfter}]`,
+  );
+}
+
 /**
  * Reads a command's flags and the environment into `schema`: the connection flags by their env
  * names, plus `extra` fields (flag name → env variable or undefined).

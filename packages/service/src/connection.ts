@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type ConnectionOptions, connect, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { type ConnectionOptions, connect, PipelineKeys, type RedisClient, redactUrl } from '@pipe/streams';
+import { exitWhenRedisUnavailable } from './give-up.js';
 import type { ConnectionConfig } from './schemas.js';
 
 export function connectionOptions(config: ConnectionConfig, connectionName: string): ConnectionOptions {
@@ -14,10 +15,40 @@ export function connectionOptions(config: ConnectionConfig, connectionName: stri
   return { url: config.redisUrl, clusterNodes: config.clusterNodes, tls, connectionName };
 }
 
-/** The client and the key names of a service, from its validated config. */
+/** A command that must end (drain, once, status, a one-shot tail), and how long it waits for Redis. */
+export interface BatchCommand {
+  /** Program name for the one line on stderr when it gives up. */
+  program: string;
+  giveUpAfterMs: number;
+}
+
+/**
+ * The client and the key names of a service, from its validated config. With `batch`, the process
+ * exits 3 with one line on stderr when Redis stays unreachable for --give-up-after or refuses the
+ * credentials (see exitWhenRedisUnavailable); call `done()` before disconnecting on purpose.
+ */
 export function openRedis(
   config: ConnectionConfig,
   connectionName: string,
-): { redis: RedisClient; keys: PipelineKeys } {
-  return { redis: connect(connectionOptions(config, connectionName)), keys: new PipelineKeys(config.prefix) };
+  batch?: BatchCommand,
+): { redis: RedisClient; keys: PipelineKeys; done: () => void } {
+  const keys = new PipelineKeys(config.prefix);
+  const options = connectionOptions(config, connectionName);
+  if (!batch) return { redis: connect(options), keys, done: () => {} };
+  // Commands wait through reconnects instead of failing after ioredis's 20 retries (about 30 s):
+  // how long to wait is --give-up-after's to say, and a failed command would only add stack traces.
+  const redis = connect({ ...options, redis: { maxRetriesPerRequest: null } });
+  const done = exitWhenRedisUnavailable(redis, {
+    program: batch.program,
+    target: describeTarget(config),
+    afterMs: batch.giveUpAfterMs,
+  });
+  return { redis, keys, done };
+}
+
+/** Where the service connects, as an operator would recognise it; never the password. */
+export function describeTarget(config: ConnectionConfig): string {
+  return config.clusterNodes?.length
+    ? `Redis Cluster at ${config.clusterNodes.join(',')}`
+    : `Redis at ${redactUrl(config.redisUrl)}`;
 }

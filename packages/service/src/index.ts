@@ -1,6 +1,8 @@
-export { configFrom, exitOnStartupError, withConnectionFlags } from './cli.js';
+export { configFrom, exitOnStartupError, GIVE_UP_ENV, withConnectionFlags, withGiveUpFlag } from './cli.js';
 export { ConfigError, loadConfig, parseDuration } from './config.js';
-export { connectionOptions, openRedis } from './connection.js';
+export { type BatchCommand, connectionOptions, describeTarget, openRedis } from './connection.js';
+export { EXIT_REDIS_UNAVAILABLE, exitWhenRedisUnavailable, type GiveUpOptions } from './give-up.js';
+export { describeRedisFailure, type RedisFailure } from './redis-failure.js';
 export { type Stoppable, stopOnSignals } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry, startMetricsServer } from './metrics-server.js';
@@ -9,6 +11,7 @@ export {
   type ConnectionConfig,
   connectionSchema,
   duration,
+  giveUpShape,
   positiveInt,
 } from './schemas.js';
 export { aclSetUserArgs, aclSetUserLine, pipelineAcl, type ServiceAcl, type ServiceName } from './acl.js';

@@ -14,6 +14,17 @@ export const duration = () =>
 
 export const positiveInt = () => z.coerce.number().int().positive();
 
+/**
+ * `--give-up-after` of the batch commands (drain, once, status, a one-shot tail): how long Redis may
+ * stay unreachable before the command exits 3. Short, because a script or cron job is waiting; the
+ * long-running services keep retrying instead.
+ */
+export const giveUpShape = {
+  giveUpAfter: duration()
+    .refine((ms) => ms > 0, 'must be more than 0')
+    .default(10_000),
+};
+
 /** Where Redis is and what the keys are called: the part of every service's config that is the same. */
 export const connectionSchema = z.object({
   redisUrl: z

@@ -7,4 +7,5 @@ export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export { type ProcessExit, runNode, type StartOptions, startNode, type TestProcess } from './node-process.js';
 export { type MemoryField, procStatusKiB, type RssSample, RssSampler } from './proc-status.js';
 export { waitFor } from './wait-for.js';
+export { type GiveUpExpectation, giveUpProblems, runTimed, type TimedExit } from './cli-outcome.js';
 export { clearOfTurn } from './clock.js';

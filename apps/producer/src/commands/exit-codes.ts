@@ -1,3 +1,4 @@
+import { EXIT_REDIS_UNAVAILABLE } from '@pipe/service';
 import { GaveUpError, WriteFailedError } from '../errors.js';
 import type { Summary } from '../summary.js';
 
@@ -8,8 +9,8 @@ export const EXIT = {
   usage: 1,
   /** Some records were rejected (each reported on stderr and in --rejects), or --strict stopped. */
   rejected: 2,
-  /** Redis stayed unavailable for --give-up-after. */
-  gaveUp: 3,
+  /** Redis stayed unavailable for --give-up-after: the same status as every batch command of pipe. */
+  gaveUp: EXIT_REDIS_UNAVAILABLE,
   /** Redis refused a write for good (e.g. a key of the wrong type). */
   writeFailed: 4,
   /** Stopped by SIGINT/SIGTERM before the input was done. */

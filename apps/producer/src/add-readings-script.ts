@@ -12,8 +12,17 @@ export interface AddReadingsOutcome {
   refused: { index: number; error: string }[];
 }
 
-/** The arguments of one call: batch id, expire-at ms, '1' for `<ts>-*` IDs, the readings as JSON. */
-export type AddReadingsArgs = [batchId: string, expireAt: string, idFromTime: '0' | '1', readings: string];
+/**
+ * The arguments of one call: batch id, expire-at ms, '1' for `<ts>-*` IDs, the readings as JSON, their
+ * packed fingerprints.
+ */
+export type AddReadingsArgs = [
+  batchId: string,
+  expireAt: string,
+  idFromTime: '0' | '1',
+  readings: string,
+  fingerprints: Buffer,
+];
 
 export type AddReadings = (
   partition: string,

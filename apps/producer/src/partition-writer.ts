@@ -12,7 +12,8 @@ import {
 import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
-import { formatDuration, whyNotWritable, whyOutsideRetention } from './reading-check.js';
+import { formatDuration, whyInvalid, whyOutsideRetention } from './reading-check.js';
+import { fingerprintOf, packFingerprints, WrittenReadings } from './reading-fingerprint.js';
 import { backoffMs, isTransient } from './retry-policy.js';
 
 /** One partition batch on its way to Redis. */
@@ -45,6 +46,12 @@ export interface PartitionWriterOptions<S> {
   shards?: number;
   /** How long a batch may keep failing before the writer gives up. */
   giveUpAfterMs: number;
+  /**
+   * Skip readings an earlier run wrote to their partition (the ledger's fingerprints), so that running
+   * the same input again after any interruption writes each reading once. Loads each partition's
+   * fingerprints on its first batch; live simulation has nothing to skip and leaves it off.
+   */
+  skipWritten?: boolean;
   /** Partition batches in flight at once; the bound on memory while Redis is slow or down. */
   maxInFlight?: number;
   onRejected?: (source: S, reason: string) => void;
@@ -56,7 +63,7 @@ export interface PartitionWriterOptions<S> {
 export interface WriterStats {
   /** Readings this run wrote. */
   written: number;
-  /** Readings of batches the ledger showed as written by an earlier run (a re-run of the same input). */
+  /** Readings the ledger showed as written by an earlier run (a re-run of the same input). */
   alreadyPresent: number;
   rejected: number;
   /** Partitions written to. */
@@ -89,6 +96,8 @@ export class PartitionWriter<S = undefined> {
   /** Batches waiting to be retried, earliest sent first, and the loop retrying them (see retryInOrder). */
   private readonly retries: Batch[] = [];
   private retrying: Promise<void> | undefined;
+  /** Per partition, the readings earlier runs wrote there (skipWritten). */
+  private readonly written = new Map<string, Promise<WrittenReadings>>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -113,16 +122,6 @@ export class PartitionWriter<S = undefined> {
     }
   }
 
-  /**
-   * Why a reading would be refused, or undefined; see write()'s `checked`. `decoded` readings came out
-   * of the library's decodeReading, which enforces ReadingSchema already, so only retention is left.
-   */
-  check(reading: Reading, { decoded = false } = {}): string | undefined {
-    return decoded
-      ? whyOutsideRetention(reading, this.now(), this.options.retentionMs)
-      : whyNotWritable(reading, this.now(), this.options.retentionMs);
-  }
-
   /** Counts and reports a record refused before it reached write() (unparseable, or by check()). */
   reject(source: S, reason: string): void {
     this.stats.rejected++;
@@ -132,31 +131,42 @@ export class PartitionWriter<S = undefined> {
 
   /**
    * Validates and queues a batch; resolves once every partition of it has been handed to Redis (not
-   * written: call flush() for that). `checked` skips validation for items that already passed check().
+   * written: call flush() for that). `checked` skips the schema check for readings that came out of the
+   * library's decodeReading. A reading an earlier run wrote is skipped before its retention is checked:
+   * it may have aged out since, and it is in its partition all the same.
    * Throws the writer's failure once it has given up.
    */
   async write(items: WriteItem<S>[], { checked = false } = {}): Promise<void> {
     if (this.failure) throw this.failure;
     const now = this.now();
-    const byPartition = new Map<string, WriteItem<S>[]>();
+    const byPartition = new Map<string, { items: WriteItem<S>[]; fingerprints: bigint[] }>();
     for (const item of items) {
-      const reason = checked ? undefined : whyNotWritable(item.reading, now, this.options.retentionMs);
+      const invalid = checked ? undefined : whyInvalid(item.reading);
+      if (invalid) {
+        this.reject(item.source, invalid);
+        continue;
+      }
+      const partition = this.partitionOf(item.reading);
+      const fingerprint = fingerprintOf(item.reading);
+      if (await this.takeWritten(item.reading, partition, fingerprint)) continue;
+      const reason = whyOutsideRetention(item.reading, now, this.options.retentionMs);
       if (reason) {
         this.reject(item.source, reason);
         continue;
       }
-      const partition = this.partitionOf(item.reading);
       const group = byPartition.get(partition);
-      if (group) group.push(item);
-      else byPartition.set(partition, [item]);
+      if (group) {
+        group.items.push(item);
+        group.fingerprints.push(fingerprint);
+      } else byPartition.set(partition, { items: [item], fingerprints: [fingerprint] });
     }
-    for (const [partition, group] of byPartition) {
+    for (const [partition, { items: group, fingerprints }] of byPartition) {
       await this.acquire();
       if (this.failure) {
         this.release();
         throw this.failure;
       }
-      const task = this.writePartition(partition, group).finally(() => {
+      const task = this.writePartition(partition, group, fingerprints).finally(() => {
         this.tasks.delete(task);
         this.release();
       });
@@ -179,7 +189,61 @@ export class PartitionWriter<S = undefined> {
     return this.failure;
   }
 
-  private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
+  /** Why the reading is too old to write now, or undefined. */
+  outsideRetention(reading: Reading): string | undefined {
+    return whyOutsideRetention(reading, this.now(), this.options.retentionMs);
+  }
+
+  /**
+   * With skipWritten: whether an earlier run wrote this reading; if so it is counted as already present
+   * (once per time it was written), and the caller skips it.
+   */
+  async takeWritten(
+    reading: Reading,
+    partition = this.partitionOf(reading),
+    fingerprint = fingerprintOf(reading),
+  ): Promise<boolean> {
+    if (!this.options.skipWritten || !(await this.writtenTo(partition)).take(fingerprint)) return false;
+    this.stats.alreadyPresent++;
+    return true;
+  }
+
+  /** The readings earlier runs wrote to a partition: the fingerprints in its ledger, loaded once. */
+  private writtenTo(partition: string): Promise<WrittenReadings> {
+    let written = this.written.get(partition);
+    if (!written) {
+      written = this.loadWritten(partition);
+      this.written.set(partition, written);
+    }
+    return written;
+  }
+
+  /** Reads a ledger's fingerprints, retrying while Redis is unavailable as a batch would. */
+  private async loadWritten(partition: string): Promise<WrittenReadings> {
+    const ledger = this.keys.companionKey(partition, 'batches');
+    const started = Date.now();
+    for (let failures = 0; ; failures++) {
+      try {
+        const fields = await this.redis.hgetallBuffer(ledger);
+        const packed = Object.entries(fields)
+          .filter(([field]) => field.endsWith(':readings'))
+          .map(([, value]) => value);
+        return new WrittenReadings(packed);
+      } catch (err) {
+        if (!isTransient(err)) this.failure ??= new WriteFailedError(partition, { cause: err });
+        else if (Date.now() - started >= this.options.giveUpAfterMs)
+          this.failure ??= new GaveUpError(this.options.giveUpAfterMs, { cause: err });
+        if (this.failure) throw this.failure;
+        await sleep(backoffMs(failures));
+      }
+    }
+  }
+
+  private async writePartition(
+    partition: string,
+    group: WriteItem<S>[],
+    fingerprints: bigint[],
+  ): Promise<void> {
     const addReadings = this.addReadings;
     if (!addReadings) throw new Error('PartitionWriter.start() was not called');
     const readings = this.encode(group);
@@ -188,6 +252,7 @@ export class PartitionWriter<S = undefined> {
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
     const batchId = createHash('sha1').update(readings).digest().subarray(0, 12).toString('base64url');
     const ledger = this.keys.companionKey(partition, 'batches');
+    const packedFingerprints = packFingerprints(fingerprints);
     const batch: Batch = {
       seq: this.sent++,
       partition,
@@ -200,6 +265,7 @@ export class PartitionWriter<S = undefined> {
           String(this.newest(group) + this.options.retentionMs),
           this.options.idFromTime ? '1' : '0',
           readings,
+          packedFingerprints,
         ]);
       },
     };

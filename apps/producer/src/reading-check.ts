@@ -5,12 +5,15 @@ import { type Reading, ReadingSchema } from '@pipe/streams';
  * in the future would be deleted the moment its partition's expiry is set, so it is refused instead.
  */
 export function whyNotWritable(reading: Reading, nowMs: number, retentionMs: number): string | undefined {
+  return whyInvalid(reading) ?? whyOutsideRetention(reading, nowMs, retentionMs);
+}
+
+/** The schema half of whyNotWritable. */
+export function whyInvalid(reading: Reading): string | undefined {
   const parsed = ReadingSchema.safeParse(reading);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return `${issue?.path.join('.') || 'reading'}: ${issue?.message ?? 'invalid'}`;
-  }
-  return whyOutsideRetention(reading, nowMs, retentionMs);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0];
+  return `${issue?.path.join('.') || 'reading'}: ${issue?.message ?? 'invalid'}`;
 }
 
 /** The retention half of whyNotWritable, for readings that came out of decodeReading (already schema-valid). */

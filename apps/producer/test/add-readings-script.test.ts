@@ -3,6 +3,7 @@ import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AddReadings, type AddReadingsArgs, addReadingsCommand } from '../src/add-readings-script.js';
+import { fingerprintOf, packFingerprints } from '../src/reading-fingerprint.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -21,14 +22,21 @@ function keysFor(ts: number) {
 }
 
 const ts = Date.now();
-const readings = (...rows: [string, number, number, number?][]) =>
-  JSON.stringify(rows.flatMap(([d, t, f, h]) => [d, String(t), String(f), h === undefined ? '' : String(h)]));
+type Row = [device: string, ts: number, temp_f: number, humidity?: number];
+
+/** The script's last two arguments for these readings: their JSON and their packed fingerprints. */
+const readings = (...rows: Row[]): [string, Buffer] => [
+  JSON.stringify(rows.flatMap(([d, t, f, h]) => [d, String(t), String(f), h === undefined ? '' : String(h)])),
+  packFingerprints(
+    rows.map(([device, ts, temp_f, humidity]) => fingerprintOf({ device, ts, temp_f, humidity })),
+  ),
+];
 
 describe('add-readings-2.lua', () => {
   it('applies a batch once: the same batch id again is recognised and not written twice', async () => {
     const { partition, ledger } = keysFor(ts);
     const batch = readings(['a', ts, 1, 50], ['b', ts, 2]);
-    const args: AddReadingsArgs = ['batch-1', String(ts + 60_000), '0', batch];
+    const args: AddReadingsArgs = ['batch-1', String(ts + 60_000), '0', ...batch];
     expect(await addReadings(partition, ledger, args)).toEqual({
       applied: true,
       expired: false,
@@ -47,12 +55,12 @@ describe('add-readings-2.lua', () => {
 
   it('sets the expiry of a new partition and its ledger, raises it, and never lowers it', async () => {
     const { partition, ledger } = keysFor(ts);
-    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
+    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', ...readings(['a', ts, 1])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
     expect(await redis.pexpiretime(ledger)).toBe(ts + 60_000);
-    await addReadings(partition, ledger, ['b2', String(ts + 30_000), '0', readings(['a', ts, 2])]);
+    await addReadings(partition, ledger, ['b2', String(ts + 30_000), '0', ...readings(['a', ts, 2])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
-    await addReadings(partition, ledger, ['b3', String(ts + 90_000), '0', readings(['a', ts, 3])]);
+    await addReadings(partition, ledger, ['b3', String(ts + 90_000), '0', ...readings(['a', ts, 3])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 90_000);
     expect(await redis.pexpiretime(ledger)).toBe(ts + 90_000);
   });
@@ -61,7 +69,7 @@ describe('add-readings-2.lua', () => {
     const { partition, ledger } = keysFor(ts);
     await redis.xadd(partition, '*', 'temp_f', '1');
     expect(await redis.pexpiretime(partition)).toBe(-1);
-    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', readings(['a', ts, 1])]);
+    await addReadings(partition, ledger, ['b1', String(ts + 60_000), '0', ...readings(['a', ts, 1])]);
     expect(await redis.pexpiretime(partition)).toBe(ts + 60_000);
   });
 
@@ -71,7 +79,7 @@ describe('add-readings-2.lua', () => {
       'b1',
       String(ts + 60_000),
       '1',
-      readings(['a', ts, 1], ['a', ts - 1, 2], ['a', ts, 3], ['a', ts + 1, 4]),
+      ...readings(['a', ts, 1], ['a', ts - 1, 2], ['a', ts, 3], ['a', ts + 1, 4]),
     ]);
     expect(outcome.applied).toBe(true);
     expect(outcome.refused).toHaveLength(1);
@@ -79,12 +87,16 @@ describe('add-readings-2.lua', () => {
     expect(outcome.refused[0]!.error).toMatch(/equal or smaller than the target stream top item/);
     const ids = (await redis.xrange(partition, '-', '+')).map(([id]) => id);
     expect(ids).toEqual([`${ts}-0`, `${ts}-1`, `${ts + 1}-0`]);
+    // The ledger holds the fingerprints of the readings written, not of the one refused.
+    expect(await redis.hgetBuffer(ledger, 'b1:readings')).toEqual(
+      readings(['a', ts, 1], ['a', ts, 3], ['a', ts + 1, 4])[1],
+    );
     // A replay reports the same refusals it recorded the first time.
     const replay = await addReadings(partition, ledger, [
       'b1',
       String(ts + 60_000),
       '1',
-      readings(['x', ts, 0]),
+      ...readings(['x', ts, 0]),
     ]);
     expect(replay).toEqual({ applied: false, expired: false, refused: outcome.refused });
   });
@@ -95,7 +107,7 @@ describe('add-readings-2.lua', () => {
       'b1',
       String(Date.now() - 1),
       '0',
-      readings(['a', ts, 1]),
+      ...readings(['a', ts, 1]),
     ]);
     expect(outcome).toEqual({ applied: false, expired: true, refused: [] });
     expect(await redis.exists(partition, ledger)).toBe(0);

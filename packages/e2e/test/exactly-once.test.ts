@@ -2,10 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
-import { randomPrefix, sleep } from '@pipe/testkit';
+import { randomPrefix, sleep, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { runApp } from '../src/apps.js';
+import { appMain, runApp } from '../src/apps.js';
 
 const url = inject('redisUrl');
 const redis = new Redis(url);
@@ -38,7 +38,80 @@ async function accounting(keys: PipelineKeys) {
   };
 }
 
+/** Lines of 3 devices every minute over `hours` hours ending an hour ago, oldest first. */
+function minuteReadings(hours: number, devices = 3) {
+  const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+  const out: { device: string; ts: number; temp_f: number }[] = [];
+  for (let ts = end - hours * HOUR_MS; ts < end; ts += 60_000)
+    for (let d = 0; d < devices; d++)
+      out.push({ device: `sensor-${d}`, ts, temp_f: 40 + ((ts / 60_000 + d) % 40) });
+  return out;
+}
+
 describe('exactly once through the CLIs', () => {
+  it('re-running a stdin ingest interrupted by SIGINT in a partial batch writes every reading once', async () => {
+    const prefix = randomPrefix('resumed');
+    const keys = new PipelineKeys(prefix);
+    const readings = minuteReadings(18); // 3,240
+    const lines = readings.map((r) => `${JSON.stringify(r)}\n`);
+    const flags = ['ingest', '--redis-url', url, '--prefix', prefix, '--json'];
+    async function* slowly() {
+      // 1,500 lines at once (one full batch of 1,000 and half of the next), then ten lines at a time.
+      yield lines.slice(0, 1500).join('');
+      for (let at = 1500; at < lines.length; at += 10) {
+        await sleep(100);
+        yield lines.slice(at, at + 10).join('');
+      }
+    }
+    const first = startNode(appMain('producer'), flags, { env: { LOG_LEVEL: 'warn' }, input: slowly() });
+    const partition = keys.partitionKeyFor(readings[0]!.ts);
+    await waitFor('the first batch', async () => (await redis.xlen(partition)) > 0);
+    await sleep(300);
+    first.kill('SIGINT');
+    const stopped = await first.exited;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const written =
+      (await redis.xlen(partition)) + (await redis.xlen(keys.partitionKeyFor(readings.at(-1)!.ts)));
+    expect(written % 1000, 'the interrupted run wrote a partial batch').not.toBe(0);
+    const again = await startNode(appMain('producer'), flags, {
+      env: { LOG_LEVEL: 'warn' },
+      input: lines.join(''),
+    }).exited;
+    expect(again.code, again.stderr).toBe(0);
+    const summary = JSON.parse(again.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({
+      readings: readings.length - written,
+      alreadyPresent: written,
+      rejected: 0,
+    });
+    expect((await drain(prefix)).code).toBe(0);
+    expect(await accounting(keys)).toEqual({ counted: readings.length, late: 0, dead: 0 });
+  });
+
+  it('re-running an ingest after some of its readings aged past --retention writes none of them twice', async () => {
+    const prefix = randomPrefix('aged');
+    const keys = new PipelineKeys(prefix);
+    const now = Date.now();
+    // 100 readings over the last 60 s; 20 s later a fifth of them are older than the 70 s retention.
+    const readings = Array.from({ length: 100 }, (_, i) => ({
+      device: `d${i % 4}`,
+      ts: now - 65_000 + i * 600,
+      temp_f: i,
+    }));
+    const first = await ingest(prefix, readings, '--retention', '70s', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    await sleep(20_000);
+    const again = await ingest(prefix, readings, '--retention', '70s', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      readings: 0,
+      alreadyPresent: 100,
+      rejected: 0,
+    });
+    expect((await drain(prefix)).code).toBe(0);
+    expect(await accounting(keys)).toEqual({ counted: 100, late: 0, dead: 0 });
+  });
+
   it('sends a reading of a published hour to the late stream after its partition expired and came back', async () => {
     const prefix = randomPrefix('recreated');
     const keys = new PipelineKeys(prefix);

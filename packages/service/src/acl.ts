@@ -46,6 +46,8 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'pttl',
         'exists',
         'hget',
+        // A re-run reads the fingerprints of what earlier runs wrote from each partition's ledger.
+        'hgetall',
         'hset',
         'hsetnx',
         'set',

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from './redis.js';
 
 /** Runs a defined Lua script: keys first, then arguments. */
-export type LuaCommand = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+export type LuaCommand = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
 
 const defined = new WeakMap<RedisClient, Set<string>>();
 
@@ -18,8 +18,8 @@ export function defineLuaCommand(redis: RedisClient, name: string, file: URL): L
     redis.defineCommand(name, { lua: readFileSync(file, 'utf8') });
     names.add(name);
   }
-  const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[
-    name
-  ]!;
+  const command = (
+    redis as unknown as Record<string, (...a: (string | number | Buffer)[]) => Promise<unknown>>
+  )[name]!;
   return (keys, args) => command.call(redis, keys.length, ...keys, ...args);
 }

@@ -11,7 +11,7 @@ import { printOutcome, rejectedReading } from './output.js';
 import { openWriterSession } from './writer-session.js';
 
 export async function backfillCommand(config: BackfillConfig, log: Logger): Promise<number> {
-  const session = await openWriterSession<Reading>(config, log, rejectedReading);
+  const session = await openWriterSession<Reading>(config, log, rejectedReading, { skipWritten: true });
   const span = { fromMs: config.from, toMs: config.to, intervalMs: config.interval, devices: config.devices };
   const bar = ProgressBar.forTerminal(process.stderr, backfillSize(span));
   const backfill = new Backfill({

@@ -22,8 +22,12 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
     process.stderr.write(`ingest: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
-  const session = await openWriterSession<LineSource>(config, log, (source, reason) =>
-    rejections.record(source, reason),
+  // Running the same input again writes only what an earlier run did not (skipWritten).
+  const session = await openWriterSession<LineSource>(
+    config,
+    log,
+    (source, reason) => rejections.record(source, reason),
+    { skipWritten: true },
   );
   const ingestion = new Ingestion({
     input,

@@ -32,6 +32,7 @@ export async function openWriterSession<S>(
   config: WriterConfig,
   log: Logger,
   onRejected: (source: S, reason: string) => void,
+  { skipWritten = false }: { skipWritten?: boolean } = {},
 ): Promise<WriterSession<S>> {
   const redis = connect({ ...connectionOptions(config, 'pipe-producer'), redis: WRITER_REDIS_OPTIONS });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
@@ -51,6 +52,7 @@ export async function openWriterSession<S>(
     idFromTime: config.idFromTime,
     shards: config.shards,
     giveUpAfterMs: config.giveUpAfter,
+    skipWritten,
     onRejected,
     log,
     metrics,

@@ -58,7 +58,10 @@ export class Ingestion {
             break read;
           }
         } else if (item) {
-          batch.push(item);
+          // Too old now, but maybe written by an earlier run of this input: then it is in place.
+          const tooOld = writer.outsideRetention(item.reading);
+          if (tooOld === undefined) batch.push(item);
+          else if (!(await writer.takeWritten(item.reading))) writer.reject(item.source, tooOld);
         }
         if (batch.length === 0) this.linesHanded = line.number;
         if (line.number % batchLines === 0 && batch.length > 0) {
@@ -104,9 +107,7 @@ export class Ingestion {
     if (typeof raw === 'string') return raw;
     const result = toReading(raw);
     if (!result.ok) return result.reason;
-    const reason =
-      whyTooFarAhead(result.reading, Date.now()) ??
-      this.options.writer.check(result.reading, { decoded: true });
+    const reason = whyTooFarAhead(result.reading, Date.now());
     return reason ?? { reading: result.reading, source: { line: number, text } };
   }
 }

@@ -4,13 +4,16 @@
   (Redis replicates a script's effects as one MULTI/EXEC, so the AOF holds both or neither).
 
   KEYS[1]  the partition stream, `<prefix>:YYYYMMDD`
-  KEYS[2]  the partition's batch ledger, `{<prefix>:YYYYMMDD}:batches` (hash: batch id -> rejections)
+  KEYS[2]  the partition's batch ledger, `{<prefix>:YYYYMMDD}:batches` (hash: batch id -> rejections,
+           `<batch id>:readings` -> the fingerprints of the readings the batch wrote, 8 bytes each)
   ARGV[1]  batch id (a digest of the batch's content, fixed across retries)
   ARGV[2]  expire-at in ms: the batch's newest reading + retention
   ARGV[3]  '1' writes `<ts>-*` IDs (RU202 layout), '0' lets Redis assign `*`
   ARGV[4]  the readings as one JSON array of strings, four per reading: device, ts, temp_f, humidity
            ('' when absent). One argument rather than four per reading: cjson decodes it in C, which
            costs Redis less than thousands of arguments and the client far less.
+  ARGV[5]  the readings' fingerprints (reading-fingerprint.ts), 8 bytes each, in reading order: a re-run
+           of the same input skips the readings whose fingerprints an earlier batch recorded
 
   Returns { applied, rejections }:
     applied      1 when this call wrote the batch, 0 when the ledger shows it was written before,
@@ -38,6 +41,7 @@ end
 local fromTime = ARGV[3] == '1'
 local readings = cjson.decode(ARGV[4])
 local rejections = {}
+local refused = {}
 local index = 0
 for i = 1, #readings, 4 do
   index = index + 1
@@ -54,11 +58,21 @@ for i = 1, #readings, 4 do
   end
   if type(reply) == 'table' and reply.err then
     rejections[#rejections + 1] = index .. '\t' .. reply.err
+    refused[index] = true
   end
 end
 
 local outcome = table.concat(rejections, '\n')
 redis.call('HSET', ledger, batch, outcome)
+local fingerprints = ARGV[5]
+if #rejections > 0 then
+  local kept = {}
+  for i = 1, index do
+    if not refused[i] then kept[#kept + 1] = string.sub(fingerprints, i * 8 - 7, i * 8) end
+  end
+  fingerprints = table.concat(kept)
+end
+if #fingerprints > 0 then redis.call('HSET', ledger, batch .. ':readings', fingerprints) end
 
 -- Push the expiry of both keys to at least expire-at; never lower a later one, never leave none.
 -- PEXPIRETIME is -1 for a key without expiry and -2 for a missing key (every reading refused).

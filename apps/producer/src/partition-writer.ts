@@ -13,7 +13,14 @@ import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from '.
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { formatDuration, whyInvalid, whyOutsideRetention } from './reading-check.js';
-import { fingerprintOf, packFingerprints, WrittenReadings } from './reading-fingerprint.js';
+import {
+  type Fingerprint,
+  fingerprintOf,
+  fingerprintOfFields,
+  packFingerprints,
+  readingFields,
+  WrittenReadings,
+} from './reading-fingerprint.js';
 import { backoffMs, isTransient } from './retry-policy.js';
 
 /** One partition batch on its way to Redis. */
@@ -96,8 +103,9 @@ export class PartitionWriter<S = undefined> {
   /** Batches waiting to be retried, earliest sent first, and the loop retrying them (see retryInOrder). */
   private readonly retries: Batch[] = [];
   private retrying: Promise<void> | undefined;
-  /** Per partition, the readings earlier runs wrote there (skipWritten). */
+  /** Per partition, the readings earlier runs wrote there (skipWritten), loading and loaded. */
   private readonly written = new Map<string, Promise<WrittenReadings>>();
+  private readonly loaded = new Map<string, WrittenReadings>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -139,7 +147,7 @@ export class PartitionWriter<S = undefined> {
   async write(items: WriteItem<S>[], { checked = false } = {}): Promise<void> {
     if (this.failure) throw this.failure;
     const now = this.now();
-    const byPartition = new Map<string, { items: WriteItem<S>[]; fingerprints: bigint[] }>();
+    const byPartition = new Map<string, WriteItem<S>[]>();
     for (const item of items) {
       const invalid = checked ? undefined : whyInvalid(item.reading);
       if (invalid) {
@@ -147,26 +155,27 @@ export class PartitionWriter<S = undefined> {
         continue;
       }
       const partition = this.partitionOf(item.reading);
-      const fingerprint = fingerprintOf(item.reading);
-      if (await this.takeWritten(item.reading, partition, fingerprint)) continue;
+      const written = this.options.skipWritten
+        ? (this.loaded.get(partition) ?? (await this.writtenTo(partition)))
+        : undefined;
+      // Fingerprinted here only when the partition has readings of earlier runs (else in encode()).
+      if (written && written.size > 0 && this.tookFrom(written, fingerprintOf(item.reading))) continue;
       const reason = whyOutsideRetention(item.reading, now, this.options.retentionMs);
       if (reason) {
         this.reject(item.source, reason);
         continue;
       }
       const group = byPartition.get(partition);
-      if (group) {
-        group.items.push(item);
-        group.fingerprints.push(fingerprint);
-      } else byPartition.set(partition, { items: [item], fingerprints: [fingerprint] });
+      if (group) group.push(item);
+      else byPartition.set(partition, [item]);
     }
-    for (const [partition, { items: group, fingerprints }] of byPartition) {
+    for (const [partition, group] of byPartition) {
       await this.acquire();
       if (this.failure) {
         this.release();
         throw this.failure;
       }
-      const task = this.writePartition(partition, group, fingerprints).finally(() => {
+      const task = this.writePartition(partition, group).finally(() => {
         this.tasks.delete(task);
         this.release();
       });
@@ -203,7 +212,11 @@ export class PartitionWriter<S = undefined> {
     partition = this.partitionOf(reading),
     fingerprint = fingerprintOf(reading),
   ): Promise<boolean> {
-    if (!this.options.skipWritten || !(await this.writtenTo(partition)).take(fingerprint)) return false;
+    return this.options.skipWritten === true && this.tookFrom(await this.writtenTo(partition), fingerprint);
+  }
+
+  private tookFrom(written: WrittenReadings, fingerprint: Fingerprint): boolean {
+    if (written.size === 0 || !written.take(fingerprint)) return false;
     this.stats.alreadyPresent++;
     return true;
   }
@@ -228,7 +241,9 @@ export class PartitionWriter<S = undefined> {
         const packed = Object.entries(fields)
           .filter(([field]) => field.endsWith(':readings'))
           .map(([, value]) => value);
-        return new WrittenReadings(packed);
+        const written = new WrittenReadings(packed);
+        this.loaded.set(partition, written);
+        return written;
       } catch (err) {
         if (!isTransient(err)) this.failure ??= new WriteFailedError(partition, { cause: err });
         else if (Date.now() - started >= this.options.giveUpAfterMs)
@@ -239,20 +254,15 @@ export class PartitionWriter<S = undefined> {
     }
   }
 
-  private async writePartition(
-    partition: string,
-    group: WriteItem<S>[],
-    fingerprints: bigint[],
-  ): Promise<void> {
+  private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
     const addReadings = this.addReadings;
     if (!addReadings) throw new Error('PartitionWriter.start() was not called');
-    const readings = this.encode(group);
+    const { readings, fingerprints } = this.encode(group);
     // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
     const batchId = createHash('sha1').update(readings).digest().subarray(0, 12).toString('base64url');
     const ledger = this.keys.companionKey(partition, 'batches');
-    const packedFingerprints = packFingerprints(fingerprints);
     const batch: Batch = {
       seq: this.sent++,
       partition,
@@ -265,7 +275,7 @@ export class PartitionWriter<S = undefined> {
           String(this.newest(group) + this.options.retentionMs),
           this.options.idFromTime ? '1' : '0',
           readings,
-          packedFingerprints,
+          fingerprints,
         ]);
       },
     };
@@ -366,17 +376,20 @@ export class PartitionWriter<S = undefined> {
     return false;
   }
 
-  /** The script's readings argument: a JSON array of strings, four per reading (see the Lua header). */
-  private encode(group: WriteItem<S>[]): string {
+  /**
+   * The script's readings argument, a JSON array of strings, four per reading, and the readings'
+   * packed fingerprints, hashed from the same strings (see the Lua header).
+   */
+  private encode(group: WriteItem<S>[]): { readings: string; fingerprints: Buffer } {
     const values = new Array<string>(group.length * 4);
+    const fingerprints = new Array<Fingerprint>(group.length);
     let i = 0;
-    for (const { reading } of group) {
-      values[i++] = reading.device;
-      values[i++] = String(reading.ts);
-      values[i++] = String(reading.temp_f);
-      values[i++] = reading.humidity === undefined ? '' : String(reading.humidity);
+    for (const [n, { reading }] of group.entries()) {
+      const fields = readingFields(reading);
+      fingerprints[n] = fingerprintOfFields(fields);
+      for (const field of fields) values[i++] = field;
     }
-    return JSON.stringify(values);
+    return { readings: JSON.stringify(values), fingerprints: packFingerprints(fingerprints) };
   }
 
   /**

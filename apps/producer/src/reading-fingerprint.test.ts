@@ -5,7 +5,7 @@ const reading = { device: 'sensor-1', ts: 1_796_342_390_000, temp_f: 71.5 };
 
 describe('fingerprintOf', () => {
   it('is the same for the same reading and differs when any field does', () => {
-    expect(fingerprintOf({ ...reading })).toBe(fingerprintOf(reading));
+    expect(fingerprintOf({ ...reading })).toEqual(fingerprintOf(reading));
     const others = [
       { ...reading, device: 'sensor-2' },
       { ...reading, ts: reading.ts + 1 },
@@ -13,14 +13,20 @@ describe('fingerprintOf', () => {
       { ...reading, humidity: 40 },
       { ...reading, device: 'sensor-1\u00001796342390000' },
     ];
-    const fps = new Set([reading, ...others].map(fingerprintOf));
+    const fps = new Set([reading, ...others].map((r) => JSON.stringify(fingerprintOf(r))));
     expect(fps.size).toBe(others.length + 1);
   });
 
   it('has no collision among a million readings of one day', () => {
-    const seen = new Set<bigint>();
-    for (let i = 0; i < 1_000_000; i++)
-      seen.add(fingerprintOf({ device: `sensor-${i % 100}`, ts: reading.ts + i, temp_f: (i % 500) / 10 }));
+    const seen = new Set<string>();
+    for (let i = 0; i < 1_000_000; i++) {
+      const { hi, lo } = fingerprintOf({
+        device: `sensor-${i % 100}`,
+        ts: reading.ts + i,
+        temp_f: (i % 500) / 10,
+      });
+      seen.add(`${hi}:${lo}`);
+    }
     expect(seen.size).toBe(1_000_000);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ConsumerBatch,
   ConsumerLoop,
@@ -83,13 +84,8 @@ export class Aggregator {
     const { redis, keys, log } = this.deps;
     const s = this.settings;
     this.scripts = defineAggregatorScripts(redis);
-    const scripts = this.scripts;
-    await claimAverages(
-      { redis, keys, state: this.state, scripts, log },
-      s.group,
-      s.takeOver,
-      await this.livePartitions(true),
-    );
+    await this.claimAverages();
+    if (this.stopRequested) return;
     this.closer = new HourCloser({
       redis,
       scripts: this.scripts,
@@ -120,6 +116,26 @@ export class Aggregator {
     this.startedAt = performance.now();
     await this.loop.run();
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Makes sure this group counts the averages (ownership.ts), waiting while Redis cannot answer as the
+   * consumer loop would; another group's ownership ends the run.
+   */
+  private async claimAverages(): Promise<void> {
+    const { redis, keys, log } = this.deps;
+    const deps = { redis, keys, state: this.state, scripts: this.scripts!, log };
+    for (;;) {
+      try {
+        const partitions = await this.livePartitions(true);
+        return await claimAverages(deps, this.settings.group, this.settings.takeOver, partitions);
+      } catch (err) {
+        if (err instanceof NotOwnerError) throw err;
+        log.warn({ err }, 'cannot claim the averages yet; retrying');
+        for (let waited = 0; waited < 1000 && !this.stopRequested; waited += 50) await sleep(50);
+        if (this.stopRequested) return;
+      }
+    }
   }
 
   stop(): Promise<void> {

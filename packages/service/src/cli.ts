@@ -1,6 +1,7 @@
 import { type Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ConfigError, loadConfig } from './config.js';
+import { serializeError } from './error-serializer.js';
 import { CONNECTION_FLAGS } from './schemas.js';
 
 /** Adds the connection flags (with their env variables named in --help) to a command. */
@@ -40,12 +41,22 @@ export function configFrom<S extends z.ZodType>(
   return loadConfig(schema, sources);
 }
 
-/** Prints a configuration or usage error the way operators expect and exits 1 (before connecting). */
+/**
+ * Prints a configuration or usage error the way operators expect and exits 1 (before connecting). Any
+ * other error that ends a command goes through serializeError too (Node's own report would print the
+ * arguments ioredis attaches to a failed AUTH: the password), and exits 1.
+ */
 export function exitOnStartupError(err: unknown): never {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(1);
   }
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  throw err;
+  const safe = serializeError(err);
+  const report =
+    safe && typeof safe === 'object' && 'stack' in safe
+      ? String(safe.stack)
+      : String(safe ?? 'unknown error');
+  process.stderr.write(`${report}\n`);
+  process.exit(1);
 }

@@ -1,8 +1,9 @@
 import { pino, type Logger } from 'pino';
+import { serializeError } from './error-serializer.js';
 
 /**
  * JSON logs to stdout (pretty on a terminal with PIPE_PRETTY_LOGS=1, as `pnpm demo` and `dev` set).
- * Passwords in URLs never reach a log line. `toStderr` keeps stdout free for a command's own output
+ * Passwords in URLs never reach a log line, nor the arguments of a failed command (serializeError). `toStderr` keeps stdout free for a command's own output
  * (e.g. `pipe-viewer tail --json`).
  */
 export function createLogger(service: string, level = 'info', { toStderr = false } = {}): Logger {
@@ -12,6 +13,7 @@ export function createLogger(service: string, level = 'info', { toStderr = false
     level,
     base: { service },
     redact: { paths: ['redisUrl', '*.redisUrl', 'password', '*.password'], censor: '***' },
+    serializers: { err: serializeError, error: serializeError },
     ...(pretty
       ? {
           transport: {

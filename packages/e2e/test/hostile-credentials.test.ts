@@ -1,0 +1,40 @@
+import { RedisServer, sleep, startNode } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppName, appMain } from '../src/apps.js';
+
+const WRONG = 'wrong-pw-3f9a';
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  const admin = new Redis(server.url);
+  await admin.config('SET', 'requirepass', 'right-pw');
+  admin.disconnect();
+});
+afterAll(() => server?.stop());
+
+/** Starts a long-running command with a wrong password, lets it retry a while, stops it, returns its output. */
+async function outputOf(app: AppName, args: string[]) {
+  const url = `redis://pipe-user:${WRONG}@127.0.0.1:${server.port}`;
+  const run = startNode(appMain(app), [...args, '--redis-url', url], { env: { LOG_LEVEL: 'debug' } });
+  await sleep(2500);
+  run.kill('SIGTERM');
+  await sleep(1000);
+  run.kill('SIGKILL');
+  await run.exited;
+  return run.output();
+}
+
+describe('a wrong password never reaches the logs', () => {
+  it.each([
+    ['aggregator', ['run']],
+    ['reaper', ['run']],
+    ['averages-viewer', ['serve', '--port', '0']],
+    ['reaper', ['status']],
+  ] as [AppName, string[]][])('%s %j', async (app, args) => {
+    const output = await outputOf(app, args);
+    expect(output).toMatch(/WRONGPASS|NOAUTH|auth/i);
+    expect(output).not.toContain(WRONG);
+  });
+});

@@ -81,10 +81,12 @@ withConnectionFlags(
   const server =
     config.metricsPort === undefined
       ? undefined
-      : await startMetricsServer(config.metricsPort, registry, {
-          redis,
-          isRunning: () => aggregator.isRunning,
-        });
+      : await startMetricsServer(
+          config.metricsPort,
+          registry,
+          { redis, isRunning: () => aggregator.isRunning },
+          config.metricsHost,
+        );
   stopOnSignals({ stop: () => aggregator.stop() }, log);
   try {
     await aggregator.run();

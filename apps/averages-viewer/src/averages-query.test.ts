@@ -18,5 +18,10 @@ describe('parseAveragesQuery', () => {
     expect(() => parse('from=soon&to=later&limit=0')).toThrow(BadRequest);
     expect(() => parse('from=soon&limit=101')).toThrow(/^from: .*soon; limit: a whole number from 1 to 100$/);
     expect(() => parse('limit=2.5')).toThrow(/limit/);
+    for (const limit of ['1e1', '0x10', '%201%20', '+5', '5.0', '-1', '1_0']) {
+      expect(() => parse(`limit=${limit}`), limit).toThrow(/^limit: /);
+    }
+    expect(parse('limit=007').limit).toBe(7);
+    expect(() => parse('from=1969-12-31')).toThrow(/^from: .*1970-01-01/);
   });
 });

@@ -1,6 +1,7 @@
 import { connectionSchema, GIVE_UP_ENV, giveUpShape } from '@pipe/service';
 import { z } from 'zod';
-import { parseTimeBound } from './time-bound.js';
+import { HostAllowList } from './host-allow-list.js';
+import { parseTimeBound, TIME_BOUND_EXPECTED } from './time-bound.js';
 
 const viewerName = z
   .string()
@@ -10,7 +11,7 @@ const viewerName = z
 const timeBound = z.string().transform((text, ctx) => {
   const ms = parseTimeBound(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not an ISO 8601 time or epoch ms: ${text}` });
+    ctx.addIssue({ code: 'custom', message: `not ${TIME_BOUND_EXPECTED}: ${text}` });
     return z.NEVER;
   }
   return ms;
@@ -45,11 +46,22 @@ export const TAIL_ENV = {
   ...GIVE_UP_ENV,
 };
 
-/** `pipe-viewer serve`: where the dashboard listens. */
+/** `host,host:port,…`; absent, the server allows its bind address and the loopback names. */
+const allowedHosts = z.string().transform((text, ctx) => {
+  try {
+    return HostAllowList.parse(text.split(',').filter((entry) => entry.trim() !== ''));
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** `pipe-viewer serve`: where the dashboard listens, and for which Host names it answers. */
 export const serveSchema = connectionSchema.extend({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
+  allowedHosts: allowedHosts.optional(),
 });
 export type ServeConfig = z.infer<typeof serveSchema>;
 
-export const SERVE_ENV = { port: 'VIEWER_PORT', host: 'VIEWER_HOST' };
+export const SERVE_ENV = { port: 'VIEWER_PORT', host: 'VIEWER_HOST', allowedHosts: 'VIEWER_ALLOWED_HOSTS' };

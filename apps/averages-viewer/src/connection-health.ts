@@ -67,6 +67,11 @@ export class ConnectionHealth {
   }
 }
 
+/** An error reply (WRONGTYPE, NOPERM, ERR …): Redis answered, so the connection works. */
+export function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 export function describeError(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);
   return err instanceof Error ? err.message || err.name : String(err);

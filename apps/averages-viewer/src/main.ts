@@ -57,10 +57,12 @@ withConnectionFlags(
   const metrics =
     config.metricsPort === undefined
       ? undefined
-      : await startMetricsServer(config.metricsPort, createRegistry('averages-viewer'), {
-          redis,
-          isRunning: () => tail.isRunning,
-        });
+      : await startMetricsServer(
+          config.metricsPort,
+          createRegistry('averages-viewer'),
+          { redis, isRunning: () => tail.isRunning },
+          config.metricsHost,
+        );
   const stop = async () => {
     await tail.stop();
     metrics?.close();
@@ -83,12 +85,23 @@ withConnectionFlags(
     .command('serve')
     .description('serve the live dashboard, its JSON API and server-sent events')
     .option('--port <port>', 'HTTP port [env VIEWER_PORT] (default 8080)')
-    .option('--host <host>', 'address to listen on [env VIEWER_HOST] (default 127.0.0.1)'),
+    .option('--host <host>', 'address to listen on [env VIEWER_HOST] (default 127.0.0.1)')
+    .option(
+      '--allowed-hosts <list>',
+      'Host header values to answer, host or host:port,... (default: the --host address, localhost, 127.0.0.1 and [::1] with --port) [env VIEWER_ALLOWED_HOSTS]',
+    ),
 ).action(async (flags) => {
   const config = configFrom(serveSchema, flags, SERVE_ENV);
   const log = createLogger('averages-viewer', config.logLevel);
   const { redis, keys } = openRedis(config, 'viewer-serve');
-  const server = new DashboardServer({ redis, keys, port: config.port, host: config.host, logger: log });
+  const server = new DashboardServer({
+    redis,
+    keys,
+    port: config.port,
+    host: config.host,
+    allowedHosts: config.allowedHosts,
+    logger: log,
+  });
   stopOnSignals(
     {
       stop: async () => {
@@ -101,7 +114,12 @@ withConnectionFlags(
   await server.start();
   if (config.metricsPort !== undefined) {
     const registry = createRegistry('averages-viewer');
-    await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => server.isRunning });
+    await startMetricsServer(
+      config.metricsPort,
+      registry,
+      { redis, isRunning: () => server.isRunning },
+      config.metricsHost,
+    );
   }
 });
 

@@ -14,9 +14,11 @@ import { decodeAverageEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
 import { BadRequest, parseAveragesQuery } from './averages-query.js';
-import { ConnectionHealth, describeError, type RedisHealth } from './connection-health.js';
+import { ConnectionHealth, describeError, isReplyError, type RedisHealth } from './connection-health.js';
 import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
-import { type SseClient, SseHub } from './sse-hub.js';
+import { HostAllowList } from './host-allow-list.js';
+import { RequestGuard } from './request-guard.js';
+import { EVENT_STREAM_HEADERS, type SseClient, SseHub } from './sse-hub.js';
 import { type PipelineHealth, readPipelineHealth } from './status.js';
 
 export interface DashboardServerOptions {
@@ -24,6 +26,8 @@ export interface DashboardServerOptions {
   keys: PipelineKeys;
   port: number;
   host: string;
+  /** Host header values to answer; by default the bind address and the loopback names, with the port. */
+  allowedHosts?: HostAllowList;
   /** Averages per /api/averages answer unless the page asks for fewer. */
   maxAverages?: number;
   heartbeatMs?: number;
@@ -63,6 +67,14 @@ class RedisUnavailable extends PipeError {
   override readonly name = 'RedisUnavailable';
   constructor(reason: string) {
     super(`redis unavailable: ${reason}`, 'REDIS_UNAVAILABLE', true);
+  }
+}
+
+/** Redis answered a read with an error: it is up, this one request failed. */
+class RedisCommandFailed extends PipeError {
+  override readonly name = 'RedisCommandFailed';
+  constructor(reason: string) {
+    super(`redis refused the read: ${reason}`, 'REDIS_COMMAND_FAILED');
   }
 }
 
@@ -125,8 +137,12 @@ export class DashboardServer {
       logger: this.log,
     });
     this.feedRun = this.feed.run();
+    let guard: RequestGuard | undefined;
     const server = createServer((req, res) => {
-      this.route(req, res).catch((err) => this.fail(res, err));
+      // Built on the first request: the default allow-list needs the port, known once listening.
+      guard ??= new RequestGuard(this.allowedHosts(server), this.log);
+      const url = guard.admit(req, res);
+      if (url) this.route(req, res, url).catch((err) => this.fail(res, err));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -183,12 +199,13 @@ export class DashboardServer {
     return read.result;
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://viewer');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
+  private allowedHosts(server: Server): HostAllowList {
+    if (this.options.allowedHosts) return this.options.allowedHosts;
+    return HostAllowList.defaults(this.options.host, (server.address() as AddressInfo).port);
+  }
+
+  /** A request the guard admitted (GET or HEAD; Node sends no body for HEAD whatever is written). */
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     switch (url.pathname) {
       case '/api/averages':
         return this.sendJson(res, 200, await this.averages(url.searchParams));
@@ -223,6 +240,11 @@ export class DashboardServer {
     res: ServerResponse,
     params: URLSearchParams,
   ): Promise<void> {
+    if (req.method === 'HEAD') {
+      // An event stream never ends; HEAD gets its headers and the end, and registers no client.
+      res.writeHead(200, EVENT_STREAM_HEADERS).end();
+      return;
+    }
     const lastEventId = req.headers['last-event-id'];
     const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
     const client = this.hub!.add(res, after);
@@ -279,6 +301,11 @@ export class DashboardServer {
       this.health.markUp();
       return result;
     } catch (err) {
+      // An error reply is an answer: Redis is up, and every page need not hear of an outage.
+      if (isReplyError(err)) {
+        this.health.markUp();
+        throw new RedisCommandFailed(describeError(err));
+      }
       this.health.markDown(err);
       throw err instanceof RedisUnavailable ? err : new RedisUnavailable(describeError(err));
     } finally {
@@ -300,6 +327,10 @@ export class DashboardServer {
       this.sendJson(res, 400, { error: err.message });
     } else if (err instanceof RedisUnavailable) {
       this.sendJson(res, 503, { error: err.message });
+    } else if (err instanceof RedisCommandFailed) {
+      // Redis' own words are enough to act on; a stack trace of ours would add nothing.
+      this.log.warn({ error: err.message }, 'dashboard read failed');
+      this.sendJson(res, 500, { error: err.message });
     } else {
       this.log.error({ err }, 'request failed');
       this.sendJson(res, 500, { error: describeError(err) });

@@ -8,6 +8,14 @@ export interface ServerEvent {
   id?: string;
 }
 
+/** The headers that open an event stream (HEAD answers them too). */
+export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
 /** One EventSource connection. While it catches up on what it missed, live events wait in `held`. */
 export class SseClient {
   private held: ServerEvent[] | undefined = [];
@@ -71,12 +79,7 @@ export class SseHub {
 
   /** Opens the event stream on a response; the client holds live events until release(). */
   add(res: ServerResponse, after: string | undefined): SseClient {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    res.writeHead(200, EVENT_STREAM_HEADERS);
     res.write(`retry: ${this.reconnectMs}\n\n`);
     const client = new SseClient(res, after);
     this.clients.add(client);

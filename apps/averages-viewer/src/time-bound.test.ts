@@ -23,4 +23,12 @@ describe('parseTimeBound', () => {
       expect(parseTimeBound(text), text).toBeUndefined();
     }
   });
+
+  it('refuses times a stream ID cannot hold: before the epoch, past the last Date', () => {
+    for (const text of ['1969-12-31', '1970-01-01T00:30+01:00', '0000-01-01', '9999999999999999']) {
+      expect(parseTimeBound(text), text).toBeUndefined();
+    }
+    expect(parseTimeBound('1970-01-01')).toBe(0);
+    expect(parseTimeBound('8640000000000000')).toBe(8_640_000_000_000_000);
+  });
 });

@@ -8,18 +8,17 @@ export class DashboardProcess {
     readonly base: string,
   ) {}
 
-  static async start(redisUrl: string, prefix: string, extra: string[] = []): Promise<DashboardProcess> {
+  static async start(
+    redisUrl: string,
+    prefix: string,
+    extra: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<DashboardProcess> {
     const port = await freePort();
-    const viewer = ViewerProcess.start([
-      'serve',
-      '--redis-url',
-      redisUrl,
-      '--prefix',
-      prefix,
-      '--port',
-      String(port),
-      ...extra,
-    ]);
+    const viewer = ViewerProcess.start(
+      ['serve', '--redis-url', redisUrl, '--prefix', prefix, '--port', String(port), ...extra],
+      env,
+    );
     const dashboard = new DashboardProcess(viewer, `http://127.0.0.1:${port}`);
     const deadline = Date.now() + 15_000;
     for (;;) {

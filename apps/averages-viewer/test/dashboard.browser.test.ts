@@ -44,6 +44,18 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/**
+ * What the page's Content-Security-Policy refused, from Chromium's console: the policy must allow all
+ * the page does, so a refusal is a broken page (a script or style that did not load or run).
+ */
+function watchPolicy(page: Page): string[] {
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+  });
+  return refused;
+}
+
 /** What the chart and the table show, read from the page. */
 async function shown(page: Page) {
   return page.evaluate(() => {
@@ -147,6 +159,7 @@ describe('dashboard in headless Chromium', () => {
     const inRedis = await averagesInRedis(redis, keys);
     const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const refused = watchPolicy(page);
     try {
       await page.goto(dashboard.base);
       await page.waitForFunction(
@@ -209,6 +222,7 @@ describe('dashboard in headless Chromium', () => {
 
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+      expect(refused).toEqual([]);
     } finally {
       await page.close();
       await dashboard.stop();

@@ -136,7 +136,12 @@ withSweepFlags(
   const server =
     config.metricsPort === undefined
       ? undefined
-      : await startMetricsServer(config.metricsPort, registry, { redis, isRunning: () => reaper.isRunning });
+      : await startMetricsServer(
+          config.metricsPort,
+          registry,
+          { redis, isRunning: () => reaper.isRunning },
+          config.metricsHost,
+        );
   stopOnSignals(reaper, log);
   try {
     await reaper.run();

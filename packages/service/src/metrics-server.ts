@@ -11,13 +11,14 @@ export function createRegistry(service: string): Registry {
 
 /**
  * `/healthz` (the process answers), `/readyz` (Redis answers PING and the service is running) and
- * `/metrics` (Prometheus text).
+ * `/metrics` (Prometheus text), on `host` (`--metrics-host`; no default here, so that no caller
+ * exposes the metrics on every interface by forgetting to pass it).
  */
 export async function startMetricsServer(
   port: number,
   registry: Registry,
   ready: { redis: RedisClient; isRunning: () => boolean },
-  host = '0.0.0.0',
+  host: string,
 ): Promise<Server> {
   const server = createServer(async (req, res) => {
     try {

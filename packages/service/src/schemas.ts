@@ -54,6 +54,9 @@ export const connectionSchema = z.object({
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  // Loopback by default: the figures and /readyz are for the host's own probes unless the operator
+  // opens them (the images set METRICS_HOST=0.0.0.0 for scrapers in other containers).
+  metricsHost: z.string().min(1).default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
@@ -76,6 +79,12 @@ export const CONNECTION_FLAGS = [
     'serve /healthz, /readyz and /metrics on this port',
     'METRICS_PORT',
     'metricsPort',
+  ],
+  [
+    '--metrics-host <host>',
+    'address the --metrics-port server listens on (default 127.0.0.1)',
+    'METRICS_HOST',
+    'metricsHost',
   ],
   ['--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'LOG_LEVEL', 'logLevel'],
 ] as const;

@@ -42,10 +42,12 @@ export async function openWriterSession<S>(
   if (config.metricsPort !== undefined) {
     const registry = createRegistry('producer');
     metrics = prometheusMetrics(registry);
-    server = await startMetricsServer(config.metricsPort, registry, {
-      redis,
-      isRunning: () => !writer.failed,
-    });
+    server = await startMetricsServer(
+      config.metricsPort,
+      registry,
+      { redis, isRunning: () => !writer.failed },
+      config.metricsHost,
+    );
   }
   const writer = new PartitionWriter<S>(redis, keys, {
     retentionMs: config.retention,

@@ -13,11 +13,18 @@ if (args.includes('--help') || !prefix) {
   console.log('usage: pnpm acl [--prefix <prefix>]   (passwords: PIPE_PRODUCER_PASSWORD, ... or generated)');
   process.exit(prefix ? 0 : 1);
 }
-console.log(
-  `# pipe users for prefix "${prefix}"; an admin (e.g. +@all ~* &*) runs these, then: ACL SETUSER default off`,
-);
-for (const [service, acl] of Object.entries(pipelineAcl(prefix))) {
-  const password =
-    process.env[`PIPE_${service.toUpperCase()}_PASSWORD`] ?? randomBytes(18).toString('base64url');
-  console.log(aclSetUserLine(acl, password));
+try {
+  const lines = Object.entries(pipelineAcl(prefix)).map(([service, acl]) =>
+    aclSetUserLine(
+      acl,
+      process.env[`PIPE_${service.toUpperCase()}_PASSWORD`] ?? randomBytes(18).toString('base64url'),
+    ),
+  );
+  console.log(
+    `# pipe users for prefix "${prefix}"; an admin (e.g. +@all ~* &*) runs these, then: ACL SETUSER default off`,
+  );
+  for (const line of lines) console.log(line);
+} catch (err) {
+  console.error(`acl: ${err.message}`);
+  process.exit(1);
 }

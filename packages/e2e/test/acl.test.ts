@@ -1,9 +1,9 @@
 import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
 import { PipelineKeys } from '@pipe/streams';
-import { RedisServer } from '@pipe/testkit';
+import { freePort, RedisServer, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runApp } from '../src/apps.js';
+import { appMain, runApp } from '../src/apps.js';
 
 let server: RedisServer;
 const password = (service: string) => `secret-${service}-pw`;
@@ -77,6 +77,35 @@ describe('least-privilege users', () => {
     expect(tail.code, tail.stderr).toBe(0);
     expect(tail.stdout.trim().split('\n')).toHaveLength(4);
     expect(await admin.get(keys.viewerPosition('acl-test'))).toBeTruthy();
+
+    // The dashboard as the viewer's user: its status (groups and their consumers) and its live stream.
+    const port = await freePort();
+    const serve = startNode(appMain('averages-viewer'), ['serve', '--port', String(port)], {
+      env: { LOG_LEVEL: 'warn', REDIS_URL: urlFor('viewer') },
+    });
+    try {
+      const answer = await waitFor('the dashboard status', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/status`).catch(() => undefined);
+        return res?.status === 200
+          ? ((await res.json()) as { redis: { up: boolean }; pipeline: unknown })
+          : false;
+      });
+      expect(answer.redis.up).toBe(true);
+      expect(answer.pipeline).toBeTruthy();
+      const stream = await fetch(`http://127.0.0.1:${port}/api/stream`);
+      expect(stream.status).toBe(200);
+      await stream.body?.cancel();
+    } finally {
+      serve.kill('SIGTERM');
+      await serve.exited;
+    }
+    expect(serve.output()).not.toMatch(/NOPERM/);
+
+    // Every reaper command that writes, as the reaper's user.
+    const replay = await runApp('reaper', ['dlq', 'replay', '--all'], { REDIS_URL: urlFor('reaper') });
+    expect(replay.code, replay.stderr).toBe(0);
+    const purge = await runApp('reaper', ['dlq', 'purge', '--yes'], { REDIS_URL: urlFor('reaper') });
+    expect(purge.code, purge.stderr).toBe(0);
     admin.disconnect();
   });
 

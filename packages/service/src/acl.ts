@@ -1,3 +1,5 @@
+import { PipeError, PipelineKeys } from '@pipe/streams';
+
 /**
  * Least-privilege Redis users for each service (Redis 6+ ACLs). Rules are derived from the key layout
  * of @pipe/streams (PipelineKeys) so a prefix change moves them along. Commands that scripts run are
@@ -31,6 +33,9 @@ const CONNECTION = [
 ];
 
 export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
+  // The prefix becomes part of every key rule: PipelineKeys refuses one that is not a plain name
+  // (`x +flushall ~*` would otherwise add rules of its own).
+  new PipelineKeys(prefix);
   const partitions = `${prefix}:[0-9]*`;
   const companions = `{${prefix}:[0-9]*`;
   const streams = (...names: string[]) => names.map((n) => `${prefix}:${n}`);
@@ -111,6 +116,9 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'xinfo|consumers',
         'xinfo|stream',
         'xgroup|delconsumer',
+        // `dlq replay` moves letters back in one transaction.
+        'multi',
+        'exec',
         'xack',
         'xadd',
         'xdel',
@@ -148,6 +156,9 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'xread',
         'xlen',
         'xinfo|groups',
+        // The dashboard's /api/status shows each group's consumers and their oldest pending entry.
+        'xinfo|consumers',
+        'xpending',
         'xinfo|stream',
         'scan',
         'pttl',
@@ -163,8 +174,18 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
   };
 }
 
-/** `ACL SETUSER` arguments for a service's user with the given password. */
+/**
+ * `ACL SETUSER` arguments for a service's user with the given password. The password becomes one token
+ * of a line an operator pastes, so it must be one: printable ASCII without spaces (a space would let
+ * `x +@all ~*` through as rules).
+ */
 export function aclSetUserArgs(acl: ServiceAcl, password: string): string[] {
+  if (!/^[\x21-\x7e]{8,}$/.test(password)) {
+    throw new PipeError(
+      `password of ${acl.user}: at least 8 printable ASCII characters without spaces`,
+      'INVALID_PASSWORD',
+    );
+  }
   return [
     acl.user,
     'reset',

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { aclSetUserLine, pipelineAcl } from './acl.js';
+
+describe('pipelineAcl', () => {
+  it('refuses a prefix that would add rules of its own', () => {
+    expect(() => pipelineAcl('x +flushall +config ~x')).toThrow(/not a valid key prefix/);
+    expect(() => pipelineAcl('')).toThrow(/not a valid key prefix/);
+    expect(pipelineAcl('site-2.temps').producer.keys).toEqual([
+      '~site-2.temps:[0-9]*',
+      '~{site-2.temps:[0-9]*',
+    ]);
+  });
+
+  it('refuses a password that is not exactly one token of the line', () => {
+    const { viewer } = pipelineAcl();
+    for (const password of ['x +@all ~*', 'short', 'tab\there-long', 'new\nline-long', 'ünïcödé-long'])
+      expect(() => aclSetUserLine(viewer, password), password).toThrow(
+        /printable ASCII characters without spaces/,
+      );
+    expect(aclSetUserLine(viewer, 'Good-Password_1')).toContain(' >Good-Password_1 ');
+  });
+
+  it('lets the viewer read the consumers of groups (the dashboard status) and write only its positions', () => {
+    const { viewer } = pipelineAcl();
+    expect(viewer.commands).toContain('xinfo|consumers');
+    expect(viewer.keys.filter((k) => !k.startsWith('%R~'))).toEqual(['~temps:viewer:*']);
+  });
+});

@@ -2,7 +2,7 @@ import { type Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ConfigError, loadConfig } from './config.js';
 import { serializeError } from './error-serializer.js';
-import { CONNECTION_FLAGS } from './schemas.js';
+import { CONNECTION_FLAGS, connectionProblems } from './schemas.js';
 
 /** Adds the connection flags (with their env variables named in --help) to a command. */
 export function withConnectionFlags(command: Command): Command {
@@ -38,7 +38,25 @@ export function configFrom<S extends z.ZodType>(
   for (const [field, envName] of Object.entries(extra)) {
     sources[field] = { flag: flags[field], env: envName ? env[envName] : undefined };
   }
-  return loadConfig(schema, sources);
+  const given = (field: string) => sources[field]?.flag ?? (sources[field]?.env || undefined);
+  const together = connectionProblems({
+    redisUrl: given('redisUrl'),
+    clusterNodes: given('clusterNodes'),
+    tlsCa: given('tlsCa'),
+    tlsCert: given('tlsCert'),
+    tlsKey: given('tlsKey'),
+  });
+  let config: z.infer<S>;
+  try {
+    config = loadConfig(schema, sources);
+  } catch (err) {
+    // Every problem in one list: the fields' own and the ones between them.
+    if (err instanceof ConfigError && together.length > 0)
+      throw new ConfigError([...err.problems, ...together]);
+    throw err;
+  }
+  if (together.length > 0) throw new ConfigError(together);
+  return config;
 }
 
 /**

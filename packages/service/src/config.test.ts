@@ -69,3 +69,36 @@ describe('configFrom', () => {
     expect((error as ConfigError).code).toBe('INVALID_CONFIG');
   });
 });
+
+describe('TLS settings', () => {
+  const problemsOf = (flags: Record<string, unknown>) => {
+    try {
+      configFrom(connectionSchema, flags, {}, {});
+      return [];
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return err.problems;
+    }
+  };
+
+  it('lists a missing or unreadable file and a directory as configuration problems, with the rest', () => {
+    expect(
+      problemsOf({ redisUrl: 'rediss://h:1', tlsCa: '/nonexistent/ca.pem', prefix: 'bad prefix' }),
+    ).toEqual(['prefix: letters, digits, _ . - only', 'tlsCa: cannot read /nonexistent/ca.pem (ENOENT)']);
+    expect(problemsOf({ redisUrl: 'rediss://h:1', tlsCert: '/tmp', tlsKey: '/tmp' })).toEqual([
+      'tlsCert: not a file: /tmp',
+      'tlsKey: not a file: /tmp',
+    ]);
+  });
+
+  it('refuses TLS files with a plain redis:// URL, and a certificate without its key', () => {
+    expect(problemsOf({ tlsCa: '/etc/hostname' })).toEqual([
+      'redisUrl: TLS files are given but the URL is redis:// (plain); use rediss://',
+    ]);
+    expect(problemsOf({ redisUrl: 'rediss://h:1', tlsCert: '/etc/hostname' })).toEqual([
+      'tlsCert: a client certificate and its key go together (--tls-cert with --tls-key)',
+    ]);
+    expect(problemsOf({ redisUrl: 'rediss://h:1', tlsCa: '/etc/hostname' })).toEqual([]);
+    expect(problemsOf({ clusterNodes: 'h:1', tlsCa: '/etc/hostname' })).toEqual([]);
+  });
+});

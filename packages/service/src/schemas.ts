@@ -1,5 +1,48 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './config.js';
+
+/** Why `path` cannot be read as a file (a TLS certificate or key), or undefined. */
+function whyNotReadableFile(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `not a file: ${path}`;
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+}
+
+/** A TLS file flag: checked at start, so a typo is a configuration error, not a stack trace later. */
+const tlsFile = () =>
+  z
+    .string()
+    .optional()
+    .superRefine((path, ctx) => {
+      const why = path ? whyNotReadableFile(path) : undefined;
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    });
+
+/**
+ * What the connection fields say together (a field's own schema cannot see the others): TLS files
+ * with a plain redis:// URL would be used anyway and hide the mistake; a certificate needs its key.
+ */
+export function connectionProblems(raw: {
+  redisUrl?: unknown;
+  clusterNodes?: unknown;
+  tlsCa?: unknown;
+  tlsCert?: unknown;
+  tlsKey?: unknown;
+}): string[] {
+  const problems: string[] = [];
+  const tls = Boolean(raw.tlsCa || raw.tlsCert || raw.tlsKey);
+  const url = typeof raw.redisUrl === 'string' ? raw.redisUrl : 'redis://';
+  if (tls && !raw.clusterNodes && url.startsWith('redis://'))
+    problems.push('redisUrl: TLS files are given but the URL is redis:// (plain); use rediss://');
+  if (Boolean(raw.tlsCert) !== Boolean(raw.tlsKey))
+    problems.push('tlsCert: a client certificate and its key go together (--tls-cert with --tls-key)');
+  return problems;
+}
 
 /** A duration flag (`1s`, `500ms`, `2d`) as ms. */
 export const duration = () =>
@@ -50,9 +93,9 @@ export const connectionSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
     .default('temps'),
-  tlsCa: z.string().optional(),
-  tlsCert: z.string().optional(),
-  tlsKey: z.string().optional(),
+  tlsCa: tlsFile(),
+  tlsCert: tlsFile(),
+  tlsKey: tlsFile(),
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   // Loopback by default: the figures and /readyz are for the host's own probes unless the operator
   // opens them (the images set METRICS_HOST=0.0.0.0 for scrapers in other containers).

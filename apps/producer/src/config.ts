@@ -26,14 +26,33 @@ const instant = () =>
     return ms;
   });
 
-const positiveDuration = () => duration().refine((ms) => ms > 0, 'must be more than 0');
+/** Whole milliseconds: event times are integer ms, so a fraction (`0.5`, `1.5ms`) would make readings invalid. */
+const positiveDuration = () =>
+  duration()
+    .refine((ms) => ms > 0, 'must be more than 0')
+    .refine((ms) => Number.isInteger(ms), 'must be a whole number of milliseconds, at least 1ms');
+
+/**
+ * Ten years. Expiry times (newest reading + retention) then stay far inside what PEXPIREAT accepts
+ * and what a double holds exactly in the script; a longer one used to fail inside it (exit 4).
+ */
+const MAX_RETENTION_MS = 3650 * DAY_MS;
+
+/**
+ * Every device reads once per step, and a step goes out whole (one script call per partition, one
+ * simulator state per device): this keeps that call in the tens of milliseconds and memory small.
+ */
+const MAX_DEVICES = 10_000;
+const devices = () => positiveInt().max(MAX_DEVICES, `at most ${MAX_DEVICES} devices`).default(3);
 
 /** Batch commands print a summary on stdout; their logs stay quiet unless asked for. */
 const quietLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn');
 
 /** Flags of every command that writes readings. */
 export const writerSchema = connectionSchema.extend({
-  retention: positiveDuration().default(2 * DAY_MS),
+  retention: positiveDuration()
+    .refine((ms) => ms <= MAX_RETENTION_MS, 'at most 3650d')
+    .default(2 * DAY_MS),
   idFromTime: flag().default(false),
   giveUpAfter: positiveDuration().default(60_000),
   batchSize: positiveInt().max(5000, 'at most 5000 readings per batch').default(1000),
@@ -61,20 +80,31 @@ export const COMMAND_ENV = {
   reset: { yes: undefined },
 } satisfies Record<string, Record<string, string | undefined>>;
 
-export const runSchema = writerSchema.extend({
-  devices: positiveInt().default(3),
-  interval: positiveDuration().default(1000),
-  speed: z.coerce.number().positive().finite().default(1),
-  seed: z.string().optional(),
-  duration: positiveDuration().optional(),
-});
+export const runSchema = writerSchema
+  .extend({
+    devices: devices(),
+    interval: positiveDuration().default(1000),
+    speed: z.coerce.number().positive().finite().default(1),
+    seed: z.string().optional(),
+    duration: positiveDuration().optional(),
+  })
+  .superRefine((config, ctx) => {
+    // Simulated time starts on a whole interval at or before now: up to one interval in the past.
+    if (config.interval >= config.retention) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['interval'],
+        message: 'must be shorter than --retention, or the first readings would expire as they are written',
+      });
+    }
+  });
 export type RunConfig = z.infer<typeof runSchema>;
 
 export const backfillSchema = writerSchema
   .extend({
     from: instant().optional(),
     to: instant().optional(),
-    devices: positiveInt().default(3),
+    devices: devices(),
     interval: positiveDuration().default(1000),
     seed: z.string().default('1'),
     logLevel: quietLogLevel,

@@ -26,7 +26,7 @@ function withWriterFlags(command: Command): Command {
   return withConnectionFlags(command)
     .option(
       '--retention <duration>',
-      'keep a partition this long after its newest reading (default 2d) [env RETENTION]',
+      'keep a partition this long after its newest reading (default 2d, at most 3650d) [env RETENTION]',
     )
     .option('--id-from-time', 'write <ts>-* IDs (RU202 layout; one ordered producer) [env ID_FROM_TIME]')
     .option(
@@ -46,10 +46,10 @@ function withWriterFlags(command: Command): Command {
 function withSimulationFlags(command: Command, defaultSeed: string): Command {
   return withWriterFlags(
     command
-      .option('--devices <n>', 'number of devices sensor-001, sensor-002, ... (default 3)')
+      .option('--devices <n>', 'number of devices sensor-001, sensor-002, ... (default 3, at most 10000)')
       .option(
         '--interval <duration>',
-        'time between two readings of a device (run: simulated time; default 1s)',
+        'time between two readings of a device, whole ms (run: simulated time; default 1s)',
       )
       .option('--seed <seed>', `seed of the simulated values (default: ${defaultSeed})`),
   );

@@ -24,12 +24,13 @@ Exit status:
   2    some records were rejected (see stderr and --rejects), or --strict stopped at one
   3    Redis stayed unavailable for --give-up-after; the summary says what was and was not written
   4    Redis refused a write in a way a retry cannot fix (e.g. a key of the wrong type)
-  130  interrupted by SIGINT/SIGTERM; what was read was written first`;
+  130  interrupted by SIGINT/SIGTERM (even with records rejected); what was read was written first`;
 
 export function exitCodeFor(summary: Summary, failure: unknown, interrupted = false): number {
   if (failure instanceof GaveUpError) return EXIT.gaveUp;
   if (failure instanceof WriteFailedError) return EXIT.writeFailed;
   if (failure) throw failure;
-  if (summary.rejected > 0) return EXIT.rejected;
-  return interrupted ? EXIT.interrupted : EXIT.ok;
+  // Before `rejected`: a script must learn that the input was not read to its end, to run it again.
+  if (interrupted) return EXIT.interrupted;
+  return summary.rejected > 0 ? EXIT.rejected : EXIT.ok;
 }

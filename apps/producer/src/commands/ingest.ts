@@ -1,25 +1,24 @@
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Logger } from '@pipe/service';
 import { type IngestConfig, inputFormat } from '../config.js';
 import { Ingestion } from '../ingest/ingestion.js';
+import { type InputFile, InputError, openInput } from '../ingest/input-file.js';
+import { inputOverwrittenBy } from '../ingest/overwrite-check.js';
 import { type LineSource, RejectionLog } from '../ingest/rejection-log.js';
 import { summarize } from '../summary.js';
+import { forTerminal } from '../terminal-text.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { interruptOnSignals } from './interrupt.js';
 import { printOutcome } from './output.js';
 import { openWriterSession } from './writer-session.js';
 
 export async function ingestCommand(config: IngestConfig, log: Logger): Promise<number> {
-  const fromStdin = config.file === '-';
   let input: Readable;
   let rejections: RejectionLog;
   try {
-    // A missing input or an unwritable rejects file is a usage error, reported before connecting.
-    input = fromStdin ? process.stdin : await openInput(config.file);
-    rejections = await RejectionLog.open(fromStdin ? 'stdin' : config.file, process.stderr, config.rejects);
+    ({ input, rejections } = await openFiles(config));
   } catch (err) {
-    process.stderr.write(`ingest: ${(err as Error).message}\n`);
+    process.stderr.write(`ingest: ${forTerminal((err as Error).message)}\n`);
     return EXIT.usage;
   }
   // Running the same input again writes only what an earlier run did not (skipWritten).
@@ -70,7 +69,27 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
   return exitCodeFor(summary, failure, interrupted);
 }
 
-function openInput(path: string): Promise<Readable> {
-  const stream = createReadStream(path);
-  return new Promise((resolve, reject) => stream.once('open', () => resolve(stream)).once('error', reject));
+/**
+ * The input and the rejection log. Usage errors, thrown before connecting: a missing, unreadable or
+ * directory input, a rejects file that is the input (checked before it is opened for writing, which
+ * would truncate it) or cannot be written.
+ */
+async function openFiles(config: IngestConfig): Promise<{ input: Readable; rejections: RejectionLog }> {
+  const input: InputFile = await openInput(config.file);
+  try {
+    const overwritten = config.rejects ? await inputOverwrittenBy(config.rejects, input) : undefined;
+    if (overwritten) {
+      throw new InputError(
+        `--rejects ${config.rejects} is the input (${overwritten}); nothing was read or written`,
+      );
+    }
+    const label = config.file === '-' ? 'stdin' : config.file;
+    return {
+      input: input.stream,
+      rejections: await RejectionLog.open(label, process.stderr, config.rejects),
+    };
+  } catch (err) {
+    input.stream.destroy();
+    throw err;
+  }
 }

@@ -8,7 +8,7 @@ export type CsvHeader = { columns: number } & Partial<Record<(typeof KNOWN)[numb
 
 /** Reads the header row, or says which required columns it lacks. */
 export function parseCsvHeader(text: string): CsvHeader | string {
-  const names = splitCsvLine(text.replace(/^\uFEFF/, ''));
+  const names = splitCsvLine(text);
   if (typeof names === 'string') return `header: ${names}`;
   const header: CsvHeader = { columns: names.length };
   for (const name of KNOWN) {

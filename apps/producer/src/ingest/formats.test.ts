@@ -16,7 +16,7 @@ describe('parseNdjsonLine', () => {
 
 describe('CSV', () => {
   it('finds the known columns in any order and ignores others', () => {
-    const header = parseCsvHeader('\uFEFFts,site,temp_f,device');
+    const header = parseCsvHeader('ts,site,temp_f,device');
     expect(header).toEqual({ columns: 4, ts: 0, temp_f: 2, device: 3 });
     expect(parseCsvLine('1000,north,70.5,sensor-001', header as never)).toEqual({
       ts: '1000',

@@ -38,7 +38,8 @@ export class Ingestion {
   linesRead = 0;
   /** Every line up to this one was handed to the writer (written, rejected, or in flight). */
   linesHanded = 0;
-  private stopping = false;
+  /** stop() aborts the reading itself, so it ends also while no input is arriving. */
+  private readonly stopper = new AbortController();
   private header: CsvHeader | undefined;
 
   constructor(private readonly options: IngestionOptions) {}
@@ -47,7 +48,7 @@ export class Ingestion {
     const { input, strict, batchLines, writer, rejections } = this.options;
     let batch: WriteItem<LineSource>[] = [];
     let stoppedAtLine: number | undefined;
-    read: for await (const chunk of readLines(input)) {
+    read: for await (const chunk of readLines(input, { signal: this.stopper.signal })) {
       for (const line of chunk) {
         this.linesRead = line.number;
         const item = this.toItem(line.number, line.text, line.tooLong);
@@ -76,17 +77,16 @@ export class Ingestion {
         }
       }
       await rejections.drain();
-      if (this.stopping) break;
     }
     if (batch.length > 0) await writer.write(batch, { checked: true });
     this.linesHanded = this.linesRead;
     input.destroy();
-    return { lines: this.linesRead, stoppedAtLine, interrupted: this.stopping };
+    return { lines: this.linesRead, stoppedAtLine, interrupted: this.stopper.signal.aborted };
   }
 
-  /** Ends the input after the chunk in hand; what was read is still written. */
+  /** Ends the input after the chunk in hand, or at once while waiting for input; what was read is still written. */
   stop(): void {
-    this.stopping = true;
+    this.stopper.abort();
   }
 
   /** A writable item, the reason the line is refused, or undefined for a line that is not a record. */

@@ -9,45 +9,80 @@ export interface InputLine {
   tooLong: boolean;
 }
 
+export interface ReadLinesOptions {
+  /** Longest line taken as a record, in characters. */
+  maxLineLength?: number;
+  /**
+   * Ends the lines when aborted, at once, whether or not input is arriving (a quiet pipe or FIFO, one
+   * endless line). A line whose newline has not arrived yet is dropped: it may be cut short.
+   */
+  signal?: AbortSignal;
+}
+
 /** How much of an over-long line is kept for the rejection report. */
 const MAX_KEPT = 200;
+const STOPPED = Symbol('stopped');
 
 /**
  * Splits a text stream into lines, one array per chunk read, so the caller awaits once per chunk rather
  * than once per line. Memory stays bounded whatever the input: one chunk plus at most `maxLineLength`
- * characters of an unfinished line; a longer line is reported as too long rather than buffered.
+ * characters of an unfinished line. A longer line is reported as too long as soon as it is (not when
+ * its newline comes, which may be never), and the rest of it is skipped. A UTF-8 byte order mark at the
+ * start of the input is not part of line 1, whatever the format.
  */
-export async function* readLines(input: Readable, maxLineLength = 65_536): AsyncGenerator<InputLine[]> {
+export async function* readLines(
+  input: Readable,
+  { maxLineLength = 65_536, signal }: ReadLinesOptions = {},
+): AsyncGenerator<InputLine[]> {
   input.setEncoding('utf8');
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<string>;
+  // Raced against each read, so a stop does not wait for input (the abandoned read settles unobserved).
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    if (signal?.aborted) resolve(STOPPED);
+    signal?.addEventListener('abort', () => resolve(STOPPED), { once: true });
+  });
   let carry = '';
-  let carryTooLong = false;
+  /** The line in hand was already reported too long; what is left of it is skipped. */
+  let skipping = false;
   let number = 0;
-  for await (const chunk of input as AsyncIterable<string>) {
+  let started = false;
+  for (;;) {
+    // Checked first as well: while data is buffered, race would keep taking the settled read.
+    if (signal?.aborted) return;
+    const next = await Promise.race([chunks.next(), stopped]);
+    if (next === STOPPED) return;
+    if (next.done) break;
+    let chunk = next.value;
+    if (!started && chunk.length > 0) {
+      started = true;
+      if (chunk.startsWith('\uFEFF')) chunk = chunk.slice(1);
+    }
     const lines: InputLine[] = [];
     let start = 0;
     for (;;) {
       const end = chunk.indexOf('\n', start);
       if (end === -1) break;
-      let text = carry + chunk.slice(start, end);
+      if (skipping) skipping = false;
+      else lines.push(toLine(++number, carry + chunk.slice(start, end), maxLineLength));
       carry = '';
-      if (text.endsWith('\r')) text = text.slice(0, -1);
-      const tooLong = carryTooLong || text.length > maxLineLength;
-      lines.push({ number: ++number, text: tooLong ? text.slice(0, MAX_KEPT) : text, tooLong });
-      carryTooLong = false;
       start = end + 1;
     }
-    if (start < chunk.length) {
+    if (!skipping && start < chunk.length) {
       carry += chunk.slice(start);
       if (carry.length > maxLineLength) {
-        carry = carry.slice(0, MAX_KEPT);
-        carryTooLong = true;
+        lines.push({ number: ++number, text: carry.slice(0, MAX_KEPT), tooLong: true });
+        carry = '';
+        skipping = true;
       }
     }
-    if (carryTooLong && carry.length > MAX_KEPT) carry = carry.slice(0, MAX_KEPT);
     if (lines.length > 0) yield lines;
   }
-  if (carry.length > 0 || carryTooLong) {
-    const text = carry.endsWith('\r') ? carry.slice(0, -1) : carry;
-    yield [{ number: ++number, text, tooLong: carryTooLong || text.length > maxLineLength }];
-  }
+  if (carry.length > 0) yield [toLine(++number, carry, maxLineLength)];
+}
+
+function toLine(number: number, text: string, maxLineLength: number): InputLine {
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+  return line.length > maxLineLength
+    ? { number, text: line.slice(0, MAX_KEPT), tooLong: true }
+    : { number, text: line, tooLong: false };
 }

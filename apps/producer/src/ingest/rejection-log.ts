@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { forTerminal } from '../terminal-text.js';
 
 /** Where a record came from, to point at it when it is refused. */
 export interface LineSource {
@@ -9,17 +10,21 @@ export interface LineSource {
 }
 
 /**
- * Reports refused records: one line on stderr each (`<input>:<line>: <reason>`) and, with --rejects,
- * one JSON line each in that file (`{"line","reason","input"}`) so that nothing refused is lost.
+ * Reports refused records: one line on stderr each (`<input>:<line>: <reason>`, made safe for a terminal:
+ * a reason may quote the input) and, with --rejects, one JSON line each in that file
+ * (`{"line","reason","input"}`, exact) so that nothing refused is lost.
  */
 export class RejectionLog {
   count = 0;
+  private readonly label: string;
 
   private constructor(
-    private readonly label: string,
+    label: string,
     private readonly stderr: Writable,
     private readonly file: { handle: FileHandle; stream: Writable } | undefined,
-  ) {}
+  ) {
+    this.label = forTerminal(label);
+  }
 
   static async open(label: string, stderr: Writable, rejectsPath?: string): Promise<RejectionLog> {
     if (!rejectsPath) return new RejectionLog(label, stderr, undefined);
@@ -29,7 +34,7 @@ export class RejectionLog {
 
   record(source: LineSource, reason: string): void {
     this.count++;
-    this.stderr.write(`${this.label}:${source.line}: ${reason}\n`);
+    this.stderr.write(`${this.label}:${source.line}: ${forTerminal(reason)}\n`);
     this.file?.stream.write(`${JSON.stringify({ line: source.line, reason, input: source.text })}\n`);
   }
 

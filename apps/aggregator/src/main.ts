@@ -73,7 +73,7 @@ withConnectionFlags(
   const log = createLogger('aggregator', config.logLevel);
   // A drain is a batch job: it ends with exit 3 when Redis stays away; a live aggregator keeps retrying.
   const batch = config.drain ? { program: program.name(), giveUpAfterMs: config.giveUpAfter } : undefined;
-  const { redis, keys, done } = openRedis(config, `pipe-aggregator:${config.consumer}`, batch);
+  const { redis, keys, done } = openRedis(config, `pipe-aggregator:${config.consumer}`, batch, log);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
   const registry = createRegistry('aggregator');

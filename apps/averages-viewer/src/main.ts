@@ -39,7 +39,11 @@ withConnectionFlags(
   const log = createLogger('averages-viewer', config.logLevel, { toStderr: true });
   // Following keeps retrying through outages; a one-shot tail exits 3 when Redis stays away.
   const batch = config.follow ? undefined : { program: program.name(), giveUpAfterMs: config.giveUpAfter };
-  const { redis, keys, done: stopWatchingRedis } = openRedis(config, `viewer-tail:${config.name}`, batch);
+  const {
+    redis,
+    keys,
+    done: stopWatchingRedis,
+  } = openRedis(config, `viewer-tail:${config.name}`, batch, log);
   const tail = new AveragesTail({
     redis,
     keys,
@@ -93,7 +97,7 @@ withConnectionFlags(
 ).action(async (flags) => {
   const config = configFrom(serveSchema, flags, SERVE_ENV);
   const log = createLogger('averages-viewer', config.logLevel);
-  const { redis, keys } = openRedis(config, 'viewer-serve');
+  const { redis, keys } = openRedis(config, 'viewer-serve', undefined, log);
   const server = new DashboardServer({
     redis,
     keys,

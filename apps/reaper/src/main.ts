@@ -123,7 +123,7 @@ withSweepFlags(
   const config = load(runSchema, flags, RUN_ENV);
   const log = createLogger('reaper', config.logLevel);
   const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const { redis, keys } = openRedis(config, `pipe-reaper:${holder}`);
+  const { redis, keys } = openRedis(config, `pipe-reaper:${holder}`, undefined, log);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
   const registry = createRegistry('reaper');

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ConnectionOptions, connect, PipelineKeys, type RedisClient, redactUrl } from '@pipe/streams';
+import { guardAgainstEviction } from './eviction-guard.js';
+import type { Logger } from './logger.js';
 import { exitWhenRedisUnavailable } from './give-up.js';
 import type { ConnectionConfig } from './schemas.js';
 
@@ -25,19 +27,28 @@ export interface BatchCommand {
 /**
  * The client and the key names of a service, from its validated config. With `batch`, the process
  * exits 3 with one line on stderr when Redis stays unreachable for --give-up-after or refuses the
- * credentials (see exitWhenRedisUnavailable); call `done()` before disconnecting on purpose.
+ * credentials (see exitWhenRedisUnavailable); call `done()` before disconnecting on purpose. Either way
+ * a server that may evict pipeline keys stops the process unless --allow-eviction (guardAgainstEviction,
+ * which warns on `log` then).
  */
 export function openRedis(
   config: ConnectionConfig,
   connectionName: string,
   batch?: BatchCommand,
+  log?: Logger,
 ): { redis: RedisClient; keys: PipelineKeys; done: () => void } {
   const keys = new PipelineKeys(config.prefix);
   const options = connectionOptions(config, connectionName);
-  if (!batch) return { redis: connect(options), keys, done: () => {} };
+  const program = batch?.program ?? connectionName.split(':')[0]!;
+  if (!batch) {
+    const redis = connect(options);
+    guardAgainstEviction(redis, { program, allow: config.allowEviction, log });
+    return { redis, keys, done: () => {} };
+  }
   // Commands wait through reconnects instead of failing after ioredis's 20 retries (about 30 s):
   // how long to wait is --give-up-after's to say, and a failed command would only add stack traces.
   const redis = connect({ ...options, redis: { maxRetriesPerRequest: null } });
+  guardAgainstEviction(redis, { program, allow: config.allowEviction, log });
   const done = exitWhenRedisUnavailable(redis, {
     program: batch.program,
     target: describeTarget(config),

@@ -2,6 +2,7 @@ export { configFrom, exitOnStartupError, GIVE_UP_ENV, withConnectionFlags, withG
 export { ConfigError, loadConfig, parseDuration } from './config.js';
 export { type BatchCommand, connectionOptions, describeTarget, openRedis } from './connection.js';
 export { EXIT_REDIS_UNAVAILABLE, exitWhenRedisUnavailable, type GiveUpOptions } from './give-up.js';
+export { canEvictPipelineKeys, evictionPolicies, guardAgainstEviction } from './eviction-guard.js';
 export { describeRedisFailure, type RedisFailure } from './redis-failure.js';
 export { type Stoppable, stopOnSignals } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';

@@ -101,6 +101,11 @@ export const connectionSchema = z.object({
   // opens them (the images set METRICS_HOST=0.0.0.0 for scrapers in other containers).
   metricsHost: z.string().min(1).default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Run on a server whose maxmemory-policy can evict pipeline keys (see eviction-guard.ts). */
+  allowEviction: z
+    .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
+    .transform((v) => v === true || v === '1' || v === 'true')
+    .default(false),
 });
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
@@ -130,4 +135,10 @@ export const CONNECTION_FLAGS = [
     'metricsHost',
   ],
   ['--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'LOG_LEVEL', 'logLevel'],
+  [
+    '--allow-eviction',
+    'run although Redis may evict pipeline keys (maxmemory-policy other than noeviction)',
+    'ALLOW_EVICTION',
+    'allowEviction',
+  ],
 ] as const;

@@ -6,7 +6,7 @@ import { EXIT } from './exit-codes.js';
 
 /** Deletes the pipeline's keys under the prefix (with --yes), printing each; without --yes only lists them. */
 export async function resetCommand(config: ResetConfig, log: Logger): Promise<number> {
-  const { redis, keys } = openRedis(config, 'pipe-producer-reset');
+  const { redis, keys } = openRedis(config, 'pipe-producer-reset', undefined, log);
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   try {
     const found = await findPipelineKeys(redis, keys);

@@ -1,5 +1,11 @@
 import type { Server } from 'node:http';
-import { connectionOptions, createRegistry, type Logger, startMetricsServer } from '@pipe/service';
+import {
+  connectionOptions,
+  createRegistry,
+  guardAgainstEviction,
+  type Logger,
+  startMetricsServer,
+} from '@pipe/service';
 import { connect, PipelineKeys, type RedisClient } from '@pipe/streams';
 import type { z } from 'zod';
 import type { writerSchema } from '../config.js';
@@ -36,6 +42,7 @@ export async function openWriterSession<S>(
 ): Promise<WriterSession<S>> {
   const redis = connect({ ...connectionOptions(config, 'pipe-producer'), redis: WRITER_REDIS_OPTIONS });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  guardAgainstEviction(redis, { program: 'pipe-producer', allow: config.allowEviction, log });
   const keys = new PipelineKeys(config.prefix);
   let server: Server | undefined;
   let metrics = noMetrics;

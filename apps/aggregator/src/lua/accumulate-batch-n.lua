@@ -1,3 +1,4 @@
+#!lua
 --[==[
   Counts one batch of a partition exactly once. Each entry is acknowledged here, and counts only when
   XACK returned 1: a redelivered entry (restart, reaper claim, second instance) is never counted twice,

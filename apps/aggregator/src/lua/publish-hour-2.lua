@@ -1,3 +1,4 @@
+#!lua
 --[[
   Publishes an hour's average at ID <hour start>-0, once. The averages stream only accepts growing IDs,
   so a second entry for an hour cannot exist; the sources (the partitions whose totals it sums) are

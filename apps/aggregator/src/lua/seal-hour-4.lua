@@ -1,3 +1,4 @@
+#!lua
 --[[
   Seals one partition (or shard) for an hour and returns the partition's totals of that hour. Once
   sealed, accumulate-batch-n.lua sends the partition's readings of that hour and earlier to the late

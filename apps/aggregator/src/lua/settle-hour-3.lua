@@ -1,3 +1,4 @@
+#!lua
 --[[
   Ends a partition's part in an hour after publish-hour-2.lua answered: drops the totals the published
   entry holds, or sends totals it does not hold to the late stream (through the outbox) with the

@@ -1,3 +1,4 @@
+#!lua
 --[[
   Hands a partition's counting from one consumer group to another, atomically, so that every entry is
   counted by exactly one of them: the new group starts where the old one's deliveries ended and the

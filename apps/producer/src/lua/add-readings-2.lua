@@ -1,3 +1,4 @@
+#!lua
 --[[
   Adds one batch of readings to one daily partition, at most once, and pushes the partition's expiry.
   Atomic: a partition never exists without its expiry, and a batch is either wholly applied or not at all

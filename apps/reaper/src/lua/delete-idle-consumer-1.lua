@@ -1,3 +1,4 @@
+#!lua
 --[[
   Deletes a consumer only if, at this moment, it has no pending entries and has been idle longer than
   the TTL. Checking and deleting in one script leaves no gap in which the consumer could receive an

@@ -1,3 +1,4 @@
+#!lua
 --[[
   Gives the lease up on a graceful stop, only if the caller still holds it, so a standby replica takes
   over at once instead of waiting for the lease to expire.

@@ -1,3 +1,4 @@
+#!lua
 --[[
   Extends the lease only while the caller still holds it (compare-and-set), so a reaper that stalled
   past its lease never extends a lease another replica has taken since.

@@ -1,3 +1,4 @@
+#!lua
 --[[
   Moves pending entries of one stream and group to the dead-letter stream, each one atomically:
   the letter is written only when XACK removed the entry from the group's PEL (returned 1), so an entry

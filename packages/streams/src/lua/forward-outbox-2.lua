@@ -1,3 +1,4 @@
+#!lua
 --[==[
   Moves outbox entries (see outbox.ts) to their destination stream, exactly once. An outbox and its
   destination sit in different cluster slots, so the move cannot be one script: the destination keeps,

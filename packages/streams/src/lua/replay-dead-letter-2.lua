@@ -1,3 +1,4 @@
+#!lua
 --[[
   Puts a dead letter's original entry back into its stream, once. The letter lives in the dead-letter
   stream, in another cluster slot, so the caller deletes it in a second step; the stream remembers

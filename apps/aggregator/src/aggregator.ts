@@ -32,7 +32,10 @@ export type AggregatorSettings = Pick<
   | 'count'
   | 'blockMs'
   | 'pendingCheck'
->;
+> & {
+  /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
+  giveUpAfter?: number;
+};
 
 export interface AggregatorDeps {
   redis: RedisClient;
@@ -106,6 +109,8 @@ export class Aggregator {
       // A drain waits for nothing new: an empty read only has to say that everything was read.
       blockMs: s.drain ? Math.min(s.blockMs, 50) : s.blockMs,
       pendingCheckMs: s.pendingCheck,
+      // A drain is a batch job: it must end, also when Redis keeps refusing its writes (out of memory).
+      giveUpAfterMs: s.drain ? s.giveUpAfter : undefined,
       prefetch: true,
       logger: log,
       streams: () => this.livePartitions(),
@@ -125,12 +130,15 @@ export class Aggregator {
   private async claimAverages(): Promise<void> {
     const { redis, keys, log } = this.deps;
     const deps = { redis, keys, state: this.state, scripts: this.scripts!, log };
+    const started = Date.now();
+    const { drain, giveUpAfter } = this.settings;
     for (;;) {
       try {
         const partitions = await this.livePartitions(true);
         return await claimAverages(deps, this.settings.group, this.settings.takeOver, partitions);
       } catch (err) {
         if (err instanceof NotOwnerError) throw err;
+        if (drain && giveUpAfter !== undefined && Date.now() - started >= giveUpAfter) throw err;
         log.warn({ err }, 'cannot claim the averages yet; retrying');
         for (let waited = 0; waited < 1000 && !this.stopRequested; waited += 50) await sleep(50);
         if (this.stopRequested) return;

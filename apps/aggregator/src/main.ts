@@ -3,6 +3,7 @@ import {
   configFrom,
   createLogger,
   createRegistry,
+  EXIT_REDIS_UNAVAILABLE,
   exitOnStartupError,
   GIVE_UP_ENV,
   giveUpShape,
@@ -91,10 +92,18 @@ withConnectionFlags(
   try {
     await aggregator.run();
   } catch (err) {
-    if (!(err instanceof NotOwnerError)) throw err;
-    log.error({ err: err.message }, 'not the counting group');
-    process.stderr.write(`pipe-aggregator: ${err.message}\n`);
-    process.exitCode = 1;
+    if (err instanceof NotOwnerError) {
+      log.error({ err: err.message }, 'not the counting group');
+      process.stderr.write(`pipe-aggregator: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (batch) {
+      // The drain's reads or writes kept failing for --give-up-after (Redis out of memory, say).
+      log.error({ err }, 'drain gave up');
+      process.stderr.write(
+        `pipe-aggregator: the drain gave up after ${config.giveUpAfter} ms of failures: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      process.exitCode = EXIT_REDIS_UNAVAILABLE;
+    } else throw err;
   } finally {
     done();
     server?.close();

@@ -42,6 +42,11 @@ export interface ConsumerLoopOptions {
    */
   prefetch?: boolean;
   logger?: Logger;
+  /**
+   * When iterations keep failing for this long (Redis refusing writes when out of memory, say), run()
+   * rejects with the last error instead of retrying for ever: for batch jobs that must end. Unset: retry.
+   */
+  giveUpAfterMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,6 +117,7 @@ export class ConsumerLoop {
   private async loop(): Promise<void> {
     this.blocking = duplicateForBlocking(this.options.redis);
     let failures = 0;
+    let failingSince: number | undefined;
     let next: Promise<ConsumerBatch[]> | undefined;
     while (!this.stopping || next) {
       try {
@@ -138,10 +144,17 @@ export class ConsumerLoop {
           await this.options.onIdle?.();
         }
         failures = 0;
+        failingSince = undefined;
       } catch (err) {
         next = undefined;
         if (this.stopping) break;
         failures++;
+        failingSince ??= Date.now();
+        const { giveUpAfterMs } = this.options;
+        if (giveUpAfterMs !== undefined && Date.now() - failingSince >= giveUpAfterMs) {
+          this.blocking?.disconnect();
+          throw err;
+        }
         if (err instanceof NoGroupError || isNoGroup(err)) {
           // The server lost the group (restart without persistence, expiry, reset): create it again.
           this.known.clear();

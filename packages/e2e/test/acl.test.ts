@@ -111,6 +111,12 @@ describe('least-privilege users', () => {
 
   it.each([
     ['producer', ['DEL', 'temps:20260101']],
+    // The aggregator's state of the same partitions, and another service's keys.
+    ['producer', ['HSET', '{temps:20260101}:agg', 'sealed', '1']],
+    ['producer', ['HSET', 'temps:20260101:s0{ab}:hour:1', 'n', '1']],
+    ['producer', ['XADD', '{temps:20260101}:outbox', '*', 'x', '1']],
+    ['producer', ['SET', '{temps:averages}:owner', 'x']],
+    ['viewer', ['SET', '{temps:averages}:owner', 'x']],
     ['producer', ['XRANGE', 'temps:averages', '-', '+']],
     ['producer', ['GET', 'temps:viewer:default']],
     ['producer', ['FLUSHALL']],
@@ -128,6 +134,19 @@ describe('least-privilege users', () => {
       await expect(client.call(command!, ...args)).rejects.toThrow(/NOPERM/);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it.each([
+    ['XADD', 'temps:20260101:s2{x7}', '*', 'device', 'd'],
+    ['HSET', 'temps:20260101:s2{x7}:batches', 'b', '1'],
+    ['HSET', '{temps:20260101}:batches', 'b', '1'],
+  ])('lets the producer write a shard and the ledgers: %j', async (...command) => {
+    const admin = new Redis(`redis://admin:admin-pw@127.0.0.1:${server.port}`);
+    try {
+      expect(await admin.call('ACL', 'DRYRUN', pipelineAcl().producer.user, ...command)).toBe('OK');
+    } finally {
+      admin.disconnect();
     }
   });
 });

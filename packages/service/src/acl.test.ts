@@ -5,9 +5,12 @@ describe('pipelineAcl', () => {
   it('refuses a prefix that would add rules of its own', () => {
     expect(() => pipelineAcl('x +flushall +config ~x')).toThrow(/not a valid key prefix/);
     expect(() => pipelineAcl('')).toThrow(/not a valid key prefix/);
+    const day = `site-2.temps:${'[0-9]'.repeat(8)}`;
     expect(pipelineAcl('site-2.temps').producer.keys).toEqual([
-      '~site-2.temps:[0-9]*',
-      '~{site-2.temps:[0-9]*',
+      `~${day}`,
+      `~${day}:s*}`,
+      `~{${day}}:batches`,
+      `~${day}:s*}:batches`,
     ]);
   });
 

@@ -39,6 +39,10 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
   const partitions = `${prefix}:[0-9]*`;
   const companions = `{${prefix}:[0-9]*`;
   const streams = (...names: string[]) => names.map((n) => `${prefix}:${n}`);
+  // Exactly a day partition or one of its shards (`<day>:s<i>{tag}`, the only keys ending in `}`), and
+  // their batch ledgers: not the aggregator's companions of the same partitions (`…:agg`, `…:hour:*`).
+  const day = `${prefix}:${'[0-9]'.repeat(8)}`;
+  const producerKeys = [`~${day}`, `~${day}:s*}`, `~{${day}}:batches`, `~${day}:s*}:batches`];
   return {
     // Writes readings into partitions and its batch ledgers; reads nothing else, deletes nothing.
     producer: {
@@ -59,7 +63,7 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'get',
         'time',
       ],
-      keys: [`~${partitions}`, `~${companions}`],
+      keys: producerKeys,
     },
     // Reads partitions through groups, keeps hour state, publishes averages, late, dead letters, alerts.
     aggregator: {

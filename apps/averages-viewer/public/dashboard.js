@@ -12,6 +12,7 @@ const banner = document.getElementById('banner');
 const live = document.getElementById('live');
 const health = document.getElementById('health');
 const partitionsTable = document.getElementById('partitions');
+const memoryTable = document.getElementById('redis-memory');
 const healthNote = document.getElementById('health-note');
 
 /** Averages by hour start (ms); an hour written again replaces its point. */
@@ -27,6 +28,7 @@ const hourText = (ms) => {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:00`;
 };
+const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function addAverage(average) {
@@ -177,6 +179,28 @@ function cell(text) {
   return td;
 }
 
+/** One row per Redis master; a row that can lose readings (evicting policy or evictions) is marked. */
+function renderMemory(memory) {
+  const body = memoryTable.tBodies[0];
+  body.replaceChildren();
+  for (const m of memory) {
+    const tr = body.insertRow();
+    tr.dataset.node = m.node;
+    tr.dataset.used = String(m.usedBytes);
+    tr.dataset.max = String(m.maxBytes);
+    tr.dataset.policy = m.policy;
+    tr.dataset.evicted = String(m.evictedKeys);
+    tr.classList.toggle('at-risk', m.policy !== 'noeviction' || m.evictedKeys > 0);
+    const share = m.maxBytes > 0 ? ` (${Math.round((100 * m.usedBytes) / m.maxBytes)}%)` : '';
+    tr.append(cell(m.node), cell(mib(m.usedBytes) + share));
+    tr.append(
+      cell(m.maxBytes > 0 ? mib(m.maxBytes) : 'no limit'),
+      cell(m.policy),
+      cell(String(m.evictedKeys)),
+    );
+  }
+}
+
 function renderHealth(status) {
   setRedisHealth(status.redis);
   health.querySelector('[data-figure="malformedAverages"]').textContent = String(
@@ -190,6 +214,7 @@ function renderHealth(status) {
   for (const name of ['averages', 'deadLetters', 'late', 'alerts']) {
     health.querySelector(`[data-figure="${name}"]`).textContent = String(pipeline[name]);
   }
+  renderMemory(pipeline.memory);
   for (const body of [...partitionsTable.tBodies]) body.remove();
   for (const partition of pipeline.partitions) {
     const body = partitionsTable.createTBody();

@@ -1,4 +1,4 @@
-import { type PipelineKeys, pipelineStatus, type RedisClient } from '@pipe/streams';
+import { type PipelineKeys, pipelineStatus, type RedisClient, type RedisMemory } from '@pipe/streams';
 
 export interface GroupHealth {
   name: string;
@@ -22,6 +22,8 @@ export interface PipelineHealth {
   deadLetters: number;
   late: number;
   alerts: number;
+  /** Per master: memory used, maxmemory (0: no limit), the eviction policy, keys evicted so far. */
+  memory: RedisMemory[];
 }
 
 /** The dashboard's view of the library's pipeline status (the same figures the reaper's `status` prints). */
@@ -43,5 +45,6 @@ export async function readPipelineHealth(redis: RedisClient, keys: PipelineKeys)
     deadLetters: status.deadLetters,
     late: status.late,
     alerts: status.alerts,
+    memory: status.memory,
   };
 }

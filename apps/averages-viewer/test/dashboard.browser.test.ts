@@ -128,6 +128,15 @@ async function healthPanel(page: Page) {
         deadLetters: figure('deadLetters'),
         late: figure('late'),
         alerts: figure('alerts'),
+        memory: [...document.querySelectorAll<HTMLTableRowElement>('#redis-memory tr[data-node]')].map(
+          (tr) => ({
+            node: tr.dataset.node,
+            usedBytes: Number(tr.dataset.used),
+            maxBytes: Number(tr.dataset.max),
+            policy: tr.dataset.policy,
+            evictedKeys: Number(tr.dataset.evicted),
+          }),
+        ),
       },
       malformedAverages: figure('malformedAverages'),
     };
@@ -193,7 +202,10 @@ describe('dashboard in headless Chromium', () => {
           length,
           groups: groups.map(({ name, consumers, pending, lag }) => ({ name, consumers, pending, lag })),
         })),
+        // Memory moves between the page's poll and this one; the rest of each row must not.
+        memory: api.pipeline!.memory.map((m) => ({ ...m, usedBytes: expect.any(Number) })),
       });
+      expect(panel.pipeline.memory[0]!.usedBytes).toBeGreaterThan(0);
       expect(panel.pipeline.partitions).toHaveLength(1);
       expect(panel.malformedAverages).toBe(api.viewer.malformedAverages);
       expect(panel.malformedAverages).toBe(1);

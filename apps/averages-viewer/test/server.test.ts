@@ -19,6 +19,19 @@ type Status = DashboardStatus;
 
 const { redisUrl, redis } = sharedRedis();
 
+/** The server's memory row as INFO gives it (used memory moves: any number). */
+async function memoryOf(client: typeof redis) {
+  const info = `${await client.info('memory')}${await client.info('stats')}`;
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)![1]!;
+  return {
+    node: new URL(redisUrl).host,
+    usedBytes: expect.any(Number),
+    maxBytes: Number(field('maxmemory')),
+    policy: field('maxmemory_policy'),
+    evictedKeys: Number(field('evicted_keys')),
+  };
+}
+
 const withoutId = ({ id, ...average }: { id: string; hourStart: number }) => {
   expect(id).toBe(`${average.hourStart}-0`);
   return average;
@@ -146,7 +159,7 @@ describe('pipe-viewer serve: JSON API', () => {
     try {
       const { body } = await dashboard.json<Status>('/api/status');
       expect(body.redis.up).toBe(true);
-      expect(body.pipeline).toEqual(expected);
+      expect(body.pipeline).toEqual({ ...expected, memory: [await memoryOf(redis)] });
     } finally {
       await dashboard.stop();
     }

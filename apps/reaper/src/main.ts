@@ -176,7 +176,9 @@ withGiveUpFlag(
 withOneShotFlags(
   program
     .command('status')
-    .description('partitions, groups, pending entries, lag and side-stream sizes')
+    .description(
+      'partitions, groups, pending entries, lag, side-stream sizes and Redis memory (used, limit, policy, evictions)',
+    )
     .option('--json', 'as JSON, for scripts'),
 ).action(async (flags: Record<string, unknown>) => {
   const config = load(inspectSchema, flags, INSPECT_ENV);

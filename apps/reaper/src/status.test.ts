@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, renderStatus, type StatusReport, table } from './status.js';
+import { formatBytes, formatDuration, renderStatus, type StatusReport, table } from './status.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -11,6 +11,17 @@ describe('formatDuration', () => {
     [3 * 86_400_000 + 4 * 3_600_000, '3d04h'],
   ])('%s ms reads %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('formatBytes', () => {
+  it.each([
+    [512, '512B'],
+    [1536, '1.50KiB'],
+    [30 * 1024 * 1024, '30.0MiB'],
+    [2 * 1024 ** 3, '2.00GiB'],
+  ])('%s bytes read %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
   });
 });
 
@@ -59,12 +70,24 @@ describe('renderStatus', () => {
       late: 0,
       alerts: 1,
       averages: 24,
+      memory: [
+        {
+          node: '10.0.0.1:6379',
+          usedBytes: 28 * 1024 * 1024,
+          maxBytes: 30 * 1024 * 1024,
+          policy: 'noeviction',
+          evictedKeys: 0,
+        },
+        { node: '10.0.0.2:6379', usedBytes: 1024, maxBytes: 0, policy: 'allkeys-lru', evictedKeys: 7 },
+      ],
     };
     const text = renderStatus(report);
     expect(text).toContain('temps:20250101  10      never       1-0       9-0');
     expect(text).toMatch(/aggregator\s+1\s+2\s+1m01s\s+-\s+c1\(2, idle 1\.5s\)/);
     expect(text).toMatch(/dead letters\s+3/);
     expect(text).toMatch(/averages\s+24/);
+    expect(text).toMatch(/10\.0\.0\.1:6379\s+28\.0MiB\s+30\.0MiB\s+93%\s+noeviction\s+0/);
+    expect(text).toMatch(/10\.0\.0\.2:6379\s+1\.00KiB\s+no limit\s+-\s+allkeys-lru\s+7/);
     expect(text).toContain('active reaper: host-1-abc (lease 12.0s left)');
     expect(renderStatus({ ...report, reaperLease: null })).toContain('active reaper: none');
   });

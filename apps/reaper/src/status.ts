@@ -17,6 +17,20 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(s / 86_400)}d${two(Math.floor(s / 3600) % 24)}h`;
 }
 
+/** Bytes in binary units: 512B, 1.5KiB, 30.0MiB, 2.00GiB. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '-';
+  if (bytes < 1024) return `${bytes}B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)}${units[unit]}`;
+}
+
 /** Left-aligned columns separated by two spaces. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -71,6 +85,20 @@ export function renderStatus(report: StatusReport): string {
         ['alerts', String(report.alerts)],
         ['averages', String(report.averages)],
       ],
+    ),
+  );
+  out.push(
+    '',
+    table(
+      ['REDIS', 'MEMORY USED', 'MAXMEMORY', 'USED %', 'POLICY', 'EVICTED KEYS'],
+      report.memory.map((m) => [
+        m.node,
+        formatBytes(m.usedBytes),
+        m.maxBytes > 0 ? formatBytes(m.maxBytes) : 'no limit',
+        m.maxBytes > 0 ? `${Math.round((100 * m.usedBytes) / m.maxBytes)}%` : '-',
+        m.policy,
+        String(m.evictedKeys),
+      ]),
     ),
   );
   out.push(

@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient, scanTargets } from '@pipe/streams';
+import { isCluster, type RedisClient, redisMemory } from '@pipe/streams';
 import type { Logger } from './logger.js';
 
 /** Exit status of a service that refuses a server which may evict its keys (a configuration problem). */
@@ -15,13 +15,7 @@ export function canEvictPipelineKeys(policy: string): boolean {
 
 /** The policy of each master (INFO memory is open to every ACL user that may connect). */
 export async function evictionPolicies(redis: RedisClient): Promise<{ node: string; policy: string }[]> {
-  return Promise.all(
-    scanTargets(redis).map(async (node) => {
-      const info = await node.info('memory');
-      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'unknown';
-      return { node: `${node.options.host}:${node.options.port}`, policy };
-    }),
-  );
+  return (await redisMemory(redis)).map(({ node, policy }) => ({ node, policy }));
 }
 
 export interface EvictionGuardOptions {

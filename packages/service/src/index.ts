@@ -1,12 +1,25 @@
 export { configFrom, exitOnStartupError, GIVE_UP_ENV, withConnectionFlags, withGiveUpFlag } from './cli.js';
 export { ConfigError, loadConfig, parseDuration } from './config.js';
-export { type BatchCommand, connectionOptions, describeTarget, openRedis } from './connection.js';
+export {
+  type BatchCommand,
+  connectionOptions,
+  describeTarget,
+  memoryWatchOptions,
+  openRedis,
+} from './connection.js';
 export { EXIT_REDIS_UNAVAILABLE, exitWhenRedisUnavailable, type GiveUpOptions } from './give-up.js';
 export { canEvictPipelineKeys, evictionPolicies, guardAgainstEviction } from './eviction-guard.js';
 export { describeRedisFailure, type RedisFailure } from './redis-failure.js';
 export { type Stoppable, stopOnSignals } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry, startMetricsServer } from './metrics-server.js';
+export {
+  DEFAULT_MEMORY_READY_RATIO,
+  MemoryWatch,
+  type MemoryWatchOptions,
+  memoryWatchOf,
+  watchRedisMemory,
+} from './memory-watch.js';
 export {
   CONNECTION_FLAGS,
   type ConnectionConfig,

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { RedisClient } from '@pipe/streams';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerMemoryMetrics } from './memory-metrics.js';
+import { memoryWatchOf } from './memory-watch.js';
 
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
@@ -9,10 +11,16 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
+/** Resolves to `fallback` when `promise` takes longer than `ms`: a probe must answer quickly. */
+const within = <T>(promise: Promise<T>, ms: number, fallback: T) =>
+  Promise.race([promise, new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
+
 /**
- * `/healthz` (the process answers), `/readyz` (Redis answers PING and the service is running) and
- * `/metrics` (Prometheus text), on `host` (`--metrics-host`; no default here, so that no caller
- * exposes the metrics on every interface by forgetting to pass it).
+ * `/healthz` (the process answers), `/readyz` (Redis answers PING, its memory is below
+ * --memory-ready-ratio of maxmemory on every master, and the service is running) and `/metrics`
+ * (Prometheus text, with the Redis memory figures of the client's memory watch), on `host`
+ * (`--metrics-host`; no default here, so that no caller exposes the metrics on every interface by
+ * forgetting to pass it).
  */
 export async function startMetricsServer(
   port: number,
@@ -20,21 +28,33 @@ export async function startMetricsServer(
   ready: { redis: RedisClient; isRunning: () => boolean },
   host: string,
 ): Promise<Server> {
+  const memory = memoryWatchOf(ready.redis);
+  registerMemoryMetrics(registry, memory);
   const server = createServer(async (req, res) => {
     try {
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (req.url === '/readyz') {
-        const redisUp = await Promise.race([
+        const redisUp = await within(
           ready.redis.ping().then(
             () => true,
             () => false,
           ),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
-        ]);
-        const ok = redisUp && ready.isRunning();
+          1000,
+          false,
+        );
+        // A memory figure Redis does not give in time leaves readiness to the other checks.
+        const figures = redisUp ? await within(memory.read(), 1000, undefined) : undefined;
+        const memoryFull = figures && memory.overThreshold(figures);
+        const running = ready.isRunning();
+        const ok = redisUp && running && !memoryFull;
+        const reason = !redisUp
+          ? 'Redis does not answer'
+          : !running
+            ? 'the service is not running'
+            : memoryFull || undefined;
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ready: ok, redis: redisUp, running: ready.isRunning() }));
+        res.end(JSON.stringify({ ready: ok, redis: redisUp, running, memory: figures ?? null, reason }));
       } else if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       } else {

@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './config.js';
+import { DEFAULT_MEMORY_READY_RATIO } from './memory-watch.js';
 
 /** Why `path` cannot be read as a file (a TLS certificate or key), or undefined. */
 function whyNotReadableFile(path: string): string | undefined {
@@ -106,6 +107,8 @@ export const connectionSchema = z.object({
     .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
     .transform((v) => v === true || v === '1' || v === 'true')
     .default(false),
+  /** /readyz reports not ready while a master uses more than this share of its maxmemory (memory-watch.ts). */
+  memoryReadyRatio: z.coerce.number().gt(0).max(1).default(DEFAULT_MEMORY_READY_RATIO),
 });
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
@@ -140,5 +143,11 @@ export const CONNECTION_FLAGS = [
     'run although Redis may evict pipeline keys (maxmemory-policy other than noeviction)',
     'ALLOW_EVICTION',
     'allowEviction',
+  ],
+  [
+    '--memory-ready-ratio <ratio>',
+    `/readyz answers 503 while Redis uses more than this share of its maxmemory (default ${DEFAULT_MEMORY_READY_RATIO})`,
+    'MEMORY_READY_RATIO',
+    'memoryReadyRatio',
   ],
 ] as const;

@@ -24,6 +24,12 @@ it('is ready only while Redis answers and the service runs, and serves Prometheu
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('pipe_test_total{service="test-service"} 3');
+    // Every service's metrics server exports the memory of the server its client talks to.
+    const node = `node="127.0.0.1:${server.port}",service="test-service"`;
+    expect(metrics).toMatch(new RegExp(`^pipe_redis_memory_used_bytes\\{${node}\\} [1-9]\\d*$`, 'm'));
+    expect(metrics).toContain(`pipe_redis_memory_max_bytes{${node}} 0`);
+    expect(metrics).toContain(`pipe_redis_evicted_keys_total{${node}} 0`);
+    expect(metrics).toContain('pipe_redis_eviction_allowed{service="test-service"} 0');
 
     running = false;
     expect((await fetch(`${url}/readyz`)).status).toBe(503);

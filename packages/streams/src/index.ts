@@ -58,6 +58,7 @@ export { calculateSlot, SLOTS, shardOfDevice, shardTag } from './shards.js';
 export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';
 export { defineLuaCommand, type LuaCommand } from './lua-command.js';
 export { type Logger, silentLogger } from './logger.js';
+export { type RedisMemory, redisMemory } from './memory.js';
 export { discoverPartitions } from './partitions.js';
 export {
   type ConnectionOptions,

@@ -1,5 +1,6 @@
 import { ConsumerGroup, type ConsumerInfo, groupsOf } from './consumer-group.js';
 import type { PipelineKeys } from './keys.js';
+import { type RedisMemory, redisMemory } from './memory.js';
 import { discoverPartitions } from './partitions.js';
 import type { RedisClient } from './redis.js';
 import { Stream } from './stream.js';
@@ -39,11 +40,14 @@ export interface PipelineStatus {
   late: number;
   alerts: number;
   averages: number;
+  /** Memory used, its limit, the eviction policy and keys evicted, per master. */
+  memory: RedisMemory[];
 }
 
 /**
  * Reads the pipeline's state: every live partition (length, expiry, first and last ID) with its groups
- * (consumers, pending, oldest pending, lag — null-safe), the side streams' sizes and the reaper lease.
+ * (consumers, pending, oldest pending, lag — null-safe), the side streams' sizes, the reaper lease and
+ * each master's memory (what eviction would take the partitions from).
  * Shared by the reaper's `status` command and the viewer's health panel.
  */
 export async function pipelineStatus(redis: RedisClient, keys: PipelineKeys): Promise<PipelineStatus> {
@@ -90,7 +94,11 @@ export async function pipelineStatus(redis: RedisClient, keys: PipelineKeys): Pr
     length(keys.alerts),
     length(keys.averages),
   ]);
-  const [holder, leaseTtl] = await Promise.all([redis.get(keys.reaperLease), redis.pttl(keys.reaperLease)]);
+  const [holder, leaseTtl, memory] = await Promise.all([
+    redis.get(keys.reaperLease),
+    redis.pttl(keys.reaperLease),
+    redisMemory(redis),
+  ]);
   const reaperLease = holder === null ? null : { holder, ttlMs: leaseTtl };
-  return { at: Date.now(), reaperLease, partitions, deadLetters, late, alerts, averages };
+  return { at: Date.now(), reaperLease, partitions, deadLetters, late, alerts, averages, memory };
 }

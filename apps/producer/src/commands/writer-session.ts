@@ -4,7 +4,9 @@ import {
   createRegistry,
   guardAgainstEviction,
   type Logger,
+  memoryWatchOptions,
   startMetricsServer,
+  watchRedisMemory,
 } from '@pipe/service';
 import { connect, PipelineKeys, type RedisClient } from '@pipe/streams';
 import type { z } from 'zod';
@@ -43,6 +45,7 @@ export async function openWriterSession<S>(
   const redis = connect({ ...connectionOptions(config, 'pipe-producer'), redis: WRITER_REDIS_OPTIONS });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   guardAgainstEviction(redis, { program: 'pipe-producer', allow: config.allowEviction, log });
+  watchRedisMemory(redis, memoryWatchOptions(config, log));
   const keys = new PipelineKeys(config.prefix);
   let server: Server | undefined;
   let metrics = noMetrics;

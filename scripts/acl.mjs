@@ -21,7 +21,7 @@ try {
     ),
   );
   console.log(
-    `# pipe users for prefix "${prefix}"; an admin (e.g. +@all ~* &*) runs these, then: ACL SETUSER default off`,
+    `# pipe users for prefix "${prefix}"; an admin (e.g. +@all ~* &*) runs these, then: ACL SETUSER default off; and loads the scripts: pnpm functions --redis-url <admin url>`,
   );
   for (const line of lines) console.log(line);
 } catch (err) {

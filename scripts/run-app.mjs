@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [target, ...args] = process.argv.slice(2);
-const scripts = { demo: 'scripts/demo.mjs', bench: 'scripts/bench.mjs', acl: 'scripts/acl.mjs' };
+const scripts = {
+  demo: 'scripts/demo.mjs',
+  bench: 'scripts/bench.mjs',
+  acl: 'scripts/acl.mjs',
+  functions: 'scripts/functions.mjs',
+};
 
 let entry;
 let filter;

@@ -1,11 +1,13 @@
 import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
 import { PipelineKeys } from '@pipe/streams';
-import { freePort, RedisServer, startNode, waitFor } from '@pipe/testkit';
+import { fileURLToPath } from 'node:url';
+import { freePort, RedisServer, runNode, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appMain, runApp } from '../src/apps.js';
 
 let server: RedisServer;
+const FUNCTIONS_SCRIPT = fileURLToPath(new URL('../../../scripts/functions.mjs', import.meta.url));
 const password = (service: string) => `secret-${service}-pw`;
 const urlFor = (service: ServiceName) =>
   `redis://${pipelineAcl()[service].user}:${password(service)}@127.0.0.1:${server.port}`;
@@ -21,6 +23,12 @@ beforeAll(async () => {
   // From here on nobody gets in without a user: exactly the production setup `pnpm acl` describes.
   await setup.call('ACL', 'SETUSER', 'default', 'off');
   setup.disconnect();
+  // The deploy's admin step: pipe's scripts as functions, which no service user may load itself.
+  const loaded = await runNode(FUNCTIONS_SCRIPT, [
+    '--redis-url',
+    `redis://admin:admin-pw@127.0.0.1:${server.port}`,
+  ]);
+  expect(loaded.code, loaded.stderr).toBe(0);
 });
 afterAll(() => server?.stop());
 
@@ -117,6 +125,11 @@ describe('least-privilege users', () => {
     ['producer', ['XADD', '{temps:20260101}:outbox', '*', 'x', '1']],
     ['producer', ['SET', '{temps:averages}:owner', 'x']],
     ['viewer', ['SET', '{temps:averages}:owner', 'x']],
+    // No user runs code of its own: no EVAL, no loading functions.
+    ...(['producer', 'aggregator', 'reaper', 'viewer'] as const).flatMap((service) => [
+      [service, ['EVAL', 'while true do end', '0']],
+      [service, ['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('x', function() return 1 end)"]],
+    ]),
     ['producer', ['XRANGE', 'temps:averages', '-', '+']],
     ['producer', ['GET', 'temps:viewer:default']],
     ['producer', ['FLUSHALL']],

@@ -26,10 +26,9 @@ const CONNECTION = [
   'select',
   'hello',
   'auth',
-  'evalsha',
-  'eval',
-  'script|load',
-  'script|exists',
+  // pipe's scripts run as Redis 7 functions an admin loads (`pnpm functions`): no user may EVAL or
+  // load code of its own.
+  'fcall',
 ];
 
 export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {

@@ -29,4 +29,5 @@ export {
   positiveInt,
 } from './schemas.js';
 export { aclSetUserArgs, aclSetUserLine, pipelineAcl, type ServiceAcl, type ServiceName } from './acl.js';
+export { loadPipeFunctions } from './pipe-functions.js';
 export { registerPipelineGauges } from './pipeline-gauges.js';

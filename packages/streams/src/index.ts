@@ -56,7 +56,13 @@ export { companionKeyOf, DEFAULT_PREFIX, PipelineKeys, type Shard } from './keys
 export { forwardOutbox, outboxOf } from './outbox.js';
 export { calculateSlot, SLOTS, shardOfDevice, shardTag } from './shards.js';
 export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';
-export { defineLuaCommand, type LuaCommand } from './lua-command.js';
+export {
+  defineLuaCommand,
+  type LuaCommand,
+  type LuaFunction,
+  loadLuaFunctions,
+  luaFunction,
+} from './lua-command.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type RedisMemory, redisMemory } from './memory.js';
 export { discoverPartitions } from './partitions.js';

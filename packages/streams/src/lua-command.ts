@@ -1,25 +1,96 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClient } from './redis.js';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PipeError } from './errors.js';
+import { type RedisClient, scanTargets, whenReady } from './redis.js';
 
 /** Runs a defined Lua script: keys first, then arguments. */
 export type LuaCommand = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
 
-const defined = new WeakMap<RedisClient, Set<string>>();
+/** One of pipe's Lua files as a Redis 7 function library: its own library, named by file and content. */
+export interface LuaFunction {
+  /** `pipe_<file>_<12 hex of its SHA-1>`: a changed script is a new function, never a stale one. */
+  name: string;
+  /** The FUNCTION LOAD text: the file's body as the function's callback (KEYS, ARGV are its parameters). */
+  library: string;
+}
+
+/** The function a Lua file (`<name>-<numKeys>.lua`, starting with `#!lua`) becomes. */
+export function luaFunction(file: URL): LuaFunction {
+  const source = readFileSync(file, 'utf8');
+  const body = source.startsWith('#!') ? source.slice(source.indexOf('\n') + 1) : source;
+  const stem = basename(fileURLToPath(file), '.lua').replace(/[^A-Za-z0-9]/g, '_');
+  const name = `pipe_${stem}_${createHash('sha1').update(body).digest('hex').slice(0, 12)}`;
+  const library = `#!lua name=${name}\nredis.register_function('${name}', function(KEYS, ARGV)\n${body}\nend)\n`;
+  return { name, library };
+}
 
 /**
- * Registers a Lua file (`<name>-<numKeys>.lua`, next to the compiled module) as an ioredis command on
- * `redis` once, and returns a caller for it. ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT,
- * per node on a cluster, so a restarted server or a new cluster node needs nothing from us.
+ * Loads functions on every master (functions are per node; a cluster does not spread them). A library
+ * that is there already is left alone: its name says its content.
  */
-export function defineLuaCommand(redis: RedisClient, name: string, file: URL): LuaCommand {
-  const names = defined.get(redis) ?? new Set<string>();
-  defined.set(redis, names);
-  if (!names.has(name)) {
-    redis.defineCommand(name, { lua: readFileSync(file, 'utf8') });
-    names.add(name);
+export async function loadLuaFunctions(redis: RedisClient, functions: LuaFunction[]): Promise<void> {
+  await whenReady(redis);
+  for (const node of scanTargets(redis)) {
+    for (const { library } of functions) {
+      try {
+        await node.call('FUNCTION', 'LOAD', library);
+      } catch (err) {
+        if (!/already exists/i.test((err as Error).message)) throw err;
+      }
+    }
   }
-  const command = (
-    redis as unknown as Record<string, (...a: (string | number | Buffer)[]) => Promise<unknown>>
-  )[name]!;
-  return (keys, args) => command.call(redis, keys.length, ...keys, ...args);
+}
+
+/** Why a call found no function: this server (restarted without persistence, a new node) lacks it. */
+const NOT_LOADED = /Function not found/i;
+/** A user without FUNCTION LOAD: an admin loads the functions (`pnpm functions`). */
+const NOT_PERMITTED = /NOPERM/;
+
+/**
+ * A caller for a Lua file's function (FCALL). Scripts run as Redis 7 functions rather than EVAL so that
+ * the services' ACL users need no EVAL: a leaked credential cannot run arbitrary code.
+ *
+ * The first call loads the function (a no-op when it is there) and every call waits for that, so calls
+ * sent in order reach Redis in order: a call that found the function missing and was resent after
+ * loading it could land after a later call. A user without FUNCTION LOAD skips the load: its admin
+ * loaded them (`pnpm functions`). When a server loses the function later (restarted without
+ * persistence), the call fails with a retryable error after loading it again, so the caller's retry
+ * policy, which knows its ordering, sends it again.
+ */
+export function defineLuaCommand(redis: RedisClient, _name: string, file: URL): LuaCommand {
+  const fn = luaFunction(file);
+  let mayLoad = true;
+  let loaded: Promise<void> | undefined;
+  const load = () => {
+    loaded ??= loadLuaFunctions(redis, [fn]).catch((err: Error) => {
+      if (NOT_PERMITTED.test(err.message)) mayLoad = false;
+      else loaded = undefined; // Redis unreachable: the next call tries again
+      if (mayLoad) throw err;
+    });
+    return loaded;
+  };
+  return async (keys, args) => {
+    await load();
+    try {
+      return await redis.call('FCALL', fn.name, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!NOT_LOADED.test((err as Error).message)) throw err;
+      if (!mayLoad) {
+        throw new PipeError(
+          `Redis function ${fn.name} is not loaded and this user may not load it: ` +
+            "load pipe's functions as an admin (pnpm functions --redis-url <admin url>)",
+          'FUNCTIONS_NOT_LOADED',
+          false,
+          { cause: err },
+        );
+      }
+      loaded = undefined;
+      await load();
+      throw new PipeError(`Redis had lost function ${fn.name}; loaded it again`, 'FUNCTION_RELOADED', true, {
+        cause: err,
+      });
+    }
+  };
 }

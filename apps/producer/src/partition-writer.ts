@@ -10,6 +10,7 @@ import {
   silentLogger,
 } from '@pipe/streams';
 import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
+import { describeRedisFailure } from '@pipe/service';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { formatDuration, whyInvalid, whyOutsideRetention } from './reading-check.js';
@@ -119,14 +120,27 @@ export class PartitionWriter<S = undefined> {
     this.shards = options.shards ?? 1;
   }
 
-  /** Waits until Redis accepts commands (up to giveUpAfterMs) and registers the script. */
+  /**
+   * Waits until Redis accepts commands (up to giveUpAfterMs) and registers the script. Credentials or a
+   * TLS handshake that Redis refuses end the wait at once; either way the error says why.
+   */
   async start(): Promise<void> {
     this.addReadings = addReadingsCommand(this.redis);
     const deadline = Date.now() + this.options.giveUpAfterMs;
-    while (this.redis.status !== 'ready') {
-      if (this.redis.status === 'end') throw new GaveUpError(this.options.giveUpAfterMs);
-      if (Date.now() >= deadline) throw new GaveUpError(this.options.giveUpAfterMs);
-      await sleep(50);
+    let lastError: unknown;
+    const onError = (err: unknown) => {
+      lastError = err;
+    };
+    this.redis.on('error', onError);
+    try {
+      while (this.redis.status !== 'ready') {
+        const permanent = lastError !== undefined && describeRedisFailure(lastError).permanent;
+        if (permanent || this.redis.status === 'end' || Date.now() >= deadline)
+          throw new GaveUpError(this.options.giveUpAfterMs, { cause: lastError });
+        await sleep(50);
+      }
+    } finally {
+      this.redis.off('error', onError);
     }
   }
 

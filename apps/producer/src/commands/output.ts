@@ -1,3 +1,4 @@
+import { describeRedisFailure } from '@pipe/service';
 import type { Reading } from '@pipe/streams';
 import { GaveUpError } from '../errors.js';
 import { formatDuration } from '../reading-check.js';
@@ -16,9 +17,7 @@ export function printOutcome(summary: Summary, json: boolean, failure: unknown, 
   process.stdout.write(json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
   if (!failure) return;
   const lines =
-    failure instanceof GaveUpError
-      ? [`gave up: Redis was unavailable for ${formatDuration(failure.giveUpAfterMs)} (${causeOf(failure)})`]
-      : [`failed: ${(failure as Error).message}`];
+    failure instanceof GaveUpError ? [gaveUpLine(failure)] : [`failed: ${(failure as Error).message}`];
   lines.push(`written: ${summary.readings + summary.alreadyPresent} readings are in Redis`);
   if (summary.unconfirmed) {
     lines.push(
@@ -31,6 +30,12 @@ export function printOutcome(summary: Summary, json: boolean, failure: unknown, 
   process.stderr.write(`${lines.join('\n')}\n`);
 }
 
-function causeOf(err: Error): string {
-  return err.cause instanceof Error ? err.cause.message : 'no reply';
+/** Why the writer gave up, in the words every service uses (authentication failed, refused, ...). */
+function gaveUpLine(err: GaveUpError): string {
+  if (err.cause === undefined)
+    return `gave up: Redis was unavailable for ${formatDuration(err.giveUpAfterMs)} (no reply)`;
+  const { reason, permanent } = describeRedisFailure(err.cause);
+  return permanent
+    ? `gave up: Redis refused the connection: ${reason}`
+    : `gave up: Redis was unavailable for ${formatDuration(err.giveUpAfterMs)} (${reason})`;
 }

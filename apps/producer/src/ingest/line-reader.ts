@@ -36,11 +36,6 @@ export async function* readLines(
 ): AsyncGenerator<InputLine[]> {
   input.setEncoding('utf8');
   const chunks = input[Symbol.asyncIterator]() as AsyncIterator<string>;
-  // Raced against each read, so a stop does not wait for input (the abandoned read settles unobserved).
-  const stopped = new Promise<typeof STOPPED>((resolve) => {
-    if (signal?.aborted) resolve(STOPPED);
-    signal?.addEventListener('abort', () => resolve(STOPPED), { once: true });
-  });
   let carry = '';
   /** The line in hand was already reported too long; what is left of it is skipped. */
   let skipping = false;
@@ -49,7 +44,7 @@ export async function* readLines(
   for (;;) {
     // Checked first as well: while data is buffered, race would keep taking the settled read.
     if (signal?.aborted) return;
-    const next = await Promise.race([chunks.next(), stopped]);
+    const next = await nextOrStop(chunks, signal);
     if (next === STOPPED) return;
     if (next.done) break;
     let chunk = next.value;
@@ -78,6 +73,31 @@ export async function* readLines(
     if (lines.length > 0) yield lines;
   }
   if (carry.length > 0) yield [toLine(++number, carry, maxLineLength)];
+}
+
+/**
+ * The next chunk, or STOPPED as soon as the signal aborts, whether or not input arrives (the abandoned
+ * read settles unobserved). Not Promise.race against one promise that lives as long as the input: each
+ * race would leave a reaction on it holding that read's chunk, and an ingest would keep all its input.
+ */
+function nextOrStop(
+  chunks: AsyncIterator<string>,
+  signal: AbortSignal | undefined,
+): Promise<IteratorResult<string> | typeof STOPPED> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(STOPPED);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    chunks.next().then(
+      (result) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (err: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function toLine(number: number, text: string, maxLineLength: number): InputLine {

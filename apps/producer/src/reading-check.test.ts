@@ -1,28 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, whyNotWritable, whyTooFarAhead } from './reading-check.js';
+import { formatDuration, whyInvalid, whyOutsideRetention, whyTooFarAhead } from './reading-check.js';
 
 const DAY = 86_400_000;
 const now = Date.UTC(2026, 0, 10, 12);
 
-describe('whyNotWritable', () => {
+describe('whyOutsideRetention and whyInvalid', () => {
   it('accepts a reading inside the retention window', () => {
-    expect(whyNotWritable({ device: 'sensor-001', ts: now - DAY, temp_f: 50 }, now, 2 * DAY)).toBeUndefined();
+    expect(
+      whyOutsideRetention({ device: 'sensor-001', ts: now - DAY, temp_f: 50 }, now, 2 * DAY),
+    ).toBeUndefined();
   });
 
   it('refuses a reading whose time plus retention is not in the future', () => {
-    const reason = whyNotWritable({ device: 'sensor-001', ts: now - 2 * DAY, temp_f: 50 }, now, 2 * DAY);
+    const reason = whyOutsideRetention({ device: 'sensor-001', ts: now - 2 * DAY, temp_f: 50 }, now, 2 * DAY);
     expect(reason).toMatch(/older than the retention of 2d; it would expire as it is written/);
     expect(
-      whyNotWritable({ device: 'sensor-001', ts: now - 2 * DAY + 1, temp_f: 50 }, now, 2 * DAY),
+      whyOutsideRetention({ device: 'sensor-001', ts: now - 2 * DAY + 1, temp_f: 50 }, now, 2 * DAY),
     ).toBeUndefined();
   });
 
   it('names the field of a reading that breaks the schema', () => {
-    expect(whyNotWritable({ device: 'bad device', ts: now, temp_f: 50 }, now, DAY)).toMatch(/^device: /);
-    expect(whyNotWritable({ device: 'd', ts: now, temp_f: Number.NaN }, now, DAY)).toMatch(/^temp_f: /);
-    expect(whyNotWritable({ device: 'd', ts: now, temp_f: 1, humidity: 101 }, now, DAY)).toMatch(
-      /^humidity: /,
-    );
+    expect(whyInvalid({ device: 'bad device', ts: now, temp_f: 50 })).toMatch(/^device: /);
+    expect(whyInvalid({ device: 'd', ts: now, temp_f: Number.NaN })).toMatch(/^temp_f: /);
+    expect(whyInvalid({ device: 'd', ts: now, temp_f: 1, humidity: 101 })).toMatch(/^humidity: /);
   });
 });
 

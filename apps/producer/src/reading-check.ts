@@ -1,14 +1,6 @@
 import { type Reading, ReadingSchema } from '@pipe/streams';
 
-/**
- * Why a reading cannot be written, or undefined when it can. A reading whose time + retention is not
- * in the future would be deleted the moment its partition's expiry is set, so it is refused instead.
- */
-export function whyNotWritable(reading: Reading, nowMs: number, retentionMs: number): string | undefined {
-  return whyInvalid(reading) ?? whyOutsideRetention(reading, nowMs, retentionMs);
-}
-
-/** The schema half of whyNotWritable. */
+/** Why a reading breaks the schema (naming the first field), or undefined. */
 export function whyInvalid(reading: Reading): string | undefined {
   const parsed = ReadingSchema.safeParse(reading);
   if (parsed.success) return undefined;
@@ -16,7 +8,10 @@ export function whyInvalid(reading: Reading): string | undefined {
   return `${issue?.path.join('.') || 'reading'}: ${issue?.message ?? 'invalid'}`;
 }
 
-/** The retention half of whyNotWritable, for readings that came out of decodeReading (already schema-valid). */
+/**
+ * Why a reading cannot be written any more, or undefined: one whose time + retention is not in the
+ * future would be deleted the moment its partition's expiry is set, so it is refused instead.
+ */
 export function whyOutsideRetention(
   reading: Reading,
   nowMs: number,

@@ -13,11 +13,6 @@ export function canEvictPipelineKeys(policy: string): boolean {
   return policy !== 'noeviction';
 }
 
-/** The policy of each master (INFO memory is open to every ACL user that may connect). */
-export async function evictionPolicies(redis: RedisClient): Promise<{ node: string; policy: string }[]> {
-  return (await redisMemory(redis)).map(({ node, policy }) => ({ node, policy }));
-}
-
 export interface EvictionGuardOptions {
   /** Starts the line on stderr: `pipe-aggregator: ...`. */
   program: string;
@@ -41,7 +36,8 @@ export function guardAgainstEviction(redis: RedisClient, options: EvictionGuardO
     let risky: { node: string; policy: string }[];
     try {
       needed = false;
-      risky = (await evictionPolicies(redis)).filter((p) => canEvictPipelineKeys(p.policy));
+      // INFO memory is open to every ACL user that may connect; a cluster's every master is read.
+      risky = (await redisMemory(redis)).filter((p) => canEvictPipelineKeys(p.policy));
     } catch (err) {
       // Not answering is the connection's business (retries, --give-up-after); checked again on ready.
       needed = true;

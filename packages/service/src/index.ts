@@ -8,7 +8,7 @@ export {
   openRedis,
 } from './connection.js';
 export { EXIT_REDIS_UNAVAILABLE, exitWhenRedisUnavailable, type GiveUpOptions } from './give-up.js';
-export { canEvictPipelineKeys, evictionPolicies, guardAgainstEviction } from './eviction-guard.js';
+export { canEvictPipelineKeys, guardAgainstEviction } from './eviction-guard.js';
 export { describeRedisFailure, type RedisFailure } from './redis-failure.js';
 export { type Stoppable, stopOnSignals } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';

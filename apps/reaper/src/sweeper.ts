@@ -1,6 +1,7 @@
 import {
   compareIds,
   ConsumerGroup,
+  DELIVERED_TOO_OFTEN,
   deadLetterPending,
   defineLuaCommand,
   discoverPartitions,
@@ -12,7 +13,6 @@ import {
   type PendingEntry,
   type PipelineKeys,
   type RedisClient,
-  Stream,
 } from '@pipe/streams';
 import { ClaimMemory } from './claim-memory.js';
 
@@ -173,7 +173,7 @@ export class Sweeper {
           ids: poison,
           minIdleMs: this.policy.minIdleMs,
           minDeliveries: this.policy.maxDeliveries,
-          reason: 'delivered {deliveries} times without ack',
+          reason: DELIVERED_TOO_OFTEN,
         });
         summary.deadLettered += outcome.deadLettered.length;
         if (outcome.deadLettered.length > 0) {
@@ -290,10 +290,7 @@ export class Sweeper {
       log.info({ stream, group, consumer, count }, 'claimed stale entries');
   }
 
-  /**
-   * XCLAIM (JUSTID, still idle at least min-idle) of given IDs. Redis 7 silently drops IDs whose entries
-   * were deleted from the PEL; those are found and counted like XAUTOCLAIM's deleted IDs.
-   */
+  /** XCLAIM (JUSTID, still idle at least min-idle) of given IDs; deleted entries' IDs are counted. */
   private async claimIds(
     stream: string,
     group: string,
@@ -301,19 +298,11 @@ export class Sweeper {
     ids: string[],
     summary: SweepSummary,
   ): Promise<string[]> {
-    const { redis } = this.deps;
-    const claimed = (await redis.call(
-      'XCLAIM',
+    const { claimed, deleted } = await new ConsumerGroup(this.deps.redis, group, [stream], consumer).claimIds(
       stream,
-      group,
-      consumer,
-      this.policy.minIdleMs,
-      ...ids,
-      'JUSTID',
-    )) as string[];
-    const missing = ids.filter((id) => !claimed.includes(id));
-    const deleted: string[] = [];
-    for (const id of missing) if (!(await new Stream(redis, stream).get(id))) deleted.push(id);
+      ids,
+      { minIdle: this.policy.minIdleMs },
+    );
     this.countDeleted(stream, group, deleted, summary);
     return claimed;
   }

@@ -35,6 +35,13 @@ export interface AutoclaimResult {
   deleted: string[];
 }
 
+export interface ClaimIdsResult {
+  /** IDs now pending with the claiming consumer. */
+  claimed: string[];
+  /** IDs whose entries no longer exist (deleted or trimmed); Redis 7 dropped them from the PEL. */
+  deleted: string[];
+}
+
 export interface GroupInfo {
   name: string;
   consumers: number;
@@ -249,6 +256,39 @@ export class ConsumerGroup {
       ...ids,
     )) as (RawEntry | null)[];
     return toEntries(raw.filter((e): e is RawEntry => e !== null));
+  }
+
+  /**
+   * XCLAIM … JUSTID of given IDs for this consumer, only those still idle at least `minIdle` ms (an
+   * entry its owner re-read or acknowledged meanwhile stays put). JUSTID leaves delivery counts alone:
+   * the claiming consumer's own read of its PEL is the delivery that counts. Redis 7 silently drops IDs
+   * whose entries were deleted from the PEL; those are looked up (XRANGE) and returned as `deleted`, as
+   * XAUTOCLAIM reports them. The reclaim protocol's claim step (reaper, and a drain adopting the entries
+   * of a dead consumer).
+   */
+  async claimIds(
+    stream: string,
+    ids: string[],
+    { minIdle = 0 }: { minIdle?: number } = {},
+  ): Promise<ClaimIdsResult> {
+    if (ids.length === 0) return { claimed: [], deleted: [] };
+    const claimed = (await this.redis.call(
+      'XCLAIM',
+      stream,
+      this.name,
+      this.consumerName,
+      minIdle,
+      ...ids,
+      'JUSTID',
+    )) as string[];
+    const taken = new Set(claimed);
+    const deleted: string[] = [];
+    for (const id of ids) {
+      if (taken.has(id)) continue;
+      const found = (await this.redis.call('XRANGE', stream, id, id, 'COUNT', 1)) as RawEntry[];
+      if (found.length === 0) deleted.push(id);
+    }
+    return { claimed, deleted };
   }
 
   /** XAUTOCLAIM one page for this consumer, with Redis 7's list of deleted IDs. */

@@ -14,6 +14,12 @@ const REPLAY_MARK_TTL_MS = 7 * 86_400_000;
 /** IDs per script call: bounds how long one call holds the server. */
 const CHUNK = 500;
 
+/**
+ * The reason of a letter for an entry delivered too often without an ack (the reaper's and a drain's
+ * poison entries): deadLetterPending replaces `{deliveries}`.
+ */
+export const DELIVERED_TOO_OFTEN = 'delivered {deliveries} times without ack';
+
 export interface DeadLetterRequest {
   /** The stream the entries are pending in, and its group. */
   stream: string;

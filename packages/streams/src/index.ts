@@ -14,6 +14,7 @@ export {
 } from './codecs.js';
 export {
   type AutoclaimResult,
+  type ClaimIdsResult,
   ConsumerGroup,
   type ConsumerInfo,
   type GroupInfo,
@@ -29,6 +30,7 @@ export {
   type DeadLetterEntry,
   type DeadLetterOutcome,
   type DeadLetterRequest,
+  DELIVERED_TOO_OFTEN,
   deadLetterPending,
   listDeadLetters,
   type ReplayOutcome,

@@ -10,6 +10,8 @@ export class ReaperMetrics {
   readonly failedGroups: Counter;
   readonly awaitingLiveConsumer: Gauge;
   readonly heldBack: Gauge;
+  readonly removedEntries: Gauge;
+  readonly expiringUncounted: Gauge;
   readonly leaseHolder: Gauge;
   readonly sweepSeconds: Histogram;
 
@@ -45,6 +47,16 @@ export class ReaperMetrics {
       help: 'Entries delivered more than once kept with their owner at the last sweep, to be handed out one at a time',
       registers: [registry],
     });
+    this.removedEntries = new Gauge({
+      name: 'pipe_reaper_partition_entries_removed',
+      help: 'Entries removed from live partitions by XDEL, XTRIM or XADD MAXLEN/MINID at the last sweep (pipe never removes readings: they are lost)',
+      registers: [registry],
+    });
+    this.expiringUncounted = new Gauge({
+      name: 'pipe_reaper_uncounted_entries_expiring',
+      help: 'Entries not yet counted in partitions that expire within the hour, at the last sweep',
+      registers: [registry],
+    });
     this.leaseHolder = new Gauge({
       name: 'pipe_reaper_lease_holder',
       help: '1 while this replica holds the lease and sweeps, 0 on standby',
@@ -66,6 +78,10 @@ export class ReaperMetrics {
     this.failedGroups.inc(summary.failedGroups);
     this.awaitingLiveConsumer.set(summary.awaitingLiveConsumer);
     this.heldBack.set(summary.heldBack);
+    if (summary.complete) {
+      this.removedEntries.set(summary.removedEntries);
+      this.expiringUncounted.set(summary.expiringUncounted);
+    }
     this.sweepSeconds.observe(summary.durationMs / 1000);
   }
 }

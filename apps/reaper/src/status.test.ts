@@ -52,6 +52,8 @@ describe('renderStatus', () => {
           expiresAt: null,
           firstId: '1-0',
           lastId: '9-0',
+          removedEntries: 4,
+          uncounted: 7,
           groups: [
             {
               name: 'aggregator',
@@ -82,7 +84,7 @@ describe('renderStatus', () => {
       ],
     };
     const text = renderStatus(report);
-    expect(text).toContain('temps:20250101  10      never       1-0       9-0');
+    expect(text).toMatch(/temps:20250101\s+10\s+7\s+4 \(!\)\s+never\s+1-0\s+9-0/);
     expect(text).toMatch(/aggregator\s+1\s+2\s+1m01s\s+-\s+c1\(2, idle 1\.5s\)/);
     expect(text).toMatch(/dead letters\s+3/);
     expect(text).toMatch(/averages\s+24/);

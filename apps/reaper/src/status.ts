@@ -47,10 +47,13 @@ export function renderStatus(report: StatusReport): string {
   const out: string[] = [];
   out.push(
     table(
-      ['PARTITION', 'LENGTH', 'EXPIRES IN', 'FIRST ID', 'LAST ID'],
+      ['PARTITION', 'LENGTH', 'UNCOUNTED', 'REMOVED', 'EXPIRES IN', 'FIRST ID', 'LAST ID'],
       report.partitions.map((p) => [
         p.key,
         String(p.length),
+        String(p.uncounted),
+        // Entries someone deleted from a partition (pipe never does): flagged so it cannot be missed.
+        p.removedEntries > 0 ? `${p.removedEntries} (!)` : '0',
         p.ttlMs >= 0 ? formatDuration(p.ttlMs) : 'never',
         dash(p.firstId),
         dash(p.lastId),

@@ -11,14 +11,19 @@ import {
   judgeConsumers,
   type Logger,
   type PendingEntry,
+  type GroupInfo,
+  partitionIntegrity,
   type PipelineKeys,
   type RedisClient,
+  Stream,
 } from '@pipe/streams';
 import { ClaimMemory } from './claim-memory.js';
 
 const DELETE_IDLE_CONSUMER_LUA = new URL('./lua/delete-idle-consumer-1.lua', import.meta.url);
 /** IDs logged per line when listing deleted or dead-lettered entries. */
 const LOGGED_IDS = 20;
+/** A partition with uncounted readings that expires within this is reported (see checkPartition). */
+const EXPIRY_WARNING_MS = 3_600_000;
 
 export interface SweepPolicy {
   minIdleMs: number;
@@ -43,6 +48,10 @@ export interface SweepSummary {
   /** Idle entries left in place because their group had no live consumer. */
   awaitingLiveConsumer: number;
   consumersRemoved: number;
+  /** Entries removed from live partitions by someone other than pipe (XDEL, XTRIM, MAXLEN): lost. */
+  removedEntries: number;
+  /** Uncounted entries of partitions that expire within the hour. */
+  expiringUncounted: number;
   /** Groups whose sweep failed (logged); the next sweep tries them again. */
   failedGroups: number;
   durationMs: number;
@@ -74,6 +83,8 @@ function emptySummary(): SweepSummary {
     heldBack: 0,
     awaitingLiveConsumer: 0,
     consumersRemoved: 0,
+    removedEntries: 0,
+    expiringUncounted: 0,
     failedGroups: 0,
     durationMs: 0,
     complete: true,
@@ -87,6 +98,9 @@ function emptySummary(): SweepSummary {
  */
 export class Sweeper {
   private readonly memory = new ClaimMemory();
+  /** Per partition: removed entries already reported, and the expiry last warned about. */
+  private reportedRemovals = new Map<string, number>();
+  private reportedExpiries = new Map<string, number>();
   private readonly pageSize: number;
 
   constructor(
@@ -106,7 +120,9 @@ export class Sweeper {
       // Letters left in the outbox by a reaper killed between dead-lettering and forwarding (the
       // aggregator forwards them too, but may not be running).
       if (proceed()) await forwardOutbox(this.deps.redis, stream, { only: [this.deps.keys.deadLetters] });
-      for (const group of await groupsOf(this.deps.redis, stream)) {
+      const groups = await groupsOf(this.deps.redis, stream);
+      if (proceed()) await this.checkPartition(stream, groups, summary);
+      for (const group of groups) {
         if (!proceed()) break;
         summary.groups++;
         try {
@@ -123,7 +139,52 @@ export class Sweeper {
     }
     summary.complete = proceed();
     summary.durationMs = Date.now() - started;
+    if (summary.complete) {
+      const live = new Set(partitions);
+      for (const reported of [this.reportedRemovals, this.reportedExpiries])
+        for (const stream of reported.keys()) if (!live.has(stream)) reported.delete(stream);
+    }
     return summary;
+  }
+
+  /**
+   * Reports what ACLs cannot refuse (see partitionIntegrity): readings removed from a partition, and a
+   * partition about to expire with readings no aggregator has counted (an expiry lowered by hand, or no
+   * aggregator running within --retention). Each is logged once, again when it grows or changes.
+   */
+  private async checkPartition(stream: string, groups: GroupInfo[], summary: SweepSummary): Promise<void> {
+    const { redis, log } = this.deps;
+    let info: Awaited<ReturnType<Stream['info']>>;
+    let expiresAt: number;
+    try {
+      [info, expiresAt] = await Promise.all([
+        new Stream(redis, stream).info(),
+        redis.call('PEXPIRETIME', stream) as Promise<number>,
+      ]);
+    } catch (err) {
+      if (err instanceof Error && /no such key/i.test(err.message)) return; // expired meanwhile
+      throw err;
+    }
+    const { removedEntries, uncounted } = partitionIntegrity(info, groups);
+    summary.removedEntries += removedEntries;
+    if (removedEntries > (this.reportedRemovals.get(stream) ?? 0)) {
+      log.error(
+        { stream, removed: removedEntries, maxDeletedEntryId: info.maxDeletedEntryId },
+        'readings were removed from a partition (pipe never removes readings: XDEL, XTRIM or XADD MAXLEN/MINID by another client); they are lost',
+      );
+    }
+    this.reportedRemovals.set(stream, removedEntries);
+    const expiresInMs = expiresAt - Date.now();
+    if (expiresAt >= 0 && uncounted > 0 && expiresInMs < EXPIRY_WARNING_MS) {
+      summary.expiringUncounted += uncounted;
+      if (this.reportedExpiries.get(stream) !== expiresAt) {
+        this.reportedExpiries.set(stream, expiresAt);
+        log.warn(
+          { stream, uncounted, expiresInMs },
+          'a partition expires before its readings are counted (is an aggregator running? was its expiry lowered?)',
+        );
+      }
+    }
   }
 
   private async sweepGroup(

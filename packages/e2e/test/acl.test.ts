@@ -1,5 +1,6 @@
 import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
 import { PipelineKeys } from '@pipe/streams';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, RedisServer, runNode, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
@@ -8,6 +9,7 @@ import { appMain, runApp } from '../src/apps.js';
 
 let server: RedisServer;
 const FUNCTIONS_SCRIPT = fileURLToPath(new URL('../../../scripts/functions.mjs', import.meta.url));
+const ACL_SCRIPT = fileURLToPath(new URL('../../../scripts/acl.mjs', import.meta.url));
 const password = (service: string) => `secret-${service}-pw`;
 const urlFor = (service: ServiceName) =>
   `redis://${pipelineAcl()[service].user}:${password(service)}@127.0.0.1:${server.port}`;
@@ -141,6 +143,18 @@ describe('least-privilege users', () => {
     ['viewer', ['XADD', 'temps:averages', '*', 'x', '1']],
     ['viewer', ['DEL', 'temps:averages']],
     ['viewer', ['CONFIG', 'SET', 'appendonly', 'no']],
+    // A partition's readings are the producer's to add: nobody else may trim, delete or expire them.
+    ...(['aggregator', 'viewer'] as const).flatMap((service) => [
+      [service, ['XADD', 'temps:20260101', 'MAXLEN', '0', '*', 'x', '1']],
+      [service, ['XADD', 'temps:20260101:s0{ab}', 'MAXLEN', '0', '*', 'x', '1']],
+      [service, ['XDEL', 'temps:20260101', '1-0']],
+      [service, ['DEL', 'temps:20260101']],
+      [service, ['PEXPIRE', 'temps:20260101', '1']],
+    ]),
+    ['aggregator', ['XTRIM', 'temps:20260101', 'MAXLEN', '0']],
+    ['reaper', ['XTRIM', 'temps:20260101', 'MAXLEN', '0']],
+    ['reaper', ['DEL', 'temps:20260101']],
+    ['reaper', ['PEXPIRE', 'temps:20260101', '1']],
   ] as [ServiceName, string[]][])('refuses %s: %j', async (service, [command, ...args]) => {
     const client = clientFor(service);
     try {
@@ -150,16 +164,97 @@ describe('least-privilege users', () => {
     }
   });
 
+  it('reports what the producer (and the reaper, which replays dead letters) could still do', async () => {
+    // Redis ACLs cannot refuse an argument: the producer's XADD (which its own function needs) takes
+    // MAXLEN 0, and its PEXPIREAT an early time. The reaper's sweep and status report both.
+    const admin = new Redis(`redis://admin:admin-pw@127.0.0.1:${server.port}`);
+    const trimmed = 'temps:20260102';
+    const expiring = 'temps:20260103';
+    for (const key of [trimmed, expiring])
+      for (let i = 0; i < 5; i++) await admin.xadd(key, '*', 'device', 'd', 'ts', '1', 'temp_f', '70');
+    await admin.pexpire(trimmed, 86_400_000);
+    const producer = clientFor('producer');
+    await producer.call('XADD', trimmed, 'MAXLEN', '0', '*', 'x', '1');
+    await producer.call('PEXPIREAT', expiring, String(Date.now() + 600_000));
+    producer.disconnect();
+
+    const swept = await runApp('reaper', ['once'], { REDIS_URL: urlFor('reaper'), LOG_LEVEL: 'info' });
+    expect(swept.code, swept.stderr).toBe(0);
+    const lines = swept.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            msg: string;
+            level: number;
+            stream?: string;
+            removed?: number;
+            uncounted?: number;
+          },
+      );
+    expect(lines.find((l) => l.msg.startsWith('readings were removed from a partition'))).toMatchObject({
+      stream: trimmed,
+      removed: 6,
+      level: 50,
+    });
+    expect(lines.find((l) => l.msg.startsWith('a partition expires before'))).toMatchObject({
+      stream: expiring,
+      uncounted: 5,
+    });
+    const status = await runApp('reaper', ['status', '--json'], { REDIS_URL: urlFor('reaper') });
+    const report = JSON.parse(status.stdout) as { partitions: { key: string; removedEntries: number }[] };
+    expect(report.partitions.find((p) => p.key === trimmed)?.removedEntries).toBe(6);
+    expect(report.partitions.find((p) => p.key === expiring)?.removedEntries).toBe(0);
+    await admin.del(trimmed, expiring);
+    admin.disconnect();
+  });
+
   it.each([
-    ['XADD', 'temps:20260101:s2{x7}', '*', 'device', 'd'],
-    ['HSET', 'temps:20260101:s2{x7}:batches', 'b', '1'],
-    ['HSET', '{temps:20260101}:batches', 'b', '1'],
-  ])('lets the producer write a shard and the ledgers: %j', async (...command) => {
+    ['producer', ['XADD', 'temps:20260101:s2{x7}', '*', 'device', 'd']],
+    ['producer', ['HSET', 'temps:20260101:s2{x7}:batches', 'b', '1']],
+    ['producer', ['HSET', '{temps:20260101}:batches', 'b', '1']],
+    // The aggregator's and the reaper's own keys of shards and days, which the selectors must reach.
+    ['aggregator', ['XADD', 'temps:20260101:s2{x7}:outbox', '*', 'to', 'x']],
+    ['aggregator', ['PEXPIRE', 'temps:20260101:s2{x7}:agg', '1000']],
+    ['aggregator', ['DEL', '{temps:20260101}:hour:1']],
+    ['aggregator', ['XADD', 'temps:averages', 'MAXLEN', '~', '120', '1-0', 'x', '1']],
+    ['aggregator', ['XACK', 'temps:20260101:s2{x7}', 'g', '1-0']],
+    ['reaper', ['XADD', 'temps:20260101', 'NOMKSTREAM', '*', 'x', '1']],
+    ['reaper', ['XDEL', 'temps:20260101:s2{x7}:outbox', '1-0']],
+    ['reaper', ['PEXPIRE', '{temps:dlq}:marks', '1000']],
+    ['reaper', ['DEL', 'temps:dlq']],
+  ] as [ServiceName, string[]][])('lets %s run %j', async (service, command) => {
     const admin = new Redis(`redis://admin:admin-pw@127.0.0.1:${server.port}`);
     try {
-      expect(await admin.call('ACL', 'DRYRUN', pipelineAcl().producer.user, ...command)).toBe('OK');
+      expect(await admin.call('ACL', 'DRYRUN', pipelineAcl()[service].user, ...command)).toBe('OK');
     } finally {
       admin.disconnect();
+    }
+  });
+});
+
+describe('pnpm acl', () => {
+  it('prints lines redis-cli applies as they are, selectors included', async () => {
+    const printed = await runNode(ACL_SCRIPT, []);
+    expect(printed.code, printed.stderr).toBe(0);
+    const lines = printed.stdout.split('\n').filter((l) => l.startsWith('ACL SETUSER'));
+    expect(lines).toHaveLength(4);
+    const scratch = await RedisServer.start();
+    try {
+      const cli = spawnSync('redis-cli', ['-p', String(scratch.port)], {
+        input: lines.join('\n'),
+        encoding: 'utf8',
+      });
+      expect(cli.stdout.trim().split('\n')).toEqual(['OK', 'OK', 'OK', 'OK']);
+      const admin = new Redis(scratch.url);
+      const dryrun = (...command: string[]) =>
+        admin.call('ACL', 'DRYRUN', 'pipe-aggregator', ...command).catch((err: Error) => err.message);
+      expect(await dryrun('XADD', '{temps:20260101}:outbox', '*', 'to', 'x')).toBe('OK');
+      expect(await dryrun('XADD', 'temps:20260101', 'MAXLEN', '0', '*', 'x', '1')).toMatch(/no permissions/);
+      admin.disconnect();
+    } finally {
+      await scratch.stop();
     }
   });
 });

@@ -7,10 +7,19 @@ import { PipeError, PipelineKeys } from '@pipe/streams';
  */
 export type ServiceName = 'producer' | 'aggregator' | 'reaper' | 'viewer';
 
-export interface ServiceAcl {
-  user: string;
+export interface AclRules {
   commands: string[];
   keys: string[];
+}
+
+export interface ServiceAcl extends AclRules {
+  user: string;
+  /**
+   * Redis 7 selectors: a command is allowed when the user's root rules or one selector allow it with
+   * all its keys. They keep a command away from keys where it would do harm, e.g. XADD (which takes
+   * MAXLEN 0) from the partitions an aggregator only reads.
+   */
+  selectors?: AclRules[];
 }
 
 /** What every client needs to connect: ioredis's ready check (INFO), naming, cluster discovery. */
@@ -42,6 +51,14 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
   // their batch ledgers: not the aggregator's companions of the same partitions (`…:agg`, `…:hour:*`).
   const day = `${prefix}:${'[0-9]'.repeat(8)}`;
   const producerKeys = [`~${day}`, `~${day}:s*}`, `~{${day}}:batches`, `~${day}:s*}:batches`];
+  // The aggregator's companions of day partitions (`{<day>}:…`) and of shards (`<day>:s<i>{tag}:…`),
+  // each output stream and its companions (sources of published hours, forwarding marks): not the
+  // partitions themselves.
+  const aggregatorOwnKeys = [
+    `~${companions}`,
+    `~${partitions}}:*`,
+    ...streams('averages', 'late', 'dlq', 'alerts').flatMap((k) => [`~${k}`, `~{${k}}:*`]),
+  ];
   return {
     // Writes readings into partitions and its batch ledgers; reads nothing else, deletes nothing.
     producer: {
@@ -65,18 +82,22 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
       keys: producerKeys,
     },
     // Reads partitions through groups, keeps hour state, publishes averages, late, dead letters, alerts.
+    // The commands that add, delete or expire reach only its own keys (the selector): it cannot trim,
+    // delete or expire a partition.
     aggregator: {
       user: 'pipe-aggregator',
       commands: [
         'xreadgroup',
         'xack',
+        // A drain adopts entries pending with a consumer that is gone.
+        'xclaim',
+        'xautoclaim',
         'xgroup|create',
         // --take-over moves a partition from the old group to the new one (take-over-2.lua).
         'xgroup|destroy',
         'xpending',
         'xrange',
         'xrevrange',
-        'xadd',
         'xlen',
         'xinfo|groups',
         'xinfo|stream',
@@ -88,27 +109,22 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'hmget',
         'hset',
         'hsetnx',
-        'pexpire',
         'pttl',
         'zadd',
         'zrange',
         'zrangebyscore',
         'zrem',
-        'del',
-        'xdel',
         // The group that counts into the averages ({averages}:owner).
         'get',
         'set',
         'time',
       ],
-      keys: [
-        `~${partitions}`,
-        `~${companions}`,
-        // Each output stream, and its companion keys (sources of published hours, forwarding marks).
-        ...streams('averages', 'late', 'dlq', 'alerts').flatMap((k) => [`~${k}`, `~{${k}}:*`]),
-      ],
+      keys: [`~${partitions}`, ...aggregatorOwnKeys],
+      selectors: [{ commands: ['xadd', 'xdel', 'del', 'pexpire'], keys: aggregatorOwnKeys }],
     },
     // Claims and dead-letters pending entries, prunes consumers, holds its lease, replays dead letters.
+    // It adds to partitions (a replayed letter goes back where it came from), but deletes and expires
+    // only its own keys (the selector).
     reaper: {
       user: 'pipe-reaper',
       commands: [
@@ -124,7 +140,6 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'exec',
         'xack',
         'xadd',
-        'xdel',
         'xrange',
         'xrevrange',
         'xlen',
@@ -133,8 +148,6 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'get',
         'hget',
         'hset',
-        'del',
-        'pexpire',
         'pttl',
         'pexpiretime',
         'exists',
@@ -148,6 +161,17 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         // The dead-letter stream's forwarding marks (outbox moves).
         ...streams('dlq').map((k) => `~{${k}}:*`),
         ...streams('averages', 'late', 'alerts').map((k) => `%R~${k}`),
+      ],
+      selectors: [
+        {
+          commands: ['xdel', 'del', 'pexpire'],
+          keys: [
+            `~${companions}`,
+            `~${partitions}}:*`,
+            ...streams('dlq', 'reaper:lease').map((k) => `~${k}`),
+            ...streams('dlq').map((k) => `~{${k}}:*`),
+          ],
+        },
       ],
     },
     // Reads everything of the pipeline; writes only its own positions.
@@ -198,10 +222,15 @@ export function aclSetUserArgs(acl: ServiceAcl, password: string): string[] {
     '-@all',
     ...[...CONNECTION, ...acl.commands].map((c) => `+${c}`),
     ...acl.keys,
+    ...(acl.selectors ?? []).map((rules) =>
+      ['(', [...rules.commands.map((c) => `+${c}`), ...rules.keys].join(' '), ')'].join(''),
+    ),
   ];
 }
 
 /** The line an operator pastes into redis-cli. */
 export function aclSetUserLine(acl: ServiceAcl, password: string): string {
-  return `ACL SETUSER ${aclSetUserArgs(acl, password).join(' ')}`;
+  // A selector is one argument with spaces: quoted, as redis-cli reads it.
+  const quoted = aclSetUserArgs(acl, password).map((arg) => (arg.includes(' ') ? `"${arg}"` : arg));
+  return `ACL SETUSER ${quoted.join(' ')}`;
 }

@@ -62,6 +62,14 @@ export function registerPipelineGauges(registry: Registry, redis: RedisClient, k
     ['partition', 'group'],
     perGroup((g) => (g.oldestPendingIdleMs === null ? null : g.oldestPendingIdleMs / 1000)),
   );
+  gauge(
+    'pipe_partition_removed_entries',
+    'Entries removed from a partition by XDEL, XTRIM or XADD MAXLEN/MINID (pipe never removes readings)',
+    ['partition'],
+    (g, s) => {
+      for (const p of s.partitions) g.set({ partition: p.key }, p.removedEntries);
+    },
+  );
   gauge('pipe_stream_length', 'Length of the pipeline streams', ['stream'], (g, s) => {
     g.set({ stream: 'dead_letters' }, s.deadLetters);
     g.set({ stream: 'late' }, s.late);

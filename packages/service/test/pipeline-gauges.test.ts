@@ -4,7 +4,7 @@ import { expect, inject, it } from 'vitest';
 import { createRegistry } from '../src/metrics-server.js';
 import { registerPipelineGauges } from '../src/pipeline-gauges.js';
 
-it('exports group lag, pending, oldest pending age and stream sizes as read from Redis', async () => {
+it('exports group lag, pending, oldest pending age, stream sizes and removed entries as read from Redis', async () => {
   const redis = connect({ url: inject('redisUrl') });
   const keys = new PipelineKeys(randomPrefix('gauges'));
   try {
@@ -13,6 +13,9 @@ it('exports group lag, pending, oldest pending age and stream sizes as read from
     await redis.xgroup('CREATE', partition, 'aggregator', '0');
     await redis.xreadgroup('GROUP', 'aggregator', 'c1', 'COUNT', 2, 'STREAMS', partition, '>');
     await redis.xadd(keys.deadLetters, '*', 'reason', 'x');
+    const trimmed = keys.partitionKeyFor(Date.now() - 86_400_000);
+    for (let i = 0; i < 3; i++) await redis.xadd(trimmed, '*', 'temp_f', String(i));
+    await redis.xtrim(trimmed, 'MAXLEN', 1);
     const registry = createRegistry('test');
     registerPipelineGauges(registry, redis, keys);
     const text = await registry.metrics();
@@ -26,6 +29,8 @@ it('exports group lag, pending, oldest pending age and stream sizes as read from
     );
     expect(text).toContain('pipe_stream_length{stream="dead_letters",service="test"} 1');
     expect(text).toContain(`pipe_stream_length{stream="${partition}",service="test"} 5`);
+    expect(text).toContain(`pipe_partition_removed_entries{partition="${partition}",service="test"} 0`);
+    expect(text).toContain(`pipe_partition_removed_entries{partition="${trimmed}",service="test"} 2`);
   } finally {
     redis.disconnect();
   }

@@ -103,4 +103,5 @@ export {
   xaddArgs,
 } from './stream.js';
 export { type TimeSeriesMessage, type TimeSeriesPending, TimeSeries } from './time-series.js';
+export { type PartitionIntegrity, partitionIntegrity } from './partition-integrity.js';
 export { type GroupStatus, type PartitionStatus, type PipelineStatus, pipelineStatus } from './status.js';

@@ -1,6 +1,7 @@
 import { ConsumerGroup, type ConsumerInfo, groupsOf } from './consumer-group.js';
 import type { PipelineKeys } from './keys.js';
 import { type RedisMemory, redisMemory } from './memory.js';
+import { partitionIntegrity } from './partition-integrity.js';
 import { discoverPartitions } from './partitions.js';
 import type { RedisClient } from './redis.js';
 import { Stream } from './stream.js';
@@ -27,6 +28,10 @@ export interface PartitionStatus {
   expiresAt: number | null;
   firstId: string | null;
   lastId: string | null;
+  /** Entries removed by someone other than pipe (see partitionIntegrity): readings lost. */
+  removedEntries: number;
+  /** Entries the counting group has not counted yet. */
+  uncounted: number;
   groups: GroupStatus[];
 }
 
@@ -60,7 +65,8 @@ export async function pipelineStatus(redis: RedisClient, keys: PipelineKeys): Pr
       redis.call('PEXPIRETIME', key) as Promise<number>,
     ]);
     const groups: GroupStatus[] = [];
-    for (const g of await groupsOf(redis, key)) {
+    const groupInfos = await groupsOf(redis, key);
+    for (const g of groupInfos) {
       const group = new ConsumerGroup(redis, g.name, [key]);
       const [consumers, [oldest]] = await Promise.all([
         group.consumers(key),
@@ -84,6 +90,7 @@ export async function pipelineStatus(redis: RedisClient, keys: PipelineKeys): Pr
       expiresAt: expireTime >= 0 ? expireTime : null,
       firstId: info.firstEntry?.id ?? null,
       lastId: info.lastEntry?.id ?? null,
+      ...partitionIntegrity(info, groupInfos),
       groups,
     });
   }

@@ -11,6 +11,7 @@ import {
 } from '@pipe/streams';
 import { accumulateCall } from './batch.js';
 import type { AggregatorConfig } from './config.js';
+import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
 import { HourCloser, stateAfterPartitionMs } from './hour-closer.js';
 import type { AggregatorMetrics } from './metrics.js';
 import { claimAverages, NotOwnerError } from './ownership.js';
@@ -32,6 +33,9 @@ export type AggregatorSettings = Pick<
   | 'count'
   | 'blockMs'
   | 'pendingCheck'
+  | 'minIdle'
+  | 'adoptAfter'
+  | 'maxDeliveries'
 > & {
   /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
   giveUpAfter?: number;
@@ -47,6 +51,12 @@ export interface AggregatorDeps {
 /** How often partitions are rediscovered (SCAN) and due hours looked for while entries flow. */
 const DISCOVERY_MS = 2000;
 const CLOSE_ROUND_MS = 250;
+/**
+ * How long stop() waits for the batch in hand (and any Redis command in flight) before it gives up on
+ * it: under the 5 s stop grace of stopOnSignals, so that a Redis that does not answer (a failover, a
+ * stopped server) still lets the process exit 0 within the grace, with a line naming what stays pending.
+ */
+export const STOP_BUDGET_MS = 4000;
 
 /**
  * Reads every live partition through one consumer group per partition, counts each reading exactly
@@ -69,6 +79,10 @@ export class Aggregator {
   /** Readings this instance counted, and when it started: a drain reports its rate. */
   private counted = 0;
   private startedAt = 0;
+  /** The batch being counted: each partition's entries until its script answered. */
+  private readonly inHand = new Map<string, { entries: number; firstId: string; lastId: string }>();
+  /** With drain: what to do about entries pending with other consumers (dead-consumers.ts). */
+  private deadConsumers: DeadConsumerWatch | undefined;
 
   constructor(
     private readonly settings: AggregatorSettings,
@@ -117,6 +131,19 @@ export class Aggregator {
       handle: (batches) => this.handle(batches),
       onIdle: () => this.onIdle(),
     });
+    if (s.drain) {
+      this.deadConsumers = new DeadConsumerWatch(
+        { redis, keys, log, metrics: this.deps.metrics },
+        {
+          group: s.group,
+          consumer: s.consumer,
+          minIdleMs: s.minIdle,
+          adoptAfterMs: s.adoptAfter,
+          giveUpAfterMs: s.giveUpAfter ?? 10_000,
+          maxDeliveries: s.maxDeliveries,
+        },
+      );
+    }
     log.info({ group: s.group, consumer: s.consumer, drain: s.drain }, 'aggregator started');
     this.startedAt = performance.now();
     await this.loop.run();
@@ -146,10 +173,34 @@ export class Aggregator {
     }
   }
 
+  /**
+   * Lets the batch in hand finish and ends the loop; resolves once it has, or after STOP_BUDGET_MS with a
+   * warning naming the batch left unacknowledged (Redis did not answer): its entries stay pending with
+   * this consumer, for the reaper or a drain to adopt, and are counted once whoever acknowledges first.
+   */
   stop(): Promise<void> {
     this.stopRequested = true;
-    this.stopped ??= this.loop?.stop() ?? Promise.resolve();
+    this.stopped ??= this.stopWithin(STOP_BUDGET_MS);
     return this.stopped;
+  }
+
+  private async stopWithin(budgetMs: number): Promise<void> {
+    const loopStopped = this.loop?.stop() ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), budgetMs);
+    });
+    const late = await Promise.race([loopStopped.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    const batch = [...this.inHand].map(([stream, held]) => ({ stream, ...held }));
+    const entries = batch.reduce((sum, b) => sum + b.entries, 0);
+    this.deps.log.warn(
+      { consumer: this.settings.consumer, waitedMs: budgetMs, entries, batch },
+      entries > 0
+        ? 'stopped without acknowledging the batch in hand (Redis did not answer): its entries stay pending with this consumer for the reaper or a drain to adopt'
+        : 'stopped with a Redis command unanswered; no batch in hand (entries read ahead, if any, stay pending with this consumer for the reaper or a drain to adopt)',
+    );
   }
 
   private async livePartitions(force = false): Promise<string[]> {
@@ -180,6 +231,15 @@ export class Aggregator {
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
     const now = Date.now();
+    this.inHand.clear();
+    for (const b of batches) {
+      if (b.entries.length > 0)
+        this.inHand.set(b.stream, {
+          entries: b.entries.length,
+          firstId: b.entries[0]!.id,
+          lastId: b.entries[b.entries.length - 1]!.id,
+        });
+    }
     // One script per partition, sent together: a multi-day backfill costs one round trip per read.
     await Promise.all(
       batches.map(async (batch) => {
@@ -196,6 +256,7 @@ export class Aggregator {
           call.keys,
           call.args,
         );
+        this.inHand.delete(batch.stream);
         for (const index of alerts) {
           const reading = call.readings[index - 1];
           log.warn(
@@ -261,12 +322,25 @@ export class Aggregator {
               readings: this.counted,
               seconds,
               perSecond: this.counted / seconds,
+              adopted: this.deadConsumers?.adopted ?? 0,
             },
             'drained',
           );
           void this.stop();
         }
         return;
+      }
+      // Entries pending with other consumers hold their hours back: a drain says who holds them, and
+      // adopts a dead consumer's entries or gives up (dead-consumers.ts) rather than wait in silence.
+      if (this.deadConsumers) {
+        try {
+          await this.deadConsumers.check(progress.filter((p) => p.pending > 0).map((p) => p.partition));
+        } catch (err) {
+          if (!(err instanceof DrainBlockedError)) throw err;
+          this.failure = err;
+          void this.stop();
+          return;
+        }
       }
     }
     await this.closeRound();

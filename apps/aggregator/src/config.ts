@@ -1,6 +1,18 @@
 import { hostname } from 'node:os';
-import { connectionSchema, duration, positiveInt } from '@pipe/service';
+import { connectionSchema, duration, parseDuration, positiveInt } from '@pipe/service';
 import { z } from 'zod';
+
+/** A duration, or `off` (kept as the string). */
+const durationOrOff = () =>
+  z.union([z.number(), z.string()]).transform((value, ctx): number | 'off' => {
+    if (value === 'off') return 'off';
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+      ctx.addIssue({ code: 'custom', message: `not a duration or off (try 30s, 2m, off): ${value}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 export const aggregatorConfigSchema = connectionSchema.extend({
   group: z
@@ -39,6 +51,21 @@ export const aggregatorConfigSchema = connectionSchema.extend({
   blockMs: duration().default(1000),
   /** How often the consumer re-reads its own pending entries (entries the reaper claimed for it). */
   pendingCheck: duration().default(2000),
+  /**
+   * With drain: a consumer of the group not seen (XINFO CONSUMERS idle) for this long is dead, and its
+   * pending entries, once idle this long too, may be adopted (see dead-consumers.ts). The reaper's
+   * --min-idle default: a working consumer shows up every few seconds (--pending-check).
+   */
+  minIdle: duration()
+    .refine((ms) => ms > 0, 'must be more than 0')
+    .default(60_000),
+  /**
+   * With drain: how long to wait, once a dead consumer's pending entries hold the drain up, before
+   * claiming them to this consumer and counting them; `off`: never, exit 3 after --give-up-after.
+   */
+  adoptAfter: durationOrOff().default(30_000),
+  /** With drain: adopted entries delivered this often without an ack are dead-lettered (as the reaper does). */
+  maxDeliveries: positiveInt().default(5),
 });
 
 export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;
@@ -57,4 +84,7 @@ export const AGGREGATOR_ENV = {
   count: 'AGGREGATOR_BATCH',
   blockMs: undefined,
   pendingCheck: undefined,
+  minIdle: 'AGGREGATOR_MIN_IDLE',
+  adoptAfter: 'AGGREGATOR_ADOPT_AFTER',
+  maxDeliveries: 'AGGREGATOR_MAX_DELIVERIES',
 } as const;

@@ -17,6 +17,7 @@ import { redactUrl } from '@pipe/streams';
 import { Command } from 'commander';
 import { Aggregator } from './aggregator.js';
 import { AGGREGATOR_ENV, aggregatorConfigSchema } from './config.js';
+import { DrainBlockedError } from './dead-consumers.js';
 import { AggregatorMetrics } from './metrics.js';
 import { NotOwnerError } from './ownership.js';
 
@@ -63,6 +64,18 @@ withConnectionFlags(
     .option(
       '--pending-check <duration>',
       'how often to re-read own pending entries, e.g. claimed by the reaper (default 2s)',
+    )
+    .option(
+      '--min-idle <duration>',
+      'with --drain: a consumer of the group not seen for this long is dead, and its pending entries (idle as long) may be adopted [env AGGREGATOR_MIN_IDLE] (default 60s, as the reaper)',
+    )
+    .option(
+      '--adopt-after <duration|off>',
+      "with --drain: while a dead consumer's pending entries hold the drain up (warned every 5s), wait this long, then claim them to this consumer and count them; off: exit 3 after --give-up-after instead [env AGGREGATOR_ADOPT_AFTER] (default 30s)",
+    )
+    .option(
+      '--max-deliveries <n>',
+      'with --drain: adopted entries delivered this often go to the dead-letter stream, as the reaper does [env AGGREGATOR_MAX_DELIVERIES] (default 5)',
     ),
 ).action(async (flags: Record<string, unknown>) => {
   let config: ReturnType<typeof runSchema.parse>;
@@ -96,6 +109,12 @@ withConnectionFlags(
       log.error({ err: err.message }, 'not the counting group');
       process.stderr.write(`pipe-aggregator: ${err.message}\n`);
       process.exitCode = 1;
+    } else if (err instanceof DrainBlockedError) {
+      // --adopt-after off: a dead consumer's entries held the drain up for --give-up-after. Exit 3 as
+      // every other give-up of a batch command: the drain could not finish, nothing is wrong with its input.
+      log.error({ err: err.message }, 'drain gave up');
+      process.stderr.write(`pipe-aggregator: ${err.message}\n`);
+      process.exitCode = EXIT_REDIS_UNAVAILABLE;
     } else if (batch) {
       // The drain's reads or writes kept failing for --give-up-after (Redis out of memory, say).
       log.error({ err }, 'drain gave up');

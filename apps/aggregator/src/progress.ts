@@ -12,6 +12,8 @@ export interface PartitionProgress {
   delivered: boolean;
   /** Delivered and acknowledged: nothing left to do here. */
   caughtUp: boolean;
+  /** Entries read by some consumer of the group and not acknowledged yet. */
+  pending: number;
 }
 
 export async function readProgress(
@@ -39,6 +41,7 @@ export async function readProgress(
         maxts: maxts === null ? undefined : Number(maxts),
         delivered,
         caughtUp: delivered && g !== undefined && g.pending === 0,
+        pending: g?.pending ?? 0,
       };
     }),
   );

@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DAY_MS,
+  type Durability,
   type Logger,
+  NO_WAIT,
   type PipelineKeys,
   type Reading,
   type RedisClient,
   shardOfDevice,
   silentLogger,
+  waitForReplicas,
 } from '@pipe/streams';
 import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
 import { describeRedisFailure } from '@pipe/service';
@@ -48,6 +51,8 @@ export interface WriteItem<S = undefined> {
 
 export interface PartitionWriterOptions<S> {
   retentionMs: number;
+  /** --wait-replicas: replicas that must hold a batch before it counts as written. */
+  durability?: Durability;
   /** `<ts>-*` IDs (RU202 layout): one ordered producer, so batches go one at a time. */
   idFromTime: boolean;
   /** Streams per day (by device), spread over a cluster's masters; 1 = the plain day partition. */
@@ -282,15 +287,20 @@ export class PartitionWriter<S = undefined> {
       partition,
       started: performance.now(),
       sent: false,
-      send: () => {
+      send: async () => {
         batch.sent = true;
-        return addReadings(partition, ledger, [
+        const outcome = await addReadings(partition, ledger, [
           batchId,
           String(this.newest(group) + this.options.retentionMs),
           this.options.idFromTime ? '1' : '0',
           readings,
           fingerprints,
         ]);
+        // Confirmed only once the replicas hold it: a failover to a replica that lacks the batch would
+        // lose readings already counted as written. Too few in time fails the attempt, which is retried
+        // (the ledger recognises the batch if it did land).
+        await waitForReplicas(this.redis, partition, this.options.durability ?? NO_WAIT);
+        return outcome;
       },
     };
     // Straight out, unless earlier batches wait for their retry: sent now, this one would land before them.

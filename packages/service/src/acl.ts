@@ -35,6 +35,8 @@ const CONNECTION = [
   'select',
   'hello',
   'auth',
+  // --wait-replicas: a write is confirmed once replicas hold it (sent with EXISTS to route it to a master).
+  'wait',
   // pipe's scripts run as Redis 7 functions an admin loads (`pnpm functions`): no user may EVAL or
   // load code of its own.
   'fcall',
@@ -101,6 +103,8 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'xlen',
         'xinfo|groups',
         'xinfo|stream',
+        // --wait-replicas routes its WAIT to a key's master with EXISTS.
+        'exists',
         'scan',
         'hget',
         'hgetall',

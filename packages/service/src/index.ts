@@ -24,6 +24,7 @@ export {
   CONNECTION_FLAGS,
   type ConnectionConfig,
   connectionSchema,
+  durabilityOf,
   duration,
   giveUpShape,
   positiveInt,

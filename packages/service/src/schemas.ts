@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
+import type { Durability } from '@pipe/streams';
 import { parseDuration } from './config.js';
 import { DEFAULT_MEMORY_READY_RATIO } from './memory-watch.js';
 
@@ -109,6 +110,11 @@ export const connectionSchema = z.object({
     .default(false),
   /** /readyz reports not ready while a master uses more than this share of its maxmemory (memory-watch.ts). */
   memoryReadyRatio: z.coerce.number().gt(0).max(1).default(DEFAULT_MEMORY_READY_RATIO),
+  /** Replicas that must hold a write before it is confirmed or built on (WAIT; see replication.ts). */
+  waitReplicas: z.coerce.number().int().min(0).max(16).default(0),
+  waitTimeout: duration()
+    .refine((ms) => ms > 0, 'must be more than 0')
+    .default(1000),
 });
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
@@ -150,4 +156,21 @@ export const CONNECTION_FLAGS = [
     'MEMORY_READY_RATIO',
     'memoryReadyRatio',
   ],
+  [
+    '--wait-replicas <n>',
+    'writes count as done only once this many replicas hold them (WAIT), so a failover cannot lose them (default 0)',
+    'WAIT_REPLICAS',
+    'waitReplicas',
+  ],
+  [
+    '--wait-timeout <duration>',
+    'how long one WAIT for --wait-replicas may take before the step is retried (default 1s)',
+    'WAIT_TIMEOUT',
+    'waitTimeout',
+  ],
 ] as const;
+
+/** The durability a service's writes wait for (--wait-replicas, --wait-timeout). */
+export function durabilityOf(config: { waitReplicas: number; waitTimeout: number }): Durability {
+  return { replicas: config.waitReplicas, timeoutMs: config.waitTimeout };
+}

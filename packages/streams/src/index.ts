@@ -103,5 +103,11 @@ export {
   xaddArgs,
 } from './stream.js';
 export { type TimeSeriesMessage, type TimeSeriesPending, TimeSeries } from './time-series.js';
+export {
+  type Durability,
+  NO_WAIT,
+  NotReplicatedError,
+  waitForReplicas,
+} from './replication.js';
 export { type PartitionIntegrity, partitionIntegrity } from './partition-integrity.js';
 export { type GroupStatus, type PartitionStatus, type PipelineStatus, pipelineStatus } from './status.js';

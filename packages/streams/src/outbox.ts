@@ -1,6 +1,7 @@
 import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
 import type { RedisClient } from './redis.js';
+import { type Durability, NO_WAIT, waitForReplicas } from './replication.js';
 
 const FORWARD_LUA = new URL('./lua/forward-outbox-2.lua', import.meta.url);
 /** Entries moved per read of an outbox (and per script call). */
@@ -25,12 +26,14 @@ export function outboxOf(stream: string): string {
  * entry on the destination's slot and remembers the last outbox ID it took there, then XDEL removes
  * what was moved. A forward repeated after a crash between the two, or raced by another process,
  * writes nothing twice, on one server and on a cluster alike. With `only`, entries bound elsewhere stay
- * (a process forwards only to the streams it may write). Returns the number of entries written.
+ * (a process forwards only to the streams it may write). With `durability`, the XDEL waits until the
+ * destinations' replicas hold what was moved: a failover that lost it could not take it again.
+ * Returns the number of entries written.
  */
 export async function forwardOutbox(
   redis: RedisClient,
   stream: string,
-  { only }: { only?: readonly string[] } = {},
+  { only, durability = NO_WAIT }: { only?: readonly string[]; durability?: Durability } = {},
 ): Promise<number> {
   const forward = defineLuaCommand(redis, 'pipeForwardOutbox', FORWARD_LUA);
   const outbox = outboxOf(stream);
@@ -58,6 +61,7 @@ export async function forwardOutbox(
         [destination, companionKeyOf(destination, 'forwarded')],
         [outbox, MARK_TTL_MS, JSON.stringify(list)],
       )) as number;
+      await waitForReplicas(redis, destination, durability);
     }
     if (moved.length > 0) await redis.xdel(outbox, ...moved);
     if (entries.length < PAGE) return written;

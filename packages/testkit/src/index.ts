@@ -1,7 +1,7 @@
 import './provided-context.js';
 export { freePort } from './free-port.js';
 export { randomPrefix } from './prefix.js';
-export { RedisCluster } from './redis-cluster.js';
+export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';
 export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export { type ProcessExit, runNode, type StartOptions, startNode, type TestProcess } from './node-process.js';

@@ -6,20 +6,96 @@ import { RedisServer, sleep } from './redis-server.js';
 
 const run = promisify(execFile);
 
-/** A local Redis Cluster of `masters` real redis-server processes, no replicas. */
+export interface RedisClusterOptions {
+  /** Replicas per master (redis-cli --cluster-replicas); the cluster is ready once every one synced. */
+  replicas?: number;
+}
+
+/** A local Redis Cluster of `masters` real redis-server processes, with `replicas` each (default none). */
 export class RedisCluster {
   private constructor(readonly nodes: RedisServer[]) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, { replicas = 0 }: RedisClusterOptions = {}): Promise<RedisCluster> {
     const nodes: RedisServer[] = [];
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       nodes.push(await RedisServer.start({ cluster: true, port: await freePort(55_536) }));
     }
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
     const cluster = new RedisCluster(nodes);
     await cluster.waitUntilOk();
+    if (replicas > 0) await cluster.waitForReplicas();
     return cluster;
+  }
+
+  /** The node's view of the cluster: one line per node (id, address, flags, master, …, slots). */
+  private async clusterNodes(via = this.live()[0]!): Promise<string[][]> {
+    const { stdout } = await run('redis-cli', ['-p', String(via.port), 'cluster', 'nodes']);
+    return stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+  }
+
+  private live(): RedisServer[] {
+    return this.nodes.filter((n) => n.pid !== undefined);
+  }
+
+  /** The server that is master of `key`'s slot now. */
+  async masterOf(key: string): Promise<RedisServer> {
+    const via = this.live()[0]!;
+    const { stdout } = await run('redis-cli', ['-p', String(via.port), 'cluster', 'keyslot', key]);
+    const slot = Number(stdout);
+    for (const [, address = '', flags = '', , , , , , ...ranges] of await this.clusterNodes(via)) {
+      if (!flags.includes('master') || flags.includes('fail')) continue;
+      for (const range of ranges) {
+        const [lo, hi = lo] = range.split('-').map(Number);
+        if (slot < lo! || slot > hi!) continue;
+        const port = Number(address.split('@')[0]!.split(':')[1]);
+        const node = this.nodes.find((n) => n.port === port);
+        if (node) return node;
+      }
+    }
+    throw new Error(`no master serves ${key} (slot ${slot})`);
+  }
+
+  /**
+   * kill -9 of the master of `key`'s slot; resolves once a replica took its slots over and the cluster
+   * is ok again. The killed node stays down.
+   */
+  async failMasterOf(key: string, timeoutMs = 30_000): Promise<RedisServer> {
+    const master = await this.masterOf(key);
+    await master.kill('SIGKILL');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const promoted = await this.masterOf(key).catch(() => undefined);
+      if (promoted && promoted !== master) {
+        await this.waitUntilOk(timeoutMs);
+        return promoted;
+      }
+      if (Date.now() > deadline) throw new Error(`no replica took over ${key}'s slot`);
+      await sleep(100);
+    }
+  }
+
+  /** Waits until every replica's link to its master is up (it has the master's data). */
+  private async waitForReplicas(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const node of this.nodes) {
+      for (;;) {
+        const { stdout } = await run('redis-cli', ['-p', String(node.port), 'info', 'replication']);
+        if (stdout.includes('role:master') || stdout.includes('master_link_status:up')) break;
+        if (Date.now() > deadline) throw new Error(`replica ${node.port} did not sync: ${stdout}`);
+        await sleep(100);
+      }
+    }
   }
 
   /** `host:port` seeds, as REDIS_CLUSTER_NODES takes them. */
@@ -30,7 +106,7 @@ export class RedisCluster {
   /** How many masters own the slots of these keys (from CLUSTER KEYSLOT and CLUSTER NODES). */
   async mastersOf(keys: string[]): Promise<number> {
     const cli = (...args: string[]) =>
-      run('redis-cli', ['-p', String(this.nodes[0]!.port), 'cluster', ...args]);
+      run('redis-cli', ['-p', String(this.live()[0]!.port), 'cluster', ...args]);
     const slots = await Promise.all(keys.map(async (key) => Number((await cli('keyslot', key)).stdout)));
     const owners = new Set<string>();
     for (const line of (await cli('nodes')).stdout.trim().split('\n')) {
@@ -59,7 +135,7 @@ export class RedisCluster {
   private async waitUntilOk(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { stdout } = await run('redis-cli', ['-p', String(this.nodes[0]!.port), 'cluster', 'info']);
+      const { stdout } = await run('redis-cli', ['-p', String(this.live()[0]!.port), 'cluster', 'info']);
       if (stdout.includes('cluster_state:ok')) return;
       if (Date.now() > deadline) throw new Error(`cluster not ok: ${stdout}`);
       await sleep(100);

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import {
   connectionOptions,
   createRegistry,
+  durabilityOf,
   guardAgainstEviction,
   type Logger,
   memoryWatchOptions,
@@ -61,6 +62,7 @@ export async function openWriterSession<S>(
   }
   const writer = new PartitionWriter<S>(redis, keys, {
     retentionMs: config.retention,
+    durability: durabilityOf(config),
     idFromTime: config.idFromTime,
     shards: config.shards,
     giveUpAfterMs: config.giveUpAfter,

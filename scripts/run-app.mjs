@@ -13,6 +13,7 @@ const scripts = {
   bench: 'scripts/bench.mjs',
   acl: 'scripts/acl.mjs',
   functions: 'scripts/functions.mjs',
+  plan: 'scripts/plan.mjs',
 };
 
 let entry;

@@ -3,12 +3,14 @@ import {
   type ConsumerBatch,
   ConsumerLoop,
   discoverPartitions,
+  type Durability,
   forwardOutbox,
   type Logger,
   type PipelineKeys,
   PipeError,
   type RedisClient,
 } from '@pipe/streams';
+import { durabilityOf } from '@pipe/service';
 import { accumulateCall } from './batch.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
@@ -36,10 +38,11 @@ export type AggregatorSettings = Pick<
   | 'minIdle'
   | 'adoptAfter'
   | 'maxDeliveries'
-> & {
-  /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
-  giveUpAfter?: number;
-};
+> &
+  Partial<Pick<AggregatorConfig, 'waitReplicas' | 'waitTimeout'>> & {
+    /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
+    giveUpAfter?: number;
+  };
 
 export interface AggregatorDeps {
   redis: RedisClient;
@@ -64,6 +67,8 @@ export const STOP_BUDGET_MS = 4000;
  */
 export class Aggregator {
   private readonly state: AggregatorStateKeys;
+  /** --wait-replicas: replicas that hold a publication or a forward before the next step builds on it. */
+  private readonly durability: Durability;
   private scripts: AggregatorScripts | undefined;
   private closer: HourCloser | undefined;
   private loop: ConsumerLoop | undefined;
@@ -89,6 +94,10 @@ export class Aggregator {
     private readonly deps: AggregatorDeps,
   ) {
     this.state = new AggregatorStateKeys(deps.keys);
+    this.durability = durabilityOf({
+      waitReplicas: settings.waitReplicas ?? 0,
+      waitTimeout: settings.waitTimeout ?? 1000,
+    });
   }
 
   get isRunning(): boolean {
@@ -114,6 +123,7 @@ export class Aggregator {
       keepHours: s.keepHours,
       log,
       onPublished: () => this.deps.metrics?.hoursPublished.inc(),
+      durability: this.durability,
     });
     this.loop = new ConsumerLoop({
       redis,
@@ -264,7 +274,8 @@ export class Aggregator {
             'high temperature',
           );
         }
-        if (late + dead + alerts.length > 0) await forwardOutbox(this.deps.redis, batch.stream);
+        if (late + dead + alerts.length > 0)
+          await forwardOutbox(this.deps.redis, batch.stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
         if (duplicates > 0)
@@ -293,7 +304,8 @@ export class Aggregator {
   /** Forwards what an instance that crashed between a batch and its forward left in the outboxes. */
   private async sweepOutboxes(): Promise<void> {
     this.lastOutboxSweep = Date.now();
-    for (const partition of this.partitions) await forwardOutbox(this.deps.redis, partition);
+    for (const partition of this.partitions)
+      await forwardOutbox(this.deps.redis, partition, { durability: this.durability });
   }
 
   private progress(partitions: string[]): Promise<PartitionProgress[]> {

@@ -1,12 +1,15 @@
 import {
   DAY_MS,
+  type Durability,
   forwardOutbox,
   HOUR_MS,
   encodeAverage,
   type Logger,
   outboxOf,
   type PipelineKeys,
+  NO_WAIT,
   type RedisClient,
+  waitForReplicas,
 } from '@pipe/streams';
 import { averageOf, type PartitionTotals, sumHourTotals } from './hour-totals.js';
 import { type PartitionProgress, watermarkOf } from './progress.js';
@@ -25,6 +28,8 @@ export interface HourCloserOptions {
   keepHours: number;
   log: Logger;
   onPublished?: () => void;
+  /** --wait-replicas: a publication's replicas must hold it before the partitions drop their totals. */
+  durability?: Durability;
 }
 
 /** Pending entries seal-hour inspects before it gives up and waits (bounds the script's work). */
@@ -234,6 +239,11 @@ export class HourCloser {
         );
       }
     }
+    // Settling drops the totals (another master on a cluster): the publication must first be where a
+    // failover cannot take it back, or the hour would be published again without them. publish-hour
+    // writes on every outcome, so this WAIT also covers another instance's publication it found.
+    const durability = this.o.durability ?? NO_WAIT;
+    if (totals) await waitForReplicas(this.o.redis, this.o.keys.averages, durability);
     const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
     for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {
       let reason = '';
@@ -244,7 +254,7 @@ export class HourCloser {
         [state.openHours(partition), state.hour(partition, hourStart), outboxOf(partition)],
         [hourStart, reason, partition, this.o.keys.late],
       );
-      if (late > 0) await forwardOutbox(this.o.redis, partition);
+      if (late > 0) await forwardOutbox(this.o.redis, partition, { durability });
     }
     return { outcome };
   }

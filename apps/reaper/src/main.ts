@@ -6,6 +6,7 @@ import {
   configFrom,
   createLogger,
   createRegistry,
+  durabilityOf,
   registerPipelineGauges,
   exitOnStartupError,
   openRedis,
@@ -108,6 +109,7 @@ const policyOf = (config: SweepConfig): SweepPolicy => ({
   maxDeliveries: config.maxDeliveries,
   consumerTtlMs: config.consumerTtl,
   liveWithinMs: config.liveWithin,
+  durability: durabilityOf(config),
 });
 
 withSweepFlags(

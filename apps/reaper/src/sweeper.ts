@@ -5,6 +5,7 @@ import {
   deadLetterPending,
   defineLuaCommand,
   discoverPartitions,
+  type Durability,
   forwardOutbox,
   groupsOf,
   type JudgedConsumer,
@@ -32,6 +33,8 @@ export interface SweepPolicy {
   liveWithinMs: number;
   /** XPENDING / XAUTOCLAIM COUNT per call. */
   pageSize?: number;
+  /** --wait-replicas: the dead-letter stream's replicas hold a letter before it leaves the outbox. */
+  durability?: Durability;
 }
 
 export interface SweepSummary {
@@ -119,7 +122,11 @@ export class Sweeper {
     for (const stream of partitions) {
       // Letters left in the outbox by a reaper killed between dead-lettering and forwarding (the
       // aggregator forwards them too, but may not be running).
-      if (proceed()) await forwardOutbox(this.deps.redis, stream, { only: [this.deps.keys.deadLetters] });
+      if (proceed())
+        await forwardOutbox(this.deps.redis, stream, {
+          only: [this.deps.keys.deadLetters],
+          durability: this.policy.durability,
+        });
       const groups = await groupsOf(this.deps.redis, stream);
       if (proceed()) await this.checkPartition(stream, groups, summary);
       for (const group of groups) {
@@ -235,6 +242,7 @@ export class Sweeper {
           minIdleMs: this.policy.minIdleMs,
           minDeliveries: this.policy.maxDeliveries,
           reason: DELIVERED_TOO_OFTEN,
+          durability: this.policy.durability,
         });
         summary.deadLettered += outcome.deadLettered.length;
         if (outcome.deadLettered.length > 0) {

@@ -4,6 +4,7 @@ import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
 import { forwardOutbox, outboxOf } from './outbox.js';
 import type { RedisClient } from './redis.js';
+import type { Durability } from './replication.js';
 import type { DeadLetter } from './schemas.js';
 import { Stream } from './stream.js';
 
@@ -31,6 +32,8 @@ export interface DeadLetterRequest {
   minDeliveries?: number;
   /** Why; `{deliveries}` is replaced by the entry's delivery count. */
   reason: string;
+  /** Replicas that must hold the letters before they leave the outbox (see forwardOutbox). */
+  durability?: Durability;
 }
 
 export interface DeadLetterOutcome {
@@ -74,7 +77,8 @@ export async function deadLetterPending(
     });
   }
   // Only the letters: the outbox may also hold an aggregator's late readings and alerts.
-  if (outcome.deadLettered.length > 0) await forwardOutbox(redis, request.stream, { only: [deadLetters] });
+  if (outcome.deadLettered.length > 0)
+    await forwardOutbox(redis, request.stream, { only: [deadLetters], durability: request.durability });
   return outcome;
 }
 

@@ -13,7 +13,11 @@
 ]]
 local averages, sources = KEYS[1], KEYS[2]
 local id = ARGV[1] .. '-0'
-if redis.call('XRANGE', averages, id, id)[1] then return { 'already', redis.call('HGET', sources, 'list') or '' } end
+if redis.call('XRANGE', averages, id, id)[1] then
+  -- A write (the same expiry again), so that the caller's WAIT covers the publication it found.
+  redis.call('PEXPIRE', sources, ARGV[3])
+  return { 'already', redis.call('HGET', sources, 'list') or '' }
+end
 local top = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 1)[1]
 if top and tonumber(string.match(top[1], '^(%d+)')) >= tonumber(ARGV[1]) then return { 'superseded', top[1] } end
 redis.call('XADD', averages, 'MAXLEN', '~', ARGV[2], id, unpack(ARGV, 5))

@@ -252,7 +252,7 @@ export class PartitionWriter<S = undefined> {
 
   /** Reads a ledger's fingerprints, retrying while Redis is unavailable as a batch would. */
   private async loadWritten(partition: string): Promise<WrittenReadings> {
-    const ledger = this.keys.companionKey(partition, 'batches');
+    const ledger = this.keys.batchLedger(partition);
     const started = Date.now();
     for (let failures = 0; ; failures++) {
       try {
@@ -281,7 +281,7 @@ export class PartitionWriter<S = undefined> {
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
     const batchId = createHash('sha1').update(readings).digest().subarray(0, 12).toString('base64url');
-    const ledger = this.keys.companionKey(partition, 'batches');
+    const ledger = this.keys.batchLedger(partition);
     const batch: Batch = {
       seq: this.sent++,
       partition,

@@ -1,4 +1,4 @@
-import { PipeError, PipelineKeys } from '@pipe/streams';
+import { DEFAULT_PREFIX, PipeError, PipelineKeys } from '@pipe/streams';
 
 /**
  * Least-privilege Redis users for each service (Redis 6+ ACLs). Rules are derived from the key layout
@@ -42,25 +42,28 @@ const CONNECTION = [
   'fcall',
 ];
 
-export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
+export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, ServiceAcl> {
   // The prefix becomes part of every key rule: PipelineKeys refuses one that is not a plain name
   // (`x +flushall ~*` would otherwise add rules of its own).
-  new PipelineKeys(prefix);
-  const partitions = `${prefix}:[0-9]*`;
-  const companions = `{${prefix}:[0-9]*`;
-  const streams = (...names: string[]) => names.map((n) => `${prefix}:${n}`);
-  // Exactly a day partition or one of its shards (`<day>:s<i>{tag}`, the only keys ending in `}`), and
-  // their batch ledgers: not the aggregator's companions of the same partitions (`…:agg`, `…:hour:*`).
-  const day = `${prefix}:${'[0-9]'.repeat(8)}`;
-  const producerKeys = [`~${day}`, `~${day}:s*}`, `~{${day}}:batches`, `~${day}:s*}:batches`];
-  // The aggregator's companions of day partitions (`{<day>}:…`) and of shards (`<day>:s<i>{tag}:…`),
-  // each output stream and its companions (sources of published hours, forwarding marks): not the
-  // partitions themselves.
+  const keys = new PipelineKeys(prefix);
+  const patterns = keys.patterns;
+  const rules = (...globs: string[]) => globs.map((glob) => `~${glob}`);
+  const readOnly = (...globs: string[]) => globs.map((glob) => `%R~${glob}`);
+  // Exactly a day partition or one of its shards, and their batch ledgers: not the aggregator's
+  // companions of the same partitions (`…:agg`, `…:hour:*`).
+  const producerKeys = rules(patterns.dayPartitions, patterns.shards, ...patterns.batchLedgers);
+  // The aggregator's companions of day partitions and of shards, each output stream and its companions
+  // (sources of published hours, forwarding marks): not the partitions themselves.
   const aggregatorOwnKeys = [
-    `~${companions}`,
-    `~${partitions}}:*`,
-    ...streams('averages', 'late', 'dlq', 'alerts').flatMap((k) => [`~${k}`, `~{${k}}:*`]),
+    ...rules(patterns.partitionCompanions, patterns.shardCompanions),
+    ...patterns.outputStreams.flatMap((stream) => rules(stream, patterns.companionsOf(stream))),
   ];
+  // The reaper's own keys: the dead letters (and their forwarding marks, outbox moves) and its lease.
+  const reaperOwnKeys = rules(
+    keys.deadLetters,
+    patterns.reaperLease,
+    patterns.companionsOf(keys.deadLetters),
+  );
   return {
     // Writes readings into partitions and its batch ledgers; reads nothing else, deletes nothing.
     producer: {
@@ -123,7 +126,7 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'set',
         'time',
       ],
-      keys: [`~${partitions}`, ...aggregatorOwnKeys],
+      keys: [...rules(patterns.partitionNames), ...aggregatorOwnKeys],
       selectors: [{ commands: ['xadd', 'xdel', 'del', 'pexpire'], keys: aggregatorOwnKeys }],
     },
     // Claims and dead-letters pending entries, prunes consumers, holds its lease, replays dead letters.
@@ -159,22 +162,14 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'time',
       ],
       keys: [
-        `~${partitions}`,
-        `~${companions}`,
-        ...streams('dlq', 'reaper:lease').map((k) => `~${k}`),
-        // The dead-letter stream's forwarding marks (outbox moves).
-        ...streams('dlq').map((k) => `~{${k}}:*`),
-        ...streams('averages', 'late', 'alerts').map((k) => `%R~${k}`),
+        ...rules(patterns.partitionNames, patterns.partitionCompanions),
+        ...reaperOwnKeys,
+        ...readOnly(keys.averages, keys.late, keys.alerts),
       ],
       selectors: [
         {
           commands: ['xdel', 'del', 'pexpire'],
-          keys: [
-            `~${companions}`,
-            `~${partitions}}:*`,
-            ...streams('dlq', 'reaper:lease').map((k) => `~${k}`),
-            ...streams('dlq').map((k) => `~{${k}}:*`),
-          ],
+          keys: [...rules(patterns.partitionCompanions, patterns.shardCompanions), ...reaperOwnKeys],
         },
       ],
     },
@@ -200,7 +195,7 @@ export function pipelineAcl(prefix = 'temps'): Record<ServiceName, ServiceAcl> {
         'type',
         'time',
       ],
-      keys: [`%R~${prefix}:*`, `%R~{${prefix}:*`, `~${prefix}:viewer:*`],
+      keys: [...readOnly(...patterns.all), ...rules(patterns.viewerPositions)],
     },
   };
 }

@@ -54,7 +54,15 @@ export {
   parseId,
   type StreamId,
 } from './ids.js';
-export { companionKeyOf, DEFAULT_PREFIX, PipelineKeys, type Shard } from './keys.js';
+export {
+  companionKeyOf,
+  DEFAULT_PREFIX,
+  type KeyPatterns,
+  PipelineKeys,
+  PREFIX_PATTERN,
+  PREFIX_RULE,
+  type Shard,
+} from './keys.js';
 export { forwardOutbox, outboxOf } from './outbox.js';
 export { calculateSlot, SLOTS, shardOfDevice, shardTag } from './shards.js';
 export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';

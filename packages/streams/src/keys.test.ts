@@ -211,3 +211,93 @@ function hashTag(key: string): string {
   const close = key.indexOf('}', open + 1);
   return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
 }
+
+describe('key patterns', () => {
+  /** Redis's glob (`stringmatchlen`: `*`, `?`, `[a-z]`, `[^a]`, `\` escapes) over the whole key. */
+  function globMatches(pattern: string, key: string): boolean {
+    let source = '';
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i]!;
+      if (c === '*') source += '.*';
+      else if (c === '?') source += '.';
+      else if (c === '\\') source += `\\${pattern[++i] ?? ''}`;
+      else if (c === '[') {
+        const close = pattern.indexOf(']', i + 1);
+        const set = pattern.slice(i + 1, close).replace(/^\^/, '^');
+        source += `[${set.replace(/[\\\]]/g, '\\$&')}]`;
+        i = close;
+      } else source += c.replace(/[.+(){}|$^]/g, '\\$&');
+    }
+    return new RegExp(`^${source}$`, 's').test(key);
+  }
+
+  // A prefix with a dot and a dash: both literal in a glob, as the prefix rule guarantees.
+  const keys = new PipelineKeys('p.x-1');
+  const day = keys.partitionKeyFor(Date.UTC(2026, 0, 1));
+  const shard = keys.partitionKeyFor(Date.UTC(2026, 0, 1), { index: 1, count: 3 });
+  const wideShard = keys.partitionKeyFor(Date.UTC(2026, 11, 31), { index: 11, count: 16 });
+  const kinds = {
+    dayPartition: [day, keys.partitionKeyFor(Date.UTC(2030, 5, 15))],
+    shard: [shard, wideShard],
+    dayLedger: [keys.batchLedger(day)],
+    dayCompanion: [keys.companionKey(day, 'agg'), keys.companionKey(day, 'hour:1767225600000')],
+    shardLedger: [keys.batchLedger(shard), keys.batchLedger(wideShard)],
+    shardCompanion: [keys.companionKey(shard, 'agg'), keys.companionKey(wideShard, 'hour:1767225600000')],
+    outputStream: [keys.averages, keys.late, keys.deadLetters, keys.alerts],
+    outputCompanion: [
+      keys.companionKey(keys.averages, 'owner'),
+      keys.companionKey(keys.deadLetters, 'moved'),
+    ],
+    reaperLease: [keys.reaperLease],
+    viewerPosition: [keys.viewerPosition('default'), keys.viewerPosition('ops:1')],
+    foreign: [
+      'temps:20260101',
+      '{temps:20260101}:batches',
+      'p.x-10:20260101',
+      'pXx-1:20260101',
+      'p.x-1',
+      'other',
+    ],
+  };
+  type Kind = keyof typeof kinds;
+  const patterns = keys.patterns;
+  const everyKind = Object.keys(kinds).filter((kind) => kind !== 'foreign') as Kind[];
+
+  it.each<[string, string[], Kind[]]>([
+    ['all', patterns.all, everyKind],
+    ['dayPartitions', [patterns.dayPartitions], ['dayPartition']],
+    ['shards', [patterns.shards], ['shard']],
+    ['partitionNames', [patterns.partitionNames], ['dayPartition', 'shard', 'shardLedger', 'shardCompanion']],
+    ['partitionCompanions', [patterns.partitionCompanions], ['dayLedger', 'dayCompanion']],
+    ['shardCompanions', [patterns.shardCompanions], ['shardLedger', 'shardCompanion']],
+    ['batchLedgers', patterns.batchLedgers, ['dayLedger', 'shardLedger']],
+    ['outputStreams', patterns.outputStreams, ['outputStream']],
+    ['companionsOf(output stream)', patterns.outputStreams.map(patterns.companionsOf), ['outputCompanion']],
+    ['reaperLease', [patterns.reaperLease], ['reaperLease']],
+    ['viewerPositions', [patterns.viewerPositions], ['viewerPosition']],
+  ])('%s matches exactly the keys of its kinds', (_name, globs, expected) => {
+    for (const [kind, keysOfKind] of Object.entries(kinds)) {
+      for (const key of keysOfKind) {
+        const matched = globs.some((glob) => globMatches(glob, key));
+        expect(matched, `${globs.join(' ')} on ${key} (${kind})`).toBe(expected.includes(kind as Kind));
+      }
+    }
+  });
+
+  it('names one companion of every day partition and shard', () => {
+    const agg = keys.patterns.namedCompanions('agg');
+    const matched = [...Object.values(kinds).flat()].filter((key) => agg.some((g) => globMatches(g, key)));
+    expect(matched).toEqual([keys.companionKey(day, 'agg'), keys.companionKey(shard, 'agg')]);
+  });
+
+  it('takes exactly eight digits for a day', () => {
+    for (const key of ['p.x-1:2026010', 'p.x-1:202601011', 'p.x-1:2026010a']) {
+      expect(globMatches(patterns.dayPartitions, key), key).toBe(false);
+    }
+  });
+
+  it('follows the prefix', () => {
+    expect(new PipelineKeys().patterns.dayPartitions).toBe(`temps:${'[0-9]'.repeat(8)}`);
+    expect(new PipelineKeys('a_b').patterns.viewerPositions).toBe('a_b:viewer:*');
+  });
+});

@@ -5,6 +5,21 @@ import { shardTag } from './shards.js';
 export const DEFAULT_PREFIX = 'temps';
 
 /**
+ * What a key prefix may be: a plain name. It becomes part of every key, ACL rule and SCAN pattern, so it
+ * must carry no glob (`*?[]`), hash-tag (`{}`) or separator (`:`, space) characters of its own.
+ */
+export const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** PREFIX_PATTERN in words, for the messages that refuse a prefix. */
+export const PREFIX_RULE = 'letters, digits, _ . - only';
+
+/** The producer's ledger of the batches written to a partition (a companion key). */
+const BATCH_LEDGER = 'batches';
+
+/** Eight digits: the `YYYYMMDD` of a day partition as a glob. */
+const DAY_DIGITS = '[0-9]'.repeat(8);
+
+/**
  * A companion key of any key, in its cluster slot: `{<key>}:<name>`, or `<key>:<name>` for a key that
  * carries its own hash tag (a shard), which the companion keeps.
  */
@@ -28,9 +43,7 @@ export class PipelineKeys {
   private readonly partitionPattern: RegExp;
 
   constructor(readonly prefix: string = DEFAULT_PREFIX) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) {
-      throw new InvalidIdError(prefix, 'key prefix (letters, digits, _ . -)');
-    }
+    if (!PREFIX_PATTERN.test(prefix)) throw new InvalidIdError(prefix, `key prefix (${PREFIX_RULE})`);
     this.partitionPattern = new RegExp(
       `^${prefix.replace(/[.]/g, '\\.')}:(\\d{4})(\\d{2})(\\d{2})(?::s(\\d+)\\{[^{}]+\\})?$`,
     );
@@ -124,8 +137,68 @@ export class PipelineKeys {
     return companionKeyOf(partitionKey, name);
   }
 
+  /** The producer's ledger of the batches it wrote to a partition or shard (a companion key). */
+  batchLedger(partitionKey: string): string {
+    return companionKeyOf(partitionKey, BATCH_LEDGER);
+  }
+
   /** Every key pattern owned by the pipeline under this prefix (for reset and ACLs). */
   get ownedPatterns(): string[] {
     return [`${this.prefix}:*`, `{${this.prefix}:*`];
   }
+
+  /** Glob patterns (ACL key patterns, SCAN MATCH) of each kind of key named here. */
+  get patterns(): KeyPatterns {
+    const prefix = this.prefix;
+    const day = `${prefix}:${DAY_DIGITS}`;
+    const shard = `${day}:s*}`;
+    const namedCompanions = (name: string) => [`{${day}}:${name}`, `${shard}:${name}`];
+    return {
+      all: this.ownedPatterns,
+      dayPartitions: day,
+      shards: shard,
+      partitionNames: `${prefix}:[0-9]*`,
+      partitionCompanions: `{${prefix}:[0-9]*`,
+      shardCompanions: `${prefix}:[0-9]*}:*`,
+      namedCompanions,
+      batchLedgers: namedCompanions(BATCH_LEDGER),
+      // The prefix and the names below hold no glob characters: each key is its own pattern.
+      outputStreams: [this.averages, this.late, this.deadLetters, this.alerts],
+      companionsOf: (key: string) => companionKeyOf(key, '*'),
+      reaperLease: this.reaperLease,
+      viewerPositions: this.viewerPosition('*'),
+    };
+  }
+}
+
+/**
+ * Glob patterns of pipe's keys under one prefix, as ACL rules (`~<pattern>`) and SCAN MATCH take them.
+ * Each matches the keys of its kind that PipelineKeys makes and none of another kind, except where
+ * a pattern says it takes in more.
+ */
+export interface KeyPatterns {
+  /** Every key of the pipeline: `temps:*` and `{temps:*` (the companions of partitions and streams). */
+  all: string[];
+  /** A day partition, exactly: `temps:YYYYMMDD`. */
+  dayPartitions: string;
+  /** A shard of a day, exactly: `temps:YYYYMMDD:s<i>{tag}` (the only keys that end in `}`). */
+  shards: string;
+  /** Every key named after a partition: day partitions, shards and the shards' companions (`temps:[0-9]*`). */
+  partitionNames: string;
+  /** Every companion of a day partition: `{temps:YYYYMMDD}:<name>`. */
+  partitionCompanions: string;
+  /** Every companion of a shard: `temps:YYYYMMDD:s<i>{tag}:<name>`. */
+  shardCompanions: string;
+  /** One companion of every day partition and of every shard, by name: `[{<day>}:<name>, <shard>:<name>]`. */
+  namedCompanions(name: string): string[];
+  /** The producer's batch ledgers: `namedCompanions` of the ledger (see PipelineKeys.batchLedger). */
+  batchLedgers: string[];
+  /** The aggregator's output streams: averages, late, dead letters, alerts (in that order). */
+  outputStreams: string[];
+  /** Every companion of a key that is not a partition, e.g. an output stream: `{temps:averages}:*`. */
+  companionsOf(key: string): string;
+  /** The reaper's lease. */
+  reaperLease: string;
+  /** Every viewer's saved position: `temps:viewer:*`. */
+  viewerPositions: string;
 }

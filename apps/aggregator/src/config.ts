@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectionSchema, duration, parseDuration, positiveInt } from '@pipe/service';
+import { connectionSchema, duration, parseDuration, pipeName, positiveInt } from '@pipe/service';
 import { z } from 'zod';
 
 /** A duration, or `off` (kept as the string). */
@@ -15,16 +15,10 @@ const durationOrOff = () =>
   });
 
 export const aggregatorConfigSchema = connectionSchema.extend({
-  group: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
-    .default('aggregator'),
+  group: pipeName().default('aggregator'),
   /** Hand the averages from the group that counts them to this one (see ownership.ts). */
   takeOver: z.boolean().default(false),
-  consumer: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
-    .default(`${hostname()}-${process.pid}`),
+  consumer: pipeName().default(`${hostname()}-${process.pid}`),
   /** Allowed lateness of event time after an hour ends before it is published. */
   grace: duration().default(5_000),
   /**

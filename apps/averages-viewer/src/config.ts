@@ -1,12 +1,10 @@
-import { connectionSchema, GIVE_UP_ENV, giveUpShape } from '@pipe/service';
+import { connectionSchema, GIVE_UP_ENV, giveUpShape, pipeName } from '@pipe/service';
 import { z } from 'zod';
 import { HostAllowList } from './host-allow-list.js';
 import { parseTimeBound, TIME_BOUND_EXPECTED } from './time-bound.js';
 
-const viewerName = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ . : -')
-  .default('default');
+// Part of the key of the viewer's position (PipelineKeys.viewerPosition): short.
+const viewerName = pipeName(64).default('default');
 
 const timeBound = z.string().transform((text, ctx) => {
   const ms = parseTimeBound(text);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFrom } from './cli.js';
 import { ConfigError, parseDuration } from './config.js';
-import { connectionSchema, duration } from './schemas.js';
+import { connectionSchema, duration, pipeName } from './schemas.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -17,6 +17,21 @@ describe('parseDuration', () => {
 
   it.each(['', 'soon', '5 parsecs', '-1s', '1e3'])('refuses %j', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('pipeName', () => {
+  it('takes letters, digits, _ . : - and nothing else', () => {
+    expect(pipeName().parse('host-1.example:4711_a')).toBe('host-1.example:4711_a');
+    for (const name of ['', 'two words', 'a*', 'a{b}', 'naïve']) {
+      expect(pipeName().safeParse(name).success, name).toBe(false);
+    }
+  });
+
+  it('holds a name to its length when one is given', () => {
+    expect(pipeName(64).safeParse('x'.repeat(64)).success).toBe(true);
+    expect(pipeName(64).safeParse('x'.repeat(65)).error?.issues[0]?.message).toBe('at most 64 characters');
+    expect(pipeName().safeParse('x'.repeat(300)).success).toBe(true);
   });
 });
 

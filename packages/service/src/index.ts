@@ -27,6 +27,7 @@ export {
   durabilityOf,
   duration,
   giveUpShape,
+  pipeName,
   positiveInt,
 } from './schemas.js';
 export { aclSetUserArgs, aclSetUserLine, pipelineAcl, type ServiceAcl, type ServiceName } from './acl.js';

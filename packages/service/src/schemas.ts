@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
-import type { Durability } from '@pipe/streams';
+import { DEFAULT_PREFIX, type Durability, PREFIX_PATTERN, PREFIX_RULE } from '@pipe/streams';
 import { parseDuration } from './config.js';
 import { DEFAULT_MEMORY_READY_RATIO } from './memory-watch.js';
 
@@ -59,6 +59,15 @@ export const duration = () =>
 
 export const positiveInt = () => z.coerce.number().int().positive();
 
+/** What a consumer group, consumer or viewer name may hold, in Redis, in a key and in a log line. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
+/** A name flag (consumer group, consumer, viewer): NAME_PATTERN, with at most `maxLength` characters. */
+export const pipeName = (maxLength?: number) => {
+  const name = z.string().regex(NAME_PATTERN, 'letters, digits, _ . : - only');
+  return maxLength === undefined ? name : name.max(maxLength, `at most ${maxLength} characters`);
+};
+
 /**
  * `--give-up-after` of the batch commands (drain, once, status, a one-shot tail): how long Redis may
  * stay unreachable before the command exits 3. Short, because a script or cron job is waiting; the
@@ -91,10 +100,7 @@ export const connectionSchema = z.object({
       (nodes) => !nodes || nodes.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)),
       'must be host:port,host:port',
     ),
-  prefix: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
-    .default('temps'),
+  prefix: z.string().regex(PREFIX_PATTERN, PREFIX_RULE).default(DEFAULT_PREFIX),
   tlsCa: tlsFile(),
   tlsCert: tlsFile(),
   tlsKey: tlsFile(),

@@ -4,7 +4,13 @@
 // from the figures `pnpm bench sizing` measured (docs/sizing.json), and with a server, how it compares to
 // each master's maxmemory. The model is scripts/plan/model.mjs.
 import { readFileSync } from 'node:fs';
-import { configFrom, connectionOptions, connectionSchema, parseDuration } from '@pipe/service';
+import {
+  configFrom,
+  connectionOptions,
+  connectionSchema,
+  formatDuration,
+  parseDuration,
+} from '@pipe/service';
 import { connect, redisMemory } from '@pipe/streams';
 import { compare, DAY_MS, plan, runBatchReadings } from './plan/model.mjs';
 
@@ -104,22 +110,12 @@ function redisSize(n) {
 }
 const int = (n) => Math.round(n).toLocaleString('en-US');
 const clock = (t) => new Date(t).toISOString().slice(11, 19);
-const duration = (ms) => {
-  for (const [unit, size] of [
-    ['d', DAY_MS],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ])
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-};
 
 function render(result, figures, servers) {
   const { input, peak, least } = result;
   const lines = [];
   lines.push(
-    `pipe plan: ${int(input.devices)} devices, one reading each per ${duration(input.intervalMs)} (${int(result.readingsPerDay)} readings a day), retention ${duration(input.retentionMs)}, ${input.shards} shard${input.shards === 1 ? '' : 's'} a day, --keep-hours ${input.keepHours}, ${int(input.batchReadings)} readings per producer batch`,
+    `pipe plan: ${int(input.devices)} devices, one reading each per ${formatDuration(input.intervalMs)} (${int(result.readingsPerDay)} readings a day), retention ${formatDuration(input.retentionMs)}, ${input.shards} shard${input.shards === 1 ? '' : 's'} a day, --keep-hours ${input.keepHours}, ${int(input.batchReadings)} readings per producer batch`,
   );
   lines.push(
     `figures: docs/sizing.json, measured ${figures.measured.slice(0, 10)} by \`${figures.command}\` on redis ${figures.redisVersion}`,

@@ -13,10 +13,10 @@ import {
   waitForReplicas,
 } from '@pipe/streams';
 import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
-import { describeRedisFailure } from '@pipe/service';
+import { describeRedisFailure, formatDuration } from '@pipe/service';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
-import { formatDuration, whyInvalid, whyOutsideRetention } from './reading-check.js';
+import { whyInvalid, whyOutsideRetention } from './reading-check.js';
 import {
   type Fingerprint,
   fingerprintOf,

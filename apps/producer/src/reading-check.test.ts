@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, whyInvalid, whyOutsideRetention, whyTooFarAhead } from './reading-check.js';
+import { whyInvalid, whyOutsideRetention, whyTooFarAhead } from './reading-check.js';
 
 const DAY = 86_400_000;
 const now = Date.UTC(2026, 0, 10, 12);
@@ -36,13 +36,5 @@ describe('whyTooFarAhead', () => {
     expect(micros).toMatch(/^ts: \+\d{6}-.* is more than 1d/);
     const beyondDates = whyTooFarAhead({ device: 'd', ts: 1e16, temp_f: 1 }, now);
     expect(beyondDates).toMatch(/^ts: 10000000000000000 is more than 1d/);
-  });
-});
-
-describe('formatDuration', () => {
-  it('uses the largest whole unit', () => {
-    expect(formatDuration(2 * DAY)).toBe('2d');
-    expect(formatDuration(36 * 3_600_000)).toBe('36h');
-    expect(formatDuration(1500)).toBe('1500ms');
   });
 });

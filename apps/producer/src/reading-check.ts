@@ -1,3 +1,4 @@
+import { formatDuration } from '@pipe/service';
 import { type Reading, ReadingSchema } from '@pipe/streams';
 
 /** Why a reading breaks the schema (naming the first field), or undefined. */
@@ -31,17 +32,4 @@ export function whyTooFarAhead(reading: Reading, nowMs: number): string | undefi
   if (reading.ts <= nowMs + FUTURE_ALLOWANCE_MS) return undefined;
   const when = reading.ts < 8.64e15 ? new Date(reading.ts).toISOString() : String(reading.ts);
   return `ts: ${when} is more than ${formatDuration(FUTURE_ALLOWANCE_MS)} in the future (epoch milliseconds expected)`;
-}
-
-/** `2d`, `36h`, `90s`, `250ms`: the largest unit that divides the duration. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }

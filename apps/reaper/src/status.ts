@@ -1,3 +1,4 @@
+import { formatDuration } from '@pipe/service';
 import type { PipelineStatus } from '@pipe/streams';
 
 /** The report `status` prints (the library's pipeline status). */
@@ -5,17 +6,8 @@ export type StatusReport = PipelineStatus;
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
 
-/** ms as a short human duration: 850ms, 12.3s, 4m05s, 2h10m, 3d04h. */
-export function formatDuration(ms: number | null): string {
-  if (ms === null) return '-';
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.floor(ms / 1000);
-  const two = (n: number) => String(n).padStart(2, '0');
-  if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
-  return `${Math.floor(s / 86_400)}d${two(Math.floor(s / 3600) % 24)}h`;
-}
+/** A duration for a table cell: `-` where there is none. */
+const durationOrDash = (ms: number | null) => (ms === null ? '-' : formatDuration(ms));
 
 /** Bytes in binary units: 512B, 1.5KiB, 30.0MiB, 2.00GiB. */
 export function formatBytes(bytes: number): string {
@@ -66,7 +58,7 @@ export function renderStatus(report: StatusReport): string {
       g.name,
       String(g.consumers.length),
       String(g.pending),
-      formatDuration(g.oldestPendingIdleMs),
+      durationOrDash(g.oldestPendingIdleMs),
       dash(g.lag),
       g.consumers.map((c) => `${c.name}(${c.pending}, idle ${formatDuration(c.idleMs)})`).join(' '),
     ]),

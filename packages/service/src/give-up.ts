@@ -1,5 +1,6 @@
 import type { RedisClient } from '@pipe/streams';
 import { describeRedisFailure, type RedisFailure } from './redis-failure.js';
+import { formatDuration } from './time-text.js';
 
 /** Exit status of a command that gave up on Redis; the producer's exit 3 means the same. */
 export const EXIT_REDIS_UNAVAILABLE = 3;
@@ -29,7 +30,7 @@ export function exitWhenRedisUnavailable(client: RedisClient, options: GiveUpOpt
     stop();
     const line = permanent
       ? `${options.program}: cannot use ${options.target}: ${reason}`
-      : `${options.program}: cannot reach ${options.target}: ${reason}; gave up after ${formatMs(options.afterMs)}`;
+      : `${options.program}: cannot reach ${options.target}: ${reason}; gave up after ${formatDuration(options.afterMs)}`;
     process.stderr.write(`${line}\n`);
     process.exit(EXIT_REDIS_UNAVAILABLE);
   };
@@ -68,8 +69,4 @@ export function exitWhenRedisUnavailable(client: RedisClient, options: GiveUpOpt
     client.on('error', () => {});
   }
   return stop;
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -32,4 +32,5 @@ export {
 } from './schemas.js';
 export { aclSetUserArgs, aclSetUserLine, pipelineAcl, type ServiceAcl, type ServiceName } from './acl.js';
 export { loadPipeFunctions } from './pipe-functions.js';
+export { formatDuration, LATEST_TIME_MS, type ParsedTime, parseTime, type WithoutZone } from './time-text.js';
 export { registerPipelineGauges } from './pipeline-gauges.js';

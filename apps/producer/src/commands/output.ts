@@ -1,7 +1,6 @@
-import { describeRedisFailure } from '@pipe/service';
+import { describeRedisFailure, formatDuration } from '@pipe/service';
 import type { Reading } from '@pipe/streams';
 import { GaveUpError } from '../errors.js';
-import { formatDuration } from '../reading-check.js';
 import { formatSummary, type Summary } from '../summary.js';
 
 /** A simulated reading the writer refused, on stderr. */

@@ -1,24 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { parseTimestamp, toReading } from './records.js';
 
+// The grammar, zones and ranges are parseTime's (@pipe/service, time-text.test.ts); here, the producer's rule.
 describe('parseTimestamp', () => {
-  it('reads epoch milliseconds as a number or as digits', () => {
+  it('reads epoch milliseconds as a number or as digits, and ISO-8601 with a zone', () => {
     expect(parseTimestamp(1_700_000_000_123)).toBe(1_700_000_000_123);
     expect(parseTimestamp('1700000000123')).toBe(1_700_000_000_123);
-  });
-
-  it('reads ISO-8601 with Z or an offset, in UTC whatever TZ says', () => {
-    expect(parseTimestamp('2026-01-01T23:59:59.999Z')).toBe(Date.UTC(2026, 0, 1, 23, 59, 59, 999));
     expect(parseTimestamp('2026-01-02T09:00:00+09:00')).toBe(Date.UTC(2026, 0, 2, 0));
-    expect(parseTimestamp('2026-01-01T16:00:00-0800')).toBe(Date.UTC(2026, 0, 2, 0));
-    expect(parseTimestamp('2026-01-01 00:00Z')).toBe(Date.UTC(2026, 0, 1));
   });
 
-  it('refuses a time without a zone, impossible dates and fractional epochs', () => {
+  it('refuses a time without a zone, fractional epochs and values of other types', () => {
     expect(parseTimestamp('2026-01-01T00:00:00')).toMatch(/without a zone/);
-    expect(parseTimestamp('2026-02-30T00:00:00Z')).toMatch(/not a real date/);
+    expect(parseTimestamp('2026-01-01')).toMatch(/without a time and zone/);
     expect(parseTimestamp(1.5)).toMatch(/not epoch milliseconds/);
-    expect(parseTimestamp('yesterday')).toMatch(/not epoch milliseconds or ISO-8601/);
+    expect(parseTimestamp(-1)).toMatch(/not epoch milliseconds/);
     expect(parseTimestamp(true)).toMatch(/not a boolean/);
   });
 });

@@ -1,6 +1,6 @@
 import type {} from '@pipe/testkit/global-setup';
 import { fileURLToPath } from 'node:url';
-import { PipelineKeys, type RedisClient } from '@pipe/streams';
+import { discoverPartitions, PipelineKeys, type RedisClient } from '@pipe/streams';
 import { type ProcessExit, type StartOptions, startNode, type TestProcess } from '@pipe/testkit';
 
 export const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -31,8 +31,8 @@ export function summaryOf(run: ProducerRun): Record<string, number | string> {
 
 /** Every entry of every partition under a prefix, as {key, id, fields}. */
 export async function partitionEntries(redis: RedisClient, prefix: string) {
-  const keys = new PipelineKeys(prefix);
-  const partitionKeys = (await redis.keys(`${prefix}:*`)).filter((k) => keys.isPartitionKey(k)).sort();
+  // Every master's partitions on a cluster (KEYS would ask one node).
+  const partitionKeys = await discoverPartitions(redis, new PipelineKeys(prefix));
   const entries: { key: string; id: string; fields: Record<string, string> }[] = [];
   for (const key of partitionKeys) {
     for (const [id, list] of await redis.xrange(key, '-', '+')) {

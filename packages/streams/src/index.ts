@@ -83,6 +83,7 @@ export {
   isCluster,
   type RedisClient,
   redactUrl,
+  mastersOfAllSlots,
   scanTargets,
   type TlsFiles,
   whenReady,

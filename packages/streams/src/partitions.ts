@@ -1,5 +1,5 @@
 import type { PipelineKeys } from './keys.js';
-import { type RedisClient, scanTargets, whenReady } from './redis.js';
+import { type RedisClient, mastersOfAllSlots, whenReady } from './redis.js';
 
 /**
  * Live partition keys, oldest day first. SCANs every master (cluster) with the partition pattern and
@@ -8,7 +8,7 @@ import { type RedisClient, scanTargets, whenReady } from './redis.js';
 export async function discoverPartitions(redis: RedisClient, keys: PipelineKeys): Promise<string[]> {
   await whenReady(redis);
   const found = new Set<string>();
-  for (const node of scanTargets(redis)) {
+  for (const node of mastersOfAllSlots(redis)) {
     let cursor = '0';
     do {
       const [next, batch] = await node.scan(

@@ -1,3 +1,4 @@
+import { PipeError } from './errors.js';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 /** A single server or a cluster; every part of pipe takes either. */
@@ -84,6 +85,34 @@ export function redactUrl(url: string): string {
 /** Masters of a cluster, or the client itself: where to SCAN for keys. */
 export function scanTargets(client: RedisClient): Redis[] {
   return isCluster(client) ? client.nodes('master') : [client];
+}
+
+const CLUSTER_SLOTS = 16_384;
+
+/**
+ * scanTargets, when it must not miss a key: on a cluster, the masters of all 16384 slots as the client
+ * knows them, or a retryable CLUSTER_INCOMPLETE error when some slots have no known master (during a
+ * failover, between a master's death and its replica's promotion). A SCAN of the masters that are left
+ * would silently miss every key of the others: the aggregator would close hours without a partition.
+ */
+export function mastersOfAllSlots(client: RedisClient): Redis[] {
+  if (!isCluster(client)) return [client];
+  const masters = new Map(client.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+  const used = new Set<Redis>();
+  let missing = 0;
+  let firstMissing = -1;
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const node = masters.get(client.slots[slot]?.[0] ?? '');
+    if (node) used.add(node);
+    else if (missing++ === 0) firstMissing = slot;
+  }
+  if (missing > 0)
+    throw new PipeError(
+      `${missing} cluster slots (the first ${firstMissing}) have no known master (a failover?); retry`,
+      'CLUSTER_INCOMPLETE',
+      true,
+    );
+  return [...used];
 }
 
 /**

@@ -66,29 +66,46 @@ export class RedisCluster {
     throw new Error(`no master serves ${key} (slot ${slot})`);
   }
 
+  /** The servers that are masters now (owning slots), in `nodes` order. */
+  async masters(): Promise<RedisServer[]> {
+    const ports = new Set<number>();
+    for (const [, address = '', flags = '', , , , , , ...ranges] of await this.clusterNodes()) {
+      if (flags.includes('master') && !flags.includes('fail') && ranges.length > 0)
+        ports.add(Number(address.split('@')[0]!.split(':')[1]));
+    }
+    return this.nodes.filter((n) => ports.has(n.port));
+  }
+
   /**
-   * kill -9 of the master of `key`'s slot; resolves once a replica took its slots over and the cluster
-   * is ok again. The killed node stays down.
+   * kill -9 of a master; resolves with the replica promoted in its place once the cluster is ok again.
+   * The killed node stays down (its `restart()` brings it back as a replica of the promoted one).
    */
-  async failMasterOf(key: string, timeoutMs = 30_000): Promise<RedisServer> {
-    const master = await this.masterOf(key);
+  async failMaster(master: RedisServer, timeoutMs = 30_000): Promise<RedisServer> {
+    const ports = new Set((await this.masters()).map((n) => n.port));
+    if (!ports.has(master.port)) throw new Error(`${master.port} is not a master`);
     await master.kill('SIGKILL');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const promoted = await this.masterOf(key).catch(() => undefined);
-      if (promoted && promoted !== master) {
+      const now = await this.masters().catch(() => []);
+      const promoted = now.find((n) => !ports.has(n.port));
+      if (promoted) {
         await this.waitUntilOk(timeoutMs);
         return promoted;
       }
-      if (Date.now() > deadline) throw new Error(`no replica took over ${key}'s slot`);
+      if (Date.now() > deadline) throw new Error(`no replica took over from ${master.port}`);
       await sleep(100);
     }
   }
 
-  /** Waits until every replica's link to its master is up (it has the master's data). */
-  private async waitForReplicas(timeoutMs = 20_000): Promise<void> {
+  /** failMaster of the master of `key`'s slot. */
+  async failMasterOf(key: string, timeoutMs = 30_000): Promise<RedisServer> {
+    return this.failMaster(await this.masterOf(key), timeoutMs);
+  }
+
+  /** Waits until every running replica's link to its master is up (it has the master's data). */
+  async waitForReplicas(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (const node of this.nodes) {
+    for (const node of this.live()) {
       for (;;) {
         const { stdout } = await run('redis-cli', ['-p', String(node.port), 'info', 'replication']);
         if (stdout.includes('role:master') || stdout.includes('master_link_status:up')) break;

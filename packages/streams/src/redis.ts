@@ -106,12 +106,16 @@ export function mastersOfAllSlots(client: RedisClient): Redis[] {
     if (node) used.add(node);
     else if (missing++ === 0) firstMissing = slot;
   }
-  if (missing > 0)
+  if (missing > 0) {
+    // The client refreshes its slot map on a MOVED or a lost node; one taken while the replica was not
+    // yet promoted keeps the hole until then, so ask for a fresh one for the retry.
+    client.refreshSlotsCache();
     throw new PipeError(
       `${missing} cluster slots (the first ${firstMissing}) have no known master (a failover?); retry`,
       'CLUSTER_INCOMPLETE',
       true,
     );
+  }
   return [...used];
 }
 

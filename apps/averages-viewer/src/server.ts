@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '@pipe/service';
 import {
   type HourlyAverage,
   type Logger,
@@ -159,11 +160,7 @@ export class DashboardServer {
       await this.feedRun?.catch(() => {});
       this.health.detach();
       const server = this.server;
-      if (server) {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await closed;
-      }
+      if (server) await closeServer(server);
     })();
     return this.stopped;
   }

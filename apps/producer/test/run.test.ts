@@ -1,4 +1,5 @@
-import { freePort, randomPrefix, sleep } from '@pipe/testkit';
+import { connect as connectTcp } from 'node:net';
+import { freePort, randomPrefix, sleep, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { partitionEntries, runProducer, startProducer, summaryOf } from './producer-process.js';
@@ -109,6 +110,53 @@ describe('run', () => {
     } finally {
       producer.kill('SIGTERM');
       expect((await producer.exited).code).toBe(0);
+    }
+  });
+
+  it('exits when its work is done although a scraper holds a metrics connection open', async () => {
+    // A request in progress (headers not finished) keeps its connection busy: server.close() alone waits
+    // for it for ever. A scraper polling every 100 ms lands there now and then; an ingest then hung after
+    // printing its summary (seen in the failover fault case).
+    const port = await freePort();
+    const producer = startProducer(
+      [
+        'ingest',
+        '--redis-url',
+        redisUrl,
+        '--prefix',
+        randomPrefix('producer'),
+        '--metrics-port',
+        String(port),
+        '--json',
+      ],
+      {
+        input: (async function* () {
+          yield `${JSON.stringify({ device: 'd1', ts: Date.now(), temp_f: 70 })}\n`;
+          await waitFor('the scraper connected', () => scraperConnected);
+        })(),
+      },
+    );
+    let scraperConnected = false;
+    const scraper = await waitFor(
+      'the metrics port',
+      () =>
+        new Promise<ReturnType<typeof connectTcp> | undefined>((resolve) => {
+          const socket = connectTcp(port, '127.0.0.1', () => resolve(socket));
+          socket.on('error', () => resolve(undefined));
+        }),
+    );
+    scraper.on('error', () => {});
+    scraper.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    scraperConnected = true;
+    try {
+      const run = await Promise.race([
+        producer.exited,
+        sleep(10_000).then(() => ({ code: 'still running after 10 s' })),
+      ]);
+      expect(run.code).toBe(0);
+    } finally {
+      scraper.destroy();
+      producer.kill('SIGKILL');
     }
   });
 });

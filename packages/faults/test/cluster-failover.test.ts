@@ -14,6 +14,8 @@ import { ProducerAcks } from '../src/producer-acks.js';
 // (the aggregator's settle after a publication, an outbox's delete after a forward) before a replica
 // holds it, so every run must end exact. FAILOVER_RUNS changes the number of runs (10 by default).
 const RUNS = Number(process.env.FAILOVER_RUNS ?? 10);
+// FAILOVER_WAIT_REPLICAS=0 runs the same without the setting, to see what the default loses.
+const WAIT_REPLICAS = process.env.FAILOVER_WAIT_REPLICAS ?? '1';
 
 let cluster: RedisCluster;
 beforeAll(async () => {
@@ -26,7 +28,7 @@ it.each(Array.from({ length: RUNS }, (_, i) => i + 1))(
   async (run) => {
     const prefix = randomPrefix('failover');
     const keys = new PipelineKeys(prefix);
-    const flags = ['--cluster-nodes', cluster.seeds, '--prefix', prefix, '--wait-replicas', '1'];
+    const flags = ['--cluster-nodes', cluster.seeds, '--prefix', prefix, '--wait-replicas', WAIT_REPLICAS];
     const redis = connect({ clusterNodes: cluster.seeds.split(',') });
     redis.on('error', () => {});
     // 31 hours of 16 devices, one reading a minute each, in 3 shards: a day boundary, several partitions.

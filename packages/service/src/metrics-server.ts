@@ -70,3 +70,13 @@ export async function startMetricsServer(
   });
   return server;
 }
+
+/**
+ * Stops a server at once: close() alone waits for every keep-alive connection to go (a scraper that
+ * polls every 100 ms keeps one open), which held a producer that had finished its work for ever.
+ */
+export function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
+}

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import {
+  closeServer,
   connectionOptions,
   createRegistry,
   durabilityOf,
@@ -76,7 +77,7 @@ export async function openWriterSession<S>(
     keys,
     writer,
     async close() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      if (server) await closeServer(server);
       redis.disconnect();
     },
   };

@@ -1,5 +1,6 @@
 import {
   type DeadLetterEntry,
+  type Durability,
   listDeadLetters,
   type PipelineKeys,
   type RedisClient,
@@ -62,13 +63,14 @@ export async function replayLetters(
   redis: RedisClient,
   keys: PipelineKeys,
   letterIds: string[] | 'all',
+  durability?: Durability,
 ): Promise<ReplayReport> {
   const report: ReplayReport = { replayed: [], failed: [] };
   const ids: string[] = [];
   if (letterIds === 'all') for await (const e of allDeadLetters(redis, keys)) ids.push(e.letterId);
   else ids.push(...letterIds);
   for (const letterId of ids) {
-    const outcome = await replayDeadLetter(redis, keys.deadLetters, letterId);
+    const outcome = await replayDeadLetter(redis, keys.deadLetters, letterId, { durability });
     if (outcome.status === 'replayed')
       report.replayed.push({ letterId, stream: outcome.stream, id: outcome.id });
     else report.failed.push({ letterId, outcome });

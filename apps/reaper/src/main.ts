@@ -215,7 +215,7 @@ withOneShotFlags(
   if (!flags.all && letterIds.length === 0) program.error('dlq replay: give letter IDs or --all');
   const config = load(inspectSchema, flags, INSPECT_ENV);
   await withRedis(config, 'dlq', async (redis, keys) => {
-    const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds);
+    const report = await replayLetters(redis, keys, flags.all ? 'all' : letterIds, durabilityOf(config));
     for (const r of report.replayed) console.log(`replayed ${r.letterId} -> ${r.stream} ${r.id}`);
     for (const f of report.failed) console.error(`not replayed ${f.letterId}: ${JSON.stringify(f.outcome)}`);
     process.exitCode = report.failed.length > 0 ? 1 : 0;

@@ -4,7 +4,7 @@ import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
 import { forwardOutbox, outboxOf } from './outbox.js';
 import type { RedisClient } from './redis.js';
-import type { Durability } from './replication.js';
+import { type Durability, NO_WAIT, waitForReplicas } from './replication.js';
 import type { DeadLetter } from './schemas.js';
 import { Stream } from './stream.js';
 
@@ -129,12 +129,13 @@ export type ReplayOutcome =
  * Appends a letter's original entry to its original stream (new ID), then deletes the letter. The two
  * keys live in different cluster slots, so these are two steps; the stream remembers the letters it
  * took back (replay-dead-letter-2.lua), so a replay repeated after a crash between them appends
- * nothing twice. The same steps run on one server and on a Redis Cluster.
+ * nothing twice. With `durability`, the letter is deleted only once the stream's replicas hold the entry. The same steps run on one server and on a Redis Cluster.
  */
 export async function replayDeadLetter(
   redis: RedisClient,
   deadLetters: string,
   letterId: string,
+  { durability = NO_WAIT }: { durability?: Durability } = {},
 ): Promise<ReplayOutcome> {
   const [found] = await listDeadLetters(redis, deadLetters, { start: letterId, count: 1 });
   if (!found || found.letterId !== letterId) return { status: 'gone' };
@@ -146,6 +147,8 @@ export async function replayDeadLetter(
     [deadLetters, letterId, REPLAY_MARK_TTL_MS, ...replayFields(found.letter.value)],
   )) as [string, string];
   if (status === 'nostream') return { status, stream };
+  // The letter goes only once the partition's replicas hold the entry it became (--wait-replicas).
+  await waitForReplicas(redis, stream, durability);
   await redis.xdel(deadLetters, letterId);
   return { status: 'replayed', stream, id };
 }

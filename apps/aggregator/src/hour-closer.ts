@@ -77,8 +77,9 @@ export interface CloseRound {
  *    refused while a reading up to the hour's end is pending there or an earlier hour is open; once
  *    sealed, the partition's totals of the hour are final (later readings of it are late);
  * 2. publish-hour sums them into one entry at ID `<hour>-0`, once;
- * 3. settle-hour drops each partition's totals, or sends them to the late stream when the published
- *    entry does not hold them.
+ * 3. settle-hour marks each partition's totals settled (kept, so that a publication Redis loses can be
+ *    made again: lostPublications), or sends them to the late stream when the published entry does
+ *    not hold them.
  * Every step is idempotent, so instances may race and crash at any point.
  */
 export class HourCloser {
@@ -140,12 +141,13 @@ export class HourCloser {
     const live = new Set(progress.map((p) => p.partition));
     for (const partition of this.sealedThrough)
       if (!live.has(partition)) this.sealedThrough.delete(partition);
-    const openLists = await Promise.all(
-      progress.map((p) => this.o.redis.zrange(this.o.state.openHours(p.partition), 0, -1)),
-    );
+    const [openLists, lostLists] = await Promise.all([
+      Promise.all(progress.map((p) => this.o.redis.zrange(this.o.state.openHours(p.partition), 0, -1))),
+      this.lostPublications(progress),
+    ]);
     const holders = new Map<number, string[]>();
-    openLists.forEach((hours, i) => {
-      for (const hour of hours.map(Number)) {
+    openLists.forEach((open, i) => {
+      for (const hour of new Set([...open, ...lostLists[i]!].map(Number))) {
         const list = holders.get(hour) ?? [];
         list.push(progress[i]!.partition);
         holders.set(hour, list);
@@ -154,6 +156,20 @@ export class HourCloser {
     const hours = [...holders.keys()].sort((a, b) => a - b);
     for (const hour of this.discoveredWhileDue) if (!holders.has(hour)) this.discoveredWhileDue.delete(hour);
     return { watermark, holders, hours };
+  }
+
+  /**
+   * Per partition, the settled hours newer than the averages stream's newest entry: their publication
+   * was lost (Redis acknowledged it, then a failover to a replica that lacked it, without
+   * --wait-replicas). Publications go oldest first, so a lost one is always newer than what remains;
+   * closing these hours again publishes them from the settled totals, exactly.
+   */
+  private async lostPublications(progress: PartitionProgress[]): Promise<string[][]> {
+    const [newest] = await this.o.redis.xrevrange(this.o.keys.averages, '+', '-', 'COUNT', 1);
+    const after = newest ? `(${newest[0].split('-')[0]}` : '-inf';
+    return Promise.all(
+      progress.map((p) => this.o.redis.zrangebyscore(this.o.state.settledHours(p.partition), after, '+inf')),
+    );
   }
 
   /**
@@ -211,6 +227,7 @@ export class HourCloser {
     }
 
     const totals = sumHourTotals(parts);
+    const republished = parts.filter((p) => p.hash.includes('settled')).map((p) => p.partition);
     let outcome: PublishReply[0] | 'empty' = 'empty';
     let detail = '';
     if (totals) {
@@ -232,6 +249,11 @@ export class HourCloser {
           'published hourly average',
         );
         this.o.onPublished?.();
+        if (republished.length > 0)
+          log.error(
+            { hourStart, partitions: republished, readings: totals.n },
+            'published an hour again: Redis lost its publication after the partitions had settled it (a failover without --wait-replicas?); repaired from their settled totals',
+          );
       } else if (outcome === 'superseded') {
         log.error(
           { hourStart, lastPublished: detail },
@@ -251,7 +273,12 @@ export class HourCloser {
       else if (included && !included.has(partition))
         reason = `hour ${hourStart} was published without these readings`;
       const late = await scripts.settleHour(
-        [state.openHours(partition), state.hour(partition, hourStart), outboxOf(partition)],
+        [
+          state.openHours(partition),
+          state.hour(partition, hourStart),
+          outboxOf(partition),
+          state.settledHours(partition),
+        ],
         [hourStart, reason, partition, this.o.keys.late],
       );
       if (late > 0) await forwardOutbox(this.o.redis, partition, { durability });

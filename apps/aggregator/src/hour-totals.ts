@@ -26,12 +26,18 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
   let totals: HourTotals | undefined;
   // A device writes to one shard, but a re-sharded day could see it in two: count it once.
   const devices = new Set<string>();
+  // Settled totals (see settle-hour-4.lua) keep their device count without the devices.
+  let settledDevices = 0;
   for (const { partition, hash } of parts) {
     const h = new Map<string, string>();
+    let listed = false;
     for (let i = 0; i < hash.length; i += 2) {
-      if (hash[i]!.startsWith('d:')) devices.add(hash[i]!.slice(2));
-      else h.set(hash[i]!, hash[i + 1]!);
+      if (hash[i]!.startsWith('d:')) {
+        devices.add(hash[i]!.slice(2));
+        listed = true;
+      } else h.set(hash[i]!, hash[i + 1]!);
     }
+    if (!listed) settledDevices += Number(h.get('devices') ?? 0);
     const n = Number(h.get('n') ?? 0);
     if (n === 0) continue;
     const min = h.get('min')!;
@@ -45,7 +51,7 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
     if (Number(max) > Number(totals.max)) totals.max = max;
     totals.sources.push(partition);
   }
-  if (totals) totals.devices = devices.size;
+  if (totals) totals.devices = devices.size + settledDevices;
   return totals;
 }
 

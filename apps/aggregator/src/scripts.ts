@@ -24,7 +24,7 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
   const accumulate = script('pipeAccumulateBatch', 'accumulate-batch-n.lua');
   const seal = script('pipeSealHour', 'seal-hour-4.lua');
   const publish = script('pipePublishHour', 'publish-hour-2.lua');
-  const settle = script('pipeSettleHour', 'settle-hour-3.lua');
+  const settle = script('pipeSettleHour', 'settle-hour-4.lua');
   const takeOver = script('pipeTakeOver', 'take-over-2.lua');
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,

@@ -26,6 +26,14 @@ export class AggregatorStateKeys {
     return this.keys.companionKey(partition, `hour:${hourStart}`);
   }
 
+  /**
+   * Sorted set of the partition's hours whose totals a publication holds (settle-hour-4.lua keeps those
+   * totals): the hours to publish again should the averages stream lose their publication.
+   */
+  settledHours(partition: string): string {
+    return this.keys.companionKey(partition, 'settled');
+  }
+
   /** The consumer group that counts into the averages stream (see ownership.ts), beside it. */
   owner(): string {
     return this.keys.companionKey(this.keys.averages, 'owner');

@@ -111,6 +111,8 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'scan',
         'hget',
         'hgetall',
+        // settle-hour drops a settled hour's per-device fields.
+        'hdel',
         'hincrby',
         'hincrbyfloat',
         'hmget',

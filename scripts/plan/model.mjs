@@ -75,7 +75,10 @@ export function memoryAt(input, figures, t, perReading = figures.stream.perReadi
     aggregatorState:
       days.filter((d) => d.stateLive).length * shards * figures.agg.perKey +
       shards * figures.open.perKey +
-      OPEN_HOURS * shards * hourBytes(figures, Math.ceil(devices / shards)),
+      OPEN_HOURS * shards * hourBytes(figures, Math.ceil(devices / shards)) +
+      // Settled hours keep their totals without devices while their partition lives (settle-hour-4.lua),
+      // listed in a sorted set like the open hours.
+      live.length * shards * (24 * hourBytes(figures, 0) + figures.open.perKey),
     averages:
       (keepHours + figures.averages.entriesPerNode) * figures.averages.perEntry +
       (keepHours + WEEK_MS / HOUR_MS) * figures.sources.perKey,

@@ -152,6 +152,16 @@ describe('least-privilege users', () => {
       [service, ['PEXPIRE', 'temps:20260101', '1']],
     ]),
     ['aggregator', ['XTRIM', 'temps:20260101', 'MAXLEN', '0']],
+    // SET overwrites a key of any type: a partition would be gone (and out of discovery, which scans streams).
+    ...(['aggregator', 'reaper', 'viewer'] as const).map((service) => [
+      service,
+      ['SET', 'temps:20260101', 'x'],
+    ]),
+    // The aggregator's state and the producer's ledgers beside a partition are not the reaper's.
+    ['reaper', ['HSET', '{temps:20260101}:agg', 'sealed', '-1']],
+    ['reaper', ['DEL', '{temps:20260101}:agg']],
+    ['reaper', ['DEL', '{temps:20260101}:batches']],
+    ['reaper', ['SET', '{temps:averages}:owner', 'x']],
     ['reaper', ['XTRIM', 'temps:20260101', 'MAXLEN', '0']],
     ['reaper', ['DEL', 'temps:20260101']],
     ['reaper', ['PEXPIRE', 'temps:20260101', '1']],
@@ -224,6 +234,12 @@ describe('least-privilege users', () => {
     ['reaper', ['XDEL', 'temps:20260101:s2{x7}:outbox', '1-0']],
     ['reaper', ['PEXPIRE', '{temps:dlq}:marks', '1000']],
     ['reaper', ['DEL', 'temps:dlq']],
+    ['reaper', ['SET', 'temps:reaper:lease', 'me', 'PX', '3000', 'NX']],
+    ['reaper', ['HSET', '{temps:20260101}:replayed', 'm', '1-0']],
+    ['reaper', ['PEXPIRE', 'temps:20260101:s2{x7}:outbox', '1000']],
+    ['aggregator', ['SET', '{temps:averages}:owner', 'aggregator']],
+    ['aggregator', ['HEXISTS', '{temps:20260101}:agg', 'group']],
+    ['aggregator', ['XINFO', 'CONSUMERS', 'temps:20260101', 'aggregator']],
   ] as [ServiceName, string[]][])('lets %s run %j', async (service, command) => {
     const admin = new Redis(`redis://admin:admin-pw@127.0.0.1:${server.port}`);
     try {

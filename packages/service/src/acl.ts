@@ -123,13 +123,16 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'zrange',
         'zrangebyscore',
         'zrem',
-        // The group that counts into the averages ({averages}:owner).
-        'get',
-        'set',
+        // --take-over checks which group a partition's state names (take-over-2.lua).
+        'hexists',
+        // A drain judges whether the consumers holding pending entries are alive (dead-consumers.ts).
+        'xinfo|consumers',
         'time',
       ],
       keys: [...rules(patterns.partitionNames), ...aggregatorOwnKeys],
-      selectors: [{ commands: ['xadd', 'xdel', 'del', 'pexpire'], keys: aggregatorOwnKeys }],
+      // GET/SET: the group that counts into the averages ({averages}:owner). SET overwrites a key of any
+      // type, a partition too: like the commands that add, delete or expire, only on its own keys.
+      selectors: [{ commands: ['xadd', 'xdel', 'del', 'pexpire', 'get', 'set'], keys: aggregatorOwnKeys }],
     },
     // Claims and dead-letters pending entries, prunes consumers, holds its lease, replays dead letters.
     // It adds to partitions (a replayed letter goes back where it came from), but deletes and expires
@@ -153,10 +156,7 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'xrevrange',
         'xlen',
         'scan',
-        'set',
-        'get',
         'hget',
-        'hset',
         'pttl',
         'pexpiretime',
         'exists',
@@ -168,10 +168,16 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         ...reaperOwnKeys,
         ...readOnly(keys.averages, keys.late, keys.alerts),
       ],
+      // What writes over or removes a key reaches only its own: the lease (SET/GET), the outboxes it
+      // empties, the marks of replayed letters, the dead letters. Not the aggregator's state or the
+      // producer's ledgers beside the same partitions.
       selectors: [
         {
-          commands: ['xdel', 'del', 'pexpire'],
-          keys: [...rules(patterns.partitionCompanions, patterns.shardCompanions), ...reaperOwnKeys],
+          commands: ['xdel', 'del', 'pexpire', 'hset', 'set', 'get'],
+          keys: [
+            ...rules(...patterns.namedCompanions('outbox'), ...patterns.namedCompanions('replayed')),
+            ...reaperOwnKeys,
+          ],
         },
       ],
     },

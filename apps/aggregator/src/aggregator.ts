@@ -151,6 +151,7 @@ export class Aggregator {
           adoptAfterMs: s.adoptAfter,
           giveUpAfterMs: s.giveUpAfter ?? 10_000,
           maxDeliveries: s.maxDeliveries,
+          durability: this.durability,
         },
       );
     }
@@ -208,7 +209,7 @@ export class Aggregator {
     this.deps.log.warn(
       { consumer: this.settings.consumer, waitedMs: budgetMs, entries, batch },
       entries > 0
-        ? 'stopped without acknowledging the batch in hand (Redis did not answer): its entries stay pending with this consumer for the reaper or a drain to adopt'
+        ? 'stopped without acknowledging the batch in hand (Redis did not answer): unless the script reached Redis, its entries stay pending with this consumer for the reaper or a drain to adopt'
         : 'stopped with a Redis command unanswered; no batch in hand (entries read ahead, if any, stay pending with this consumer for the reaper or a drain to adopt)',
     );
   }

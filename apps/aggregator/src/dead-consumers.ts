@@ -3,6 +3,7 @@ import {
   DELIVERED_TOO_OFTEN,
   deadLetterPending,
   judgeConsumers,
+  type Durability,
   type Logger,
   type PipelineKeys,
   type RedisClient,
@@ -30,6 +31,8 @@ export interface DeadConsumerPolicy {
   adoptAfterMs: number | 'off';
   /** With `off`: how long a dead consumer may hold the drain up before it gives up. */
   giveUpAfterMs: number;
+  /** --wait-replicas: the dead-letter stream's replicas hold a letter before it leaves the outbox. */
+  durability?: Durability;
   /** Entries delivered this often go to the dead-letter stream instead of being adopted. */
   maxDeliveries: number;
 }
@@ -215,6 +218,7 @@ export class DeadConsumerWatch {
           minIdleMs,
           minDeliveries: maxDeliveries,
           reason: DELIVERED_TOO_OFTEN,
+          durability: this.policy.durability,
         });
         deadLettered += outcome.deadLettered.length;
         if (outcome.deadLettered.length > 0) {

@@ -225,6 +225,10 @@ export class HourCloser {
       if (p.day < day) this.sealedThrough.add(p.partition);
       else parts.push({ partition: p.partition, hash: detail });
     }
+    // The publication builds on the seals and the totals they froze: a partition's master that lost
+    // its seal in a failover would count a reading of the hour again that settle then drops.
+    const durability = this.o.durability ?? NO_WAIT;
+    await Promise.all(targets.map((p) => waitForReplicas(this.o.redis, p.partition, durability)));
 
     const totals = sumHourTotals(parts);
     const republished = parts.filter((p) => p.hash.includes('settled')).map((p) => p.partition);
@@ -261,10 +265,10 @@ export class HourCloser {
         );
       }
     }
-    // Settling drops the totals (another master on a cluster): the publication must first be where a
-    // failover cannot take it back, or the hour would be published again without them. publish-hour
+    // Settling (another master on a cluster) strips the totals of their devices and ends the hour
+    // there: the publication must first be where a failover cannot take it back (a lost one is made
+    // again from the settled totals, lostPublications, but only while it is the newest). publish-hour
     // writes on every outcome, so this WAIT also covers another instance's publication it found.
-    const durability = this.o.durability ?? NO_WAIT;
     if (totals) await waitForReplicas(this.o.redis, this.o.keys.averages, durability);
     const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
     for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {

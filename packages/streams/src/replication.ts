@@ -37,6 +37,9 @@ export async function waitForReplicas(
 ): Promise<void> {
   const { replicas, timeoutMs } = durability;
   if (replicas <= 0) return;
+  // WAIT 0 would block for ever, and every command queued behind it on the connection with it.
+  if (!(timeoutMs > 0))
+    throw new PipeError('waitForReplicas: timeoutMs must be more than 0', 'INVALID_ARGUMENT');
   let acknowledged: number;
   if (isCluster(redis)) {
     const replies = await redis.pipeline().exists(key).call('WAIT', replicas, timeoutMs).exec();

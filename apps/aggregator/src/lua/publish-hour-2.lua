@@ -14,7 +14,8 @@
 local averages, sources = KEYS[1], KEYS[2]
 local id = ARGV[1] .. '-0'
 if redis.call('XRANGE', averages, id, id)[1] then
-  -- A write (the same expiry again), so that the caller's WAIT covers the publication it found.
+  -- A write (the sources' expiry started again: harmless, they outlive the entry anyway), so that the
+  -- caller's WAIT covers the publication it found.
   redis.call('PEXPIRE', sources, ARGV[3])
   return { 'already', redis.call('HGET', sources, 'list') or '' }
 end

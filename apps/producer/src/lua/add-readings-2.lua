@@ -30,6 +30,9 @@ local batch = ARGV[1]
 
 local previous = redis.call('HGET', ledger, batch)
 if previous then
+  -- The same value again, but a write: the producer's WAIT (--wait-replicas) after this call then covers
+  -- the earlier write of the batch too, not only this connection's writes.
+  redis.call('HSET', ledger, batch, previous)
   return { 0, previous }
 end
 

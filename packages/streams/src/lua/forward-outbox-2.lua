@@ -35,8 +35,8 @@ for _, entry in ipairs(cjson.decode(ARGV[3])) do
     written = written + 1
   end
 end
-if written > 0 then
-  redis.call('HSET', marks, outbox, last)
-  redis.call('PEXPIRE', marks, ARGV[2])
-end
+-- Written or not (another process moved these entries), a write: the caller's WAIT (--wait-replicas)
+-- then covers what this call found moved, not only what it moved itself.
+if last then redis.call('HSET', marks, outbox, last) end
+redis.call('PEXPIRE', marks, ARGV[2])
 return written

@@ -17,7 +17,11 @@
 local stream, marks = KEYS[1], KEYS[2]
 local mark = ARGV[1] .. ' ' .. ARGV[2]
 local earlier = redis.call('HGET', marks, mark)
-if earlier then return { 'replayed', earlier } end
+if earlier then
+  -- A write, so that the caller's WAIT (--wait-replicas) covers the earlier replay it found.
+  redis.call('HSET', marks, mark, earlier)
+  return { 'replayed', earlier }
+end
 if redis.call('EXISTS', stream) == 0 then return { 'nostream', '' } end
 local id = redis.call('XADD', stream, 'NOMKSTREAM', '*', unpack(ARGV, 4))
 redis.call('HSET', marks, mark, id)

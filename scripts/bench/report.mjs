@@ -186,7 +186,49 @@ not how it scales: on separate hosts each master takes a third of the writes (on
 ${table(['setup', 'backfill s', 'backfill readings/s', 'drain s', 'drain readings/s', 'total s'], rows)}${spread}`;
 }
 
-const SECTIONS = [writes, library, consumption, endToEnd, reaper, shards];
+function durability({ producer, aggregator }) {
+  const p = producer.replicated;
+  const a = aggregator.replicated;
+  const drainRate = (r) => a.readings / r.drainSeconds;
+  const row = (name, plain, waited, waits) => [
+    name,
+    int(plain),
+    int(waited),
+    ratio(waited / plain),
+    int(waits),
+  ];
+  return `## Durability: \`--wait-replicas 1\` beside the default, on a master with one replica
+
+A master and one replica (\`redis-server --replicaof\`, its link up and caught up before each run) on this
+same machine; each CLI run twice with the default (no \`WAIT\`) and twice with \`--wait-replicas 1\`, in the
+order default, wait, wait, default, keeping the faster of each. The producer \`WAIT\`s after each batch it
+writes, the aggregator around each hour it closes (and after outbox forwards, none here); the WAITs column
+counts those the master ran (\`INFO commandstats\`) in the kept \`--wait-replicas 1\` run.
+
+${table(
+  ['CLI and work', 'default readings/s', '`--wait-replicas 1` readings/s', 'wait / default', 'WAITs'],
+  [
+    row(
+      `\`pipe-producer ingest\` of an NDJSON file of the first ${int(p.readings)} of the readings above (${producer.devices} devices; its summary's rate)`,
+      p.default,
+      p.waitReplicas1,
+      p.waits,
+    ),
+    row(
+      `\`pipe-aggregator run --drain\` of ${int(a.readings)} readings from \`pipe-producer backfill\` (1 device x 1 reading/s x ${a.days} days, ${a.hours} hours; its own figure)`,
+      drainRate(a.default),
+      drainRate(a.waitReplicas1),
+      a.waitReplicas1.waits,
+    ),
+  ],
+)}
+
+For comparison, the ingest of all ${int(producer.readings)} readings on one server without a replica (above): ${int(producer.ingest)} readings/s.
+The drains as processes, from spawn to exit: ${secs(a.default.seconds)} s with the default,
+${secs(a.waitReplicas1.seconds)} s with \`--wait-replicas 1\`.`;
+}
+
+const SECTIONS = [writes, library, consumption, endToEnd, reaper, shards, durability];
 
 /** The figures' sections (also printed at the end of the run). */
 export function renderFigures(figures) {

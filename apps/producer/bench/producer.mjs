@@ -5,6 +5,10 @@
 //   2. a bare ioredis pipeline, 1000 XADDs per round trip, of the same readings the producer writes
 // then the producer two ways: `pipe-producer ingest` of an NDJSON file (the CLI: parse, validate,
 // write) and PartitionWriter directly (the write path alone). Prints readings/s and the ratios.
+// Then the cost of --wait-replicas: the first half of the same readings (500,000 by default) in an NDJSON
+// file ingested by the CLI on a master with one replica (`redis-server --replicaof`), with the default
+// (no WAIT) and with `--wait-replicas 1` (a WAIT after each batch), each twice in the order default, wait,
+// wait, default, keeping the faster of each.
 // Usage: node bench/producer.mjs [readings]   (build first: pnpm exec turbo run build --filter=@pipe/producer...)
 // With env BENCH_JSON=<file> it also writes its figures there as JSON (for `pnpm bench`'s report).
 import { execFile, spawn } from 'node:child_process';
@@ -34,10 +38,64 @@ function reading(i) {
   };
 }
 const readings = Array.from({ length: N }, (_, i) => reading(i));
+const REPLICATED = Math.ceil(N / 2);
+
+/** An NDJSON file of these readings, one per line. */
+async function writeNdjson(file, list) {
+  const out = createWriteStream(file);
+  for (const r of list)
+    if (!out.write(`${JSON.stringify(r)}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+  await new Promise((resolve) => out.end(resolve));
+}
+
+/** `pipe-producer ingest --json` of `file` to its exit: its summary (its rate excludes start-up) and wall seconds. */
+async function runIngest(file, expected, url, flags = []) {
+  const t = performance.now();
+  const child = spawn(
+    process.execPath,
+    [main, 'ingest', '--file', file, '--redis-url', url, '--prefix', 'bench', '--json', ...flags],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let summaryText = '';
+  child.stdout.on('data', (chunk) => {
+    summaryText += chunk;
+  });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  const wall = (performance.now() - t) / 1000;
+  if (code !== 0) throw new Error(`ingest exited ${code}: ${summaryText}`);
+  const summary = JSON.parse(summaryText.trim().split('\n').pop());
+  if (summary.readings !== expected) throw new Error(`ingest wrote ${summary.readings} of ${expected}`);
+  return { summary, wall };
+}
+
+const replicationField = async (client, name) =>
+  Number(new RegExp(`${name}:(\\d+)`).exec(await client.info('replication'))?.[1] ?? Number.NaN);
+
+/** Resolves once the replica's link is up and it has applied everything the master sent it so far. */
+async function replicaCaughtUp(masterClient, replicaClient) {
+  const deadline = Date.now() + 30_000;
+  const target = await replicationField(masterClient, 'master_repl_offset');
+  for (;;) {
+    const info = await replicaClient.info('replication');
+    const applied = Number(/slave_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
+    if (info.includes('master_link_status:up') && applied >= target) return;
+    if (Date.now() > deadline) throw new Error(`the replica did not catch up: ${info}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** WAIT commands the server ran since its last CONFIG RESETSTAT. */
+async function waitCalls(client) {
+  return Number(/cmdstat_wait:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+}
 
 const server = await RedisServer.start();
 const redis = new Redis(server.url);
 const dir = await mkdtemp(join(tmpdir(), 'producer-bench-'));
+let master;
+let replica;
 const results = [];
 const report = (name, perSecond, note = '') => {
   results.push(perSecond);
@@ -104,27 +162,8 @@ try {
   // 3. The producer's CLI: ingest of an NDJSON file (written before the clock starts).
   await redis.flushall();
   const file = join(dir, 'readings.ndjson');
-  const out = createWriteStream(file);
-  for (const r of readings)
-    if (!out.write(`${JSON.stringify(r)}\n`)) await new Promise((resolve) => out.once('drain', resolve));
-  await new Promise((resolve) => out.end(resolve));
-  t = performance.now();
-  const child = spawn(
-    process.execPath,
-    [main, 'ingest', '--file', file, '--redis-url', server.url, '--prefix', 'bench', '--json'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let summaryText = '';
-  child.stdout.on('data', (chunk) => {
-    summaryText += chunk;
-  });
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  const wall = (performance.now() - t) / 1000;
-  if (code !== 0) throw new Error(`ingest exited ${code}: ${summaryText}`);
-  const summary = JSON.parse(summaryText.trim().split('\n').pop());
-  if (summary.readings !== N) throw new Error(`ingest wrote ${summary.readings} of ${N}`);
+  await writeNdjson(file, readings);
+  const { summary, wall } = await runIngest(file, N, server.url);
   report(
     'pipe-producer ingest (NDJSON, CLI)',
     summary.readingsPerSecond,
@@ -148,7 +187,54 @@ try {
   writerRedis.disconnect();
   if (writer.stats.written !== N) throw new Error(`writer wrote ${writer.stats.written} of ${N}`);
 
+  // 5. --wait-replicas: half the readings ingested on a master with one replica, default and with a WAIT per batch.
+  await redis.flushall();
+  const replicatedStarted = performance.now();
+  const halfFile = join(dir, 'half.ndjson');
+  await writeNdjson(halfFile, readings.slice(0, REPLICATED));
+  master = await RedisServer.start();
+  replica = await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  const masterRedis = new Redis(master.url);
+  const replicaRedis = new Redis(replica.url);
+  const replicated = { default: { rate: 0, waits: 0 }, wait: { rate: 0, waits: 0 } };
+  const runs = { default: [], wait: [] };
+  try {
+    for (const mode of ['default', 'wait', 'wait', 'default']) {
+      await masterRedis.flushall();
+      await replicaCaughtUp(masterRedis, replicaRedis);
+      await masterRedis.config('RESETSTAT');
+      const { summary: s } = await runIngest(
+        halfFile,
+        REPLICATED,
+        master.url,
+        mode === 'wait' ? ['--wait-replicas', '1'] : [],
+      );
+      const waits = await waitCalls(masterRedis);
+      if (mode === 'wait' && waits === 0) throw new Error('ingest --wait-replicas 1 sent no WAIT');
+      if (mode === 'default' && waits !== 0)
+        throw new Error(`ingest without --wait-replicas sent ${waits} WAITs`);
+      runs[mode].push(s.readingsPerSecond);
+      if (s.readingsPerSecond > replicated[mode].rate)
+        replicated[mode] = { rate: s.readingsPerSecond, waits };
+    }
+  } finally {
+    masterRedis.disconnect();
+    replicaRedis.disconnect();
+  }
+
+  const replicatedSeconds = (performance.now() - replicatedStarted) / 1000;
   const [bench, bare, ingest, direct] = results;
+  const waitCost = replicated.wait.rate / replicated.default.rate;
+  console.log('');
+  console.log(
+    `${'ingest, master + 1 replica, default'.padEnd(44)} ${String(Math.round(replicated.default.rate)).padStart(9)} readings/s (best of 2; / bare pipeline ${(replicated.default.rate / bare).toFixed(2)})`,
+  );
+  console.log(
+    `${'ingest, master + 1 replica, --wait-replicas 1'.padEnd(44)} ${String(Math.round(replicated.wait.rate)).padStart(9)} readings/s (best of 2; / bare pipeline ${(replicated.wait.rate / bare).toFixed(2)}; ${replicated.wait.waits} WAITs)`,
+  );
+  console.log(
+    `(${REPLICATED} readings each; every run: default ${runs.default.join(' / ')}, wait ${runs.wait.join(' / ')}; the four ingests on master + replica took ${replicatedSeconds.toFixed(0)} s)`,
+  );
   console.log('\nratios');
   console.log(
     `  ingest / redis-benchmark          ${(ingest / bench).toFixed(2)}  (target >= 0.33: ${ingest / bench >= 1 / 3 ? 'met' : 'NOT met'})`,
@@ -156,6 +242,9 @@ try {
   console.log(`  ingest / bare ioredis pipeline    ${(ingest / bare).toFixed(2)}`);
   console.log(`  writer / redis-benchmark          ${(direct / bench).toFixed(2)}`);
   console.log(`  writer / bare ioredis pipeline    ${(direct / bare).toFixed(2)}`);
+  console.log(
+    `  --wait-replicas 1 / default       ${waitCost.toFixed(2)}  (ingest on a master with one replica)`,
+  );
 
   if (process.env.BENCH_JSON) {
     const figures = {
@@ -166,11 +255,22 @@ try {
       ingest,
       ingestWithStart: N / wall,
       writer: direct,
+      // The first half of the readings ingested on a master with one replica, best of 2 each; WAITs: those of that run.
+      replicated: {
+        readings: REPLICATED,
+        rounds: 2,
+        default: replicated.default.rate,
+        waitReplicas1: replicated.wait.rate,
+        waits: replicated.wait.waits,
+        runs,
+      },
     };
     await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
   }
 } finally {
   redis.disconnect();
   await server.stop();
+  await replica?.stop();
+  await master?.stop();
   await rm(dir, { recursive: true, force: true });
 }

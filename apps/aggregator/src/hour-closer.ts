@@ -1,4 +1,5 @@
 import {
+  connectionEpoch,
   DAY_MS,
   type Durability,
   forwardOutbox,
@@ -218,6 +219,7 @@ export class HourCloser {
       if (status === 'earlier-open' || status === 'pending') return { status, detail };
     }
     const parts: PartitionTotals[] = [];
+    const sealedSince = connectionEpoch(this.o.redis);
     for (const [i, [status, detail]] of (await seal('seal')).entries()) {
       if (status === 'earlier-open' || status === 'pending') return { status, detail };
       if (status !== 'sealed') throw new Error(`seal-hour answered ${status}`);
@@ -228,14 +230,18 @@ export class HourCloser {
     // The publication builds on the seals and the totals they froze: a partition's master that lost
     // its seal in a failover would count a reading of the hour again that settle then drops.
     const durability = this.o.durability ?? NO_WAIT;
-    await Promise.all(targets.map((p) => waitForReplicas(this.o.redis, p.partition, durability)));
+    await Promise.all(
+      targets.map((p) => waitForReplicas(this.o.redis, p.partition, durability, sealedSince)),
+    );
 
     const totals = sumHourTotals(parts);
     const republished = parts.filter((p) => p.hash.includes('settled')).map((p) => p.partition);
+    let publishedSince: number | undefined;
     let outcome: PublishReply[0] | 'empty' = 'empty';
     let detail = '';
     if (totals) {
       const average = averageOf(totals, hourStart);
+      publishedSince = connectionEpoch(this.o.redis);
       [outcome, detail] = await scripts.publishHour(
         [this.o.keys.averages, state.sources(hourStart)],
         [
@@ -269,7 +275,7 @@ export class HourCloser {
     // there: the publication must first be where a failover cannot take it back (a lost one is made
     // again from the settled totals, lostPublications, but only while it is the newest). publish-hour
     // writes on every outcome, so this WAIT also covers another instance's publication it found.
-    if (totals) await waitForReplicas(this.o.redis, this.o.keys.averages, durability);
+    if (totals) await waitForReplicas(this.o.redis, this.o.keys.averages, durability, publishedSince);
     const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
     for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {
       let reason = '';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  connectionEpoch,
   DAY_MS,
   type Durability,
   type Logger,
@@ -289,6 +290,7 @@ export class PartitionWriter<S = undefined> {
       sent: false,
       send: async () => {
         batch.sent = true;
+        const since = connectionEpoch(this.redis);
         const outcome = await addReadings(partition, ledger, [
           batchId,
           String(this.newest(group) + this.options.retentionMs),
@@ -299,7 +301,7 @@ export class PartitionWriter<S = undefined> {
         // Confirmed only once the replicas hold it: a failover to a replica that lacks the batch would
         // lose readings already counted as written. Too few in time fails the attempt, which is retried
         // (the ledger recognises the batch if it did land).
-        await waitForReplicas(this.redis, partition, this.options.durability ?? NO_WAIT);
+        await waitForReplicas(this.redis, partition, this.options.durability ?? NO_WAIT, since);
         return outcome;
       },
     };

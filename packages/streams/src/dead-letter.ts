@@ -4,7 +4,7 @@ import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
 import { forwardOutbox, outboxOf } from './outbox.js';
 import type { RedisClient } from './redis.js';
-import { type Durability, NO_WAIT, waitForReplicas } from './replication.js';
+import { connectionEpoch, type Durability, NO_WAIT, waitForReplicas } from './replication.js';
 import type { DeadLetter } from './schemas.js';
 import { Stream } from './stream.js';
 
@@ -142,13 +142,14 @@ export async function replayDeadLetter(
   if (!found.letter.ok) return { status: 'invalid', reason: found.letter.error.message };
   const { stream } = found.letter.value;
   const run = defineLuaCommand(redis, 'pipeReplayDeadLetter', REPLAY_LUA);
+  const since = connectionEpoch(redis);
   const [status, id] = (await run(
     [stream, companionKeyOf(stream, 'replayed')],
     [deadLetters, letterId, REPLAY_MARK_TTL_MS, ...replayFields(found.letter.value)],
   )) as [string, string];
   if (status === 'nostream') return { status, stream };
   // The letter goes only once the partition's replicas hold the entry it became (--wait-replicas).
-  await waitForReplicas(redis, stream, durability);
+  await waitForReplicas(redis, stream, durability, since);
   await redis.xdel(deadLetters, letterId);
   return { status: 'replayed', stream, id };
 }

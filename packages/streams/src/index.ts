@@ -113,6 +113,7 @@ export {
 } from './stream.js';
 export { type TimeSeriesMessage, type TimeSeriesPending, TimeSeries } from './time-series.js';
 export {
+  connectionEpoch,
   type Durability,
   NO_WAIT,
   NotReplicatedError,

@@ -1,7 +1,7 @@
 import { companionKeyOf } from './keys.js';
 import { defineLuaCommand } from './lua-command.js';
 import type { RedisClient } from './redis.js';
-import { type Durability, NO_WAIT, waitForReplicas } from './replication.js';
+import { connectionEpoch, type Durability, NO_WAIT, waitForReplicas } from './replication.js';
 
 const FORWARD_LUA = new URL('./lua/forward-outbox-2.lua', import.meta.url);
 /** Entries moved per read of an outbox (and per script call). */
@@ -57,11 +57,12 @@ export async function forwardOutbox(
       moved.push(id);
     }
     for (const [destination, list] of byDestination) {
+      const since = connectionEpoch(redis);
       written += (await forward(
         [destination, companionKeyOf(destination, 'forwarded')],
         [outbox, MARK_TTL_MS, JSON.stringify(list)],
       )) as number;
-      await waitForReplicas(redis, destination, durability);
+      await waitForReplicas(redis, destination, durability, since);
     }
     if (moved.length > 0) await redis.xdel(outbox, ...moved);
     if (entries.length < PAGE) return written;

@@ -1,4 +1,5 @@
 import { PipeError } from './errors.js';
+import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from './redis.js';
 
 /**
@@ -26,14 +27,59 @@ export class NotReplicatedError extends PipeError {
   }
 }
 
+const epochs = new WeakMap<RedisClient, { value: number }>();
+
+/**
+ * A number that changes whenever the client's connections may no longer be the ones an earlier write
+ * went out on: a (re)connection, on a cluster also a node added or removed or a slot given to another
+ * master. WAIT only vouches for writes of its own connection, and ioredis sends a command again on a
+ * new connection after a reconnect (or a failover's redirection): take the epoch before the write,
+ * pass it to waitForReplicas, and a WAIT that may have gone out on another connection fails instead.
+ */
+export function connectionEpoch(redis: RedisClient): number {
+  let epoch = epochs.get(redis);
+  if (!epoch) {
+    const state = { value: 0 };
+    const bump = () => {
+      state.value++;
+    };
+    if (isCluster(redis)) {
+      const watched = new WeakSet<Redis>();
+      const watch = (node: Redis) => {
+        if (watched.has(node)) return;
+        watched.add(node);
+        node.on('ready', bump);
+      };
+      for (const node of redis.nodes()) watch(node);
+      redis.on('+node', (node: Redis) => {
+        watch(node);
+        bump();
+      });
+      redis.on('-node', bump);
+      // The slot map is refreshed every few seconds; only a change of masters counts.
+      let masters = '';
+      redis.on('refresh', () => {
+        const now = redis.slots.map((nodes) => nodes?.[0] ?? '').join(',');
+        if (now !== masters) bump();
+        masters = now;
+      });
+    } else redis.on('ready', bump);
+    epochs.set(redis, state);
+    epoch = state;
+  }
+  return epoch.value;
+}
+
 /**
  * Waits until `durability.replicas` replicas hold every write sent so far on the connection to `key`'s
  * master (WAIT counts per connection; on a cluster the pipeline's key routes the WAIT to that master).
+ * With `since` (connectionEpoch before the write), fails when the connection may have changed since.
  */
 export async function waitForReplicas(
   redis: RedisClient,
   key: string,
   durability: Durability,
+  since?: number,
 ): Promise<void> {
   const { replicas, timeoutMs } = durability;
   if (replicas <= 0) return;
@@ -49,5 +95,11 @@ export async function waitForReplicas(
   } else {
     acknowledged = Number(await redis.call('WAIT', replicas, timeoutMs));
   }
+  if (since !== undefined && connectionEpoch(redis) !== since)
+    throw new PipeError(
+      `${key}: the connection changed between the write and its WAIT (a reconnect or a failover); not confirmed`,
+      'NOT_REPLICATED',
+      true,
+    );
   if (acknowledged < replicas) throw new NotReplicatedError(key, acknowledged, durability);
 }

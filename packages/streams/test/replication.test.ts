@@ -1,7 +1,7 @@
 import { RedisCluster, RedisServer } from '@pipe/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotReplicatedError, waitForReplicas } from '../src/index.js';
+import { connectionEpoch, NotReplicatedError, waitForReplicas } from '../src/index.js';
 
 describe('waitForReplicas on one server', () => {
   let master: RedisServer;
@@ -28,6 +28,20 @@ describe('waitForReplicas on one server', () => {
       expect(err).toBeInstanceOf(NotReplicatedError);
       expect(err).toMatchObject({ code: 'NOT_REPLICATED', retryable: true });
       expect(err.message).toBe('k: 1 of 2 replicas acknowledged the write within 200 ms');
+
+      // A WAIT on a connection made after the write cannot vouch for it: a reconnect in between fails it.
+      const since = connectionEpoch(redis);
+      await redis.set('k', 'v2');
+      const ready = new Promise((resolve) => redis.once('ready', resolve));
+      redis.disconnect(true);
+      await ready;
+      await expect(
+        waitForReplicas(redis, 'k', { replicas: 1, timeoutMs: 5000 }, since),
+      ).rejects.toMatchObject({
+        code: 'NOT_REPLICATED',
+        retryable: true,
+      });
+      await waitForReplicas(redis, 'k', { replicas: 1, timeoutMs: 5000 }, connectionEpoch(redis));
     } finally {
       redis.disconnect();
       onReplica.disconnect();
@@ -53,10 +67,17 @@ describe('waitForReplicas on a cluster', () => {
         await waitForReplicas(redis, key, { replicas: 1, timeoutMs: 5000 });
       }
       // What WAIT confirmed survives the master's death.
+      const since = connectionEpoch(redis);
       const promoted = await cluster.failMasterOf('a');
       const direct = new Redis(promoted.url);
       expect(await direct.get('a')).toBe('a');
       direct.disconnect();
+      // A WAIT taken across the failover cannot vouch for a write sent before it.
+      await expect(waitForReplicas(redis, 'a', { replicas: 1, timeoutMs: 300 }, since)).rejects.toMatchObject(
+        {
+          code: 'NOT_REPLICATED',
+        },
+      );
       // The promoted master has no replica left: a write there cannot be confirmed.
       await redis.set('a', 'again');
       await expect(waitForReplicas(redis, 'a', { replicas: 1, timeoutMs: 300 })).rejects.toBeInstanceOf(

@@ -53,7 +53,8 @@ export function stateAfterPartitionMs(keepHours: number): number {
   return keepHours * HOUR_MS + SOURCES_EXTRA_MS;
 }
 
-export type BlockedStatus = 'not-due' | 'pending' | 'earlier-open';
+/** `regressed`: the averages stream lost publications; the next round makes them again first. */
+export type BlockedStatus = 'not-due' | 'pending' | 'earlier-open' | 'regressed';
 
 export interface CloseOptions {
   /** Hours that ended at or before this (ms) close whatever stream time says. */
@@ -86,6 +87,11 @@ export interface CloseRound {
 export class HourCloser {
   /** Partitions of past days sealed through their last hour: sealing them again changes nothing. */
   private readonly sealedThrough = new Set<string>();
+  /**
+   * The newest hour this instance saw in the averages stream or published: a stream whose newest entry
+   * is older lost publications (see publish-hour-2.lua, 'regressed').
+   */
+  private newestPublished: number | undefined;
   /** Due hours whose partitions were rediscovered after they became due. */
   private readonly discoveredWhileDue = new Set<number>();
 
@@ -167,6 +173,7 @@ export class HourCloser {
    */
   private async lostPublications(progress: PartitionProgress[]): Promise<string[][]> {
     const [newest] = await this.o.redis.xrevrange(this.o.keys.averages, '+', '-', 'COUNT', 1);
+    if (newest) this.sawPublished(Number(newest[0].split('-')[0]));
     const after = newest ? `(${newest[0].split('-')[0]}` : '-inf';
     return Promise.all(
       progress.map((p) => this.o.redis.zrangebyscore(this.o.state.settledHours(p.partition), after, '+inf')),
@@ -249,9 +256,21 @@ export class HourCloser {
           this.o.keepHours,
           stateAfterPartitionMs(this.o.keepHours),
           JSON.stringify(totals.sources),
+          this.newestPublished ?? '',
           ...encodeAverage(average),
         ],
       );
+      if (outcome === 'regressed') {
+        // Publishing past the lost hours would leave them behind a newer ID for ever: plan again, and
+        // lostPublications finds them (as settled hours newer than what the stream kept).
+        log.error(
+          { hourStart, newestKnown: this.newestPublished, newestNow: detail || null },
+          'the averages stream lost publications (a failover without --wait-replicas?); making them again first',
+        );
+        this.newestPublished = detail ? Number(detail.split('-')[0]) : undefined;
+        return { status: 'regressed', detail };
+      }
+      this.sawPublished(outcome === 'superseded' ? Number(detail.split('-')[0]) : hourStart);
       if (outcome === 'published') {
         const { date, hour, average_temp_f } = average;
         log.info(
@@ -294,5 +313,9 @@ export class HourCloser {
       if (late > 0) await forwardOutbox(this.o.redis, partition, { durability });
     }
     return { outcome };
+  }
+
+  private sawPublished(hourStart: number): void {
+    this.newestPublished = Math.max(this.newestPublished ?? hourStart, hourStart);
   }
 }

@@ -1,5 +1,6 @@
 import { DAY_MS, Stream } from '@pipe/streams';
 import { expect, it } from 'vitest';
+import { defineAggregatorScripts } from '../src/scripts.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
 import { startAggregator } from './fixtures/processes.js';
 import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
@@ -37,4 +38,24 @@ it('publishes again, exactly, the hours whose publication Redis lost after the p
   expect(repaired.map((line) => String(line.hourStart))).toEqual(lost);
   expect(repaired.every((line) => line.level === 50)).toBe(true);
   expect(await new Stream(redis, keys.late).length()).toBe(0);
+});
+
+// The race the hour closer guards against: it planned with the averages stream as it was, a failover
+// took the newest publications back, and it is about to publish a later hour past them.
+it('refuses to publish past publications the stream lost (regressed), so they can be made again first', async () => {
+  const { keys } = fresh();
+  const scripts = defineAggregatorScripts(redis);
+  const hour = (h: number) => Math.floor(Date.now() / HOUR_MS) * HOUR_MS - (10 - h) * HOUR_MS;
+  const publish = (h: number, newestKnown: number | '') =>
+    scripts.publishHour(
+      [keys.averages, `{${keys.averages}}:sources:${hour(h)}`],
+      [hour(h), 120, 60_000, '[]', newestKnown, 'date', 'd', 'hour', String(h)],
+    );
+  expect(await publish(1, '')).toEqual(['published', '']);
+  // The stream's newest is hour 1, but hour 2 was known published: it was lost.
+  expect(await publish(3, hour(2))).toEqual(['regressed', `${hour(1)}-0`]);
+  expect(await redis.xlen(keys.averages)).toBe(1);
+  expect(await publish(2, hour(1))).toEqual(['published', '']);
+  expect(await publish(3, hour(2))).toEqual(['published', '']);
+  expect(await publish(2, hour(3))).toEqual(['already', '[]']);
 });

@@ -26,7 +26,9 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
   let totals: HourTotals | undefined;
   // A device writes to one shard, but a re-sharded day could see it in two: count it once.
   const devices = new Set<string>();
-  // Settled totals (see settle-hour-4.lua) keep their device count without the devices.
+  // Settled totals (see settle-hour-4.lua) keep their device count without the devices: an hour made
+  // again from them counts a device that wrote to two shards of a day (a re-sharded day) twice. Its
+  // readings, mean, min and max are exact.
   let settledDevices = 0;
   for (const { partition, hash } of parts) {
     const h = new Map<string, string>();

@@ -5,10 +5,11 @@
 // (redis://pipe-aggregator:<password>@host:6379).
 import { randomBytes } from 'node:crypto';
 import { aclSetUserLine, pipelineAcl } from '@pipe/service';
+import { DEFAULT_PREFIX } from '@pipe/streams';
 
 const args = process.argv.slice(2);
 const prefixAt = args.indexOf('--prefix');
-const prefix = prefixAt >= 0 ? args[prefixAt + 1] : (process.env.STREAM_PREFIX ?? 'temps');
+const prefix = prefixAt >= 0 ? args[prefixAt + 1] : (process.env.STREAM_PREFIX ?? DEFAULT_PREFIX);
 if (args.includes('--help') || !prefix) {
   console.log('usage: pnpm acl [--prefix <prefix>]   (passwords: PIPE_PRODUCER_PASSWORD, ... or generated)');
   process.exit(prefix ? 0 : 1);

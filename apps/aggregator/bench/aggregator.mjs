@@ -15,6 +15,7 @@ import { encodeReading, PipelineKeys } from '@pipe/streams';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { backfill, checkAverages, drain, hoursSpanned } from './jobs.mjs';
+import { replicaCaughtUp, waitCalls } from '../../../scripts/bench/replica.mjs';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const DAY = 86_400_000;
@@ -66,27 +67,6 @@ async function bareLoop(redis, partitions) {
     }
   }
   return { n, seconds: (performance.now() - started) / 1000 };
-}
-
-const replicationField = async (client, name) =>
-  Number(new RegExp(`${name}:(\\d+)`).exec(await client.info('replication'))?.[1] ?? Number.NaN);
-
-/** Resolves once the replica's link is up and it has applied everything the master sent it so far. */
-async function replicaCaughtUp(masterClient, replicaClient) {
-  const deadline = Date.now() + 30_000;
-  const target = await replicationField(masterClient, 'master_repl_offset');
-  for (;;) {
-    const info = await replicaClient.info('replication');
-    const applied = Number(/slave_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
-    if (info.includes('master_link_status:up') && applied >= target) return;
-    if (Date.now() > deadline) throw new Error(`the replica did not catch up: ${info}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** WAIT commands the server ran since its last CONFIG RESETSTAT. */
-async function waitCalls(client) {
-  return Number(/cmdstat_wait:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
 }
 
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

@@ -21,6 +21,7 @@ import { PipelineKeys } from '@pipe/streams';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { PartitionWriter } from '../dist/partition-writer.js';
+import { replicaCaughtUp, waitCalls } from '../../../scripts/bench/replica.mjs';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const DEVICES = 100;
@@ -68,27 +69,6 @@ async function runIngest(file, expected, url, flags = []) {
   const summary = JSON.parse(summaryText.trim().split('\n').pop());
   if (summary.readings !== expected) throw new Error(`ingest wrote ${summary.readings} of ${expected}`);
   return { summary, wall };
-}
-
-const replicationField = async (client, name) =>
-  Number(new RegExp(`${name}:(\\d+)`).exec(await client.info('replication'))?.[1] ?? Number.NaN);
-
-/** Resolves once the replica's link is up and it has applied everything the master sent it so far. */
-async function replicaCaughtUp(masterClient, replicaClient) {
-  const deadline = Date.now() + 30_000;
-  const target = await replicationField(masterClient, 'master_repl_offset');
-  for (;;) {
-    const info = await replicaClient.info('replication');
-    const applied = Number(/slave_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
-    if (info.includes('master_link_status:up') && applied >= target) return;
-    if (Date.now() > deadline) throw new Error(`the replica did not catch up: ${info}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** WAIT commands the server ran since its last CONFIG RESETSTAT. */
-async function waitCalls(client) {
-  return Number(/cmdstat_wait:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
 }
 
 const server = await RedisServer.start();

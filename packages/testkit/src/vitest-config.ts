@@ -1,12 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+export interface PipeVitestOptions {
+  /** Per-test and per-hook limit of the integration project. */
+  integrationTimeoutMs?: number;
+  /**
+   * The least share of `src/` lines the package's tests must run in-process (`vitest run --coverage`
+   * fails below it). Unset: coverage is reported, not enforced.
+   */
+  minLineCoverage?: number;
+}
+
 /**
  * The vitest setup every package shares: `unit` runs pure `src/**\/*.test.ts`, `integration` runs
- * `test/**\/*.test.ts` against a real redis-server started once per run by the global setup.
+ * `test/**\/*.test.ts` against a real redis-server started once per run by the global setup. With
+ * `--coverage`, v8 measures which lines of `src/` the tests ran in this process (child processes do
+ * not count) and writes `coverage/coverage-summary.json` for the per-package report.
  */
-export function pipeVitestConfig({ integrationTimeoutMs = 60_000 }: { integrationTimeoutMs?: number } = {}) {
+export function pipeVitestConfig({ integrationTimeoutMs = 60_000, minLineCoverage }: PipeVitestOptions = {}) {
   return defineConfig({
     test: {
+      coverage: {
+        provider: 'v8',
+        include: ['src/**/*.ts'],
+        exclude: ['src/**/*.test.ts', 'src/**/*.d.ts'],
+        reporter: ['text-summary', 'json-summary'],
+        ...(minLineCoverage === undefined ? {} : { thresholds: { lines: minLineCoverage } }),
+      },
       projects: [
         { test: { name: 'unit', include: ['src/**/*.test.ts'] } },
         {

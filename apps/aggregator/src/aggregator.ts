@@ -11,7 +11,7 @@ import {
   type RedisClient,
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
-import { accumulateCall } from './batch.js';
+import { accumulateCall } from './accumulate-call.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
 import { HourCloser, stateAfterPartitionMs } from './hour-closer.js';

@@ -204,7 +204,7 @@ export class HourCloser {
           scripts.sealHour(
             [
               p.partition,
-              state.progress(p.partition),
+              state.aggHash(p.partition),
               state.openHours(p.partition),
               state.hour(p.partition, hourStart),
             ],

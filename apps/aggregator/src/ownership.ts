@@ -47,7 +47,7 @@ export async function claimAverages(
   const refusals: string[] = [];
   for (const partition of partitions) {
     const [outcome, detail] = await deps.scripts.takeOver(
-      [partition, state.progress(partition)],
+      [partition, state.aggHash(partition)],
       [group, owner],
     );
     if (outcome === 'pending') refusals.push(`${partition}: ${detail} entries pending in "${owner}"`);
@@ -70,6 +70,6 @@ async function countingGroup(
   group: string,
   partitions: string[],
 ): Promise<string | undefined> {
-  const named = await Promise.all(partitions.map((p) => redis.hget(state.progress(p), 'group')));
+  const named = await Promise.all(partitions.map((p) => redis.hget(state.aggHash(p), 'group')));
   return named.find((g): g is string => g !== null && g !== group);
 }

@@ -26,7 +26,7 @@ export async function readProgress(
   return Promise.all(
     partitions.map(async (partition) => {
       const [maxts, groups] = await Promise.all([
-        redis.hget(state.progress(partition), 'maxts'),
+        redis.hget(state.aggHash(partition), 'maxts'),
         groupsOf(redis, partition),
       ]);
       const g = groups.find((x) => x.name === group);

@@ -8,11 +8,11 @@ export class AggregatorStateKeys {
   constructor(private readonly keys: PipelineKeys) {}
 
   /**
-   * Hash: `maxts` = newest event time counted from this partition (feeds the watermark); `sealed` =
-   * the latest hour closed in this partition (its readings and earlier ones are late); `group` = the
-   * consumer group that counts it.
+   * The partition's `agg` hash: `maxts` = newest event time counted from this partition (feeds the
+   * watermark); `sealed` = the latest hour closed in this partition (its readings and earlier ones are
+   * late); `group` = the consumer group that counts it.
    */
-  progress(partition: string): string {
+  aggHash(partition: string): string {
     return this.keys.companionKey(partition, 'agg');
   }
 

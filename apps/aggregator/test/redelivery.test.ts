@@ -1,6 +1,6 @@
 import { ConsumerGroup, DAY_MS, type PipelineKeys, type StreamEntry } from '@pipe/streams';
 import { expect, it } from 'vitest';
-import { accumulateCall } from '../src/batch.js';
+import { accumulateCall } from '../src/accumulate-call.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { AggregatorStateKeys } from '../src/state-keys.js';
 import { HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';

@@ -10,7 +10,7 @@ import {
 } from '@pipe/streams';
 import type { AggregatorStateKeys } from './state-keys.js';
 
-export interface BatchContext {
+export interface AccumulateContext {
   keys: PipelineKeys;
   state: AggregatorStateKeys;
   group: string;
@@ -77,7 +77,7 @@ const MAX_TEXT = 24;
  * bare number, which Lua reads exactly as the codec did, else the number's shortest text. Turning each
  * number back into text cost more than the rest of the batch's layout.
  */
-function temperatureText(fields: string[], temp: number): string {
+export function temperatureText(fields: string[], temp: number): string {
   // The last temp_f field, as the codec takes the last (of whole pairs: a trailing odd field is ignored).
   for (let i = fields.length - 2 - (fields.length % 2); i >= 0; i -= 2) {
     if (fields[i] === 'temp_f') {
@@ -92,9 +92,9 @@ function temperatureText(fields: string[], temp: number): string {
  * Decodes one partition's batch (in one place: the codecs) and lays it out as the arguments of
  * accumulate-batch-n.lua. Undecodable entries travel as dead letters with their reason.
  */
-export function accumulateCall(batch: ConsumerBatch, ctx: BatchContext): AccumulateCall {
+export function accumulateCall(batch: ConsumerBatch, ctx: AccumulateContext): AccumulateCall {
   const { stream, entries } = batch;
-  const keys = [stream, ctx.state.progress(stream), ctx.state.openHours(stream), outboxOf(stream)];
+  const keys = [stream, ctx.state.aggHash(stream), ctx.state.openHours(stream), outboxOf(stream)];
   const firstHourKey = keys.length + 1; // KEYS are 1-based in Lua
   const day = ctx.keys.parsePartitionKey(stream);
   const hourIndex = new Map<number, number>();

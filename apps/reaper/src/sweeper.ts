@@ -335,24 +335,17 @@ export class Sweeper {
     let cursor = '0-0';
     while (stale.fresh > 0 && bulkTargets.length > 0 && proceed()) {
       const target = leastPending(bulkTargets);
-      const [next, ids, deleted] = (await redis.call(
-        'XAUTOCLAIM',
+      const { next, ids, deleted } = await new ConsumerGroup(redis, group, [stream], target.name).autoclaim(
         stream,
-        group,
-        target.name,
-        this.policy.minIdleMs,
-        cursor,
-        'COUNT',
-        this.pageSize,
-        'JUSTID',
-      )) as [string, string[], string[] | undefined];
+        { minIdle: this.policy.minIdleMs, start: cursor, count: this.pageSize, justId: true },
+      );
       cursor = next;
       if (ids.length > 0) {
         noteClaim(target, ids.length);
         claimedTo.set(target.name, (claimedTo.get(target.name) ?? 0) + ids.length);
         summary.reclaimed += ids.length;
       }
-      this.countDeleted(stream, group, deleted ?? [], summary);
+      this.countDeleted(stream, group, deleted, summary);
       if (cursor === '0-0') break;
     }
     for (const [consumer, count] of claimedTo)

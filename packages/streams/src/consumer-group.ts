@@ -35,6 +35,25 @@ export interface AutoclaimResult {
   deleted: string[];
 }
 
+/** An XAUTOCLAIM page with `justId`: the IDs now pending with the claiming consumer. */
+export interface AutoclaimIdsResult {
+  /** Cursor for the next call; `0-0` when the whole PEL was scanned. */
+  next: string;
+  ids: string[];
+  /** As in AutoclaimResult: pending IDs whose entries no longer exist, dropped from the PEL. */
+  deleted: string[];
+}
+
+export interface AutoclaimOptions {
+  /** Only entries pending at least this long (ms). */
+  minIdle?: number;
+  /** Where the scan of the PEL starts: `0-0`, or the `next` of the previous page. */
+  start?: string;
+  count?: number;
+  /** Claim IDs only (XAUTOCLAIM JUSTID): delivery counts are left alone. */
+  justId?: boolean;
+}
+
 export interface ClaimIdsResult {
   /** IDs now pending with the claiming consumer. */
   claimed: string[];
@@ -291,12 +310,18 @@ export class ConsumerGroup {
     return { claimed, deleted };
   }
 
-  /** XAUTOCLAIM one page for this consumer, with Redis 7's list of deleted IDs. */
+  /**
+   * XAUTOCLAIM one page for this consumer, with Redis 7's list of deleted IDs. With `justId` the reply
+   * holds IDs instead of entries and the delivery counts stay as they were (JUSTID): the reclaim
+   * protocol's bulk claim, where the consumer's own re-read of its PEL is the delivery that counts.
+   */
+  async autoclaim(stream: string, options?: AutoclaimOptions & { justId?: false }): Promise<AutoclaimResult>;
+  async autoclaim(stream: string, options: AutoclaimOptions & { justId: true }): Promise<AutoclaimIdsResult>;
   async autoclaim(
     stream: string,
-    { minIdle = 0, start = '0-0', count = 100 }: { minIdle?: number; start?: string; count?: number } = {},
-  ): Promise<AutoclaimResult> {
-    const [next, entries, deleted] = (await this.redis.call(
+    { minIdle = 0, start = '0-0', count = 100, justId = false }: AutoclaimOptions = {},
+  ): Promise<AutoclaimResult | AutoclaimIdsResult> {
+    const [next, claimed, deleted] = (await this.redis.call(
       'XAUTOCLAIM',
       stream,
       this.name,
@@ -305,10 +330,12 @@ export class ConsumerGroup {
       start,
       'COUNT',
       count,
-    )) as [string, (RawEntry | null)[], string[] | undefined];
+      ...(justId ? ['JUSTID'] : []),
+    )) as [string, (RawEntry | null)[] | string[], string[] | undefined];
+    if (justId) return { next, ids: claimed as string[], deleted: deleted ?? [] };
     return {
       next,
-      entries: toEntries(entries.filter((e): e is RawEntry => e !== null)),
+      entries: toEntries((claimed as (RawEntry | null)[]).filter((e): e is RawEntry => e !== null)),
       deleted: deleted ?? [],
     };
   }

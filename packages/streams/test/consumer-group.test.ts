@@ -175,6 +175,29 @@ describe('ConsumerGroup (walrus parity)', () => {
     expect(rest.next).toBe('0-0');
   });
 
+  it('autoclaim with justId returns IDs, leaves delivery counts alone and reports deleted entries', async () => {
+    const { cg, streams, c } = await abc('justid');
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await c.add({ message: `c-${i}` }));
+    await cg.read();
+    await c.delete(ids[2]!);
+    await sleep(30);
+    const taker = cg.consumer('justid-cg.taker');
+
+    const page = await taker.autoclaim(streams[2]!, { minIdle: 10, count: 2, justId: true });
+    expect(page).toEqual({ next: ids[2], ids: [ids[0], ids[1]], deleted: [] });
+    const rest = await taker.autoclaim(streams[2]!, { minIdle: 10, start: page.next, justId: true });
+    expect(rest).toEqual({ next: '0-0', ids: [ids[3]], deleted: [ids[2]] });
+    // Claimed, but still counted as delivered once: the taker's own read is the delivery that counts.
+    expect((await cg.pending(streams[2]!)).map((p) => [p.id, p.consumer, p.deliveries])).toEqual(
+      [ids[0], ids[1], ids[3]].map((id) => [id, 'justid-cg.taker', 1]),
+    );
+    // Without justId the same claim counts a delivery.
+    await sleep(30);
+    await cg.autoclaim(streams[2]!, { minIdle: 10 });
+    expect((await cg.pending(streams[2]!)).map((p) => p.deliveries)).toEqual([2, 2, 2]);
+  });
+
   it('setId and reset move where the next read starts', async () => {
     const { cg, streams, a, b } = await abc('setid');
     const a1 = await a.add({ n: 1 });

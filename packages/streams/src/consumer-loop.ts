@@ -1,4 +1,4 @@
-import { ConsumerGroup, type GroupRead, isBusyGroup, isNoGroup } from './consumer-group.js';
+import { ConsumerGroup, type GroupRead, isNoGroup } from './consumer-group.js';
 import { NoGroupError, PipeError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { duplicateForBlocking, type RedisClient } from './redis.js';
@@ -187,10 +187,12 @@ export class ConsumerLoop {
       if (!this.known.has(stream)) {
         try {
           // No MKSTREAM: a partition that expired meanwhile must not come back without an expiry.
-          await this.options.redis.call('XGROUP', 'CREATE', stream, this.options.group, '0');
+          await new ConsumerGroup(this.options.redis, this.options.group, [stream]).create({
+            mkstream: false,
+          });
         } catch (err) {
           if (err instanceof Error && /requires the key to exist/.test(err.message)) continue;
-          if (!isBusyGroup(err)) throw err;
+          throw err;
         }
         this.known.add(stream);
         this.pendingFrom.set(stream, '0');

@@ -120,4 +120,9 @@ export {
   waitForReplicas,
 } from './replication.js';
 export { type PartitionIntegrity, partitionIntegrity } from './partition-integrity.js';
-export { type GroupStatus, type PartitionStatus, type PipelineStatus, pipelineStatus } from './status.js';
+export {
+  type GroupStatus,
+  type PartitionStatus,
+  type PipelineStatus,
+  pipelineStatus,
+} from './pipeline-status.js';

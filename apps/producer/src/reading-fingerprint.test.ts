@@ -28,7 +28,8 @@ describe('fingerprintOf', () => {
       seen.add(`${hi}:${lo}`);
     }
     expect(seen.size).toBe(1_000_000);
-  });
+    // About a second alone; with coverage on and a busy machine several times that.
+  }, 60_000);
 });
 
 describe('WrittenReadings', () => {

@@ -1,9 +1,9 @@
 import { connect, DAY_MS, PipelineKeys, type Reading, type RedisClient, Stream } from '@pipe/streams';
 import { RedisServer, sleep } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { type AppProcess, startAggregator } from './fixtures/processes.js';
-import { expectAveragesToMatch } from './fixtures/setup.js';
+import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from '@pipe/aggregator/test/fixtures/dataset.js';
+import { type AppProcess, startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
+import { expectAveragesToMatch } from '@pipe/aggregator/test/fixtures/setup.js';
 
 const keys = new PipelineKeys();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;

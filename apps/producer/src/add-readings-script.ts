@@ -1,4 +1,10 @@
-import { defineLuaCommand, type RedisClient } from '@pipe/streams';
+import { defineLuaCommand, type Reading, type RedisClient } from '@pipe/streams';
+import {
+  type Fingerprint,
+  fingerprintOfFields,
+  packFingerprints,
+  readingFields,
+} from './reading-fingerprint.js';
 
 const SCRIPT = new URL('./lua/add-readings-2.lua', import.meta.url);
 
@@ -29,6 +35,29 @@ export type AddReadings = (
   ledger: string,
   args: AddReadingsArgs,
 ) => Promise<AddReadingsOutcome>;
+
+/** The script's last two arguments for a batch: its readings as JSON and their packed fingerprints. */
+export interface EncodedReadings {
+  readings: string;
+  fingerprints: Buffer;
+}
+
+/**
+ * A batch as the script reads it: a JSON array of strings, four per reading (device, ts, temp_f,
+ * humidity or ''), and each reading's fingerprint hashed from the same strings, so that what the ledger
+ * remembers is exactly what was written (see the Lua header).
+ */
+export function encodeReadings(batch: readonly Reading[]): EncodedReadings {
+  const values = new Array<string>(batch.length * 4);
+  const fingerprints = new Array<Fingerprint>(batch.length);
+  let i = 0;
+  for (const [n, reading] of batch.entries()) {
+    const fields = readingFields(reading);
+    fingerprints[n] = fingerprintOfFields(fields);
+    for (const field of fields) values[i++] = field;
+  }
+  return { readings: JSON.stringify(values), fingerprints: packFingerprints(fingerprints) };
+}
 
 /** Registers the batch script on a client and returns its caller. */
 export function addReadingsCommand(redis: RedisClient): AddReadings {

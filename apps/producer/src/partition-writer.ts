@@ -13,19 +13,17 @@ import {
   silentLogger,
   waitForReplicas,
 } from '@pipe/streams';
-import { type AddReadings, type AddReadingsOutcome, addReadingsCommand } from './add-readings-script.js';
+import {
+  type AddReadings,
+  type AddReadingsOutcome,
+  addReadingsCommand,
+  encodeReadings,
+} from './add-readings-script.js';
 import { describeRedisFailure, formatDuration } from '@pipe/service';
 import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { whyInvalid, whyOutsideRetention } from './reading-check.js';
-import {
-  type Fingerprint,
-  fingerprintOf,
-  fingerprintOfFields,
-  packFingerprints,
-  readingFields,
-  WrittenReadings,
-} from './reading-fingerprint.js';
+import { type Fingerprint, fingerprintOf, WrittenReadings } from './reading-fingerprint.js';
 import { backoffMs, isTransient } from './retry-policy.js';
 
 /** One partition batch on its way to Redis. */
@@ -178,7 +176,7 @@ export class PartitionWriter<S = undefined> {
       const written = this.options.skipWritten
         ? (this.loaded.get(partition) ?? (await this.writtenTo(partition)))
         : undefined;
-      // Fingerprinted here only when the partition has readings of earlier runs (else in encode()).
+      // Fingerprinted here only when the partition has readings of earlier runs (else in encodeReadings()).
       if (written && written.size > 0 && this.tookFrom(written, fingerprintOf(item.reading))) continue;
       const reason = whyOutsideRetention(item.reading, now, this.options.retentionMs);
       if (reason) {
@@ -277,7 +275,7 @@ export class PartitionWriter<S = undefined> {
   private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
     const addReadings = this.addReadings;
     if (!addReadings) throw new Error('PartitionWriter.start() was not called');
-    const { readings, fingerprints } = this.encode(group);
+    const { readings, fingerprints } = encodeReadings(group.map((item) => item.reading));
     // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
     // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
     // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
@@ -400,22 +398,6 @@ export class PartitionWriter<S = undefined> {
       return true;
     }
     return false;
-  }
-
-  /**
-   * The script's readings argument, a JSON array of strings, four per reading, and the readings'
-   * packed fingerprints, hashed from the same strings (see the Lua header).
-   */
-  private encode(group: WriteItem<S>[]): { readings: string; fingerprints: Buffer } {
-    const values = new Array<string>(group.length * 4);
-    const fingerprints = new Array<Fingerprint>(group.length);
-    let i = 0;
-    for (const [n, { reading }] of group.entries()) {
-      const fields = readingFields(reading);
-      fingerprints[n] = fingerprintOfFields(fields);
-      for (const field of fields) values[i++] = field;
-    }
-    return { readings: JSON.stringify(values), fingerprints: packFingerprints(fingerprints) };
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Reading } from '@pipe/streams';
 import type { PartitionWriter, WriteItem } from './partition-writer.js';
 import { SensorSimulator } from './simulator.js';
 
-export interface BackfillOptions {
+export interface SampleDataSetOptions {
   fromMs: number;
   /** Exclusive. */
   toMs: number;
@@ -14,8 +14,8 @@ export interface BackfillOptions {
   onProgress?: (produced: number) => void;
 }
 
-/** How many readings a backfill writes. */
-export function backfillSize(o: {
+/** How many readings the data set holds: one per device per interval step in [from, to). */
+export function sampleDataSetSize(o: {
   fromMs: number;
   toMs: number;
   intervalMs: number;
@@ -25,22 +25,22 @@ export function backfillSize(o: {
 }
 
 /**
- * A deterministic sample data set: every device reads at from, from + interval, ... before to, with
+ * What `backfill` writes, a deterministic sample data set: every device reads at from, from + interval, ... before to, with
  * values from a seeded simulator, so the same flags always give the same readings.
  */
-export class Backfill {
+export class SampleDataSet {
   /** Readings handed to the writer so far. */
   produced = 0;
   /** Event time of the first step not yet handed to the writer. */
   nextTs: number;
   private stopping = false;
 
-  constructor(private readonly options: BackfillOptions) {
+  constructor(private readonly options: SampleDataSetOptions) {
     this.nextTs = options.fromMs;
   }
 
   get total(): number {
-    return backfillSize(this.options);
+    return sampleDataSetSize(this.options);
   }
 
   /** Generates and writes until done or stopped; generation waits for the writer (backpressure). */

@@ -2,8 +2,12 @@ import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type AddReadings, type AddReadingsArgs, addReadingsCommand } from '../src/add-readings-script.js';
-import { fingerprintOf, packFingerprints } from '../src/reading-fingerprint.js';
+import {
+  type AddReadings,
+  type AddReadingsArgs,
+  addReadingsCommand,
+  encodeReadings,
+} from '../src/add-readings-script.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -24,13 +28,15 @@ function keysFor(ts: number) {
 const ts = Date.now();
 type Row = [device: string, ts: number, temp_f: number, humidity?: number];
 
-/** The script's last two arguments for these readings: their JSON and their packed fingerprints. */
-const readings = (...rows: Row[]): [string, Buffer] => [
-  JSON.stringify(rows.flatMap(([d, t, f, h]) => [d, String(t), String(f), h === undefined ? '' : String(h)])),
-  packFingerprints(
-    rows.map(([device, ts, temp_f, humidity]) => fingerprintOf({ device, ts, temp_f, humidity })),
-  ),
-];
+/** The script's last two arguments for these readings, as the writer encodes them. */
+const readings = (...rows: Row[]): [string, Buffer] => {
+  const encoded = encodeReadings(
+    rows.map(([device, ts, temp_f, humidity]) =>
+      humidity === undefined ? { device, ts, temp_f } : { device, ts, temp_f, humidity },
+    ),
+  );
+  return [encoded.readings, encoded.fingerprints];
+};
 
 describe('add-readings-2.lua', () => {
   it('applies a batch once: the same batch id again is recognised and not written twice', async () => {

@@ -2,14 +2,8 @@ import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  DAY_MS,
-  ndjson,
-  partitionEntries,
-  runProducer,
-  summaryOf,
-  yesterdayUtc,
-} from './producer-process.js';
+import { type Flags, runInProcess } from './in-process.js';
+import { DAY_MS, ndjson, partitionEntries, summaryOf, yesterdayUtc } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -19,11 +13,20 @@ beforeAll(() => {
 });
 afterAll(() => redis.disconnect());
 
-function ingest(prefix: string, input: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  return runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...extra], {
-    input,
-    env,
-  });
+function ingest(prefix: string, input: string, flags: Flags = {}) {
+  return runInProcess('ingest', { redisUrl, prefix, json: true, ...flags }, { input });
+}
+
+/** Runs `body` with the process's time zone set to `tz` (Node applies a TZ assigned at run time). */
+async function inTimeZone<T>(tz: string, body: () => Promise<T>): Promise<T> {
+  const before = process.env.TZ;
+  process.env.TZ = tz;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
 }
 
 describe('partitions', () => {
@@ -37,20 +40,24 @@ describe('partitions', () => {
         { device: 'sensor-001', ts: midnight, temp_f: 61 },
         { device: 'sensor-002', ts: midnight - 1, temp_f: 62 },
       ]);
-      for (const mode of [[], ['--id-from-time']]) {
-        const p = `${prefix}${mode.length}`;
-        const run = await ingest(p, input, mode, { TZ: tz });
-        expect(run.code, run.stderr).toBe(0);
-        const entries = await partitionEntries(redis, p);
-        const byKey = (key: string) => entries.filter((e) => e.key === key).map((e) => Number(e.fields.ts));
-        expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight - 1))).toEqual([
-          midnight - 1,
-          midnight - 1,
-        ]);
-        expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight))).toEqual([midnight]);
-        if (mode.length)
-          expect(entries.map((e) => e.id.split('-')[0])).toEqual(entries.map((e) => e.fields.ts));
-      }
+      await inTimeZone(tz, async () => {
+        // The zone is in force: local midnight is not UTC midnight, so a local-day partition would differ.
+        expect(new Date(midnight).getTimezoneOffset()).not.toBe(0);
+        for (const idFromTime of [false, true]) {
+          const p = `${prefix}${idFromTime ? 1 : 0}`;
+          const run = await ingest(p, input, { idFromTime });
+          expect(run.code, run.stderr).toBe(0);
+          const entries = await partitionEntries(redis, p);
+          const byKey = (key: string) => entries.filter((e) => e.key === key).map((e) => Number(e.fields.ts));
+          expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight - 1))).toEqual([
+            midnight - 1,
+            midnight - 1,
+          ]);
+          expect(byKey(new PipelineKeys(p).partitionKeyFor(midnight))).toEqual([midnight]);
+          if (idFromTime)
+            expect(entries.map((e) => e.id.split('-')[0])).toEqual(entries.map((e) => e.fields.ts));
+        }
+      });
       expect(keys.partitionKeyFor(midnight - 1)).not.toBe(keys.partitionKeyFor(midnight));
     });
   }
@@ -63,9 +70,9 @@ describe('expiry', () => {
     // keeps its first minute writable at every moment (36 h rejected it from 12:00 UTC on).
     const day = yesterdayUtc();
     const partition = new PipelineKeys(prefix).partitionKeyFor(day);
-    const ledger = `{${partition}}:batches`;
+    const ledger = new PipelineKeys(prefix).batchLedger(partition);
     const retentionMs = 3 * DAY_MS;
-    const retention = ['--retention', '3d'];
+    const retention = { retention: '3d' };
     const first = await ingest(
       prefix,
       ndjson([
@@ -92,22 +99,15 @@ describe('expiry', () => {
   it('never leaves a partition without an expiry, even when every batch lands in several partitions', async () => {
     const prefix = randomPrefix('producer');
     const from = yesterdayUtc() + DAY_MS - 30_000;
-    const run = await runProducer([
-      'backfill',
-      '--redis-url',
+    const run = await runInProcess('backfill', {
       redisUrl,
-      '--prefix',
       prefix,
-      '--from',
-      String(from),
-      '--to',
-      String(from + 60_000),
-      '--devices',
-      '7',
-      '--batch-size',
-      '50',
-      '--json',
-    ]);
+      from: String(from),
+      to: String(from + 60_000),
+      devices: '7',
+      batchSize: '50',
+      json: true,
+    });
     expect(run.code, run.stderr).toBe(0);
     const keys = await redis.keys(`*${prefix}*`);
     expect(keys.length).toBe(4);
@@ -144,10 +144,9 @@ describe('retention', () => {
   it('honours --retention', async () => {
     const prefix = randomPrefix('producer');
     const now = Date.now();
-    const run = await ingest(prefix, ndjson([{ device: 'd', ts: now - 2 * 3_600_000, temp_f: 1 }]), [
-      '--retention',
-      '1h',
-    ]);
+    const run = await ingest(prefix, ndjson([{ device: 'd', ts: now - 2 * 3_600_000, temp_f: 1 }]), {
+      retention: '1h',
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/older than the retention of 1h/);
   });
@@ -157,15 +156,15 @@ describe('many devices', () => {
   it('writes every reading when thousands of devices read in the same millisecond', async () => {
     const ts = Date.now() - 1000;
     const records = Array.from({ length: 5000 }, (_, i) => ({ device: `dev-${i}`, ts, temp_f: i / 10 }));
-    for (const mode of [[], ['--id-from-time']]) {
+    for (const idFromTime of [false, true]) {
       const prefix = randomPrefix('producer');
-      const run = await ingest(prefix, ndjson(records), mode);
+      const run = await ingest(prefix, ndjson(records), { idFromTime });
       expect(run.code, run.stderr).toBe(0);
       expect(summaryOf(run)).toMatchObject({ readings: 5000, rejected: 0, partitions: 1 });
       const entries = await partitionEntries(redis, prefix);
       expect(new Set(entries.map((e) => e.fields.device)).size).toBe(5000);
       expect(new Set(entries.map((e) => e.id)).size).toBe(5000);
-      if (mode.length) expect(entries.every((e) => e.id.startsWith(`${ts}-`))).toBe(true);
+      if (idFromTime) expect(entries.every((e) => e.id.startsWith(`${ts}-`))).toBe(true);
     }
   });
 
@@ -179,7 +178,7 @@ describe('many devices', () => {
         { device: 'a', ts: ts - 5, temp_f: 2 },
         { device: 'a', ts: ts + 5, temp_f: 3 },
       ]),
-      ['--id-from-time', '--rejects', '/dev/null'],
+      { idFromTime: true, rejects: '/dev/null' },
     );
     expect(run.code).toBe(2);
     expect(summaryOf(run)).toMatchObject({ readings: 2, rejected: 1 });

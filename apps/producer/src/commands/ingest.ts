@@ -7,18 +7,24 @@ import { inputOverwrittenBy } from '../ingest/overwrite-check.js';
 import { type LineSource, RejectionLog } from '../ingest/rejection-log.js';
 import { summarize } from '../summary.js';
 import { forTerminal } from '../terminal-text.js';
+import { type CommandIo, processIo } from './command-io.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { interruptOnSignals } from './interrupt.js';
 import { printOutcome } from './output.js';
 import { openWriterSession } from './writer-session.js';
 
-export async function ingestCommand(config: IngestConfig, log: Logger): Promise<number> {
+/** Loads the readings of a file or stdin; a re-run of the same input writes nothing twice. */
+export async function ingestCommand(
+  config: IngestConfig,
+  log: Logger,
+  io: CommandIo = processIo,
+): Promise<number> {
   let input: Readable;
   let rejections: RejectionLog;
   try {
-    ({ input, rejections } = await openFiles(config));
+    ({ input, rejections } = await openFiles(config, io));
   } catch (err) {
-    process.stderr.write(`ingest: ${forTerminal((err as Error).message)}\n`);
+    io.stderr.write(`ingest: ${forTerminal((err as Error).message)}\n`);
     return EXIT.usage;
   }
   // Running the same input again writes only what an earlier run did not (skipWritten).
@@ -36,7 +42,7 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
     writer: session.writer,
     rejections,
   });
-  const release = interruptOnSignals(() => ingestion.stop());
+  const release = io.handleSignals ? interruptOnSignals(() => ingestion.stop()) : () => {};
   const started = performance.now();
   let failure: unknown;
   let stopped: string | undefined;
@@ -60,6 +66,7 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
     stopped,
   });
   printOutcome(
+    io,
     summary,
     config.json,
     failure,
@@ -74,8 +81,11 @@ export async function ingestCommand(config: IngestConfig, log: Logger): Promise<
  * directory input, a rejects file that is the input (checked before it is opened for writing, which
  * would truncate it) or cannot be written.
  */
-async function openFiles(config: IngestConfig): Promise<{ input: Readable; rejections: RejectionLog }> {
-  const input: InputFile = await openInput(config.file);
+async function openFiles(
+  config: IngestConfig,
+  io: CommandIo,
+): Promise<{ input: Readable; rejections: RejectionLog }> {
+  const input: InputFile = await openInput(config.file, io.stdin);
   try {
     const overwritten = config.rejects ? await inputOverwrittenBy(config.rejects, input) : undefined;
     if (overwritten) {
@@ -86,7 +96,7 @@ async function openFiles(config: IngestConfig): Promise<{ input: Readable; rejec
     const label = config.file === '-' ? 'stdin' : config.file;
     return {
       input: input.stream,
-      rejections: await RejectionLog.open(label, process.stderr, config.rejects),
+      rejections: await RejectionLog.open(label, io.stderr, config.rejects),
     };
   } catch (err) {
     input.stream.destroy();

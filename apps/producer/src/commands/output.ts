@@ -1,19 +1,29 @@
 import { describeRedisFailure, formatDuration } from '@pipe/service';
+import type { Writable } from 'node:stream';
 import type { Reading } from '@pipe/streams';
 import { GaveUpError } from '../errors.js';
 import { formatSummary, type Summary } from '../summary.js';
+import type { CommandIo } from './command-io.js';
 
-/** A simulated reading the writer refused, on stderr. */
-export function rejectedReading(reading: Reading, reason: string): void {
-  process.stderr.write(`${reading.device} at ${new Date(reading.ts).toISOString()}: ${reason}\n`);
+/** Reports a simulated reading the writer refused on `stderr`. */
+export function reportRejectedReading(stderr: Writable): (reading: Reading, reason: string) => void {
+  return (reading, reason) => {
+    stderr.write(`${reading.device} at ${new Date(reading.ts).toISOString()}: ${reason}\n`);
+  };
 }
 
 /**
  * The summary on stdout (text, or one JSON object with --json) and, when the command failed, what
  * happened and what was and was not written on stderr.
  */
-export function printOutcome(summary: Summary, json: boolean, failure: unknown, notSent: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+export function printOutcome(
+  io: Pick<CommandIo, 'stdout' | 'stderr'>,
+  summary: Summary,
+  json: boolean,
+  failure: unknown,
+  notSent: () => string,
+): void {
+  io.stdout.write(json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
   if (!failure) return;
   const lines =
     failure instanceof GaveUpError ? [gaveUpLine(failure)] : [`failed: ${(failure as Error).message}`];
@@ -26,7 +36,7 @@ export function printOutcome(summary: Summary, json: boolean, failure: unknown, 
   }
   const rest = notSent();
   if (rest) lines.push(`not written: ${rest}`);
-  process.stderr.write(`${lines.join('\n')}\n`);
+  io.stderr.write(`${lines.join('\n')}\n`);
 }
 
 /** Why the writer gave up, in the words every service uses (authentication failed, refused, ...). */

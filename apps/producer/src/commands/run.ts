@@ -5,12 +5,13 @@ import { LiveSimulation } from '../live-simulation.js';
 import { seedFrom } from '../simulator.js';
 import { summarize } from '../summary.js';
 import { exitCodeFor } from './exit-codes.js';
-import { printOutcome, rejectedReading } from './output.js';
+import { type CommandIo, processIo } from './command-io.js';
+import { printOutcome, reportRejectedReading } from './output.js';
 import { openWriterSession } from './writer-session.js';
 
 /** Simulates devices until stopped (SIGINT/SIGTERM), --duration, or Redis stays away too long. */
-export async function runCommand(config: RunConfig, log: Logger): Promise<number> {
-  const session = await openWriterSession<Reading>(config, log, rejectedReading);
+export async function runCommand(config: RunConfig, log: Logger, io: CommandIo = processIo): Promise<number> {
+  const session = await openWriterSession<Reading>(config, log, reportRejectedReading(io.stderr));
   const seed = config.seed ?? String(Date.now());
   const simulation = new LiveSimulation({
     devices: config.devices,
@@ -30,7 +31,7 @@ export async function runCommand(config: RunConfig, log: Logger): Promise<number
     const summary = summarize('run', session.writer.stats, (performance.now() - started) / 1000, {
       unconfirmed: session.writer.unconfirmedCount,
     });
-    printOutcome(summary, config.json, failure, () => '');
+    printOutcome(io, summary, config.json, failure, () => '');
     log.info({ ...summary }, 'simulation stopped');
     await session.close();
     return exitCodeFor(summary, failure);
@@ -46,16 +47,17 @@ export async function runCommand(config: RunConfig, log: Logger): Promise<number
     'simulation started',
   );
   simulation.start();
-  stopOnSignals(
-    {
-      async stop() {
-        await simulation.stop();
-        await finish();
+  if (io.handleSignals)
+    stopOnSignals(
+      {
+        async stop() {
+          await simulation.stop();
+          await finish();
+        },
       },
-    },
-    log,
-    config.giveUpAfter + 5000,
-  );
+      log,
+      config.giveUpAfter + 5000,
+    );
   try {
     await simulation.done;
   } catch (err) {

@@ -22,15 +22,15 @@ const openFd = promisify(open);
 const fstatFd = promisify(fstat);
 
 /**
- * Opens `--file` (or stdin for `-`) so that a stop never waits for input. Node reads files in its
+ * Opens `--file` (or `stdin`, the process's unless given, for `-`) so that a stop never waits for input. Node reads files in its
  * thread pool, and a read that blocks there (a FIFO or terminal with nothing to say) cannot be
  * abandoned: even process.exit waits for it. So a FIFO or socket is opened non-blocking (no wait for
  * a writer either) and read through libuv's event loop like a pipe on stdin, a terminal as a TTY
  * stream; files and devices such as /dev/zero, whose reads return at once, through the thread pool.
  * A directory is refused here rather than failing with EISDIR after the run began.
  */
-export async function openInput(path: string): Promise<InputFile> {
-  if (path === '-') return { path, stream: process.stdin, stats: await fstatFd(0) };
+export async function openInput(path: string, stdin: Readable = process.stdin): Promise<InputFile> {
+  if (path === '-') return { path, stream: stdin, stats: await fstatFd(0) };
   const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const stats = await fstatFd(fd);
   if (stats.isDirectory()) {

@@ -20,3 +20,16 @@ export function runApp(
 ): Promise<ProcessExit> {
   return runNode(appMain(app), args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs });
 }
+
+/**
+ * `pipe-producer backfill` of the `hours` whole hours before the current one: 2 devices, one
+ * reading a minute each (120 readings an hour). Resolves with the hour the backfill ends at.
+ */
+export async function backfillLastHours(hours: number, env: NodeJS.ProcessEnv): Promise<number> {
+  const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const from = String(to - hours * 3_600_000);
+  const args = ['backfill', '--from', from, '--to', String(to), '--devices', '2', '--interval', '1m'];
+  const produced = await runApp('producer', args, env);
+  if (produced.code !== 0) throw new Error(`backfill exited ${produced.code}: ${produced.stderr}`);
+  return to;
+}

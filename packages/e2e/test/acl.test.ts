@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, RedisServer, runNode, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appMain, runApp } from '../src/apps.js';
+import { appMain, backfillLastHours, runApp } from '../src/apps.js';
 
 let server: RedisServer;
 const FUNCTIONS_SCRIPT = fileURLToPath(new URL('../../../scripts/functions.mjs', import.meta.url));
@@ -36,23 +36,7 @@ afterAll(() => server?.stop());
 
 describe('least-privilege users', () => {
   it('run the whole pipeline, each service as its own user', async () => {
-    const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-    const produced = await runApp(
-      'producer',
-      [
-        'backfill',
-        '--from',
-        String(to - 4 * 3_600_000),
-        '--to',
-        String(to),
-        '--devices',
-        '2',
-        '--interval',
-        '1m',
-      ],
-      { REDIS_URL: urlFor('producer') },
-    );
-    expect(produced.code, produced.stderr).toBe(0);
+    const to = await backfillLastHours(4, { REDIS_URL: urlFor('producer') });
 
     // A consumer that dies holding entries, so the reaper has real work under its ACL.
     const keys = new PipelineKeys();

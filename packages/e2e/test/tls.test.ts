@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect, PipelineKeys, Stream } from '@pipe/streams';
 import { generateTlsFiles, RedisServer, type TlsFiles } from '@pipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runApp } from '../src/apps.js';
+import { backfillLastHours, runApp } from '../src/apps.js';
 
 let files: TlsFiles;
 let server: RedisServer;
@@ -20,23 +20,7 @@ it('runs producer, aggregator, reaper and viewer over rediss:// with a CA and a 
     REDIS_TLS_CERT: files.clientCert,
     REDIS_TLS_KEY: files.clientKey,
   };
-  const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  const produced = await runApp(
-    'producer',
-    [
-      'backfill',
-      '--from',
-      String(to - 3 * 3_600_000),
-      '--to',
-      String(to),
-      '--devices',
-      '2',
-      '--interval',
-      '1m',
-    ],
-    env,
-  );
-  expect(produced.code, produced.stderr).toBe(0);
+  await backfillLastHours(3, env);
   const drained = await runApp('aggregator', ['run', '--drain'], env);
   expect(drained.code, drained.stderr).toBe(0);
   const swept = await runApp('reaper', ['once'], env);

@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeAverage,
-  decodeDeadLetter,
-  decodeLateReading,
-  decodeReading,
-  encodeAverage,
-  encodeDeadLetter,
-  encodeLateReading,
-  encodeReading,
-  type FieldList,
-  fieldsToObject,
-  objectToFields,
-} from './codecs.js';
+import * as codecs from './codecs.js';
 import { DecodeError } from './errors.js';
 import { idFromMs } from './ids.js';
 import {
@@ -25,35 +13,35 @@ import {
 const id = '1735689600000-0';
 const ok = ['device', 'probe-1', 'ts', '1735689600123', 'temp_f', '71.5', 'humidity', '40'];
 
-function withField(fields: FieldList, name: string, value: string | undefined): FieldList {
-  const object = fieldsToObject(fields);
+function withField(fields: codecs.FieldList, name: string, value: string | undefined): codecs.FieldList {
+  const object = codecs.fieldsToObject(fields);
   if (value === undefined) delete object[name];
   else object[name] = value;
-  return objectToFields(object);
+  return codecs.objectToFields(object);
 }
 
-function failure(result: ReturnType<typeof decodeReading>): DecodeError {
+function failure(result: ReturnType<typeof codecs.decodeReading>): DecodeError {
   if (result.ok) throw new Error(`expected a decode error, got ${JSON.stringify(result.value)}`);
   return result.error;
 }
 
-describe('decodeReading', () => {
+describe('codecs.decodeReading', () => {
   it('decodes a full reading', () => {
-    expect(decodeReading(id, ok)).toEqual({
+    expect(codecs.decodeReading(id, ok)).toEqual({
       ok: true,
       value: { device: 'probe-1', ts: 1735689600123, temp_f: 71.5, humidity: 40 },
     });
   });
 
   it('decodes an RU202 entry with only temp_f: the event time comes from the ID, the device is the default', () => {
-    expect(decodeReading('1735689600456-0', ['temp_f', '68'])).toEqual({
+    expect(codecs.decodeReading('1735689600456-0', ['temp_f', '68'])).toEqual({
       ok: true,
       value: { device: DEFAULT_DEVICE, ts: 1735689600456, temp_f: 68 },
     });
   });
 
   it('ignores fields it does not know', () => {
-    const result = decodeReading(id, [...ok, 'firmware', '1.2']);
+    const result = codecs.decodeReading(id, [...ok, 'firmware', '1.2']);
     expect(result.ok && result.value).toEqual({
       device: 'probe-1',
       ts: 1735689600123,
@@ -90,7 +78,7 @@ describe('decodeReading', () => {
     ['humidity', '-0.1', /out of range/],
     ['humidity', '100.1', /out of range/],
   ])('reports %s = %j as a DecodeError naming the field', (field, value, reason) => {
-    const error = failure(decodeReading(id, withField(ok, field, value)));
+    const error = failure(codecs.decodeReading(id, withField(ok, field, value)));
     expect(error).toBeInstanceOf(DecodeError);
     expect(error.code).toBe('DECODE_FAILED');
     expect(error.field).toBe(field);
@@ -99,7 +87,7 @@ describe('decodeReading', () => {
   });
 
   it('reports a missing ts with an ID that carries no time', () => {
-    const error = failure(decodeReading('not-an-id', ['temp_f', '70']));
+    const error = failure(codecs.decodeReading('not-an-id', ['temp_f', '70']));
     expect(error.field).toBe('ts');
     expect(error.cause).toBeDefined();
   });
@@ -111,14 +99,17 @@ describe('decodeReading', () => {
       { device: 'p', ts: 1735689600123, temp_f: 212, humidity: 100 },
     ];
     for (const reading of readings)
-      expect(decodeReading('1-0', encodeReading(reading))).toEqual({ ok: true, value: reading });
+      expect(codecs.decodeReading('1-0', codecs.encodeReading(reading))).toEqual({
+        ok: true,
+        value: reading,
+      });
   });
 });
 
-describe('decodeReading agrees with ReadingSchema', () => {
+describe('codecs.decodeReading agrees with ReadingSchema', () => {
   // The reference: the RU202 defaults, decimal strings turned into numbers, then the zod contract.
-  function viaSchema(entryId: string, fields: FieldList) {
-    const raw = fieldsToObject(fields);
+  function viaSchema(entryId: string, fields: codecs.FieldList) {
+    const raw = codecs.fieldsToObject(fields);
     const num = (v: string | undefined) =>
       v === undefined ? undefined : v.trim() === '' ? Number.NaN : Number(v);
     const candidate = {
@@ -130,7 +121,7 @@ describe('decodeReading agrees with ReadingSchema', () => {
     return ReadingSchema.safeParse(candidate);
   }
 
-  const cases: [string, FieldList][] = [
+  const cases: [string, codecs.FieldList][] = [
     ['full', ok],
     ['ru202', ['temp_f', '68']],
     ['negative temperature', ['temp_f', '-12.5']],
@@ -167,7 +158,7 @@ describe('decodeReading agrees with ReadingSchema', () => {
 
   it.each(cases)('on %s', (_, fields) => {
     const reference = viaSchema(id, fields);
-    const decoded = decodeReading(id, fields);
+    const decoded = codecs.decodeReading(id, fields);
     expect(decoded.ok).toBe(reference.success);
     if (decoded.ok && reference.success) expect(decoded.value).toEqual(reference.data);
   });
@@ -193,7 +184,7 @@ describe('averages', () => {
   };
 
   it('writes the RU202 layout: date YYYY/MM/DD, hour, average_temp_f, num_observations', () => {
-    const fields = fieldsToObject(encodeAverage(full));
+    const fields = codecs.fieldsToObject(codecs.encodeAverage(full));
     expect(fields).toMatchObject({
       date: '2025/01/01',
       hour: '23',
@@ -203,7 +194,10 @@ describe('averages', () => {
   });
 
   it('round-trips with the hour start taken from the ID', () => {
-    expect(decodeAverage(idFromMs(hourStart), encodeAverage(full))).toEqual({ ok: true, value: full });
+    expect(codecs.decodeAverage(idFromMs(hourStart), codecs.encodeAverage(full))).toEqual({
+      ok: true,
+      value: full,
+    });
     const minimal: HourlyAverage = {
       hourStart,
       date: '2025/01/01',
@@ -211,12 +205,15 @@ describe('averages', () => {
       average_temp_f: 70,
       num_observations: 1,
     };
-    expect(decodeAverage(idFromMs(hourStart), encodeAverage(minimal))).toEqual({ ok: true, value: minimal });
+    expect(codecs.decodeAverage(idFromMs(hourStart), codecs.encodeAverage(minimal))).toEqual({
+      ok: true,
+      value: minimal,
+    });
   });
 
   it('decodes an RU202 average entry', () => {
     const fields = ['date', '2019/01/01', 'hour', '0', 'average_temp_f', '48.5', 'num_observations', '60'];
-    const result = decodeAverage('1546300800000-0', fields);
+    const result = codecs.decodeAverage('1546300800000-0', fields);
     expect(result.ok && result.value).toEqual({
       hourStart: 1546300800000,
       date: '2019/01/01',
@@ -236,7 +233,10 @@ describe('averages', () => {
     ['date', undefined, 'date'],
     ['min_temp_f', 'cold', 'min_temp_f'],
   ])('reports %s = %j as a DecodeError on %s', (name, value, field) => {
-    const result = decodeAverage(idFromMs(hourStart), withField(encodeAverage(full), name, value));
+    const result = codecs.decodeAverage(
+      idFromMs(hourStart),
+      withField(codecs.encodeAverage(full), name, value),
+    );
     expect(result.ok).toBe(false);
     if (!result.ok) {
       expect(result.error).toBeInstanceOf(DecodeError);
@@ -245,7 +245,7 @@ describe('averages', () => {
   });
 
   it('reports an ID that is not a stream ID', () => {
-    const result = decodeAverage('latest', encodeAverage(full));
+    const result = codecs.decodeAverage('latest', codecs.encodeAverage(full));
     expect(!result.ok && result.error.field).toBe('id');
   });
 });
@@ -264,22 +264,22 @@ describe('dead letters and late readings', () => {
   };
 
   it('round-trips a dead letter, original fields included', () => {
-    expect(decodeDeadLetter(encodeDeadLetter(letter))).toEqual({ ok: true, value: letter });
+    expect(codecs.decodeDeadLetter(codecs.encodeDeadLetter(letter))).toEqual({ ok: true, value: letter });
   });
 
   it('reports original fields that are not JSON', () => {
-    const result = decodeDeadLetter(withField(encodeDeadLetter(letter), 'fields', '{not json'));
+    const result = codecs.decodeDeadLetter(withField(codecs.encodeDeadLetter(letter), 'fields', '{not json'));
     expect(!result.ok && result.error.field).toBe('fields');
   });
 
   it.each(['deliveries', 'idle_ms', 'dead_at'])('reports a dead letter without a numeric %s', (name) => {
-    const result = decodeDeadLetter(withField(encodeDeadLetter(letter), name, 'soon'));
+    const result = codecs.decodeDeadLetter(withField(codecs.encodeDeadLetter(letter), name, 'soon'));
     expect(!result.ok && result.error.field).toBe(name);
-    const missing = decodeDeadLetter(withField(encodeDeadLetter(letter), name, undefined));
+    const missing = codecs.decodeDeadLetter(withField(codecs.encodeDeadLetter(letter), name, undefined));
     expect(!missing.ok && missing.error.field).toBe(name);
-    const empty = decodeDeadLetter(withField(encodeDeadLetter(letter), name, ''));
+    const empty = codecs.decodeDeadLetter(withField(codecs.encodeDeadLetter(letter), name, ''));
     expect(!empty.ok && empty.error.field).toBe(name);
-    const fractional = decodeDeadLetter(withField(encodeDeadLetter(letter), name, '1.5'));
+    const fractional = codecs.decodeDeadLetter(withField(codecs.encodeDeadLetter(letter), name, '1.5'));
     expect(!fractional.ok && fractional.error.field).toBe(name);
   });
 
@@ -290,8 +290,8 @@ describe('dead letters and late readings', () => {
       reason: 'hour 3 already published',
       fields: { temp_f: '70' },
     };
-    expect(decodeLateReading(encodeLateReading(late))).toEqual({ ok: true, value: late });
-    const broken = decodeLateReading(withField(encodeLateReading(late), 'fields', '['));
+    expect(codecs.decodeLateReading(codecs.encodeLateReading(late))).toEqual({ ok: true, value: late });
+    const broken = codecs.decodeLateReading(withField(codecs.encodeLateReading(late), 'fields', '['));
     expect(!broken.ok && broken.error.field).toBe('fields');
   });
 });

@@ -66,4 +66,18 @@ describe('configuration', () => {
       expect(help.stdout).toContain(text);
     }
   });
+
+  it('refuses a backfill range that starts outside retention before connecting (exit 1)', async () => {
+    const run = await runProducer([
+      'backfill',
+      '--redis-url',
+      'redis://127.0.0.1:1',
+      '--from',
+      '2025-01-01T00:00:00Z',
+      '--to',
+      '2025-01-02T00:00:00Z',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/from: 2025-01-01T00:00:00.000Z is older than the retention/);
+  });
 });

@@ -1,11 +1,19 @@
 import { type Logger, openRedis } from '@pipe/service';
 import type { ResetConfig } from '../config.js';
-import { deleteKeys, findPipelineKeys } from '../reset.js';
+import { deleteKeys, findPipelineKeys } from '../pipeline-key-deletion.js';
 import { isTransient } from '../retry-policy.js';
 import { type CommandIo, processIo } from './command-io.js';
 import { EXIT } from './exit-codes.js';
 
-/** Deletes the pipeline's keys under the prefix (with --yes), printing each; without --yes only lists them. */
+/** `reset`'s --help description: the command deletes every service's keys, so it needs an admin. */
+export const RESET_DESCRIPTION =
+  "delete every key of the pipeline under the prefix (partitions, averages, state), printing each; needs a Redis user allowed to delete them (the admin user, not pipe-producer's ACL user)";
+
+/**
+ * Deletes the pipeline's keys under the prefix (with --yes), printing each; without --yes only lists
+ * them. It deletes every service's keys, so it runs as a user allowed to: the producer's ACL user may
+ * only add to partitions, and a refusal (NOPERM) says so.
+ */
 export async function resetCommand(
   config: ResetConfig,
   log: Logger,
@@ -26,7 +34,10 @@ export async function resetCommand(
     log.info({ prefix: keys.prefix, deleted }, 'pipeline keys deleted');
     return EXIT.ok;
   } catch (err) {
-    io.stderr.write(`reset: failed: ${(err as Error).message}\n`);
+    const message = (err as Error).message;
+    io.stderr.write(`reset: failed: ${message}\n`);
+    if (message.startsWith('NOPERM'))
+      io.stderr.write('reset: needs a Redis user allowed to delete every pipeline key (the admin user)\n');
     return isTransient(err) ? EXIT.gaveUp : EXIT.writeFailed;
   } finally {
     redis.disconnect();

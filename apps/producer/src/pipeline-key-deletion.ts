@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { type PipelineKeys, type RedisClient, scanTargets } from '@pipe/streams';
 
 /**
- * Every key of the pipeline under the prefix: partitions, averages, dead letters, late readings,
- * alerts, viewer positions, the reaper lease (`<prefix>:*`) and companion keys such as batch ledgers
- * (`{<prefix>:*`). SCANs every master in cluster mode.
+ * Every key of the pipeline under the prefix, as PipelineKeys' `patterns.all` names them (partitions,
+ * averages, dead letters, late readings, alerts, viewer positions, the reaper lease, and the companions
+ * such as batch ledgers), so that `reset` deletes exactly what the services' keys are, whoever adds one.
+ * SCANs every master in cluster mode.
  */
 export async function findPipelineKeys(
   redis: RedisClient,
@@ -15,7 +16,7 @@ export async function findPipelineKeys(
   if (redis.status !== 'ready') await once(redis, 'ready', { signal: AbortSignal.timeout(readyTimeoutMs) });
   const found = new Set<string>();
   for (const node of scanTargets(redis)) {
-    for (const pattern of keys.ownedPatterns) {
+    for (const pattern of keys.patterns.all) {
       let cursor = '0';
       do {
         const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

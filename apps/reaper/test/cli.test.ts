@@ -30,4 +30,10 @@ describe('pipe-reaper command line', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('give letter IDs or --all');
   });
+
+  it('refuses to purge the dead letters without --yes, before connecting', async () => {
+    const result = await runReaper(['dlq', 'purge', '--redis-url', 'redis://127.0.0.1:1']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('add --yes');
+  });
 });

@@ -1,8 +1,8 @@
-import { connect, PipelineKeys, whenReady } from '@pipe/streams';
+import { connect, PipelineKeys, pipelineStatus, whenReady } from '@pipe/streams';
 import { RedisCluster, sleep } from '@pipe/testkit';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runReaper } from './helpers.js';
+import { sweepOnce } from './in-process.js';
 
 let cluster: RedisCluster;
 let redis: Cluster;
@@ -37,26 +37,21 @@ describe('on a 3-master Redis Cluster', () => {
       await redis.xgroup('CREATECONSUMER', partition, 'g', 'live');
     }
     await sleep(1200);
-    const keepAlive = setInterval(() => {
-      for (const p of partitions) void redis.xreadgroup('GROUP', 'g', 'live', 'COUNT', 1, 'STREAMS', p, '0');
-    }, 100);
-    const flags = ['--cluster-nodes', cluster.seeds, '--prefix', prefix];
-    const once = await runReaper([
-      'once',
-      ...flags,
-      '--json',
-      '--min-idle',
-      '1s',
-      '--max-deliveries',
-      '3',
-      '--live-within',
-      '1s',
-      '--consumer-ttl',
-      '1s',
-    ]);
+    // The live consumer re-reads its PEL, as a ConsumerLoop does: seen now, and every 100 ms after.
+    const seeLive = () =>
+      Promise.all(
+        partitions.map((p) => redis.xreadgroup('GROUP', 'g', 'live', 'COUNT', 1, 'STREAMS', p, '0')),
+      );
+    await seeLive();
+    const keepAlive = setInterval(() => void seeLive(), 100);
+    const summary = await sweepOnce(redis, keys, {
+      minIdleMs: 1000,
+      maxDeliveries: 3,
+      liveWithinMs: 1000,
+      consumerTtlMs: 1000,
+    });
     clearInterval(keepAlive);
-    expect(once.code, once.stderr).toBe(0);
-    expect(JSON.parse(once.stdout)).toMatchObject({
+    expect(summary).toMatchObject({
       partitions: 4,
       groups: 4,
       reclaimed: 16,
@@ -70,9 +65,7 @@ describe('on a 3-master Redis Cluster', () => {
       expect(consumers.map((c) => [c[1], c[3]])).toEqual([['live', 4]]);
     }
 
-    const status = await runReaper(['status', ...flags, '--json']);
-    expect(status.code, status.stderr).toBe(0);
-    const report = JSON.parse(status.stdout);
+    const report = await pipelineStatus(redis, keys);
     expect(report.partitions.map((p: { key: string }) => p.key)).toEqual(partitions);
     expect(report.deadLetters).toBe(4);
   });

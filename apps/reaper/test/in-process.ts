@@ -93,10 +93,8 @@ export async function keepConsumerAlive(
   consumer: string,
 ): Promise<() => void> {
   await redis.xgroup('CREATECONSUMER', partition, group, consumer);
-  const timer = setInterval(
-    () =>
-      void redis.xreadgroup('GROUP', group, consumer, 'COUNT', 1, 'STREAMS', partition, '0').catch(() => {}),
-    100,
-  );
+  const reReadPel = () => redis.xreadgroup('GROUP', group, consumer, 'COUNT', 1, 'STREAMS', partition, '0');
+  await reReadPel();
+  const timer = setInterval(() => void reReadPel().catch(() => {}), 100);
   return () => clearInterval(timer);
 }

@@ -1,15 +1,7 @@
 import { decodeDeadLetter, Stream } from '@pipe/streams';
-import { freePort } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import {
-  addReadings,
-  metric,
-  pendingByConsumer,
-  sharedRedis,
-  startConsumer,
-  startReaper,
-  waitFor,
-} from './helpers.js';
+import { addReadings, pendingByConsumer, sharedRedis, startConsumer, waitFor } from './helpers.js';
+import { runReaperInProcess } from './in-process.js';
 
 const { redis, url, fresh } = sharedRedis();
 const GROUP = 'counters';
@@ -20,7 +12,7 @@ async function counted(resultKey: string): Promise<Record<string, string>> {
 
 describe('reclaiming entries of a crashed consumer', () => {
   it('hands the entries of a consumer killed with kill -9 to a live consumer, which counts each reading exactly once', async () => {
-    const { keys, prefix, flags } = fresh();
+    const { keys, prefix } = fresh();
     const partition = keys.partitionKeyFor(Date.now());
     const resultKey = `${prefix}:result`;
     const { ids, temps } = await addReadings(redis, partition, 400);
@@ -37,21 +29,14 @@ describe('reclaiming entries of a crashed consumer', () => {
     await waitFor('the worker to count the other 300', async () => (await counted(resultKey)).n === '300');
     expect(await pendingByConsumer(redis, partition, GROUP)).toEqual({ holder: 100, worker: 0 });
 
-    const port = await freePort();
-    const reaper = startReaper([
-      'run',
-      ...flags,
-      '--metrics-port',
-      String(port),
-      '--min-idle',
-      '1s',
-      '--interval',
-      '200ms',
-      '--live-within',
-      '2s',
-      '--lease-ttl',
-      '2s',
-    ]);
+    // The consumers are processes (one is killed -9); the reaper runs in this process.
+    const reaper = runReaperInProcess(redis, keys, {
+      holder: 'reclaimer',
+      minIdleMs: 1000,
+      intervalMs: 200,
+      liveWithinMs: 2000,
+      leaseTtlMs: 2000,
+    });
     await waitFor('all 400 readings counted', async () => (await counted(resultKey)).n === '400', 20_000);
 
     const result = await counted(resultKey);
@@ -64,18 +49,19 @@ describe('reclaiming entries of a crashed consumer', () => {
     expect(perEntry.map(([k]) => k.split('/')[1]).sort()).toEqual([...ids].sort());
     expect(perEntry.every(([, v]) => v === '1')).toBe(true);
     expect(await pendingByConsumer(redis, partition, GROUP)).toMatchObject({ worker: 0 });
-    const claimedLog = reaper.events().find((e) => e.msg === 'claimed stale entries');
+    const claimedLog = reaper.events.find((e) => e.msg === 'claimed stale entries');
     expect(claimedLog).toMatchObject({ stream: partition, group: GROUP, consumer: 'worker', count: 100 });
-    expect(await metric(port, 'pipe_reaper_entries_reclaimed_total')).toBe(100);
-    expect(await metric(port, 'pipe_reaper_entries_dead_lettered_total')).toBe(0);
+    expect(await reaper.metric('pipe_reaper_entries_reclaimed_total')).toBe(100);
+    expect(await reaper.metric('pipe_reaper_entries_dead_lettered_total')).toBe(0);
 
-    reaper.child.kill('SIGTERM');
     worker.child.kill('SIGTERM');
-    expect((await reaper.exited).code).toBe(0);
+    await reaper.reaper.stop();
+    await reaper.running;
+    expect(await redis.get(keys.reaperLease)).toBeNull();
   });
 
-  it('dead-letters an entry that crashes its consumer every time after --max-deliveries, and the pipeline goes on', async () => {
-    const { keys, prefix, flags } = fresh();
+  it('dead-letters an entry that crashes its consumer every time after max deliveries, and the pipeline goes on', async () => {
+    const { keys, prefix } = fresh();
     const partition = keys.partitionKeyFor(Date.now());
     const resultKey = `${prefix}:result`;
     const POISON_AT = 30;
@@ -95,23 +81,14 @@ describe('reclaiming entries of a crashed consumer', () => {
         if ((await current.exited).code === 3) restarts++;
       }
     })();
-    const port = await freePort();
-    const reaper = startReaper([
-      'run',
-      ...flags,
-      '--metrics-port',
-      String(port),
-      '--min-idle',
-      '700ms',
-      '--max-deliveries',
-      '3',
-      '--interval',
-      '200ms',
-      '--live-within',
-      '1s',
-      '--lease-ttl',
-      '2s',
-    ]);
+    const reaper = runReaperInProcess(redis, keys, {
+      holder: 'reclaimer',
+      minIdleMs: 700,
+      maxDeliveries: 3,
+      intervalMs: 200,
+      liveWithinMs: 1000,
+      leaseTtlMs: 2000,
+    });
 
     // The nine readings that came after the poison entry in its batch are counted too.
     await waitFor('79 readings counted', async () => (await counted(resultKey)).n === '79', 60_000);
@@ -144,7 +121,7 @@ describe('reclaiming entries of a crashed consumer', () => {
     expect(restarts).toBeGreaterThanOrEqual(3);
     await waitFor(
       'the dead letter counted in the metrics',
-      async () => (await metric(port, 'pipe_reaper_entries_dead_lettered_total')) === 1,
+      async () => (await reaper.metric('pipe_reaper_entries_dead_lettered_total')) === 1,
     );
 
     const appended = await addReadings(redis, partition, 5);
@@ -157,7 +134,6 @@ describe('reclaiming entries of a crashed consumer', () => {
     running = false;
     current?.child.kill('SIGTERM');
     await supervise;
-    reaper.child.kill('SIGTERM');
-    expect((await reaper.exited).code).toBe(0);
+    await reaper.reaper.stop();
   }, 90_000);
 });

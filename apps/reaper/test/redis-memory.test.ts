@@ -1,7 +1,8 @@
-import { connect, type RedisClient } from '@pipe/streams';
+import { connect, PipelineKeys, pipelineStatus, type RedisClient } from '@pipe/streams';
 import { freePort, RedisServer, randomPrefix } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runReaper, startReaper, waitFor } from './helpers.js';
+import { renderStatus } from '../src/status.js';
+import { startReaper, waitFor } from './helpers.js';
 
 const servers: RedisServer[] = [];
 const clients: RedisClient[] = [];
@@ -33,7 +34,8 @@ describe('Redis memory while running', () => {
   it('exports and warns of evictions under --allow-eviction, and status shows memory, limit and policy', async () => {
     const { server, redis } = await serverWith(['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru']);
     const node = `127.0.0.1:${server.port}`;
-    const flags = ['--redis-url', server.url, '--prefix', randomPrefix('mem'), '--allow-eviction'];
+    const prefix = randomPrefix('mem');
+    const flags = ['--redis-url', server.url, '--prefix', prefix, '--allow-eviction'];
     const port = await freePort();
     const reaper = startReaper(['run', ...flags, '--metrics-port', String(port)]);
     await waitFor('the metrics server', () =>
@@ -61,14 +63,13 @@ describe('Redis memory while running', () => {
     expect(warning).toMatchObject({ level: 40, node, policy: 'allkeys-lru' });
     expect(warning.evicted).toBeGreaterThan(0);
 
-    const status = await runReaper(['status', ...flags, '--json']);
-    expect(status.code, status.stderr).toBe(0);
-    const [memory] = JSON.parse(status.stdout).memory;
+    // What `status` reports of the same server, built in this process.
+    const report = await pipelineStatus(redis, new PipelineKeys(prefix));
+    const [memory] = report.memory;
     expect(memory).toMatchObject({ node, maxBytes: 2 * 1024 * 1024, policy: 'allkeys-lru' });
-    expect(memory.usedBytes).toBeGreaterThan(0);
-    expect(memory.evictedKeys).toBeGreaterThan(0);
-    const text = await runReaper(['status', ...flags]);
-    expect(text.stdout).toMatch(
+    expect(memory!.usedBytes).toBeGreaterThan(0);
+    expect(memory!.evictedKeys).toBeGreaterThan(0);
+    expect(renderStatus(report)).toMatch(
       new RegExp(`${node}\\s+\\S+MiB\\s+2\\.00MiB\\s+\\d+%\\s+allkeys-lru\\s+[1-9]`),
     );
   });

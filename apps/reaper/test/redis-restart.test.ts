@@ -1,7 +1,8 @@
 import { connect, PipelineKeys } from '@pipe/streams';
 import { RedisServer, randomPrefix, sleep } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addReadings, pendingByConsumer, startReaper, waitFor } from './helpers.js';
+import { addReadings, pendingByConsumer, waitFor } from './helpers.js';
+import { runReaperInProcess } from './in-process.js';
 
 let server: RedisServer;
 
@@ -16,23 +17,18 @@ describe('when its Redis server restarts', () => {
   it('takes the lease again and goes on reclaiming', async () => {
     const prefix = randomPrefix('restart');
     const keys = new PipelineKeys(prefix);
-    const reaper = startReaper([
-      'run',
-      '--redis-url',
-      server.url,
-      '--prefix',
-      prefix,
-      '--min-idle',
-      '500ms',
-      '--live-within',
-      '1s',
-      '--interval',
-      '200ms',
-      '--lease-ttl',
-      '1s',
-    ]);
     const redis = connect({ url: server.url });
     redis.on('error', () => {}); // refused while the server restarts; commands retry
+    // Its own connection, as `pipe-reaper run` has: the test's commands cannot queue behind its sweeps.
+    const reaperRedis = connect({ url: server.url });
+    reaperRedis.on('error', () => {});
+    const reaper = runReaperInProcess(reaperRedis, keys, {
+      holder: 'restarted',
+      minIdleMs: 500,
+      liveWithinMs: 1000,
+      intervalMs: 200,
+      leaseTtlMs: 1000,
+    });
     try {
       await waitFor('the lease', async () => (await redis.get(keys.reaperLease)) !== null);
       await server.restart({ downMs: 500 });
@@ -61,10 +57,12 @@ describe('when its Redis server restarts', () => {
       } finally {
         clearInterval(keepAlive);
       }
-      expect(reaper.events().filter((e) => e.msg === 'lease acquired; sweeping').length).toBe(2);
-      reaper.child.kill('SIGTERM');
-      expect((await reaper.exited).code).toBe(0);
+      expect(reaper.events.filter((e) => e.msg === 'lease acquired; sweeping').length).toBe(2);
+      await reaper.reaper.stop();
+      expect(await redis.get(keys.reaperLease)).toBeNull();
     } finally {
+      await reaper.reaper.stop();
+      reaperRedis.disconnect();
       redis.disconnect();
     }
   });

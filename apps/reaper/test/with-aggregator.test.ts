@@ -9,14 +9,8 @@ import {
 } from '@pipe/streams';
 import { sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import {
-  type AppProcess,
-  pendingByConsumer,
-  sharedRedis,
-  startNode,
-  startReaper,
-  waitFor,
-} from './helpers.js';
+import { type AppProcess, pendingByConsumer, sharedRedis, startNode, waitFor } from './helpers.js';
+import { runReaperInProcess } from './in-process.js';
 
 const AGGREGATOR = new URL('../../aggregator/dist/main.js', import.meta.url).pathname;
 const { redis, fresh } = sharedRedis();
@@ -90,18 +84,14 @@ describe('with the aggregator', () => {
       ],
       { LOG_LEVEL: 'warn' },
     );
-    const reaper = startReaper([
-      'run',
-      ...flags,
-      '--min-idle',
-      '1s',
-      '--live-within',
-      '3s',
-      '--interval',
-      '200ms',
-      '--lease-ttl',
-      '2s',
-    ]);
+    // The aggregators are processes (one is frozen and killed -9); the reaper runs in this process.
+    const reaper = runReaperInProcess(redis, keys, {
+      holder: 'reaper',
+      minIdleMs: 1000,
+      liveWithinMs: 3000,
+      intervalMs: 200,
+      leaseTtlMs: 2000,
+    });
 
     const expected = new Map<number, number[]>();
     for (const r of data) {
@@ -126,13 +116,12 @@ describe('with the aggregator', () => {
       expect(p.value.min_temp_f).toBe(Math.min(...temps));
       expect(p.value.max_temp_f).toBe(Math.max(...temps));
     }
-    const claimed = reaper.events().filter((e) => e.msg === 'claimed stale entries');
+    const claimed = reaper.events.filter((e) => e.msg === 'claimed stale entries');
     expect(claimed.map((e) => [e.consumer, e.count])).toEqual([['survivor', held]]);
     expect((await redis.xpending(partition, 'aggregator')) as unknown[]).toEqual([0, null, null, null]);
 
     survivor.child.kill('SIGTERM');
-    reaper.child.kill('SIGTERM');
+    await reaper.reaper.stop();
     expect((await survivor.exited).code).toBe(0);
-    expect((await reaper.exited).code).toBe(0);
   });
 });

@@ -1,45 +1,39 @@
 import { DAY_MS, Stream } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { startAggregator } from './fixtures/processes.js';
 import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
+import { inProcessAggregators, metricValue } from './in-process.js';
 
 const { redis, fresh } = sharedRedis();
+const { drain } = inProcessAggregators();
 // Recent days, so the data sits where a live pipeline would have it.
 const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
 
-async function drain(flags: string[], extra: string[] = []) {
-  const run = startAggregator(['run', '--drain', ...flags, ...extra]);
-  const { code } = await run.exited;
-  expect(code, run.output()).toBe(0);
-  return run;
-}
-
-describe('aggregator --drain', () => {
+describe('Aggregator with drain', () => {
   it('publishes every hour with exact means, starting outside hour 0 and including the last hour', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const from = today - 2 * DAY_MS + 5 * HOUR_MS + 17 * 60_000;
     const readings = readingsBetween(from, from + 30 * HOUR_MS, 45_000, 3, 7);
     await writeReadings(redis, keys, readings);
-    const run = await drain(flags, ['--log-level', 'info']);
+    const run = await drain(keys);
     const published = await expectAveragesToMatch(redis, keys, expectedHours(readings));
     expect(published[0]!.hour).toBe(5);
     // The drain reports what it counted and how fast (the benchmark reads these figures).
-    const drained = run
-      .stdout()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line))
-      .find((line) => line.msg === 'drained');
+    const [drained] = run.logged('drained');
     expect(drained).toMatchObject({ readings: readings.length, partitions: 2 });
-    expect(drained.seconds).toBeGreaterThan(0);
-    expect(drained.perSecond).toBeCloseTo(readings.length / drained.seconds, 6);
+    expect(drained!.seconds).toBeGreaterThan(0);
+    expect(drained!.perSecond).toBeCloseTo(readings.length / (drained!.seconds as number), 6);
+    // And so do its metrics: every entry read, counted and acknowledged, every hour published.
+    expect(await metricValue(run, 'pipe_readings_consumed_total')).toBe(readings.length);
+    expect(await metricValue(run, 'pipe_readings_acknowledged_total')).toBe(readings.length);
+    expect(await metricValue(run, 'pipe_hours_published_total')).toBe(published.length);
+    expect(run.aggregator.isRunning).toBe(false);
     expect(await new Stream(redis, keys.deadLetters).length()).toBe(0);
     expect(await new Stream(redis, keys.late).length()).toBe(0);
   });
 
   it('keeps two hours exactly 24 h apart as two averages and skips a missing day', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const dayOne = today - 3 * DAY_MS + 13 * HOUR_MS;
     const readings = [
       ...readingsBetween(dayOne, dayOne + HOUR_MS, 60_000, 2, 1),
@@ -51,12 +45,12 @@ describe('aggregator --drain', () => {
     await redis.del(keys.partitionKeyFor(dayOne + 2 * DAY_MS));
     const expected = expectedHours(readings);
     expect(expected).toHaveLength(3);
-    await drain(flags);
+    await drain(keys);
     await expectAveragesToMatch(redis, keys, expected);
   });
 
   it('puts 23:59:59.999 in hour 23 of one day and 00:00:00.000 in hour 0 of the next', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const midnight = today - DAY_MS;
     const readings = [
       { device: 'a', ts: midnight - 1, temp_f: 10 },
@@ -64,7 +58,7 @@ describe('aggregator --drain', () => {
       { device: 'b', ts: midnight, temp_f: 30.25 },
     ];
     await writeReadings(redis, keys, readings);
-    await drain(flags);
+    await drain(keys);
     const published = await expectAveragesToMatch(redis, keys, expectedHours(readings));
     expect(published.map((a) => [a.date, a.hour, a.average_temp_f])).toEqual([
       [new Date(midnight - 1).toISOString().slice(0, 10).replaceAll('-', '/'), 23, 15],
@@ -73,17 +67,17 @@ describe('aggregator --drain', () => {
   });
 
   it('routes readings of an already published hour to the late stream and never publishes the hour twice', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const from = today - DAY_MS + 2 * HOUR_MS;
     const readings = readingsBetween(from, from + 3 * HOUR_MS, 60_000, 2, 4);
     await writeReadings(redis, keys, readings);
-    await drain(flags);
+    await drain(keys);
     const stragglers = [
       { device: 'late-1', ts: from + 10 * 60_000, temp_f: 99.5 },
       { device: 'late-2', ts: from + HOUR_MS + 5, temp_f: 98 },
     ];
     await writeReadings(redis, keys, stragglers);
-    await drain(flags);
+    await drain(keys);
     await expectAveragesToMatch(redis, keys, expectedHours(readings));
     const late = await new Stream(redis, keys.late).range();
     expect(late).toHaveLength(2);
@@ -100,7 +94,7 @@ describe('aggregator --drain', () => {
   });
 
   it('dead-letters undecodable entries with their reason and counts everything else', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const from = today - DAY_MS + 6 * HOUR_MS;
     const readings = readingsBetween(from, from + 2 * HOUR_MS, 120_000, 2, 5);
     await writeReadings(redis, keys, readings);
@@ -113,7 +107,11 @@ describe('aggregator --drain', () => {
     // Two in one hour would overflow its sum (1e308 + 1e308 is Infinity).
     await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '1e308');
     await redis.xadd(partition, '*', 'device', 'bad', 'ts', String(from), 'temp_f', '1e308');
-    await drain(flags);
+    const run = await drain(keys);
+    expect(await metricValue(run, 'pipe_entries_dead_lettered_total')).toBe(7);
+    expect(run.logged('dead-lettered undecodable entries')).toEqual([
+      expect.objectContaining({ stream: partition, count: 7 }),
+    ]);
     await expectAveragesToMatch(redis, keys, expectedHours(readings));
     const dead = (await new Stream(redis, keys.deadLetters).range()).map((e) =>
       Object.fromEntries(chunk(e.fields)),
@@ -136,11 +134,11 @@ describe('aggregator --drain', () => {
   });
 
   it('caps the averages stream at about --keep-hours (XADD MAXLEN ~)', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const from = today - 12 * DAY_MS;
     const readings = readingsBetween(from, from + 12 * DAY_MS, 30 * 60_000, 1, 6);
     await writeReadings(redis, keys, readings);
-    await drain(flags, ['--keep-hours', '120']);
+    await drain(keys, { keepHours: 120 });
     const length = await new Stream(redis, keys.averages).length();
     // `~` trims whole radix-tree nodes (100 entries by default): at least 120 stay, never 100 more.
     expect(length).toBeGreaterThanOrEqual(120);
@@ -150,11 +148,11 @@ describe('aggregator --drain', () => {
   });
 
   it('appends readings above --alert-above to the alerts stream', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const from = today - DAY_MS + 8 * HOUR_MS;
     const readings = readingsBetween(from, from + HOUR_MS, 60_000, 3, 8);
     await writeReadings(redis, keys, readings);
-    const run = await drain(flags, ['--alert-above', '75', '--log-level', 'warn']);
+    const run = await drain(keys, { alertAbove: 75 });
     const hot = readings.filter((r) => r.temp_f > 75);
     expect(hot.length).toBeGreaterThan(0);
     const alerts = (await new Stream(redis, keys.alerts).range()).map((e) =>
@@ -163,7 +161,10 @@ describe('aggregator --drain', () => {
     expect(alerts.map((a) => [a.device, Number(a.temp_f), Number(a.ts)])).toEqual(
       hot.map((r) => [r.device, r.temp_f, r.ts]),
     );
-    expect(run.output().match(/high temperature/g)).toHaveLength(hot.length);
+    expect(run.logged('high temperature').map((l) => [l.device, l.temp_f, l.ts, l.threshold])).toEqual(
+      hot.map((r) => [r.device, r.temp_f, r.ts, 75]),
+    );
+    expect(await metricValue(run, 'pipe_alerts_total')).toBe(hot.length);
   });
 });
 

@@ -1,86 +1,58 @@
 import { DAY_MS, encodeReading, type PipelineKeys, Stream } from '@pipe/streams';
-import { clearOfTurn, freePort, sleep } from '@pipe/testkit';
+import { clearOfTurn, sleep, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { publishedAverages } from './fixtures/averages.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { startAggregator } from './fixtures/processes.js';
 import { sharedRedis } from './fixtures/setup.js';
+import { inProcessAggregators } from './in-process.js';
 
 const { redis, fresh } = sharedRedis();
+const { start } = inProcessAggregators();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(50);
-  }
-}
 
 /** The first hourly average, once one is published (within 5 s). */
 const firstAverage = (keys: PipelineKeys) =>
-  waitFor(async () => (await publishedAverages(redis, keys))[0], 5000);
+  waitFor('the first average', async () => (await publishedAverages(redis, keys))[0], 5000);
 
-describe('aggregator run (live)', () => {
+describe('Aggregator (live)', () => {
   it('publishes an hour once stream time passes its end plus the grace, and not before', async () => {
-    const { keys, flags } = fresh();
-    const run = startAggregator(['run', '--grace', '10m', '--block-ms', '200ms', ...flags]);
-    try {
-      const hourOne = base + 10 * HOUR_MS;
-      const first = readingsBetween(hourOne, hourOne + HOUR_MS, 60_000, 2, 11);
-      await writeReadings(redis, keys, first);
-      // Stream time reaches 00:09 of the next hour: inside the grace, so nothing is published yet.
-      await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 9 * 60_000, temp_f: 1 }]);
-      await sleep(1500);
-      expect(await new Stream(redis, keys.averages).length()).toBe(0);
-      // 00:10:00.001 passes end + grace: the hour is published.
-      await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 10 * 60_000 + 1, temp_f: 2 }]);
-      const average = await firstAverage(keys);
-      expect(average.num_observations).toBe(first.length);
-      expect(average.average_temp_f).toBeCloseTo(expectedHours(first)[0]!.mean, 9);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
+    const { keys } = fresh();
+    start(keys, { grace: 600_000, blockMs: 200 });
+    const hourOne = base + 10 * HOUR_MS;
+    const first = readingsBetween(hourOne, hourOne + HOUR_MS, 60_000, 2, 11);
+    await writeReadings(redis, keys, first);
+    // Stream time reaches 00:09 of the next hour: inside the grace, so nothing is published yet.
+    await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 9 * 60_000, temp_f: 1 }]);
+    await sleep(1500);
+    expect(await new Stream(redis, keys.averages).length()).toBe(0);
+    // 00:10:00.001 passes end + grace: the hour is published.
+    await writeReadings(redis, keys, [{ device: 'x', ts: hourOne + HOUR_MS + 10 * 60_000 + 1, temp_f: 2 }]);
+    const average = await firstAverage(keys);
+    expect(average.num_observations).toBe(first.length);
+    expect(average.average_temp_f).toBeCloseTo(expectedHours(first)[0]!.mean, 9);
   });
 
   it('does not let a reading stamped in the future, or a short idle, close the current hour', async () => {
-    const { keys, flags } = fresh();
-    const run = startAggregator([
-      'run',
-      '--grace',
-      '0s',
-      '--idle-close',
-      '1s',
-      '--block-ms',
-      '200ms',
-      ...flags,
+    const { keys } = fresh();
+    start(keys, { grace: 0, idleClose: 1000, blockMs: 200 });
+    // The running hour must still be running when the test looks, 2.5 s and an idle close later.
+    await clearOfTurn(HOUR_MS, 10_000);
+    const now = Date.now();
+    await writeReadings(redis, keys, [
+      { device: 'now', ts: now, temp_f: 70 },
+      { device: 'ahead', ts: now + 20 * HOUR_MS, temp_f: 71 },
     ]);
-    try {
-      // The running hour must still be running when the test looks, 2.5 s and an idle close later.
-      await clearOfTurn(HOUR_MS, 10_000);
-      const now = Date.now();
-      await writeReadings(redis, keys, [
-        { device: 'now', ts: now, temp_f: 70 },
-        { device: 'ahead', ts: now + 20 * HOUR_MS, temp_f: 71 },
-      ]);
-      // Stream time would be 20 h ahead and the group idle for more than --idle-close: neither may
-      // publish the hour that is still running.
-      await sleep(2500);
-      expect(await new Stream(redis, keys.averages).length()).toBe(0);
-      const pending = (await redis.xpending(keys.partitionKeyFor(now), 'aggregator')) as [number];
-      expect(pending[0]).toBe(0);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
+    // Stream time would be 20 h ahead and the group idle for more than --idle-close: neither may
+    // publish the hour that is still running.
+    await sleep(2500);
+    expect(await new Stream(redis, keys.averages).length()).toBe(0);
+    const pending = (await redis.xpending(keys.partitionKeyFor(now), 'aggregator')) as [number];
+    expect(pending[0]).toBe(0);
   });
 
   it('seals a shard created moments before its hour closes together with the others', async () => {
-    const { keys, flags } = fresh();
-    const run = startAggregator(['run', '--grace', '0s', '--block-ms', '200ms', ...flags]);
+    const { keys } = fresh();
+    start(keys, { grace: 0, blockMs: 200 });
     const hour = base + 10 * HOUR_MS;
     const add = (index: number, ts: number, temp_f: number) =>
       redis.xadd(
@@ -88,25 +60,20 @@ describe('aggregator run (live)', () => {
         '*',
         ...encodeReading({ device: `d${index}`, ts, temp_f }),
       );
-    try {
-      await add(0, hour + 60_000, 60);
-      await sleep(2500); // the aggregator has found shard 0 (it rediscovers every 2 s) and counted it
-      // Shard 1 appears, and at once shard 0 moves stream time past the hour's end: the hour is due
-      // before the periodic discovery could find shard 1, so closing must look for shards first.
-      await add(1, hour + 120_000, 80);
-      await add(0, hour + HOUR_MS + 1, 10);
-      const average = await firstAverage(keys);
-      expect(average.num_observations).toBe(2);
-      expect(average.average_temp_f).toBe(70);
-      expect(await redis.xlen(keys.late)).toBe(0);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
+    await add(0, hour + 60_000, 60);
+    await sleep(2500); // the aggregator has found shard 0 (it rediscovers every 2 s) and counted it
+    // Shard 1 appears, and at once shard 0 moves stream time past the hour's end: the hour is due
+    // before the periodic discovery could find shard 1, so closing must look for shards first.
+    await add(1, hour + 120_000, 80);
+    await add(0, hour + HOUR_MS + 1, 10);
+    const average = await firstAverage(keys);
+    expect(average.num_observations).toBe(2);
+    expect(average.average_temp_f).toBe(70);
+    expect(await redis.xlen(keys.late)).toBe(0);
   });
 
   it('seals no shard of an hour while another shard holds it back, so its readings meanwhile still count', async () => {
-    const { keys, flags } = fresh();
+    const { keys } = fresh();
     const hour = base + 12 * HOUR_MS;
     const shardKey = (index: number) => keys.partitionKeyFor(hour, { index, count: 2 });
     const add = (index: number, ts: number, temp_f: number) =>
@@ -117,169 +84,62 @@ describe('aggregator run (live)', () => {
     // A consumer that crashed holding shard 0's reading of the hour: the hour waits for it.
     await redis.xgroup('CREATE', shardKey(0), 'aggregator', '0');
     await redis.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 1, 'STREAMS', shardKey(0), '>');
-    const run = startAggregator([
-      'run',
-      '--grace',
-      '0s',
-      '--block-ms',
-      '200ms',
-      '--pending-check',
-      '200ms',
-      '--consumer',
+    start(keys, { grace: 0, blockMs: 200, pendingCheck: 200, consumer: 'live' });
+    await sleep(2000);
+    expect(await new Stream(redis, keys.averages).length()).toBe(0);
+    expect(await redis.hget(keys.companionKey(shardKey(1), 'agg'), 'sealed')).toBeNull();
+    // Shard 1 is not sealed, so a reading of the hour that comes now is counted, not late.
+    await add(1, hour + 120_000, 70);
+    await sleep(500);
+    // The reaper's part: the crashed consumer's reading goes to a live one.
+    await redis.xclaim(
+      shardKey(0),
+      'aggregator',
       'live',
-      ...flags,
-    ]);
-    try {
-      await sleep(2000);
-      expect(await new Stream(redis, keys.averages).length()).toBe(0);
-      expect(await redis.hget(keys.companionKey(shardKey(1), 'agg'), 'sealed')).toBeNull();
-      // Shard 1 is not sealed, so a reading of the hour that comes now is counted, not late.
-      await add(1, hour + 120_000, 70);
-      await sleep(500);
-      // The reaper's part: the crashed consumer's reading goes to a live one.
-      await redis.xclaim(
-        shardKey(0),
-        'aggregator',
-        'live',
-        0,
-        (await redis.xrange(shardKey(0), '-', '+'))[0]![0],
-      );
-      const average = await firstAverage(keys);
-      expect(average.num_observations).toBe(3);
-      expect(average.average_temp_f).toBe(60);
-      expect(await redis.xlen(keys.late)).toBe(0);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
+      0,
+      (await redis.xrange(shardKey(0), '-', '+'))[0]![0],
+    );
+    const average = await firstAverage(keys);
+    expect(average.num_observations).toBe(3);
+    expect(average.average_temp_f).toBe(60);
+    expect(await redis.xlen(keys.late)).toBe(0);
   });
 
   it('lets --idle-close publish a quiet hour only once its end + --grace has passed on the clock', async () => {
-    const { keys, flags } = fresh();
-    const run = startAggregator([
-      'run',
-      '--grace',
-      '2h',
-      '--idle-close',
-      '1s',
-      '--block-ms',
-      '200ms',
-      ...flags,
+    const { keys } = fresh();
+    start(keys, { grace: 2 * HOUR_MS, idleClose: 1000, blockMs: 200 });
+    // The last hour that ended (0-60 min ago: inside the grace) and one that ended over 2 h ago.
+    const lastHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const oldHour = lastHour - 3 * HOUR_MS;
+    await writeReadings(redis, keys, [
+      { device: 'a', ts: oldHour + 60_000, temp_f: 50 },
+      { device: 'a', ts: lastHour + 60_000, temp_f: 60 },
     ]);
-    try {
-      // The last hour that ended (0-60 min ago: inside the grace) and one that ended over 2 h ago.
-      const lastHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
-      const oldHour = lastHour - 3 * HOUR_MS;
-      await writeReadings(redis, keys, [
-        { device: 'a', ts: oldHour + 60_000, temp_f: 50 },
-        { device: 'a', ts: lastHour + 60_000, temp_f: 60 },
-      ]);
-      const published = await waitFor(async () => {
+    const published = await waitFor(
+      'the old hour',
+      async () => {
         const averages = await publishedAverages(redis, keys);
         return averages.length > 0 ? averages : undefined;
-      }, 8000);
-      // Quiet for several --idle-close spells: the recent hour must stay open for its stragglers.
-      await sleep(3000);
-      expect((await publishedAverages(redis, keys)).map((a) => a.hourStart)).toEqual([oldHour]);
-      expect(published[0]!.num_observations).toBe(1);
-      await writeReadings(redis, keys, [{ device: 'b', ts: lastHour + 120_000, temp_f: 70 }]);
-      await sleep(2000);
-      expect(await new Stream(redis, keys.late).length()).toBe(0);
-      expect(await new Stream(redis, keys.averages).length()).toBe(1);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
+      },
+      8000,
+    );
+    // Quiet for several --idle-close spells: the recent hour must stay open for its stragglers.
+    await sleep(3000);
+    expect((await publishedAverages(redis, keys)).map((a) => a.hourStart)).toEqual([oldHour]);
+    expect(published[0]!.num_observations).toBe(1);
+    await writeReadings(redis, keys, [{ device: 'b', ts: lastHour + 120_000, temp_f: 70 }]);
+    await sleep(2000);
+    expect(await new Stream(redis, keys.late).length()).toBe(0);
+    expect(await new Stream(redis, keys.averages).length()).toBe(1);
   });
 
   it('closes the last open hour after --idle-close without new readings', async () => {
-    const { keys, flags } = fresh();
-    const run = startAggregator(['run', '--idle-close', '1s', '--block-ms', '200ms', ...flags]);
-    try {
-      const readings = readingsBetween(base + 3 * HOUR_MS, base + 3 * HOUR_MS + 30 * 60_000, 60_000, 2, 12);
-      await writeReadings(redis, keys, readings);
-      const started = Date.now();
-      await waitFor(
-        async () => ((await new Stream(redis, keys.averages).length()) === 1 ? true : undefined),
-        8000,
-      );
-      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
-  });
-
-  it('on SIGTERM finishes the batch in hand and exits 0 within 5 s', async () => {
-    const { keys, flags } = fresh();
-    const readings = readingsBetween(base, base + 20 * HOUR_MS, 5_000, 3, 13);
+    const { keys } = fresh();
+    start(keys, { idleClose: 1000, blockMs: 200 });
+    const readings = readingsBetween(base + 3 * HOUR_MS, base + 3 * HOUR_MS + 30 * 60_000, 60_000, 2, 12);
     await writeReadings(redis, keys, readings);
-    const run = startAggregator(['run', '--count', '100', ...flags]);
-    await waitFor(
-      async () => ((await new Stream(redis, keys.averages).length()) > 0 ? true : undefined),
-      10_000,
-    );
-    const signalled = Date.now();
-    run.child.kill('SIGTERM');
-    const { code } = await run.exited;
-    expect(code).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(5000);
-    const pending = (await redis.xpending(keys.partitionKeyFor(base), 'aggregator')) as [number];
-    expect(pending[0]).toBe(0);
-  });
-
-  it('serves /healthz, /readyz and Prometheus /metrics with --metrics-port', async () => {
-    const { keys, flags } = fresh();
-    const port = await freePort();
-    const readings = readingsBetween(base + 5 * HOUR_MS, base + 6 * HOUR_MS, 60_000, 2, 14);
-    await writeReadings(redis, keys, readings);
-    const run = startAggregator([
-      'run',
-      '--idle-close',
-      '200ms',
-      '--block-ms',
-      '200ms',
-      '--metrics-port',
-      String(port),
-      ...flags,
-    ]);
-    try {
-      const url = `http://127.0.0.1:${port}`;
-      await waitFor(
-        async () =>
-          (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
-        5000,
-      );
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      const metrics = await waitFor(async () => {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        return /pipe_hours_published_total\{[^}]*\} 1\b/.test(text) ? text : undefined;
-      }, 5000);
-      expect(metrics).toMatch(
-        new RegExp(`pipe_readings_acknowledged_total\\{[^}]*\\} ${readings.length}\\b`),
-      );
-      expect(metrics).toContain('pipe_batch_duration_seconds_bucket');
-    } finally {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
-  });
-
-  it('refuses invalid configuration before connecting, listing every problem', async () => {
-    const run = startAggregator([
-      'run',
-      '--redis-url',
-      'http://nope',
-      '--grace',
-      'soon',
-      '--keep-hours',
-      '-3',
-      '--prefix',
-      'bad prefix!',
-    ]);
-    const { code } = await run.exited;
-    expect(code).toBe(1);
-    const out = run.output();
-    for (const field of ['redisUrl', 'grace', 'keepHours', 'prefix']) expect(out).toContain(field);
+    const started = Date.now();
+    await waitFor('the last hour', async () => (await new Stream(redis, keys.averages).length()) === 1, 8000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 });

@@ -2,21 +2,21 @@ import { DAY_MS, Stream } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { startAggregator } from './fixtures/processes.js';
 import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
+import { inProcessAggregators } from './in-process.js';
 
 const { redis, fresh } = sharedRedis();
+const { drain } = inProcessAggregators();
 
 // Without --wait-replicas a failover can promote a replica that lacks the averages stream's last
 // entries while the partitions (other masters) have settled those hours. Here the replica's state is
 // made by hand: the stream as it was before the last three publications, and their sources gone.
 it('publishes again, exactly, the hours whose publication Redis lost after the partitions settled them', async () => {
-  const { keys, flags } = fresh();
+  const { keys } = fresh();
   const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS + 6 * HOUR_MS;
   const readings = readingsBetween(from, from + 5 * HOUR_MS, 30_000, 4, 11);
   await writeReadings(redis, keys, readings);
-  const first = startAggregator(['run', '--drain', ...flags]);
-  expect((await first.exited).code, first.output()).toBe(0);
+  await drain(keys);
   const expected = expectedHours(readings);
   await expectAveragesToMatch(redis, keys, expected);
 
@@ -26,15 +26,9 @@ it('publishes again, exactly, the hours whose publication Redis lost after the p
   await redis.del(keys.averages, ...lost.map((hour) => `{${keys.averages}}:sources:${hour}`));
   for (const [id, fields] of kept) await redis.xadd(keys.averages, id, ...fields);
 
-  const second = startAggregator(['run', '--drain', '--log-level', 'info', ...flags]);
-  expect((await second.exited).code, second.output()).toBe(0);
+  const second = await drain(keys);
   await expectAveragesToMatch(redis, keys, expected);
-  const repaired = second
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line))
-    .filter((line) => line.msg.startsWith('published an hour again'));
+  const repaired = second.logs.filter((line) => line.msg.startsWith('published an hour again'));
   expect(repaired.map((line) => String(line.hourStart))).toEqual(lost);
   expect(repaired.every((line) => line.level === 50)).toBe(true);
   expect(await new Stream(redis, keys.late).length()).toBe(0);

@@ -9,6 +9,7 @@ import {
 } from '@pipe/streams';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
+import { pause, withDeadline } from './waiting.js';
 
 export interface AveragesFeedOptions {
   /** A client of the caller's; the feed duplicates it for its own blocking connection. */
@@ -39,8 +40,6 @@ class FeedReadTimeout extends PipeError {
 /** Resolved on the first successful contact with Redis, so a feed may start while Redis is down. */
 export const NEWEST = 'newest';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Follows the averages stream with a blocking XREAD on a dedicated connection: what `tail --follow`
  * prints and what the dashboard's server-sent events push. It keeps going through Redis outages and
@@ -55,7 +54,7 @@ export class AveragesFeed {
   private blocking: RedisClient | undefined;
   private cursor: string;
   private running: Promise<void> | undefined;
-  private stopping = false;
+  private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: AveragesFeedOptions) {
@@ -73,7 +72,7 @@ export class AveragesFeed {
   }
 
   get isRunning(): boolean {
-    return this.running !== undefined && !this.stopping;
+    return this.running !== undefined && !this.stopping.signal.aborted;
   }
 
   get connection(): RedisHealth {
@@ -90,7 +89,7 @@ export class AveragesFeed {
   /** Ends the blocking read at once and closes the feed's connection. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.stopping = true;
+      this.stopping.abort();
       this.dropConnection();
       await this.running?.catch(() => {});
     })();
@@ -99,12 +98,16 @@ export class AveragesFeed {
 
   private async loop(): Promise<void> {
     let failures = 0;
-    while (!this.stopping) {
+    while (!this.stopping.signal.aborted) {
       try {
         this.blocking ??= this.openConnection();
         if (this.cursor === NEWEST) {
           const newest = new AveragesRange(this.blocking, this.options.key).newestId();
-          this.cursor = await this.guarded(newest, this.watchdogMs);
+          this.cursor = await withDeadline(
+            newest,
+            this.watchdogMs,
+            () => new FeedReadTimeout(this.watchdogMs),
+          );
         }
         const entries = await this.readNext(this.blocking);
         this.health.markUp();
@@ -117,7 +120,7 @@ export class AveragesFeed {
           this.log.error({ err, count: entries.length }, 'averages handler failed');
         }
       } catch (err) {
-        if (this.stopping) break;
+        if (this.stopping.signal.aborted) break;
         failures++;
         // One warning per outage; the retries during it are debug noise.
         const level = this.health.current.up ? 'warn' : 'debug';
@@ -128,7 +131,7 @@ export class AveragesFeed {
         } else {
           this.log[level]({ err, failures }, 'averages read failed; retrying');
         }
-        await this.pause(Math.min(100 * 2 ** Math.min(failures, 5), 2000));
+        await pause(Math.min(100 * 2 ** Math.min(failures, 5), 2000), this.stopping.signal);
       }
     }
   }
@@ -145,31 +148,13 @@ export class AveragesFeed {
     this.blocking = undefined;
   }
 
-  /** Fails `work` when it has not settled in time: a read on a connection that hung must not hang us. */
-  private async guarded<T>(work: Promise<T>, limit: number): Promise<T> {
-    work.catch(() => {});
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FeedReadTimeout(limit)), limit);
-    });
-    try {
-      return await Promise.race([work, watchdog]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private readNext(blocking: RedisClient): Promise<StreamEntry[]> {
     const read = new Stream(blocking, this.options.key).read({
       lastId: this.cursor,
       count: this.count,
       block: this.blockMs,
     });
-    return this.guarded(read, this.blockMs + this.watchdogMs);
-  }
-
-  private async pause(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (!this.stopping && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
+    const limit = this.blockMs + this.watchdogMs;
+    return withDeadline(read, limit, () => new FeedReadTimeout(limit));
   }
 }

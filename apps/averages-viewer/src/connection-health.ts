@@ -1,5 +1,7 @@
 import type { RedisClient } from '@pipe/streams';
 
+const ignoreError = () => {};
+
 export type RedisHealth = { up: true; since: number } | { up: false; since: number; error: string };
 
 /**
@@ -39,8 +41,9 @@ export class ConnectionHealth {
       client.off('error', onError);
       client.off('close', onClose);
       client.off('ready', onReady);
-      // Keep an error listener: a client being disconnected may still emit one.
-      client.on('error', () => {});
+      // Keep an error listener: a client being disconnected may still emit one. One per client, not
+      // one per detach: a client outlives many watchers (each one-shot tail of a test, say).
+      if (!client.listeners('error').includes(ignoreError)) client.on('error', ignoreError);
     });
     return this;
   }

@@ -20,7 +20,8 @@ import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
 import { HostAllowList } from './host-allow-list.js';
 import { RequestGuard } from './request-guard.js';
 import { EVENT_STREAM_HEADERS, type SseClient, SseHub } from './sse-hub.js';
-import { type PipelineHealth, readPipelineHealth } from './status.js';
+import { withDeadline } from './waiting.js';
+import { type PipelineHealth, readPipelineHealth } from './pipeline-health.js';
 
 export interface DashboardServerOptions {
   redis: RedisClient;
@@ -286,15 +287,13 @@ export class DashboardServer {
     if (this.options.redis.status !== 'ready') {
       throw new RedisUnavailable(current.up ? this.options.redis.status : current.error);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RedisUnavailable(`no answer within ${this.statusTimeoutMs} ms`)),
-        this.statusTimeoutMs,
-      );
-    });
+    const timeoutMs = this.statusTimeoutMs;
     try {
-      const result = await Promise.race([read(), timeout]);
+      const result = await withDeadline(
+        read(),
+        timeoutMs,
+        () => new RedisUnavailable(`no answer within ${timeoutMs} ms`),
+      );
       this.health.markUp();
       return result;
     } catch (err) {
@@ -305,8 +304,6 @@ export class DashboardServer {
       }
       this.health.markDown(err);
       throw err instanceof RedisUnavailable ? err : new RedisUnavailable(describeError(err));
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -12,6 +12,7 @@ import { averageAsJsonLine, describeAverage } from './average-format.js';
 import { AveragesFeed } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
+import { pause, unlessStopped } from './waiting.js';
 
 export interface TailOptions {
   redis: RedisClient;
@@ -36,7 +37,6 @@ export interface TailOptions {
 /** Viewer positions outlive the averages they point at (about five days) by a margin, then go. */
 const POSITION_TTL_S = 30 * 24 * 3600;
 const RETRY_MS = 1000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `pipe-viewer tail`: prints the averages after the viewer's saved position (or the newest N, or
@@ -48,23 +48,18 @@ export class AveragesTail {
   private readonly range: AveragesRange;
   private feed: AveragesFeed | undefined;
   private running: Promise<void> | undefined;
-  private stopping = false;
+  /** Aborted by stop(): a history read queued behind an outage must not hold a stop up. */
+  private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
   private skippedCount = 0;
-  /** Resolves on stop(): a history read queued behind an outage must not hold a stop up. */
-  private readonly stopRequested: Promise<undefined>;
-  private requestStop: () => void = () => {};
 
   constructor(private readonly options: TailOptions) {
     this.log = options.logger ?? silentLogger;
     this.range = new AveragesRange(options.redis, options.keys.averages);
-    this.stopRequested = new Promise((resolve) => {
-      this.requestStop = () => resolve(undefined);
-    });
   }
 
   get isRunning(): boolean {
-    return this.running !== undefined && !this.stopping;
+    return this.running !== undefined && !this.stopping.signal.aborted;
   }
 
   /** Resolves when the history is shown (or, following, after stop()). Refuses to run twice. */
@@ -76,8 +71,7 @@ export class AveragesTail {
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.stopping = true;
-      this.requestStop();
+      this.stopping.abort();
       await this.feed?.stop();
       await this.running?.catch(() => {});
     })();
@@ -98,7 +92,7 @@ export class AveragesTail {
     if (this.skippedCount > 0 && !this.options.follow) {
       this.options.notice(`skipped ${this.skippedCount} malformed average entries`);
     }
-    if (!this.options.follow || this.stopping) return;
+    if (!this.options.follow || this.stopping.signal.aborted) return;
     this.feed = new AveragesFeed({
       redis: this.options.redis,
       key: this.options.keys.averages,
@@ -116,15 +110,11 @@ export class AveragesTail {
   private async showHistoryRetrying(health: ConnectionHealth): Promise<string> {
     for (;;) {
       try {
-        const history = this.showHistory();
-        history.catch(() => {});
-        const cursor = await Promise.race([history, this.stopRequested]);
-        if (cursor === undefined) return '0-0';
-        return cursor;
+        return (await unlessStopped(this.showHistory(), this.stopping.signal)) ?? '0-0';
       } catch (err) {
-        if (!this.options.follow || this.stopping) throw err;
+        if (!this.options.follow || this.stopping.signal.aborted) throw err;
         health.markDown(err);
-        await Promise.race([sleep(RETRY_MS), this.stopRequested]);
+        await pause(RETRY_MS, this.stopping.signal);
       }
     }
   }

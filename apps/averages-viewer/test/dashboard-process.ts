@@ -1,12 +1,18 @@
 import { freePort, sleep } from '@pipe/testkit';
+import { DashboardClient } from './dashboard-client.js';
 import { ViewerProcess } from './viewer-process.js';
 
-/** `pipe-viewer serve` on a free port, ready once /api/status answers. */
-export class DashboardProcess {
+/**
+ * `pipe-viewer serve` on a free port, ready once /api/status answers: for tests whose subject is the
+ * process (flags, env, signals); the dashboard itself is tested in-process (running-dashboard.ts).
+ */
+export class DashboardProcess extends DashboardClient {
   private constructor(
     readonly viewer: ViewerProcess,
-    readonly base: string,
-  ) {}
+    base: string,
+  ) {
+    super(base);
+  }
 
   static async start(
     redisUrl: string,
@@ -34,25 +40,6 @@ export class DashboardProcess {
         );
       }
       await sleep(50);
-    }
-  }
-
-  async json<T>(path: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.base}${path}`);
-    return { status: res.status, body: (await res.json()) as T };
-  }
-
-  /** Polls `path` until `done` holds for its JSON, failing after `timeoutMs`. */
-  async until<T>(path: string, done: (body: T, status: number) => boolean, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      const { status, body } = await this.json<T>(path);
-      last = { status, body };
-      if (done(body, status)) return body;
-      if (Date.now() > deadline)
-        throw new Error(`${path} never matched; last answer ${JSON.stringify(last)}`);
-      await sleep(100);
     }
   }
 

@@ -1,6 +1,6 @@
 import { connect, encodeReading, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { RedisServer, randomPrefix } from '@pipe/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   averageFor,
   averagesInRedis,
@@ -10,8 +10,8 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import type { AveragesAnswer, DashboardStatus } from '../src/server.js';
-import { DashboardProcess } from './dashboard-process.js';
 import { sharedRedis } from './shared-redis.js';
+import { RunningDashboard } from './running-dashboard.js';
 import { SseReader } from './sse-reader.js';
 
 type Answer = AveragesAnswer & { error?: string };
@@ -37,12 +37,12 @@ const withoutId = ({ id, ...average }: { id: string; hourStart: number }) => {
   return average;
 };
 
-describe('pipe-viewer serve: JSON API', () => {
+describe('DashboardServer: JSON API', () => {
   it('answers /api/averages by time (ISO or ms), oldest first, newest N with limit', async () => {
     const keys = new PipelineKeys(randomPrefix('serve'));
     await writeHours(redis, keys, 48);
     const all = await averagesInRedis(redis, keys);
-    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
     try {
       const from = FIRST_HOUR + 10 * HOUR_MS;
       const to = FIRST_HOUR + 20 * HOUR_MS;
@@ -79,7 +79,7 @@ describe('pipe-viewer serve: JSON API', () => {
     await writeMalformed(redis, keys, FIRST_HOUR + 4 * HOUR_MS);
     await writeHours(redis, keys, 1, FIRST_HOUR + 5 * HOUR_MS);
     const valid = await averagesInRedis(redis, keys);
-    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
     try {
       for (let i = 0; i < 2; i++) {
         const { body } = await dashboard.json<Answer>('/api/averages');
@@ -155,7 +155,7 @@ describe('pipe-viewer serve: JSON API', () => {
     expect(expected.partitions[1]!.groups[0]!.lag).toBeNull();
     expect(expected.partitions[0]!.groups.find((g) => g.name === 'aggregators')!.pending).toBe(7);
 
-    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
     try {
       const { body } = await dashboard.json<Status>('/api/status');
       expect(body.redis.up).toBe(true);
@@ -166,11 +166,11 @@ describe('pipe-viewer serve: JSON API', () => {
   });
 });
 
-describe('pipe-viewer serve: server-sent events', () => {
+describe('DashboardServer: server-sent events', () => {
   it('catches a client up from ?after=, then pushes each new average as it is written', async () => {
     const keys = new PipelineKeys(randomPrefix('serve'));
     const written = await writeHours(redis, keys, 5);
-    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
     const stream = await SseReader.open(`${dashboard.base}/api/stream?after=${written[1]!.hourStart}-0`);
     const resumed = await SseReader.open(`${dashboard.base}/api/stream`, {
       'last-event-id': `${written[3]!.hourStart}-0`,
@@ -191,8 +191,9 @@ describe('pipe-viewer serve: server-sent events', () => {
       // EventSource's reconnect sends Last-Event-ID: only what came after it.
       await resumed.waitFor((e) => e.id === `${next.hourStart}-0`);
       expect(resumed.averages().map(withoutId)).toEqual([written[4], next]);
-      // SIGTERM with event streams open: the server ends them and exits 0.
-      expect(await dashboard.stop()).toBe(0);
+      // Stopped with event streams open: the server ends them (SIGTERM's exit 0: pipe-viewer-cli.test.ts).
+      await dashboard.stop();
+      await vi.waitFor(() => expect(stream.ended && resumed.ended).toBe(true));
     } finally {
       stream.close();
       resumed.close();
@@ -201,14 +202,14 @@ describe('pipe-viewer serve: server-sent events', () => {
   });
 });
 
-describe('pipe-viewer serve: Redis outage', () => {
+describe('DashboardServer: Redis outage', () => {
   it('reports Redis down in /api/status while it is, then recovers by itself and pushes new averages again', async () => {
     const server = await RedisServer.start();
     const own = connect({ url: server.url });
     own.on('error', () => {});
     const keys = new PipelineKeys(randomPrefix('serve'));
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
-    const dashboard = await DashboardProcess.start(server.url, keys.prefix);
+    const dashboard = await RunningDashboard.start(server.url, keys.prefix);
     const stream = await SseReader.open(`${dashboard.base}/api/stream?after=0-0`);
     try {
       await stream.waitFor((e) => e.event === 'average');

@@ -26,6 +26,11 @@ export class SseReader {
     return reader;
   }
 
+  /** The server ended the stream (or close() aborted it). */
+  get ended(): boolean {
+    return this.done;
+  }
+
   private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     let buffer = '';

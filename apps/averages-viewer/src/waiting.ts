@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Settles as `work` does, or rejects with `timedOut()` after `ms`: a read on a connection that hung
+ * (open socket, no answer) must not hang the feed or a page. `work` keeps running; its late outcome is
+ * ignored.
+ */
+export async function withDeadline<T>(work: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  work.catch(() => {});
+  const deadline = new AbortController();
+  const expired = sleep(ms, undefined, { signal: deadline.signal }).then(() => {
+    throw timedOut();
+  });
+  expired.catch(() => {});
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    deadline.abort();
+  }
+}
+
+/** Waits `ms`, or less when `stop` aborts: a retry pause must not hold up a stop. */
+export async function pause(ms: number, stop: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal: stop }).catch(() => {});
+}
+
+/** `work`'s result, or undefined as soon as `stop` aborts (a read queued behind an outage may never end). */
+export async function unlessStopped<T>(work: Promise<T>, stop: AbortSignal): Promise<T | undefined> {
+  work.catch(() => {});
+  if (stop.aborted) return undefined;
+  const stopped = new Promise<undefined>((resolve) =>
+    stop.addEventListener('abort', () => resolve(undefined), { once: true }),
+  );
+  return Promise.race([work, stopped]);
+}

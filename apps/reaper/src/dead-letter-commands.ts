@@ -7,7 +7,7 @@ import {
   type ReplayOutcome,
   replayDeadLetter,
 } from '@pipe/streams';
-import { table } from './status.js';
+import { table } from './status-table.js';
 
 /** Letters per XRANGE page when walking the whole dead-letter stream. */
 const PAGE = 500;

@@ -1,7 +1,7 @@
 import { connect, PipelineKeys, pipelineStatus, type RedisClient } from '@pipe/streams';
 import { freePort, RedisServer, randomPrefix } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderStatus } from '../src/status.js';
+import { renderStatus } from '../src/status-table.js';
 import { startReaper, waitFor } from './helpers.js';
 
 const servers: RedisServer[] = [];

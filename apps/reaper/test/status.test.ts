@@ -1,6 +1,6 @@
 import { DAY_MS, pipelineStatus } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { renderStatus } from '../src/status.js';
+import { renderStatus } from '../src/status-table.js';
 import { addReadings, sharedRedis } from './helpers.js';
 
 const { redis, fresh } = sharedRedis();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, renderStatus, type StatusReport, table } from './status.js';
+import { formatBytes, renderStatus, type StatusReport, table } from './status-table.js';
 
 describe('formatBytes', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { formatDuration } from '@pipe/service';
 import type { PipelineStatus } from '@pipe/streams';
 
-/** The report `status` prints (the library's pipeline status). */
+/** The report `status` prints as these tables (the library's pipeline status). */
 export type StatusReport = PipelineStatus;
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : String(v));

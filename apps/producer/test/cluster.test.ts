@@ -2,7 +2,8 @@ import { PipelineKeys } from '@pipe/streams';
 import { RedisCluster, randomPrefix } from '@pipe/testkit';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY_MS, runProducer, summaryOf, yesterdayUtc } from './producer-process.js';
+import { runInProcess } from './in-process.js';
+import { DAY_MS, summaryOf, yesterdayUtc } from './producer-process.js';
 
 let cluster: RedisCluster;
 let redis: Cluster;
@@ -23,20 +24,14 @@ describe('on a Redis Cluster', () => {
     const prefix = randomPrefix('producer');
     const keys = new PipelineKeys(prefix);
     const from = yesterdayUtc() + DAY_MS - 60_000;
-    const run = await runProducer([
-      'backfill',
-      '--cluster-nodes',
-      cluster.seeds,
-      '--prefix',
+    const run = await runInProcess('backfill', {
+      clusterNodes: cluster.seeds,
       prefix,
-      '--from',
-      String(from),
-      '--to',
-      String(from + 120_000),
-      '--devices',
-      '3',
-      '--json',
-    ]);
+      from: String(from),
+      to: String(from + 120_000),
+      devices: '3',
+      json: true,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(summaryOf(run)).toMatchObject({ readings: 360, partitions: 2 });
     for (const key of [keys.partitionKeyFor(from), keys.partitionKeyFor(from + 120_000)]) {
@@ -50,7 +45,7 @@ describe('on a Redis Cluster', () => {
     const perMaster = await Promise.all(masters.map((m) => m.dbsize()));
     expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
 
-    const reset = await runProducer(['reset', '--cluster-nodes', cluster.seeds, '--prefix', prefix, '--yes']);
+    const reset = await runInProcess('reset', { clusterNodes: cluster.seeds, prefix, yes: true });
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toContain(`reset: deleted ${extra.length + 4} keys under ${prefix}`);
     expect(await Promise.all(masters.map((m) => m.dbsize()))).toEqual(masters.map(() => 0));
@@ -60,22 +55,15 @@ describe('on a Redis Cluster', () => {
     const prefix = randomPrefix('shards');
     const keys = new PipelineKeys(prefix);
     const from = yesterdayUtc();
-    const run = await runProducer([
-      'backfill',
-      '--cluster-nodes',
-      cluster.seeds,
-      '--prefix',
+    const run = await runInProcess('backfill', {
+      clusterNodes: cluster.seeds,
       prefix,
-      '--shards',
-      '3',
-      '--from',
-      String(from),
-      '--to',
-      String(from + 600_000),
-      '--devices',
-      '12',
-      '--json',
-    ]);
+      shards: '3',
+      from: String(from),
+      to: String(from + 600_000),
+      devices: '12',
+      json: true,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(summaryOf(run)).toMatchObject({ readings: 12 * 600, partitions: 3 });
     const shards = [0, 1, 2].map((index) => keys.partitionKeyFor(from, { index, count: 3 }));

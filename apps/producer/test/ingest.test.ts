@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { partitionEntries, runProducer, summaryOf } from './producer-process.js';
+import { type Flags, runInProcess } from './in-process.js';
+import { partitionEntries, summaryOf } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -67,8 +68,8 @@ const CSV_LINES: [string, RegExp | null][] = [
   [`sensor-005,${now + 1},-3.25,`, null],
 ];
 
-function ingest(prefix: string, flags: string[], input?: string) {
-  return runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...flags], { input });
+function ingest(prefix: string, flags: Flags, input?: string) {
+  return runInProcess('ingest', { redisUrl, prefix, json: true, ...flags }, { input });
 }
 
 function expectRejections(stderr: string, file: string, lines: [string, RegExp | null][]) {
@@ -92,7 +93,7 @@ describe('ingest', () => {
     const file = join(dir, 'readings.ndjson');
     const rejects = join(dir, 'rejects.ndjson');
     await writeFile(file, NDJSON_LINES.map(([l]) => l).join('\n'));
-    const run = await ingest(prefix, ['--file', file, '--rejects', rejects]);
+    const run = await ingest(prefix, { file, rejects });
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, NDJSON_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });
@@ -111,7 +112,7 @@ describe('ingest', () => {
     const prefix = randomPrefix('producer');
     const file = join(dir, 'readings.csv');
     await writeFile(file, CSV_LINES.map(([l]) => l).join('\r\n'));
-    const run = await ingest(prefix, ['--file', file]);
+    const run = await ingest(prefix, { file });
     expect(run.code).toBe(2);
     const bad = expectRejections(run.stderr, file, CSV_LINES);
     expect(summaryOf(run)).toMatchObject({ readings: 3, rejected: bad.length });
@@ -125,12 +126,7 @@ describe('ingest', () => {
 
   it('refuses a CSV whose header lacks a required column and reads no further', async () => {
     const prefix = randomPrefix('producer');
-    const run = await runProducer(
-      ['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--format', 'csv', '--json'],
-      {
-        input: `device,temperature\nsensor-001,${now}\n`,
-      },
-    );
+    const run = await ingest(prefix, { format: 'csv' }, `device,temperature\nsensor-001,${now}\n`);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/stdin:1: header lacks column ts, temp_f/);
     expect(summaryOf(run)).toMatchObject({ readings: 0, rejected: 1 });
@@ -141,9 +137,7 @@ describe('ingest', () => {
     const input = Array.from({ length: 2500 }, (_, i) =>
       JSON.stringify({ device: `d${i % 7}`, ts: now + i, temp_f: i }),
     ).join('\n');
-    const run = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
-      input,
-    });
+    const run = await ingest(prefix, {}, input);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
     expect(summaryOf(run)).toMatchObject({ readings: 2500, rejected: 0 });
@@ -159,12 +153,7 @@ describe('ingest', () => {
       JSON.stringify({ device: 'd', ts: now, temp_f: 4 }),
       'garbage',
     ];
-    const run = await runProducer(
-      ['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--strict', '--json'],
-      {
-        input: lines.join('\n'),
-      },
-    );
+    const run = await ingest(prefix, { strict: true }, lines.join('\n'));
     expect(run.code).toBe(2);
     expect(summaryOf(run)).toMatchObject({
       readings: 2,
@@ -181,12 +170,8 @@ describe('ingest', () => {
     const input = Array.from({ length: 1200 }, (_, i) =>
       JSON.stringify({ device: 'd', ts: now + i, temp_f: i }),
     ).join('\n');
-    const first = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
-      input,
-    });
-    const second = await runProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json'], {
-      input,
-    });
+    const first = await ingest(prefix, {}, input);
+    const second = await ingest(prefix, {}, input);
     expect(summaryOf(first)).toMatchObject({ readings: 1200, alreadyPresent: 0 });
     expect(summaryOf(second)).toMatchObject({ readings: 0, alreadyPresent: 1200 });
     expect(second.code).toBe(0);
@@ -194,22 +179,11 @@ describe('ingest', () => {
   });
 
   it('reports a missing input file or an unwritable rejects file before connecting (exit 1)', async () => {
-    const missing = await runProducer([
-      'ingest',
-      '--redis-url',
-      'redis://127.0.0.1:1',
-      '--file',
-      join(dir, 'nope.ndjson'),
-    ]);
+    const closedPort = { redisUrl: 'redis://127.0.0.1:1' };
+    const missing = await runInProcess('ingest', { ...closedPort, file: join(dir, 'nope.ndjson') });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^ingest: ENOENT: no such file or directory/);
-    const rejects = await runProducer([
-      'ingest',
-      '--redis-url',
-      'redis://127.0.0.1:1',
-      '--rejects',
-      join(dir, 'no/such/dir'),
-    ]);
+    const rejects = await runInProcess('ingest', { ...closedPort, rejects: join(dir, 'no/such/dir') });
     expect(rejects.code).toBe(1);
     expect(rejects.stderr).toMatch(/^ingest: ENOENT/);
   });

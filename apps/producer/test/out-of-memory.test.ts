@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { randomPrefix, RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ndjson, partitionEntries, runProducer, summaryOf } from './producer-process.js';
+import { runInProcess } from './in-process.js';
+import { ndjson, partitionEntries, summaryOf } from './producer-process.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -28,9 +29,9 @@ it('an ingest into a full server writes no batch in part and rejects nothing; re
   }));
   const file = join(await mkdtemp(join(tmpdir(), 'pipe-oom-')), 'in.ndjson');
   await writeFile(file, ndjson(readings));
-  const flags = ['ingest', '--file', file, '--redis-url', server.url, '--prefix', prefix, '--json'];
+  const flags = { file, redisUrl: server.url, prefix, json: true };
 
-  const full = await runProducer([...flags, '--give-up-after', '2s']);
+  const full = await runInProcess('ingest', { ...flags, giveUpAfter: '2s' });
   expect(full.code, full.stderr).toBe(3);
   expect(full.stderr).toMatch(/OOM/);
   const first = summaryOf(full);
@@ -43,7 +44,7 @@ it('an ingest into a full server writes no batch in part and rejects nothing; re
   expect(landed).toBeLessThan(readings.length);
 
   await redis.config('SET', 'maxmemory', '0');
-  const again = await runProducer(flags);
+  const again = await runInProcess('ingest', flags);
   expect(again.code, again.stderr).toBe(0);
   expect(summaryOf(again)).toMatchObject({
     alreadyPresent: landed,

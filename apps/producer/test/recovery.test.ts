@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { RedisServer, randomPrefix, sleep } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionEntries, startProducer, summaryOf } from './producer-process.js';
+import { runInProcess } from './in-process.js';
+import { partitionEntries, summaryOf } from './producer-process.js';
 
 const DEVICES = 30;
 const STEPS = 2000;
@@ -76,15 +77,14 @@ describe('when the Redis server goes away mid-ingest', () => {
 
   it('retries after a restart and ends with every reading present exactly once, in order', async () => {
     const prefix = randomPrefix('producer');
-    const ingest = startProducer(
-      ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'],
-      {
-        env: { LOG_LEVEL: 'info' },
-      },
+    const ingest = runInProcess(
+      'ingest',
+      { redisUrl: server.url, prefix, file, json: true },
+      { logLevel: 'info' },
     );
     await waitUntil(async () => (await stored(redis, prefix)) > 3000);
     await server.restart({ downMs: 1500 });
-    const run = await ingest.exited;
+    const run = await ingest;
     expect(run.code, run.stderr).toBe(0);
     // The restart did hit the ingest in the middle: batches were retried.
     expect(run.stdout).toContain('redis unavailable; retrying batch');
@@ -96,11 +96,11 @@ describe('when the Redis server goes away mid-ingest', () => {
 
   it('gives up after --give-up-after with exit 3, saying what was written; a re-run completes without duplicates', async () => {
     const prefix = randomPrefix('producer');
-    const args = ['ingest', '--redis-url', server.url, '--prefix', prefix, '--file', file, '--json'];
-    const ingest = startProducer([...args, '--give-up-after', '1s']);
+    const flags = { redisUrl: server.url, prefix, file, json: true };
+    const ingest = runInProcess('ingest', { ...flags, giveUpAfter: '1s' });
     await waitUntil(async () => (await stored(redis, prefix)) > 3000);
     await server.kill();
-    const run = await ingest.exited;
+    const run = await ingest;
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/gave up: Redis was unavailable for 1s/);
     expect(run.stderr).toMatch(/written: \d+ readings are in Redis/);
@@ -114,7 +114,7 @@ describe('when the Redis server goes away mid-ingest', () => {
     expect(landed).toBeGreaterThanOrEqual(summary.readings as number);
     expect(landed).toBeLessThanOrEqual((summary.readings as number) + ((summary.unconfirmed as number) ?? 0));
 
-    const rerun = await startProducer(args).exited;
+    const rerun = await runInProcess('ingest', flags);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(summaryOf(rerun).alreadyPresent).toBe(landed);
     await expectEachReadingOnce(redis, prefix);

@@ -1,0 +1,89 @@
+import { connect as connectTcp } from 'node:net';
+import { freePort, randomPrefix, sleep, waitFor } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { partitionEntries, startProducer, summaryOf } from './producer-process.js';
+
+// The process is the subject here: how `pipe-producer` ends (a signal, a scraper holding a connection).
+// What the commands write is tested in-process (run.test.ts, ingest.test.ts, ...).
+
+const redisUrl = inject('redisUrl');
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(redisUrl);
+});
+afterAll(() => redis.disconnect());
+
+describe('the pipe-producer process', () => {
+  it('stops on SIGTERM after writing what it produced, and exits 0', async () => {
+    const prefix = randomPrefix('producer');
+    const producer = startProducer([
+      'run',
+      '--redis-url',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--devices',
+      '2',
+      '--interval',
+      '100ms',
+      '--json',
+    ]);
+    const deadline = Date.now() + 20_000;
+    while ((await redis.keys(`${prefix}:*`)).length === 0 && Date.now() < deadline) await sleep(50);
+    producer.kill('SIGTERM');
+    const run = await producer.exited;
+    expect(run.code, run.stderr).toBe(0);
+    const written = summaryOf(run).readings as number;
+    expect(written).toBeGreaterThan(0);
+    expect(await partitionEntries(redis, prefix)).toHaveLength(written);
+  });
+
+  it('exits when its work is done although a scraper holds a metrics connection open', async () => {
+    // A request in progress (headers not finished) keeps its connection busy: server.close() alone waits
+    // for it for ever. A scraper polling every 100 ms lands there now and then; an ingest then hung after
+    // printing its summary (seen in the failover fault case).
+    const port = await freePort();
+    const producer = startProducer(
+      [
+        'ingest',
+        '--redis-url',
+        redisUrl,
+        '--prefix',
+        randomPrefix('producer'),
+        '--metrics-port',
+        String(port),
+        '--json',
+      ],
+      {
+        input: (async function* () {
+          yield `${JSON.stringify({ device: 'd1', ts: Date.now(), temp_f: 70 })}\n`;
+          await waitFor('the scraper connected', () => scraperConnected);
+        })(),
+      },
+    );
+    let scraperConnected = false;
+    const scraper = await waitFor(
+      'the metrics port',
+      () =>
+        new Promise<ReturnType<typeof connectTcp> | undefined>((resolve) => {
+          const socket = connectTcp(port, '127.0.0.1', () => resolve(socket));
+          socket.on('error', () => resolve(undefined));
+        }),
+    );
+    scraper.on('error', () => {});
+    scraper.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    scraperConnected = true;
+    try {
+      const run = await Promise.race([
+        producer.exited,
+        sleep(10_000).then(() => ({ code: 'still running after 10 s' })),
+      ]);
+      expect(run.code).toBe(0);
+    } finally {
+      scraper.destroy();
+      producer.kill('SIGKILL');
+    }
+  });
+});

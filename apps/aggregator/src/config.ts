@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { connectionSchema, duration, parseDuration, pipeName, positiveInt } from '@pipe/service';
+import {
+  CommandConfig,
+  CONNECTION_SETTINGS,
+  duration,
+  giveUpAfter,
+  parseDuration,
+  pipeName,
+  positiveInt,
+  setting,
+  settingsSchema,
+} from '@pipe/service';
 import { z } from 'zod';
 
 /** A duration, or `off` (kept as the string). */
@@ -14,71 +24,134 @@ const durationOrOff = () =>
     return ms;
   });
 
-export const aggregatorConfigSchema = connectionSchema.extend({
-  group: pipeName().default('aggregator'),
+/** The aggregator's settings (every flag of `run` but --give-up-after), then the connection ones. */
+export const AGGREGATOR_SETTINGS = {
+  group: setting({
+    flag: '--group <name>',
+    env: 'AGGREGATOR_GROUP',
+    help: 'consumer group',
+    schema: pipeName().default('aggregator'),
+  }),
   /** Hand the averages from the group that counts them to this one (see ownership.ts). */
-  takeOver: z.boolean().default(false),
-  consumer: pipeName().default(`${hostname()}-${process.pid}`),
+  takeOver: setting({
+    flag: '--take-over',
+    help: 'hand the averages to --group from the group that counts them now (stop its aggregators first)',
+    schema: z.boolean().default(false),
+  }),
+  consumer: setting({
+    flag: '--consumer <name>',
+    env: 'AGGREGATOR_CONSUMER',
+    help: 'consumer name',
+    schema: pipeName().default(`${hostname()}-${process.pid}`),
+    shownDefault: 'host-pid',
+  }),
   /** Allowed lateness of event time after an hour ends before it is published. */
-  grace: duration().default(5_000),
+  grace: setting({
+    flag: '--grace <duration>',
+    env: 'AGGREGATOR_GRACE',
+    help: 'allowed event-time lateness after an hour ends',
+    schema: duration().prefault('5s'),
+  }),
   /**
    * When the group has been caught up and quiet for this long (wall clock), close the open hours that
    * ended at least this long and the grace ago: a quiet spell never overrides the grace.
    */
-  idleClose: duration().default(60_000),
+  idleClose: setting({
+    flag: '--idle-close <duration>',
+    env: 'AGGREGATOR_IDLE_CLOSE',
+    help: 'after this long caught up with no new reading, publish the open hours whose end is at least this long and --grace ago on the clock',
+    schema: duration().prefault('60s'),
+  }),
   /**
    * How far ahead of this machine's clock stream time may run. A reading stamped further ahead is
    * still counted, but cannot declare the running hour over (a device with a fast clock would
    * otherwise close hours before the other devices' readings arrive). The demo's accelerated clock
    * raises it.
    */
-  maxAhead: duration().default(0),
-  keepHours: positiveInt().default(120),
-  alertAbove: z.coerce.number().finite().optional(),
-  drain: z.boolean().default(false),
+  maxAhead: setting({
+    flag: '--max-ahead <duration>',
+    env: 'AGGREGATOR_MAX_AHEAD',
+    help: 'how far ahead of the clock stream time may run',
+    schema: duration().prefault('0s'),
+  }),
+  keepHours: setting({
+    flag: '--keep-hours <n>',
+    env: 'AGGREGATOR_KEEP_HOURS',
+    help: 'hourly averages kept (XADD MAXLEN ~)',
+    schema: positiveInt().default(120),
+  }),
+  alertAbove: setting({
+    flag: '--alert-above <tempF>',
+    env: 'AGGREGATOR_ALERT_ABOVE',
+    help: 'append readings above this °F to the alerts stream',
+    schema: z.coerce.number().finite().optional(),
+  }),
+  drain: setting({
+    flag: '--drain',
+    help: 'process everything present, publish every hour including the last, exit 0',
+    schema: z.boolean().default(false),
+  }),
   /**
    * Entries per partition and read. Not more: ioredis builds a reply of thousands of entries over several
    * socket reads, and what it has built survives into the old generation. With 1000, a 1M-reading drain
    * spent twice as long collecting garbage (1.2 s against 0.8 s at 500) and took about 6% longer.
    */
-  count: positiveInt().max(10_000).default(500),
-  blockMs: duration().default(1000),
+  count: setting({
+    flag: '--count <n>',
+    env: 'AGGREGATOR_BATCH',
+    help: 'entries per partition and read',
+    schema: positiveInt().max(10_000).default(500),
+  }),
+  blockMs: setting({
+    flag: '--block-ms <duration>',
+    help: 'blocking read timeout',
+    schema: duration().prefault('1s'),
+  }),
   /** How often the consumer re-reads its own pending entries (entries the reaper claimed for it). */
-  pendingCheck: duration().default(2000),
+  pendingCheck: setting({
+    flag: '--pending-check <duration>',
+    help: 'how often to re-read own pending entries, e.g. claimed by the reaper',
+    schema: duration().prefault('2s'),
+  }),
   /**
    * With drain: a consumer of the group not seen (XINFO CONSUMERS idle) for this long is dead, and its
    * pending entries, once idle this long too, may be adopted (see dead-consumers.ts). The reaper's
    * --min-idle default: a working consumer shows up every few seconds (--pending-check).
    */
-  minIdle: duration()
-    .refine((ms) => ms > 0, 'must be more than 0')
-    .default(60_000),
+  minIdle: setting({
+    flag: '--min-idle <duration>',
+    env: 'AGGREGATOR_MIN_IDLE',
+    help: "with --drain: a consumer of the group not seen for this long is dead (as the reaper's --min-idle), and its pending entries (idle as long) may be adopted",
+    schema: duration()
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('60s'),
+  }),
   /**
    * With drain: how long to wait, once a dead consumer's pending entries hold the drain up, before
    * claiming them to this consumer and counting them; `off`: never, exit 3 after --give-up-after.
    */
-  adoptAfter: durationOrOff().default(30_000),
+  adoptAfter: setting({
+    flag: '--adopt-after <duration|off>',
+    env: 'AGGREGATOR_ADOPT_AFTER',
+    help: "with --drain: while a dead consumer's pending entries hold the drain up (warned every 5s), wait this long, then claim them to this consumer and count them; off: exit 3 after --give-up-after instead",
+    schema: durationOrOff().prefault('30s'),
+  }),
   /** With drain: adopted entries delivered this often without an ack are dead-lettered (as the reaper does). */
-  maxDeliveries: positiveInt().default(5),
-});
+  maxDeliveries: setting({
+    flag: '--max-deliveries <n>',
+    env: 'AGGREGATOR_MAX_DELIVERIES',
+    help: 'with --drain: adopted entries delivered this often go to the dead-letter stream, as the reaper does',
+    schema: positiveInt().default(5),
+  }),
+  ...CONNECTION_SETTINGS,
+};
 
+/** What an Aggregator is built from (tests parse it too: `aggregatorConfigSchema.parse({ ... })`). */
+export const aggregatorConfigSchema = settingsSchema(AGGREGATOR_SETTINGS);
 export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;
 
-/** Flag name → env variable for the aggregator's own settings. */
-export const AGGREGATOR_ENV = {
-  group: 'AGGREGATOR_GROUP',
-  takeOver: undefined,
-  consumer: 'AGGREGATOR_CONSUMER',
-  grace: 'AGGREGATOR_GRACE',
-  idleClose: 'AGGREGATOR_IDLE_CLOSE',
-  maxAhead: 'AGGREGATOR_MAX_AHEAD',
-  keepHours: 'AGGREGATOR_KEEP_HOURS',
-  alertAbove: 'AGGREGATOR_ALERT_ABOVE',
-  drain: undefined,
-  count: 'AGGREGATOR_BATCH',
-  blockMs: undefined,
-  pendingCheck: undefined,
-  minIdle: 'AGGREGATOR_MIN_IDLE',
-  adoptAfter: 'AGGREGATOR_ADOPT_AFTER',
-  maxDeliveries: 'AGGREGATOR_MAX_DELIVERIES',
-} as const;
+/** `pipe-aggregator run`: --give-up-after (a drain's) first, then the aggregator's settings. */
+export const runConfig = new CommandConfig({
+  giveUpAfter: giveUpAfter('with --drain: '),
+  ...AGGREGATOR_SETTINGS,
+});

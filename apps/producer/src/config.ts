@@ -1,4 +1,13 @@
-import { connectionSchema, duration, positiveInt } from '@pipe/service';
+import {
+  CommandConfig,
+  CONNECTION_SETTINGS,
+  duration,
+  logLevel,
+  positiveInt,
+  type Setting,
+  setting,
+  settingsSchema,
+} from '@pipe/service';
 import { z } from 'zod';
 import { parseTimestamp } from './ingest/records.js';
 
@@ -43,101 +52,181 @@ const MAX_RETENTION_MS = 3650 * DAY_MS;
  * simulator state per device): this keeps that call in the tens of milliseconds and memory small.
  */
 const MAX_DEVICES = 10_000;
-const devices = () => positiveInt().max(MAX_DEVICES, `at most ${MAX_DEVICES} devices`).default(3);
 
 /** Batch commands print a summary on stdout; their logs stay quiet unless asked for. */
-const quietLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn');
+const QUIET_CONNECTION_SETTINGS = { ...CONNECTION_SETTINGS, logLevel: logLevel('warn') };
 
-/** Flags of every command that writes readings. */
-export const writerSchema = connectionSchema.extend({
-  retention: positiveDuration()
-    .refine((ms) => ms <= MAX_RETENTION_MS, 'at most 3650d')
-    .default(2 * DAY_MS),
-  idFromTime: flag().default(false),
-  giveUpAfter: positiveDuration().default(60_000),
-  batchSize: positiveInt().max(5000, 'at most 5000 readings per batch').default(1000),
-  shards: positiveInt().max(1024, 'at most 1024 shards per day').default(1),
-  json: flag().default(false),
+/** Settings of every command that writes readings (after the connection settings in --help). */
+const WRITER_SETTINGS = {
+  retention: setting({
+    flag: '--retention <duration>',
+    env: 'RETENTION',
+    help: 'keep a partition this long after its newest reading, at most 3650d',
+    schema: positiveDuration()
+      .refine((ms) => ms <= MAX_RETENTION_MS, 'at most 3650d')
+      .prefault('2d'),
+  }),
+  idFromTime: setting({
+    flag: '--id-from-time',
+    env: 'ID_FROM_TIME',
+    help: 'write <ts>-* IDs (RU202 layout; one ordered producer)',
+    schema: flag().default(false),
+  }),
+  giveUpAfter: setting({
+    flag: '--give-up-after <duration>',
+    env: 'GIVE_UP_AFTER',
+    help: 'exit 3 when Redis stays unavailable this long',
+    schema: positiveDuration().prefault('60s'),
+  }),
+  batchSize: setting({
+    flag: '--batch-size <n>',
+    help: 'readings (ingest: input lines) per batch, at most 5000',
+    schema: positiveInt().max(5000, 'at most 5000 readings per batch').default(1000),
+  }),
+  shards: setting({
+    flag: '--shards <n>',
+    env: 'SHARDS',
+    help: "streams per day, by device, spread over a cluster's masters (1: <prefix>:YYYYMMDD)",
+    schema: positiveInt().max(1024, 'at most 1024 shards per day').default(1),
+  }),
+  json: setting({
+    flag: '--json',
+    help: 'print the summary as one JSON object',
+    schema: flag().default(false),
+  }),
+};
+
+export const writerSchema = settingsSchema({ ...CONNECTION_SETTINGS, ...WRITER_SETTINGS });
+
+/** Settings of the commands that simulate devices (run, backfill), before the connection settings. */
+const simulationSettings = <S extends z.ZodType>(seed: Setting<S>) => ({
+  devices: setting({
+    flag: '--devices <n>',
+    help: `number of devices sensor-001, sensor-002, ..., at most ${MAX_DEVICES}`,
+    schema: positiveInt().max(MAX_DEVICES, `at most ${MAX_DEVICES} devices`).default(3),
+  }),
+  interval: setting({
+    flag: '--interval <duration>',
+    help: 'time between two readings of a device, whole ms (run: simulated time)',
+    schema: positiveDuration().prefault('1s'),
+  }),
+  seed,
 });
 
-/**
- * Each command's fields beyond the connection flags, with the env variable that sets it (undefined:
- * flag only). configFrom reads exactly these, so every field of a schema must be listed.
- */
-const WRITER_ENV = {
-  retention: 'RETENTION',
-  idFromTime: 'ID_FROM_TIME',
-  giveUpAfter: 'GIVE_UP_AFTER',
-  batchSize: undefined,
-  shards: 'SHARDS',
-  json: undefined,
-};
-const SIMULATION_FLAGS = { devices: undefined, interval: undefined, seed: undefined };
-export const COMMAND_ENV = {
-  run: { ...WRITER_ENV, ...SIMULATION_FLAGS, speed: undefined, duration: undefined },
-  backfill: { ...WRITER_ENV, ...SIMULATION_FLAGS, from: undefined, to: undefined },
-  ingest: { ...WRITER_ENV, file: undefined, format: undefined, strict: undefined, rejects: undefined },
-  reset: { yes: undefined },
-} satisfies Record<string, Record<string, string | undefined>>;
-
-export const runSchema = writerSchema
-  .extend({
-    devices: devices(),
-    interval: positiveDuration().default(1000),
-    speed: z.coerce.number().positive().finite().default(1),
-    seed: z.string().optional(),
-    duration: positiveDuration().optional(),
-  })
-  .superRefine((config, ctx) => {
-    // Simulated time starts on a whole interval at or before now: up to one interval in the past.
-    if (config.interval >= config.retention) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['interval'],
-        message: 'must be shorter than --retention, or the first readings would expire as they are written',
-      });
-    }
-  });
+export const runConfig = new CommandConfig(
+  {
+    speed: setting({
+      flag: '--speed <k>',
+      help: 'simulated time runs k times faster than real time',
+      schema: z.coerce.number().positive().finite().default(1),
+    }),
+    duration: setting({
+      flag: '--duration <duration>',
+      help: 'stop after this much real time (default: run until SIGINT/SIGTERM)',
+      schema: positiveDuration().optional(),
+    }),
+    ...simulationSettings(
+      setting({
+        flag: '--seed <seed>',
+        help: 'seed of the simulated values (default: the current time)',
+        schema: z.string().optional(),
+      }),
+    ),
+    ...CONNECTION_SETTINGS,
+    ...WRITER_SETTINGS,
+  },
+  (schema) =>
+    schema.superRefine((config, ctx) => {
+      // Simulated time starts on a whole interval at or before now: up to one interval in the past.
+      if (config.interval >= config.retention) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['interval'],
+          message: 'must be shorter than --retention, or the first readings would expire as they are written',
+        });
+      }
+    }),
+);
+export const runSchema = runConfig.schema;
 export type RunConfig = z.infer<typeof runSchema>;
 
-export const backfillSchema = writerSchema
-  .extend({
-    from: instant().optional(),
-    to: instant().optional(),
-    devices: devices(),
-    interval: positiveDuration().default(1000),
-    seed: z.string().default('1'),
-    logLevel: quietLogLevel,
-  })
-  .transform((config, ctx) => {
-    // The default data set: the last 24 hours, on whole intervals, so the pipeline can process it at once.
-    const to = config.to ?? Math.floor(Date.now() / config.interval) * config.interval;
-    const from = config.from ?? to - DAY_MS;
-    if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before --to' });
-    if (from + config.retention <= Date.now()) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['from'],
-        message: `${new Date(from).toISOString()} is older than the retention; its readings would expire as they are written`,
-      });
-    }
-    return { ...config, from, to };
-  });
+export const backfillConfig = new CommandConfig(
+  {
+    from: setting({
+      flag: '--from <time>',
+      help: 'first reading, ISO-8601 with a zone or epoch ms (default: --to minus 24h)',
+      schema: instant().optional(),
+    }),
+    to: setting({
+      flag: '--to <time>',
+      help: 'end, exclusive (default: now, on a whole interval)',
+      schema: instant().optional(),
+    }),
+    ...simulationSettings(
+      setting({
+        flag: '--seed <seed>',
+        help: 'seed of the simulated values',
+        schema: z.string().default('1'),
+      }),
+    ),
+    ...QUIET_CONNECTION_SETTINGS,
+    ...WRITER_SETTINGS,
+  },
+  (schema) =>
+    schema.transform((config, ctx) => {
+      // The default data set: the last 24 hours, on whole intervals, so the pipeline can process it at once.
+      const to = config.to ?? Math.floor(Date.now() / config.interval) * config.interval;
+      const from = config.from ?? to - DAY_MS;
+      if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before --to' });
+      if (from + config.retention <= Date.now()) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['from'],
+          message: `${new Date(from).toISOString()} is older than the retention; its readings would expire as they are written`,
+        });
+      }
+      return { ...config, from, to };
+    }),
+);
+export const backfillSchema = backfillConfig.schema;
 export type BackfillConfig = z.infer<typeof backfillSchema>;
 
-export const ingestSchema = writerSchema.extend({
-  file: z.string().min(1).default('-'),
-  format: z.enum(['ndjson', 'csv']).optional(),
-  strict: flag().default(false),
-  rejects: z.string().min(1).optional(),
-  logLevel: quietLogLevel,
+export const ingestConfig = new CommandConfig({
+  file: setting({
+    flag: '--file <path>',
+    help: 'input file, or - for stdin',
+    schema: z.string().min(1).default('-'),
+  }),
+  format: setting({
+    flag: '--format <format>',
+    help: 'ndjson | csv (default: csv for *.csv, else ndjson); CSV needs a header row',
+    schema: z.enum(['ndjson', 'csv']).optional(),
+  }),
+  strict: setting({
+    flag: '--strict',
+    help: 'stop at the first bad record (exit 2); the records before it still land',
+    schema: flag().default(false),
+  }),
+  rejects: setting({
+    flag: '--rejects <path>',
+    help: 'write every rejected line as JSON {line, reason, input} to this file',
+    schema: z.string().min(1).optional(),
+  }),
+  ...QUIET_CONNECTION_SETTINGS,
+  ...WRITER_SETTINGS,
 });
+export const ingestSchema = ingestConfig.schema;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 
-export const resetSchema = connectionSchema.extend({
-  yes: flag().default(false),
-  logLevel: quietLogLevel,
+export const resetConfig = new CommandConfig({
+  yes: setting({
+    flag: '--yes',
+    help: 'really delete; without it the keys are only listed (exit 1)',
+    schema: flag().default(false),
+  }),
+  ...QUIET_CONNECTION_SETTINGS,
 });
+export const resetSchema = resetConfig.schema;
 export type ResetConfig = z.infer<typeof resetSchema>;
 
 /** The input format: --format, else the file's extension, else NDJSON. */

@@ -1,13 +1,9 @@
-import { configFrom } from '@pipe/service';
 import { describe, expect, it } from 'vitest';
-import { RUN_ENV, runSchema } from './config.js';
+import { onceConfig, runConfig } from './config.js';
 
 describe('reaper config', () => {
   it('defaults to the issue’s figures and takes durations from env, flags winning', () => {
-    const config = configFrom(runSchema, { minIdle: '2m' }, RUN_ENV, {
-      REAPER_MIN_IDLE: '30s',
-      REAPER_LEASE_TTL: '5s',
-    });
+    const config = runConfig.read({ minIdle: '2m' }, { REAPER_MIN_IDLE: '30s', REAPER_LEASE_TTL: '5s' });
     expect(config).toMatchObject({
       minIdle: 120_000,
       maxDeliveries: 5,
@@ -20,13 +16,19 @@ describe('reaper config', () => {
   });
 
   it('lists every problem at once', () => {
-    expect(() =>
-      configFrom(
-        runSchema,
-        { minIdle: 'soon', maxDeliveries: '0', interval: 'x', leaseTtl: '10ms' },
-        RUN_ENV,
-        {},
-      ),
-    ).toThrow(/minIdle[\s\S]*maxDeliveries[\s\S]*interval[\s\S]*leaseTtl: must be at least 300ms/);
+    let message = '';
+    try {
+      runConfig.read({ minIdle: 'soon', maxDeliveries: '0', interval: 'x', leaseTtl: '10ms' }, {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const problem of ['minIdle: not a duration', 'maxDeliveries', 'interval: not a duration'])
+      expect(message).toContain(problem);
+    expect(message).toContain('leaseTtl: must be at least 300ms');
+  });
+
+  it('gives one-shot commands --give-up-after, 10 s unless GIVE_UP_AFTER says otherwise', () => {
+    expect(onceConfig.read({}, {}).giveUpAfter).toBe(10_000);
+    expect(onceConfig.read({}, { GIVE_UP_AFTER: '2s' }).giveUpAfter).toBe(2_000);
   });
 });

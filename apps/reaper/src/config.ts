@@ -1,46 +1,112 @@
-import { connectionSchema, duration, GIVE_UP_ENV, giveUpShape, positiveInt } from '@pipe/service';
+import {
+  CommandConfig,
+  CONNECTION_SETTINGS,
+  durabilityOf,
+  duration,
+  giveUpAfter,
+  positiveInt,
+  setting,
+  settingsSchema,
+} from '@pipe/service';
 import { z } from 'zod';
+import type { SweepPolicy } from './sweeper.js';
 
 /** The sweep policy, shared by `run` and `once`. */
-export const sweepSchema = connectionSchema.extend({
+export const SWEEP_SETTINGS = {
   /** Entries pending at least this long are reclaimed (or dead-lettered). */
-  minIdle: duration().default(60_000),
+  minIdle: setting({
+    flag: '--min-idle <duration>',
+    env: 'REAPER_MIN_IDLE',
+    help: 'reclaim entries pending at least this long',
+    schema: duration().prefault('60s'),
+  }),
   /** Entries delivered this many times without an ack go to the dead-letter stream. */
-  maxDeliveries: positiveInt().default(5),
+  maxDeliveries: setting({
+    flag: '--max-deliveries <n>',
+    env: 'REAPER_MAX_DELIVERIES',
+    help: 'dead-letter entries delivered this often',
+    schema: positiveInt().default(5),
+  }),
   /** Consumers idle longer than this with nothing pending are deleted. */
-  consumerTtl: duration().default(3_600_000),
+  consumerTtl: setting({
+    flag: '--consumer-ttl <duration>',
+    env: 'REAPER_CONSUMER_TTL',
+    help: 'delete consumers idle this long with nothing pending',
+    schema: duration().prefault('1h'),
+  }),
   /** A consumer idle for less than this is live and may be handed claimed entries. */
-  liveWithin: duration().default(15_000),
-});
+  liveWithin: setting({
+    flag: '--live-within <duration>',
+    env: 'REAPER_LIVE_WITHIN',
+    help: 'a consumer seen within this is live',
+    schema: duration().prefault('15s'),
+  }),
+};
 
-export const runSchema = sweepSchema.extend({
-  /** Pause between sweeps. */
-  interval: duration().default(5_000),
-  /** Lease time: a replica takes over at most about this long after the active one died. */
-  leaseTtl: duration()
-    .default(15_000)
-    .refine((ms) => ms >= 300, 'must be at least 300ms'),
-});
+const json = (help: string) => setting({ flag: '--json', help, schema: z.boolean().default(false) });
 
+export const sweepSchema = settingsSchema({ ...SWEEP_SETTINGS, ...CONNECTION_SETTINGS });
 export type SweepConfig = z.infer<typeof sweepSchema>;
+
+/** The Sweeper's policy from a sweeping command's config (durations in ms). */
+export const sweepPolicyOf = (config: SweepConfig): SweepPolicy => ({
+  minIdleMs: config.minIdle,
+  maxDeliveries: config.maxDeliveries,
+  consumerTtlMs: config.consumerTtl,
+  liveWithinMs: config.liveWithin,
+  durability: durabilityOf(config),
+});
+
+/** `run`: sweeps every interval while holding the lease. */
+export const runConfig = new CommandConfig({
+  /** Pause between sweeps. */
+  interval: setting({
+    flag: '--interval <duration>',
+    env: 'REAPER_INTERVAL',
+    help: 'pause between sweeps',
+    schema: duration().prefault('5s'),
+  }),
+  /** Lease time: a replica takes over at most about this long after the active one died. */
+  leaseTtl: setting({
+    flag: '--lease-ttl <duration>',
+    env: 'REAPER_LEASE_TTL',
+    help: 'lease time; a standby takes over within it',
+    schema: duration()
+      .prefault('15s')
+      .refine((ms) => ms >= 300, 'must be at least 300ms'),
+  }),
+  ...SWEEP_SETTINGS,
+  ...CONNECTION_SETTINGS,
+});
+export const runSchema = runConfig.schema;
 export type RunConfig = z.infer<typeof runSchema>;
 
-/** Flag name → env variable for the reaper's own settings. */
-export const SWEEP_ENV = {
-  minIdle: 'REAPER_MIN_IDLE',
-  maxDeliveries: 'REAPER_MAX_DELIVERIES',
-  consumerTtl: 'REAPER_CONSUMER_TTL',
-  liveWithin: 'REAPER_LIVE_WITHIN',
-} as const;
-
-export const RUN_ENV = { ...SWEEP_ENV, interval: 'REAPER_INTERVAL', leaseTtl: 'REAPER_LEASE_TTL' } as const;
-
-/** `status` and `dlq` need only the connection (and, being one-shot, --give-up-after). */
-export const inspectSchema = connectionSchema.extend({ json: z.boolean().default(false), ...giveUpShape });
-
 /** `once`: one sweep with the policy of `run`, then exit. */
-export const onceSchema = sweepSchema.extend({ json: z.boolean().default(false), ...giveUpShape });
+export const onceConfig = new CommandConfig({
+  json: json('summary as JSON'),
+  ...SWEEP_SETTINGS,
+  ...CONNECTION_SETTINGS,
+  giveUpAfter: giveUpAfter(),
+});
+export type OnceConfig = z.infer<typeof onceConfig.schema>;
 
-/** Flag name → env variable of the one-shot commands' own settings. */
-export const ONCE_ENV = { ...SWEEP_ENV, json: undefined, ...GIVE_UP_ENV } as const;
-export const INSPECT_ENV = { json: undefined, ...GIVE_UP_ENV } as const;
+/** The one-shot commands that only read or edit (status, dlq): the connection and --give-up-after. */
+const inspectSettings = { ...CONNECTION_SETTINGS, giveUpAfter: giveUpAfter() };
+
+export const statusConfig = new CommandConfig({ json: json('as JSON, for scripts'), ...inspectSettings });
+export type StatusConfig = z.infer<typeof statusConfig.schema>;
+
+export const dlqListConfig = new CommandConfig({ json: json('as JSON'), ...inspectSettings });
+export type DlqListConfig = z.infer<typeof dlqListConfig.schema>;
+
+export const dlqReplayConfig = new CommandConfig({
+  all: setting({ flag: '--all', help: 'every letter', schema: z.boolean().default(false) }),
+  ...inspectSettings,
+});
+export type DlqReplayConfig = z.infer<typeof dlqReplayConfig.schema>;
+
+export const dlqPurgeConfig = new CommandConfig({
+  yes: setting({ flag: '--yes', help: 'really delete every letter', schema: z.boolean().default(false) }),
+  ...inspectSettings,
+});
+export type DlqPurgeConfig = z.infer<typeof dlqPurgeConfig.schema>;

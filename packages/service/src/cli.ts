@@ -2,42 +2,27 @@ import { type Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ConfigError, loadConfig } from './config.js';
 import { serializeError } from './error-serializer.js';
-import { CONNECTION_FLAGS, connectionProblems } from './schemas.js';
-
-/** Adds the connection flags (with their env variables named in --help) to a command. */
-export function withConnectionFlags(command: Command): Command {
-  for (const [flag, description, env] of CONNECTION_FLAGS)
-    command.option(flag, `${description} [env ${env}]`);
-  return command;
-}
-
-/** The env variable of --give-up-after (the producer's flag of the same name reads it too). */
-export const GIVE_UP_ENV = { giveUpAfter: 'GIVE_UP_AFTER' } as const;
-
-/** Adds --give-up-after (see giveUpShape); `when` prefixes the help, e.g. `with --drain: `. */
-export function withGiveUpFlag(command: Command, when = ''): Command {
-  return command.option(
-    '--give-up-after <duration>',
-    `${when}exit 3 when Redis stays unreachable this long, at once when it refuses the credentials or TLS (default 10s) [env ${GIVE_UP_ENV.giveUpAfter}]`,
-  );
-}
+import { CONNECTION_SETTINGS, connectionProblems } from './schemas.js';
+import {
+  addSettings,
+  type Settings,
+  type SettingsShape,
+  settingSources,
+  settingsSchema,
+} from './settings.js';
 
 /**
- * Reads a command's flags and the environment into `schema`: the connection flags by their env
- * names, plus `extra` fields (flag name → env variable or undefined).
+ * Reads a command's flags and the environment into `schema`: each of `settings` (the connection
+ * settings unless given) from its flag, or else its env variable. Every problem is listed at once,
+ * the fields' own and the ones between the connection settings.
  */
 export function configFrom<S extends z.ZodType>(
   schema: S,
   flags: Record<string, unknown>,
-  extra: Record<string, string | undefined> = {},
+  settings: Settings = CONNECTION_SETTINGS,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<S> {
-  const sources: Record<string, { flag?: unknown; env?: string }> = {};
-  for (const [, , envName, field] of CONNECTION_FLAGS)
-    sources[field] = { flag: flags[field], env: env[envName] };
-  for (const [field, envName] of Object.entries(extra)) {
-    sources[field] = { flag: flags[field], env: envName ? env[envName] : undefined };
-  }
+  const sources = settingSources(settings, flags, env);
   const given = (field: string) => sources[field]?.flag ?? (sources[field]?.env || undefined);
   const together = connectionProblems({
     redisUrl: given('redisUrl'),
@@ -50,13 +35,37 @@ export function configFrom<S extends z.ZodType>(
   try {
     config = loadConfig(schema, sources);
   } catch (err) {
-    // Every problem in one list: the fields' own and the ones between them.
     if (err instanceof ConfigError && together.length > 0)
       throw new ConfigError([...err.problems, ...together]);
     throw err;
   }
   if (together.length > 0) throw new ConfigError(together);
   return config;
+}
+
+/**
+ * A command's config, declared once: `settings` make its options (addTo) and its schema; `refine`
+ * adds what the fields say together (`--last and --from exclude each other`).
+ */
+export class CommandConfig<T extends Settings, S extends z.ZodType = z.ZodObject<SettingsShape<T>>> {
+  readonly schema: S;
+
+  constructor(
+    readonly settings: T,
+    refine: (schema: z.ZodObject<SettingsShape<T>>) => S = (schema) => schema as unknown as S,
+  ) {
+    this.schema = refine(settingsSchema(settings));
+  }
+
+  /** Adds one option per setting to `command`, in their order. */
+  addTo(command: Command): Command {
+    return addSettings(command, this.settings);
+  }
+
+  /** The validated config from flags over env; throws a ConfigError listing every problem. */
+  read(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+    return configFrom(this.schema, flags, this.settings, env);
+  }
 }
 
 /**

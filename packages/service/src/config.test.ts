@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configFrom } from './cli.js';
 import { ConfigError, parseDuration } from './config.js';
-import { connectionSchema, duration, pipeName } from './schemas.js';
+import { CONNECTION_SETTINGS, connectionSchema, duration, pipeName } from './schemas.js';
+import { setting } from './settings.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -37,12 +38,14 @@ describe('pipeName', () => {
 
 describe('configFrom', () => {
   const schema = connectionSchema.extend({ interval: duration().default(1000) });
+  const interval = (env?: string) =>
+    setting({ flag: '--interval <duration>', env, help: 'how often', schema: duration() });
 
   it('takes env, lets a flag override it, and fills defaults', () => {
     const config = configFrom(
       schema,
       { prefix: 'from-flag', interval: '2s' },
-      { interval: 'PIPE_INTERVAL' },
+      { ...CONNECTION_SETTINGS, interval: interval('PIPE_INTERVAL') },
       { REDIS_URL: 'redis://example:6380', STREAM_PREFIX: 'from-env', PIPE_INTERVAL: '9s' },
     );
     expect(config).toMatchObject({
@@ -54,7 +57,9 @@ describe('configFrom', () => {
   });
 
   it('splits cluster seeds', () => {
-    const config = configFrom(schema, {}, {}, { REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' });
+    const config = configFrom(schema, {}, CONNECTION_SETTINGS, {
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001',
+    });
     expect(config.clusterNodes).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
   });
 
@@ -64,7 +69,7 @@ describe('configFrom', () => {
       configFrom(
         schema,
         { interval: 'often' },
-        { interval: undefined },
+        { ...CONNECTION_SETTINGS, interval: interval() },
         {
           REDIS_URL: 'http://x',
           STREAM_PREFIX: 'no spaces',
@@ -88,7 +93,7 @@ describe('configFrom', () => {
 describe('TLS settings', () => {
   const problemsOf = (flags: Record<string, unknown>) => {
     try {
-      configFrom(connectionSchema, flags, {}, {});
+      configFrom(connectionSchema, flags, CONNECTION_SETTINGS, {});
       return [];
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;

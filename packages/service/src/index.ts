@@ -1,4 +1,4 @@
-export { configFrom, exitOnStartupError, GIVE_UP_ENV, withConnectionFlags, withGiveUpFlag } from './cli.js';
+export { CommandConfig, configFrom, exitOnStartupError } from './cli.js';
 export { ConfigError, loadConfig, parseDuration } from './config.js';
 export {
   type BatchCommand,
@@ -21,15 +21,33 @@ export {
   watchRedisMemory,
 } from './memory-watch.js';
 export {
-  CONNECTION_FLAGS,
+  CONNECTION_SETTINGS,
   type ConnectionConfig,
   connectionSchema,
   durabilityOf,
   duration,
-  giveUpShape,
+  giveUpAfter,
+  logLevel,
   pipeName,
   positiveInt,
 } from './schemas.js';
+export {
+  addSettings,
+  type Setting,
+  type Settings,
+  type SettingsShape,
+  setting,
+  settingHelp,
+  settingsSchema,
+  shownDefault,
+} from './settings.js';
+export {
+  type RunnableService,
+  runBatchCommand,
+  runService,
+  type ServiceContext,
+  type ServiceOptions,
+} from './run-service.js';
 export { aclSetUserArgs, aclSetUserLine, pipelineAcl, type ServiceAcl, type ServiceName } from './acl.js';
 export { loadPipeFunctions } from './pipe-functions.js';
 export { formatDuration, LATEST_TIME_MS, type ParsedTime, parseTime, type WithoutZone } from './time-text.js';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_PREFIX, type Durability, PREFIX_PATTERN, PREFIX_RULE } from '@pipe/streams';
 import { parseDuration } from './config.js';
 import { DEFAULT_MEMORY_READY_RATIO } from './memory-watch.js';
+import { setting, settingsSchema } from './settings.js';
 
 /** Why `path` cannot be read as a file (a TLS certificate or key), or undefined. */
 function whyNotReadableFile(path: string): string | undefined {
@@ -71,110 +72,135 @@ export const pipeName = (maxLength?: number) => {
 /**
  * `--give-up-after` of the batch commands (drain, once, status, a one-shot tail): how long Redis may
  * stay unreachable before the command exits 3. Short, because a script or cron job is waiting; the
- * long-running services keep retrying instead.
+ * long-running services keep retrying instead. `when` starts the help, e.g. `with --drain: `.
  */
-export const giveUpShape = {
-  giveUpAfter: duration()
-    .refine((ms) => ms > 0, 'must be more than 0')
-    .default(10_000),
-};
+export const giveUpAfter = (when = '') =>
+  setting({
+    flag: '--give-up-after <duration>',
+    env: 'GIVE_UP_AFTER',
+    help: `${when}exit 3 when Redis stays unreachable this long, at once when it refuses the credentials or TLS`,
+    schema: duration()
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('10s'),
+  });
 
-/** Where Redis is and what the keys are called: the part of every service's config that is the same. */
-export const connectionSchema = z.object({
-  redisUrl: z
-    .string()
-    .default('redis://127.0.0.1:6379')
-    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
-  clusterNodes: z
-    .string()
-    .optional()
-    .transform((s) =>
-      s
-        ? s
-            .split(',')
-            .map((n) => n.trim())
-            .filter(Boolean)
-        : undefined,
-    )
-    .refine(
-      (nodes) => !nodes || nodes.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)),
-      'must be host:port,host:port',
-    ),
-  prefix: z.string().regex(PREFIX_PATTERN, PREFIX_RULE).default(DEFAULT_PREFIX),
-  tlsCa: tlsFile(),
-  tlsCert: tlsFile(),
-  tlsKey: tlsFile(),
-  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `--log-level`; batch and interactive commands default to `warn`, their output being the point. */
+export const logLevel = (level: (typeof LOG_LEVELS)[number] = 'info') =>
+  setting({
+    flag: '--log-level <level>',
+    env: 'LOG_LEVEL',
+    help: LOG_LEVELS.join('|'),
+    schema: z.enum(LOG_LEVELS).default(level),
+  });
+
+/** Where Redis is and what the keys are called: the settings every command of every service has. */
+export const CONNECTION_SETTINGS = {
+  redisUrl: setting({
+    flag: '--redis-url <url>',
+    env: 'REDIS_URL',
+    help: 'Redis URL (redis:// or rediss://)',
+    schema: z
+      .string()
+      .default('redis://127.0.0.1:6379')
+      .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
+  }),
+  clusterNodes: setting({
+    flag: '--cluster-nodes <list>',
+    env: 'REDIS_CLUSTER_NODES',
+    help: 'Redis Cluster seeds host:port,... (selects cluster mode)',
+    schema: z
+      .string()
+      .optional()
+      .transform((s) =>
+        s
+          ? s
+              .split(',')
+              .map((n) => n.trim())
+              .filter(Boolean)
+          : undefined,
+      )
+      .refine(
+        (nodes) => !nodes || nodes.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)),
+        'must be host:port,host:port',
+      ),
+  }),
+  prefix: setting({
+    flag: '--prefix <prefix>',
+    env: 'STREAM_PREFIX',
+    help: 'key prefix of the pipeline',
+    schema: z.string().regex(PREFIX_PATTERN, PREFIX_RULE).default(DEFAULT_PREFIX),
+  }),
+  tlsCa: setting({
+    flag: '--tls-ca <file>',
+    env: 'REDIS_TLS_CA',
+    help: 'CA certificate for rediss://',
+    schema: tlsFile(),
+  }),
+  tlsCert: setting({
+    flag: '--tls-cert <file>',
+    env: 'REDIS_TLS_CERT',
+    help: 'client certificate for rediss://',
+    schema: tlsFile(),
+  }),
+  tlsKey: setting({
+    flag: '--tls-key <file>',
+    env: 'REDIS_TLS_KEY',
+    help: 'client key for rediss://',
+    schema: tlsFile(),
+  }),
+  metricsPort: setting({
+    flag: '--metrics-port <port>',
+    env: 'METRICS_PORT',
+    help: 'serve /healthz, /readyz and /metrics on this port',
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+  }),
   // Loopback by default: the figures and /readyz are for the host's own probes unless the operator
   // opens them (the images set METRICS_HOST=0.0.0.0 for scrapers in other containers).
-  metricsHost: z.string().min(1).default('127.0.0.1'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  metricsHost: setting({
+    flag: '--metrics-host <host>',
+    env: 'METRICS_HOST',
+    help: 'address the --metrics-port server listens on',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  logLevel: logLevel(),
   /** Run on a server whose maxmemory-policy can evict pipeline keys (see eviction-guard.ts). */
-  allowEviction: z
-    .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
-    .transform((v) => v === true || v === '1' || v === 'true')
-    .default(false),
+  allowEviction: setting({
+    flag: '--allow-eviction',
+    env: 'ALLOW_EVICTION',
+    help: 'run although Redis may evict pipeline keys (maxmemory-policy other than noeviction)',
+    schema: z
+      .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
+      .transform((v) => v === true || v === '1' || v === 'true')
+      .default(false),
+  }),
   /** /readyz reports not ready while a master uses more than this share of its maxmemory (memory-watch.ts). */
-  memoryReadyRatio: z.coerce.number().gt(0).max(1).default(DEFAULT_MEMORY_READY_RATIO),
+  memoryReadyRatio: setting({
+    flag: '--memory-ready-ratio <ratio>',
+    env: 'MEMORY_READY_RATIO',
+    help: '/readyz answers 503 while Redis uses more than this share of its maxmemory',
+    schema: z.coerce.number().gt(0).max(1).default(DEFAULT_MEMORY_READY_RATIO),
+  }),
   /** Replicas that must hold a write before it is confirmed or built on (WAIT; see replication.ts). */
-  waitReplicas: z.coerce.number().int().min(0).max(16).default(0),
-  waitTimeout: duration()
-    .refine((ms) => ms > 0, 'must be more than 0')
-    .default(1000),
-});
-export type ConnectionConfig = z.infer<typeof connectionSchema>;
+  waitReplicas: setting({
+    flag: '--wait-replicas <n>',
+    env: 'WAIT_REPLICAS',
+    help: 'writes count as done only once this many replicas hold them (WAIT), so a failover cannot lose them',
+    schema: z.coerce.number().int().min(0).max(16).default(0),
+  }),
+  waitTimeout: setting({
+    flag: '--wait-timeout <duration>',
+    env: 'WAIT_TIMEOUT',
+    help: 'how long one WAIT for --wait-replicas may take before the step is retried',
+    schema: duration()
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('1s'),
+  }),
+};
 
-/** Flags every command of every service accepts, with the env variable each one overrides. */
-export const CONNECTION_FLAGS = [
-  ['--redis-url <url>', 'Redis URL (redis:// or rediss://)', 'REDIS_URL', 'redisUrl'],
-  [
-    '--cluster-nodes <list>',
-    'Redis Cluster seeds host:port,... (selects cluster mode)',
-    'REDIS_CLUSTER_NODES',
-    'clusterNodes',
-  ],
-  ['--prefix <prefix>', 'key prefix of the pipeline', 'STREAM_PREFIX', 'prefix'],
-  ['--tls-ca <file>', 'CA certificate for rediss://', 'REDIS_TLS_CA', 'tlsCa'],
-  ['--tls-cert <file>', 'client certificate for rediss://', 'REDIS_TLS_CERT', 'tlsCert'],
-  ['--tls-key <file>', 'client key for rediss://', 'REDIS_TLS_KEY', 'tlsKey'],
-  [
-    '--metrics-port <port>',
-    'serve /healthz, /readyz and /metrics on this port',
-    'METRICS_PORT',
-    'metricsPort',
-  ],
-  [
-    '--metrics-host <host>',
-    'address the --metrics-port server listens on (default 127.0.0.1)',
-    'METRICS_HOST',
-    'metricsHost',
-  ],
-  ['--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'LOG_LEVEL', 'logLevel'],
-  [
-    '--allow-eviction',
-    'run although Redis may evict pipeline keys (maxmemory-policy other than noeviction)',
-    'ALLOW_EVICTION',
-    'allowEviction',
-  ],
-  [
-    '--memory-ready-ratio <ratio>',
-    `/readyz answers 503 while Redis uses more than this share of its maxmemory (default ${DEFAULT_MEMORY_READY_RATIO})`,
-    'MEMORY_READY_RATIO',
-    'memoryReadyRatio',
-  ],
-  [
-    '--wait-replicas <n>',
-    'writes count as done only once this many replicas hold them (WAIT), so a failover cannot lose them (default 0)',
-    'WAIT_REPLICAS',
-    'waitReplicas',
-  ],
-  [
-    '--wait-timeout <duration>',
-    'how long one WAIT for --wait-replicas may take before the step is retried (default 1s)',
-    'WAIT_TIMEOUT',
-    'waitTimeout',
-  ],
-] as const;
+export const connectionSchema = settingsSchema(CONNECTION_SETTINGS);
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
 /** The durability a service's writes wait for (--wait-replicas, --wait-timeout). */
 export function durabilityOf(config: { waitReplicas: number; waitTimeout: number }): Durability {

@@ -193,10 +193,16 @@ export class PartitionWriter<S = undefined> {
         this.release();
         throw this.failure;
       }
-      const task = this.writePartition(partition, group).finally(() => {
-        this.tasks.delete(task);
-        this.release();
-      });
+      // An error writePartition does not expect fails the writer: flush() reports it rather than an
+      // unhandled rejection once the task has left `tasks`.
+      const task = this.writePartition(partition, group)
+        .catch((err: unknown) => {
+          this.failure ??= err instanceof Error ? err : new Error(String(err));
+        })
+        .finally(() => {
+          this.tasks.delete(task);
+          this.release();
+        });
       this.tasks.add(task);
     }
   }

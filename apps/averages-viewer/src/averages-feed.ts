@@ -9,7 +9,7 @@ import {
 } from '@pipe/streams';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
-import { pause, withDeadline } from './waiting.js';
+import { pause, unlessStopped, withDeadline } from './waiting.js';
 
 export interface AveragesFeedOptions {
   /** A client of the caller's; the feed duplicates it for its own blocking connection. */
@@ -102,14 +102,16 @@ export class AveragesFeed {
       try {
         this.blocking ??= this.openConnection();
         if (this.cursor === NEWEST) {
-          const newest = new AveragesRange(this.blocking, this.options.key).newestId();
-          this.cursor = await withDeadline(
-            newest,
-            this.watchdogMs,
-            () => new FeedReadTimeout(this.watchdogMs),
-          );
+          const range = new AveragesRange(this.blocking, this.options.key);
+          const newest = await this.untilStopOrHang(range.newestId(), this.watchdogMs);
+          if (newest === undefined) break;
+          this.cursor = newest;
         }
-        const entries = await this.readNext(this.blocking);
+        const entries = await this.untilStopOrHang(
+          this.readNext(this.blocking),
+          this.blockMs + this.watchdogMs,
+        );
+        if (entries === undefined) break;
         this.health.markUp();
         failures = 0;
         if (entries.length === 0) continue;
@@ -149,12 +151,20 @@ export class AveragesFeed {
   }
 
   private readNext(blocking: RedisClient): Promise<StreamEntry[]> {
-    const read = new Stream(blocking, this.options.key).read({
+    return new Stream(blocking, this.options.key).read({
       lastId: this.cursor,
       count: this.count,
       block: this.blockMs,
     });
-    const limit = this.blockMs + this.watchdogMs;
-    return withDeadline(read, limit, () => new FeedReadTimeout(limit));
+  }
+
+  /**
+   * `read`'s result; a FeedReadTimeout when it has not settled within `limitMs` (its connection hung);
+   * undefined at once on stop(): a read queued on a connection that is reconnecting may only settle
+   * with the watchdog, and a stop must not wait for that.
+   */
+  private untilStopOrHang<T>(read: Promise<T>, limitMs: number): Promise<T | undefined> {
+    const bounded = withDeadline(read, limitMs, () => new FeedReadTimeout(limitMs));
+    return unlessStopped(bounded, this.stopping.signal);
   }
 }

@@ -28,8 +28,15 @@ export async function pause(ms: number, stop: AbortSignal): Promise<void> {
 export async function unlessStopped<T>(work: Promise<T>, stop: AbortSignal): Promise<T | undefined> {
   work.catch(() => {});
   if (stop.aborted) return undefined;
-  const stopped = new Promise<undefined>((resolve) =>
-    stop.addEventListener('abort', () => resolve(undefined), { once: true }),
-  );
-  return Promise.race([work, stopped]);
+  let onAbort = () => {};
+  const stopped = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+  });
+  stop.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([work, stopped]);
+  } finally {
+    // A feed calls this once per read for as long as it runs: no listener may stay behind.
+    stop.removeEventListener('abort', onAbort);
+  }
 }

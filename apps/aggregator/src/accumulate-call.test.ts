@@ -1,0 +1,136 @@
+import { encodeReading, HOUR_MS, PipelineKeys, type Reading, type StreamEntry } from '@pipe/streams';
+import { describe, expect, it } from 'vitest';
+import { type AccumulateContext, accumulateCall, temperatureText } from './accumulate-call.js';
+import { AggregatorStateKeys } from './state-keys.js';
+
+const DAY = Date.UTC(2026, 2, 14);
+const keys = new PipelineKeys('temps');
+const partition = keys.partitionKeyFor(DAY);
+
+const ctx = (overrides: Partial<AccumulateContext> = {}): AccumulateContext => ({
+  keys,
+  state: new AggregatorStateKeys(keys),
+  group: 'aggregator',
+  consumer: 'agg-1',
+  alertAbove: undefined,
+  now: 1_000,
+  stateAfterPartitionMs: 42,
+  ...overrides,
+});
+
+let seq = 0;
+const entry = (fields: string[]): StreamEntry => ({ id: `${DAY}-${seq++}`, fields });
+const reading = (r: Reading): StreamEntry => entry(encodeReading(r));
+
+/** The JSON arguments of the call, parsed. */
+function layout(args: (string | number)[]) {
+  return {
+    entries: JSON.parse(String(args[4])) as {
+      i: string[];
+      k: number[];
+      x: [number, string, string][];
+      a: number[];
+    },
+    hours: JSON.parse(String(args[5])) as unknown[][],
+    recount: JSON.parse(String(args[6])) as { t: string[]; h: (number | false)[]; d: string[] },
+  };
+}
+
+describe('accumulateCall', () => {
+  it('lays out one batch as accumulate-batch-n.lua takes it: partition keys, then one key per hour in order of first reading', () => {
+    const entries = [
+      reading({ device: 'a', ts: DAY + 2 * HOUR_MS + 5, temp_f: 70.5, humidity: 40 }),
+      reading({ device: 'b', ts: DAY + HOUR_MS, temp_f: 60 }),
+      reading({ device: 'a', ts: DAY + 2 * HOUR_MS + 9, temp_f: 80.25, humidity: 50 }),
+    ];
+    const call = accumulateCall({ stream: partition, entries }, ctx());
+    expect(call.keys).toEqual([
+      partition,
+      `{${partition}}:agg`,
+      `{${partition}}:open`,
+      `{${partition}}:outbox`,
+      `{${partition}}:hour:${DAY + 2 * HOUR_MS}`,
+      `{${partition}}:hour:${DAY + HOUR_MS}`,
+    ]);
+    expect(call.args.slice(0, 4)).toEqual(['aggregator', 'agg-1', 1_000, DAY + 2 * HOUR_MS + 9]);
+    expect(call.args.slice(7)).toEqual([keys.late, keys.deadLetters, keys.alerts, 42]);
+    const { entries: e, hours, recount } = layout(call.args);
+    // Hour key indexes are Lua's, 1-based: KEYS[5] and KEYS[6].
+    expect(e).toEqual({ i: entries.map((x) => x.id), k: [5, 6, 5], x: [], a: [] });
+    expect(hours).toEqual([
+      [2, 150.75, 2, 90, '70.5', '80.25', ['a']],
+      [1, 60, 0, 0, '60', '60', ['b']],
+    ]);
+    expect(recount).toEqual({ t: ['70.5', '60', '80.25'], h: [40, false, 50], d: ['a', 'b', 'a'] });
+    expect(call.readings.map((r) => r?.device)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('sends an undecodable entry as a dead letter with its reason and fields, in its place among the others', () => {
+    const entries = [
+      reading({ device: 'a', ts: DAY + 60_000, temp_f: 50 }),
+      entry(['device', 'a', 'ts', String(DAY), 'temp_f', 'warm']),
+    ];
+    const call = accumulateCall({ stream: partition, entries }, ctx());
+    const { entries: e, recount } = layout(call.args);
+    expect(e.k).toEqual([5, 0]);
+    expect(e.x).toEqual([
+      [
+        2,
+        expect.stringMatching(/^temp_f: not a number/),
+        JSON.stringify({ device: 'a', ts: String(DAY), temp_f: 'warm' }),
+      ],
+    ]);
+    expect(recount).toEqual({ t: ['50', '0'], h: [false, false], d: ['a', ''] });
+    expect(call.readings[1]).toBeUndefined();
+  });
+
+  it('dead-letters a reading whose event time lies outside the partition’s day, so no hour lives in two partitions', () => {
+    const ts = DAY + 24 * HOUR_MS;
+    const call = accumulateCall(
+      { stream: partition, entries: [reading({ device: 'a', ts, temp_f: 50 })] },
+      ctx(),
+    );
+    const { entries: e, hours } = layout(call.args);
+    expect(e.x).toEqual([
+      [1, `event time ${new Date(ts).toISOString()} is outside partition ${partition}`, expect.any(String)],
+    ]);
+    expect(hours).toEqual([]);
+    expect(call.keys).toHaveLength(4);
+    // Nothing counted: no newest event time to raise.
+    expect(call.args[3]).toBe('');
+  });
+
+  it('marks the readings above alertAbove (1-based), and none without it', () => {
+    const entries = [70, 90, 80.5, 80].map((temp_f, i) => reading({ device: 'a', ts: DAY + i, temp_f }));
+    expect(
+      layout(accumulateCall({ stream: partition, entries }, ctx({ alertAbove: 80 })).args).entries.a,
+    ).toEqual([2, 3]);
+    expect(layout(accumulateCall({ stream: partition, entries }, ctx()).args).entries.a).toEqual([]);
+  });
+});
+
+describe('temperatureText', () => {
+  it('keeps the entry’s own text when it is a bare number, which Lua’s tonumber reads as the codec did', () => {
+    expect(temperatureText(['temp_f', '7.15e1'], 71.5)).toBe('7.15e1');
+    expect(temperatureText(['temp_f', '69.50'], 69.5)).toBe('69.50');
+  });
+
+  it('sends the number’s shortest text for padded text, which tonumber would refuse', () => {
+    expect(temperatureText(['temp_f', ' 70.25 '], 70.25)).toBe('70.25');
+  });
+
+  it('sends the number’s shortest text for a text longer than 24 characters', () => {
+    const long = `70.${'0'.repeat(30)}1`;
+    expect(temperatureText(['temp_f', long], Number(long))).toBe('70');
+  });
+
+  it('takes the last temp_f of whole field pairs, as the codec does', () => {
+    expect(temperatureText(['temp_f', '10', 'device', 'a', 'temp_f', '80'], 80)).toBe('80');
+    // A trailing odd field is no pair: the codec ignores it, and so must the recount.
+    expect(temperatureText(['temp_f', '10', 'temp_f'], 10)).toBe('10');
+  });
+
+  it('falls back to the number when no field holds it', () => {
+    expect(temperatureText(['device', 'a'], 12.5)).toBe('12.5');
+  });
+});

@@ -93,6 +93,49 @@ describe('Aggregator with drain', () => {
     expect(Math.abs(outlives - (120 + 7 * 24) * HOUR_MS)).toBeLessThan(100);
   });
 
+  it('sends an hour that closes after a later one was published to the late stream, never publishing out of order', async () => {
+    const { keys } = fresh();
+    const later = readingsBetween(today - DAY_MS + 3 * HOUR_MS, today - DAY_MS + 5 * HOUR_MS, 60_000, 2, 9);
+    await writeReadings(redis, keys, later);
+    await drain(keys);
+    // A partition of an earlier day appears only now (a backfill run late): its hour comes after the
+    // stream's newest, which an averages stream ordered by hour cannot take.
+    const earlier = readingsBetween(
+      today - 2 * DAY_MS + 7 * HOUR_MS,
+      today - 2 * DAY_MS + 8 * HOUR_MS,
+      600_000,
+      2,
+      10,
+    );
+    await writeReadings(redis, keys, earlier);
+    const run = await drain(keys);
+    await expectAveragesToMatch(redis, keys, expectedHours(later));
+    const newest = `${expectedHours(later).at(-1)!.hourStart}-0`;
+    expect(run.logged('hour closed after a later one; totals sent to the late stream')).toEqual([
+      expect.objectContaining({
+        level: 50,
+        hourStart: today - 2 * DAY_MS + 7 * HOUR_MS,
+        lastPublished: newest,
+      }),
+    ]);
+    // The hour's totals go as one late entry, so that nothing counted is lost.
+    const late = (await new Stream(redis, keys.late).range()).map((e) => Object.fromEntries(chunk(e.fields)));
+    const hour = today - 2 * DAY_MS + 7 * HOUR_MS;
+    expect(late).toEqual([
+      expect.objectContaining({
+        stream: keys.partitionKeyFor(hour),
+        id: `${hour}-0`,
+        reason: `a later hour (${newest}) was published first`,
+      }),
+    ]);
+    const totals = JSON.parse(late[0]!.fields!);
+    expect(Number(totals.n)).toBe(earlier.length);
+    expect(Number(totals.sum)).toBeCloseTo(
+      earlier.reduce((sum, r) => sum + r.temp_f, 0),
+      9,
+    );
+  });
+
   it('dead-letters undecodable entries with their reason and counts everything else', async () => {
     const { keys } = fresh();
     const from = today - DAY_MS + 6 * HOUR_MS;

@@ -1,4 +1,5 @@
 import { DAY_MS, groupsOf, Stream } from '@pipe/streams';
+import { waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { NotOwnerError } from '../src/ownership.js';
 import { publishedAverages } from './fixtures/averages.js';
@@ -102,5 +103,33 @@ describe('consumer groups', () => {
     await drain(keys, { group: 'green', takeOver: true });
     await expectAveragesToMatch(redis, keys, expectedHours([...readings, ...more]));
     await expectAccounted(keys, readings.length + more.length);
+  });
+
+  it('stops a running group with NotOwnerError once another group took the averages over', async () => {
+    const { keys } = fresh();
+    const first = readingsBetween(from, from + 2 * HOUR_MS, 60_000, 2, 27);
+    await writeReadings(redis, keys, first);
+    const blue = start(keys, { group: 'blue', blockMs: 100, grace: 0 });
+    const partition = keys.partitionKeyFor(from);
+    await waitFor('blue to catch up', async () => {
+      const [group] = await groupsOf(redis, partition);
+      return group?.lag === 0 && group.pending === 0;
+    });
+    // Green takes over while a blue aggregator still runs (the operator did not stop it first).
+    await drain(keys, { group: 'green', takeOver: true });
+    const more = readingsBetween(from + 2 * HOUR_MS, from + 3 * HOUR_MS, 60_000, 2, 28);
+    await writeReadings(redis, keys, more);
+    const err = await blue.ended.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NotOwnerError);
+    expect((err as Error).message).toBe(
+      `${partition} is counted by consumer group green, not "blue": stopped counting`,
+    );
+    // Blue counted none of them: green's next drain counts every one, once.
+    await drain(keys, { group: 'green' });
+    await expectAveragesToMatch(redis, keys, expectedHours([...first, ...more]));
+    await expectAccounted(keys, first.length + more.length);
   });
 });

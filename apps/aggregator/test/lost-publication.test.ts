@@ -1,4 +1,5 @@
 import { DAY_MS, Stream } from '@pipe/streams';
+import { waitFor } from '@pipe/testkit';
 import { expect, it } from 'vitest';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
@@ -6,7 +7,7 @@ import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators } from './in-process.js';
 
 const { redis, fresh } = sharedRedis();
-const { drain } = inProcessAggregators();
+const { start, drain } = inProcessAggregators();
 
 // Without --wait-replicas a failover can promote a replica that lacks the averages stream's last
 // entries while the partitions (other masters) have settled those hours. Here the replica's state is
@@ -52,4 +53,43 @@ it('refuses to publish past publications the stream lost (regressed), so they ca
   expect(await publish(2, hour(1))).toEqual(['published', '']);
   expect(await publish(3, hour(2))).toEqual(['published', '']);
   expect(await publish(2, hour(3))).toEqual(['already', '[]']);
+});
+
+// The same loss while an aggregator runs: its next close round finds the lost hours settled and newer
+// than the stream; publishing them, it finds the stream behind the newest hour it knew (regressed),
+// forgets that hour and makes the lost ones again, in order, before the next hour.
+it('makes lost publications again, in order, before the next hour when the stream loses them under a running aggregator', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 6 * HOUR_MS;
+  const readings = readingsBetween(from, from + 4 * HOUR_MS, 60_000, 3, 12);
+  // Stream time passes the fourth hour's end: four hours are due.
+  const fifth = [{ device: 'sensor-0', ts: from + 4 * HOUR_MS + 1, temp_f: 50 }];
+  await writeReadings(redis, keys, [...readings, ...fifth]);
+  const run = start(keys, { grace: 0, blockMs: 100 });
+  await waitFor('four hours', async () => (await redis.xlen(keys.averages)) === 4, 10_000);
+
+  const all = await redis.xrange(keys.averages, '-', '+');
+  const lost = all.slice(2).map(([id]) => id.split('-')[0]);
+  await redis.del(keys.averages, ...lost.map((hour) => `{${keys.averages}}:sources:${hour}`));
+  for (const [id, fields] of all.slice(0, 2)) await redis.xadd(keys.averages, id, ...fields);
+  // A reading of the sixth hour makes the fifth due.
+  await writeReadings(redis, keys, [{ device: 'sensor-1', ts: from + 5 * HOUR_MS + 1, temp_f: 60 }]);
+
+  await waitFor('five hours', async () => (await redis.xlen(keys.averages)) === 5, 10_000);
+  await expectAveragesToMatch(redis, keys, expectedHours([...readings, ...fifth]));
+  expect(
+    run.logged(
+      'the averages stream lost publications (a failover without --wait-replicas?); making them again first',
+    ),
+  ).toEqual([
+    expect.objectContaining({
+      level: 50,
+      hourStart: Number(lost[0]),
+      newestKnown: Number(lost[1]),
+      newestNow: all[1]![0],
+    }),
+  ]);
+  const repaired = run.logs.filter((line) => line.msg.startsWith('published an hour again'));
+  expect(repaired.map((line) => String(line.hourStart))).toEqual(lost);
+  expect(await new Stream(redis, keys.late).length()).toBe(0);
 });

@@ -1,3 +1,5 @@
 import { pipeVitestConfig } from '@pipe/testkit/vitest';
 
-export default pipeVitestConfig();
+// main.ts only wires flags, signals and metrics to the cores and runs in child processes, where v8
+// does not measure: it stays in the report, uncovered, inside this margin.
+export default pipeVitestConfig({ minLineCoverage: 85 });

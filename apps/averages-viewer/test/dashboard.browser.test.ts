@@ -14,7 +14,7 @@ import {
   writeHours,
   writeMalformed,
 } from './averages-fixture.js';
-import { DashboardProcess } from './dashboard-process.js';
+import { RunningDashboard } from './running-dashboard.js';
 import { sharedRedis } from './shared-redis.js';
 
 /** Debian's chromium; CI installs it (.ci/run). Missing, the test fails: a skipped browser test proves nothing. */
@@ -166,7 +166,7 @@ describe('dashboard in headless Chromium', () => {
     await writeMalformed(redis, keys, FIRST_HOUR + 30 * HOUR_MS);
     await seedPipeline(keys);
     const inRedis = await averagesInRedis(redis, keys);
-    const dashboard = await DashboardProcess.start(redisUrl, keys.prefix);
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const refused = watchPolicy(page);
     try {
@@ -247,7 +247,7 @@ describe('dashboard in headless Chromium', () => {
     own.on('error', () => {});
     const keys = new PipelineKeys(randomPrefix('page'));
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
-    const dashboard = await DashboardProcess.start(server.url, keys.prefix);
+    const dashboard = await RunningDashboard.start(server.url, keys.prefix);
     const page = await browser.newPage();
     try {
       await page.goto(dashboard.base);

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect, type Logger, PipelineKeys, type RedisClient } from '@pipe/streams';
 import { type DashboardServerOptions, DashboardServer } from '../src/server.js';
 import { DashboardClient } from './dashboard-client.js';
@@ -24,6 +25,9 @@ export class RunningDashboard extends DashboardClient {
     settings: DashboardSettings = {},
   ): Promise<RunningDashboard> {
     const redis = connect({ url: redisUrl });
+    // Connected first, so that a test's first page sees Redis up: a server started on a client still
+    // connecting says "not connected yet" until it is, which would read as an outage under a busy CPU.
+    if (redis.status !== 'ready') await once(redis, 'ready');
     const logger: Logger & { lines: LogLine[] } = recordingLogger();
     const server = new DashboardServer({
       redis,

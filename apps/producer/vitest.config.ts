@@ -1,3 +1,3 @@
 import { pipeVitestConfig } from '@pipe/testkit/vitest';
 
-export default pipeVitestConfig();
+export default pipeVitestConfig({ minLineCoverage: 85 });

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomPrefix } from '@pipe/testkit';
+import { randomPrefix, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ProducerProcess, partitionEntries, startProducer, summaryOf } from './producer-process.js';
@@ -31,14 +31,25 @@ const RECORD = `${JSON.stringify({ device: 'sensor-001', ts: now, temp_f: 70 })}
 const PROMPT_MS = 5000;
 
 function ingest(prefix: string, flags: string[], input?: AsyncIterable<string>): ProducerProcess {
+  // At debug level the producer says when its signal handling is in place ('reading input').
   return startProducer(['ingest', '--redis-url', redisUrl, '--prefix', prefix, '--json', ...flags], {
     input,
+    env: { LOG_LEVEL: 'debug' },
   });
 }
 
-/** Sends `signal` once the producer has had time to read what is there, and times its exit. */
+/**
+ * Sends `signal` once the producer answers signals and has had time to read what is there, and times
+ * its exit. Waiting for the line rather than a fixed time: on a loaded machine node's start-up alone
+ * took longer than the 1.5 s this used to wait, and the signal found no handler yet.
+ */
 async function stopWith(run: ProducerProcess, signal: NodeJS.Signals) {
-  await sleep(1500);
+  await waitFor(
+    'the producer to read its input',
+    () => run.stdout().includes('"msg":"reading input"'),
+    30_000,
+  );
+  await sleep(1000);
   const sent = performance.now();
   run.kill(signal);
   const timeout = setTimeout(() => run.kill('SIGKILL'), 20_000);

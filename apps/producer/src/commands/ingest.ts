@@ -43,6 +43,8 @@ export async function ingestCommand(
     rejections,
   });
   const release = io.handleSignals ? interruptOnSignals(() => ingestion.stop()) : () => {};
+  // From here a signal ends the input and what was read is still written: the line says when that holds.
+  log.debug({ file: config.file }, 'reading input');
   const started = performance.now();
   let failure: unknown;
   let stopped: string | undefined;

@@ -13,6 +13,8 @@ export {
   objectToFields,
 } from './codecs.js';
 export {
+  type AutoclaimIdsResult,
+  type AutoclaimOptions,
   type AutoclaimResult,
   type ClaimIdsResult,
   ConsumerGroup,

@@ -4,11 +4,12 @@ import { pause, unlessStopped, withDeadline } from './waiting.js';
 
 class TookTooLong extends Error {}
 const never = new Promise<never>(() => {});
-const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+const resolvesAfter = <T>(ms: number, value: T) =>
+  new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
 
 describe('withDeadline', () => {
   it('settles as the work does when it is in time', async () => {
-    await expect(withDeadline(after(5, 'read'), 1000, () => new TookTooLong())).resolves.toBe('read');
+    await expect(withDeadline(resolvesAfter(5, 'read'), 1000, () => new TookTooLong())).resolves.toBe('read');
     await expect(
       withDeadline(Promise.reject(new Error('WRONGTYPE')), 1000, () => new TookTooLong()),
     ).rejects.toThrow('WRONGTYPE');
@@ -25,7 +26,7 @@ describe('pause and unlessStopped', () => {
   it('end early when stopped, and leave no abort listener behind', async () => {
     const stop = new AbortController();
     const signal = stop.signal;
-    for (let i = 0; i < 3; i++) expect(await unlessStopped(after(1, i), signal)).toBe(i);
+    for (let i = 0; i < 3; i++) expect(await unlessStopped(resolvesAfter(1, i), signal)).toBe(i);
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
 
     const waiting = unlessStopped(never, signal);
@@ -33,6 +34,6 @@ describe('pause and unlessStopped', () => {
     stop.abort();
     await expect(waiting).resolves.toBeUndefined();
     await expect(pausing).resolves.toBeUndefined();
-    await expect(unlessStopped(after(1, 'late'), signal)).resolves.toBeUndefined();
+    await expect(unlessStopped(resolvesAfter(1, 'late'), signal)).resolves.toBeUndefined();
   });
 });

@@ -1,10 +1,11 @@
-import { connect, HOUR_MS, PipelineKeys, type StreamEntry } from '@pipe/streams';
-import { RedisServer, randomPrefix, waitFor } from '@pipe/testkit';
+import { HOUR_MS, PipelineKeys, type StreamEntry } from '@pipe/streams';
+import { randomPrefix, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { AveragesFeed, type AveragesFeedOptions, NEWEST } from '../src/averages-feed.js';
 import type { RedisHealth } from '../src/connection-health.js';
 import { averageFor, FIRST_HOUR, writeAverage, writeHours } from './averages-fixture.js';
 import { recordingLogger } from './recording-logger.js';
+import { ownRedis } from './own-redis.js';
 import { sharedRedis } from './shared-redis.js';
 
 // The follow loop under `tail --follow` and the dashboard's event stream, built against real servers.
@@ -78,9 +79,7 @@ describe('AveragesFeed', () => {
   });
 
   it('replaces a connection whose blocking read never settles, and reports the outage once each way', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = new PipelineKeys(randomPrefix('feed'));
     const { feed, running, delivered, health, logs } = startFeed({
       redis: own,
@@ -115,15 +114,12 @@ describe('AveragesFeed', () => {
     } finally {
       await feed.stop();
       await running;
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 
   it('stops at once during a retry pause while Redis is down', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = new PipelineKeys(randomPrefix('feed'));
     const { feed, running, health } = startFeed({ redis: own, key: keys.averages, blockMs: 100 });
     try {
@@ -136,8 +132,7 @@ describe('AveragesFeed', () => {
       expect(Date.now() - stopAt).toBeLessThan(500);
     } finally {
       await feed.stop();
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 });

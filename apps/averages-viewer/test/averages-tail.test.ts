@@ -1,5 +1,5 @@
-import { connect, HOUR_MS, PipelineKeys } from '@pipe/streams';
-import { RedisServer, randomPrefix } from '@pipe/testkit';
+import { HOUR_MS, PipelineKeys } from '@pipe/streams';
+import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   averageFor,
@@ -10,6 +10,7 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import { RunningTail } from './running-tail.js';
+import { ownRedis } from './own-redis.js';
 import { sharedRedis } from './shared-redis.js';
 
 // AveragesTail (what `pipe-viewer tail` runs) built in this process against the run's redis-server;
@@ -164,9 +165,7 @@ describe('AveragesTail: following', () => {
   });
 
   it('follows through a Redis restart: says it is down, reconnects, and shows what comes next', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = newKeys();
     const viewer = RunningTail.start(own, keys, { follow: true, json: true });
     try {
@@ -183,15 +182,12 @@ describe('AveragesTail: following', () => {
       expect(JSON.parse(shown.line)).toEqual(next);
     } finally {
       await viewer.stop();
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 
   it('waits out a Redis that is down when it starts, then shows the history and follows', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = newKeys();
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
     await server.kill();
@@ -211,15 +207,12 @@ describe('AveragesTail: following', () => {
       expect(viewer.lines('stdout')).toHaveLength(1);
     } finally {
       await viewer.stop();
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 
   it('stops at once while its history read waits on a Redis that is down', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     await server.kill();
     const viewer = RunningTail.start(own, newKeys(), { follow: true });
     try {
@@ -228,8 +221,7 @@ describe('AveragesTail: following', () => {
       await viewer.stop();
       expect(Date.now() - stopAt).toBeLessThan(500);
     } finally {
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 });

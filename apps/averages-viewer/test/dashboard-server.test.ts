@@ -1,5 +1,5 @@
-import { connect, encodeReading, HOUR_MS, PipelineKeys } from '@pipe/streams';
-import { RedisServer, randomPrefix } from '@pipe/testkit';
+import { encodeReading, HOUR_MS, PipelineKeys } from '@pipe/streams';
+import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it, vi } from 'vitest';
 import {
   averageFor,
@@ -10,6 +10,7 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import type { AveragesAnswer, DashboardStatus } from '../src/server.js';
+import { ownRedis } from './own-redis.js';
 import { sharedRedis } from './shared-redis.js';
 import { RunningDashboard } from './running-dashboard.js';
 import { SseReader } from './sse-reader.js';
@@ -204,9 +205,7 @@ describe('DashboardServer: server-sent events', () => {
 
 describe('DashboardServer: Redis outage', () => {
   it('reports Redis down in /api/status while it is, then recovers by itself and pushes new averages again', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = new PipelineKeys(randomPrefix('serve'));
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
     const dashboard = await RunningDashboard.start(server.url, keys.prefix);
@@ -236,8 +235,7 @@ describe('DashboardServer: Redis outage', () => {
     } finally {
       stream.close();
       await dashboard.stop();
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 });

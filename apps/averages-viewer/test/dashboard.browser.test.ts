@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { connect, encodeReading, type HourlyAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
-import { RedisServer, randomPrefix } from '@pipe/testkit';
+import { encodeReading, type HourlyAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
+import { randomPrefix } from '@pipe/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardStatus } from '../src/server.js';
@@ -15,6 +15,7 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import { RunningDashboard } from './running-dashboard.js';
+import { ownRedis } from './own-redis.js';
 import { sharedRedis } from './shared-redis.js';
 
 /** Debian's chromium; CI installs it (.ci/run). Missing, the test fails: a skipped browser test proves nothing. */
@@ -242,9 +243,7 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('shows a banner while Redis is down and recovers without a reload', async () => {
-    const server = await RedisServer.start();
-    const own = connect({ url: server.url });
-    own.on('error', () => {});
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
     const keys = new PipelineKeys(randomPrefix('page'));
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
     const dashboard = await RunningDashboard.start(server.url, keys.prefix);
@@ -271,8 +270,7 @@ describe('dashboard in headless Chromium', () => {
     } finally {
       await page.close();
       await dashboard.stop();
-      own.disconnect();
-      await server.stop();
+      await stopOwnRedis();
     }
   });
 });

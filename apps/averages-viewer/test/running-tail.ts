@@ -1,13 +1,7 @@
 import type { PipelineKeys, RedisClient } from '@pipe/streams';
-import { sleep } from '@pipe/testkit';
 import { AveragesTail, type TailOptions } from '../src/tail.js';
+import { PrintedOutput } from './printed-output.js';
 import { type LogLine, recordingLogger } from './recording-logger.js';
-
-export interface PrintedLine {
-  line: string;
-  /** When the tail wrote it: what latency assertions compare with the XADD. */
-  at: number;
-}
 
 export type TailSettings = Partial<Omit<TailOptions, 'redis' | 'keys' | 'write' | 'notice' | 'logger'>>;
 
@@ -15,15 +9,14 @@ export type TailSettings = Partial<Omit<TailOptions, 'redis' | 'keys' | 'write' 
  * An AveragesTail built in the test process, as `pipe-viewer tail` builds it, with what it writes to
  * stdout (averages) and to stderr (notices) kept line by line.
  */
-export class RunningTail {
-  readonly stdout: PrintedLine[] = [];
-  readonly stderr: PrintedLine[] = [];
+export class RunningTail extends PrintedOutput {
   readonly logs: LogLine[];
   readonly tail: AveragesTail;
   /** Settles as `run()` does: when the history is shown, or, following, after stop(). */
   readonly done: Promise<void>;
 
   private constructor(redis: RedisClient, keys: PipelineKeys, settings: TailSettings) {
+    super();
     const logger = recordingLogger();
     this.logs = logger.lines;
     this.tail = new AveragesTail({
@@ -52,26 +45,9 @@ export class RunningTail {
     return { stdout: running.lines('stdout'), stderr: running.lines('stderr') };
   }
 
-  lines(which: 'stdout' | 'stderr'): string[] {
-    return this[which].map((l) => l.line);
-  }
-
-  /** The first line (from index `from` on) that matches, failing after `timeoutMs`. */
-  async waitForLine(
-    which: 'stdout' | 'stderr',
-    match: (line: string) => boolean,
-    { from = 0, timeoutMs = 10_000 } = {},
-  ): Promise<PrintedLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this[which].slice(from).find((l) => match(l.line));
-      if (found) return found;
-      if (Date.now() > deadline) {
-        const shown = `stdout:\n${this.lines('stdout').join('\n')}\nstderr:\n${this.lines('stderr').join('\n')}`;
-        throw new Error(`no matching ${which} line within ${timeoutMs} ms; ${shown}`);
-      }
-      await sleep(5);
-    }
+  /** A tail writes until it is stopped: only the timeout ends a wait. */
+  protected get ended(): boolean {
+    return false;
   }
 
   async stop(): Promise<void> {

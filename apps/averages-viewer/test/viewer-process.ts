@@ -1,16 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { sleep } from '@pipe/testkit';
+import { type PrintedLine, PrintedOutput } from './printed-output.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 /** Output of a viewer process, collected line by line with the time each line arrived. */
-export class ViewerProcess {
-  readonly stdout: { line: string; at: number }[] = [];
-  readonly stderr: { line: string; at: number }[] = [];
+export class ViewerProcess extends PrintedOutput {
   readonly exited: Promise<number | null>;
 
   private constructor(readonly child: ChildProcess) {
+    super();
     collect(child.stdout!, this.stdout);
     collect(child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -32,29 +31,8 @@ export class ViewerProcess {
     return { code, stdout: viewer.lines('stdout'), stderr: viewer.lines('stderr') };
   }
 
-  lines(which: 'stdout' | 'stderr'): string[] {
-    return this[which].map((l) => l.line);
-  }
-
-  /** Resolves with the first line (from index `from` on) that matches, failing after `timeoutMs`. */
-  async waitForLine(
-    which: 'stdout' | 'stderr',
-    match: (line: string) => boolean,
-    { from = 0, timeoutMs = 10_000 } = {},
-  ): Promise<{ line: string; at: number; index: number }> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const lines = this[which];
-      for (let index = from; index < lines.length; index++) {
-        if (match(lines[index]!.line)) return { ...lines[index]!, index };
-      }
-      if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(
-          `no matching ${which} line within ${timeoutMs} ms; stdout:\n${this.lines('stdout').join('\n')}\nstderr:\n${this.lines('stderr').join('\n')}`,
-        );
-      }
-      await sleep(5);
-    }
+  protected get ended(): boolean {
+    return this.child.exitCode !== null;
   }
 
   /** SIGTERM, as an operator stops it; resolves with the exit code. */
@@ -64,7 +42,7 @@ export class ViewerProcess {
   }
 }
 
-function collect(stream: NodeJS.ReadableStream, into: { line: string; at: number }[]): void {
+function collect(stream: NodeJS.ReadableStream, into: PrintedLine[]): void {
   let partial = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {

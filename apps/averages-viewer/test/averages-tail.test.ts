@@ -74,6 +74,13 @@ describe('AveragesTail: the history', () => {
     });
   });
 
+  it('prints a history longer than one page of reads (500) whole and in order', async () => {
+    const keys = newKeys();
+    const written = await writeHours(redis, keys, 1234);
+    const { stdout } = await RunningTail.run(redis, keys, { json: true });
+    expect(parseJsonLines(stdout)).toEqual(written);
+  });
+
   it('keeps the position for 30 days and says so when a saved position is unreadable, starting over', async () => {
     const keys = newKeys();
     const written = await writeHours(redis, keys, 2);

@@ -9,7 +9,7 @@ import {
   writeHours,
   writeMalformed,
 } from './averages-fixture.js';
-import type { AveragesAnswer, DashboardStatus } from '../src/server.js';
+import { type AveragesAnswer, DashboardServer, type DashboardStatus } from '../src/server.js';
 import { ownRedis } from './own-redis.js';
 import { sharedRedis } from './shared-redis.js';
 import { RunningDashboard } from './running-dashboard.js';
@@ -236,6 +236,75 @@ describe('DashboardServer: Redis outage', () => {
       stream.close();
       await dashboard.stop();
       await stopOwnRedis();
+    }
+  });
+
+  it('counts Redis as down when a read gets no answer in time (a frozen server), and as up once it answers', async () => {
+    const { server, client: own, stop: stopOwnRedis } = await ownRedis();
+    const keys = new PipelineKeys(randomPrefix('serve'));
+    await writeAverage(own, keys, averageFor(FIRST_HOUR));
+    const dashboard = await RunningDashboard.start(server.url, keys.prefix, { statusTimeoutMs: 300 });
+    try {
+      expect((await dashboard.json<Answer>('/api/averages')).body.count).toBe(1);
+      // SIGSTOP: the connection stays open and nothing answers, so only the deadline can tell.
+      process.kill(server.pid!, 'SIGSTOP');
+      try {
+        const frozen = await dashboard.json<Answer>('/api/averages');
+        expect(frozen.status).toBe(503);
+        expect(frozen.body.error).toBe('redis unavailable: no answer within 300 ms');
+        const status = await dashboard.json<Status>('/api/status');
+        expect(status.body.redis).toMatchObject({ up: false });
+        expect(status.body.pipeline).toBeNull();
+      } finally {
+        process.kill(server.pid!, 'SIGCONT');
+      }
+      const back = await dashboard.until<Status>('/api/status', (body) => body.redis.up, 5000);
+      expect(back.pipeline?.averages).toBe(1);
+      expect(dashboard.logs.filter((l) => l.msg === 'redis unavailable; reconnecting')).toHaveLength(1);
+      expect(dashboard.logs.filter((l) => l.msg === 'redis reachable again')).toHaveLength(1);
+    } finally {
+      await dashboard.stop();
+      await stopOwnRedis();
+    }
+  });
+});
+
+describe('DashboardServer: life cycle', () => {
+  it('starts once, says where it listens, and is running until stopped', async () => {
+    const dashboard = await RunningDashboard.start(redisUrl, randomPrefix('serve'));
+    const { server } = dashboard;
+    try {
+      expect(server.isRunning).toBe(true);
+      expect(server.url).toBe(dashboard.base);
+      expect(dashboard.base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      await expect(server.start()).rejects.toThrow(/already started/);
+    } finally {
+      await dashboard.stop();
+    }
+    expect(server.isRunning).toBe(false);
+  });
+
+  it('has no address before it starts', () => {
+    const server = new DashboardServer({
+      redis,
+      keys: new PipelineKeys('unused'),
+      port: 0,
+      host: '127.0.0.1',
+    });
+    expect(() => server.url).toThrow(/not listening/);
+  });
+
+  it('sends a heartbeat comment to a quiet event stream, so proxies do not close it', async () => {
+    const dashboard = await RunningDashboard.start(redisUrl, randomPrefix('serve'), { heartbeatMs: 50 });
+    const stream = await SseReader.open(`${dashboard.base}/api/stream`);
+    try {
+      await vi.waitFor(() =>
+        expect(stream.comments.filter((c) => c === 'heartbeat').length).toBeGreaterThanOrEqual(2),
+      );
+      expect(stream.averages()).toEqual([]);
+    } finally {
+      stream.close();
+      await dashboard.stop();
     }
   });
 });

@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { backfillCommand } from './commands/backfill.js';
 import { EXIT_CODES_HELP } from './commands/exit-codes.js';
 import { ingestCommand } from './commands/ingest.js';
-import { resetCommand } from './commands/reset.js';
+import { RESET_DESCRIPTION, resetCommand } from './commands/reset.js';
 import { runCommand } from './commands/run.js';
 import { backfillConfig, ingestConfig, resetConfig, runConfig } from './config.js';
 
@@ -66,7 +66,7 @@ command(
 
 command(
   'reset',
-  'delete every key of the pipeline under the prefix (partitions, averages, state), printing each',
+  RESET_DESCRIPTION,
   resetConfig,
   resetCommand,
 );

@@ -89,6 +89,27 @@ describe('a drain with entries pending with another consumer', () => {
     expect(await pendingByConsumer(redis, partition)).toEqual({});
   });
 
+  it('adopts what is left of a dead consumer’s entries and names those no longer in the stream', async () => {
+    const { keys } = fresh();
+    const from = yesterday + 5 * HOUR_MS;
+    const readings = readingsBetween(from, from + HOUR_MS, 60_000, 2, 15);
+    await writeReadings(redis, keys, readings);
+    const partition = keys.partitionKeyFor(from);
+    const held = await hold(redis, partition, 'dead-one', 10);
+    // Someone deleted three of them from the partition (XDEL, a trim) while they were pending.
+    const deleted = held.slice(2, 5);
+    await redis.xdel(partition, ...deleted);
+
+    const run = await drain(keys, { minIdle: 500, adoptAfter: 500 });
+    expect(run.logged('pending entries no longer in stream')).toEqual([
+      expect.objectContaining({ level: 40, partition, consumer: 'dead-one', count: 3, ids: deleted }),
+    ]);
+    expect(run.logged(ADOPTED)[0]).toMatchObject({ from: 'dead-one', count: 7 });
+    const kept = readings.filter((_, i) => i < 2 || i >= 5);
+    await expectAveragesToMatch(redis, keys, expectedHours(kept));
+    expect(await pendingByConsumer(redis, partition)).toEqual({});
+  });
+
   it('with adoptAfter off gives up after giveUpAfter, naming partition, consumer and count, and takes nothing', async () => {
     const { keys } = fresh();
     const from = yesterday + 7 * HOUR_MS;

@@ -45,7 +45,7 @@ export interface InProcessAggregator {
   stop(): Promise<void>;
 }
 
-export interface StartOptions {
+export interface InProcessOptions {
   /** Another server than the run's shared one (a test that stops or fills its server). */
   url?: string;
 }
@@ -64,7 +64,7 @@ export function inProcessAggregators() {
   function start(
     keys: PipelineKeys,
     settings: Partial<AggregatorSettings> = {},
-    { url = inject('redisUrl') }: StartOptions = {},
+    { url = inject('redisUrl') }: InProcessOptions = {},
   ): InProcessAggregator {
     const redis = connect({ url });
     // ioredis reports a lost connection as an 'error' event; the core's own retries are what is tested.
@@ -106,7 +106,7 @@ export function inProcessAggregators() {
   async function drain(
     keys: PipelineKeys,
     settings: Partial<AggregatorSettings> = {},
-    { withinMs = 25_000, ...options }: StartOptions & { withinMs?: number } = {},
+    { withinMs = 25_000, ...options }: InProcessOptions & { withinMs?: number } = {},
   ): Promise<InProcessAggregator> {
     const run = start(keys, { ...settings, drain: true }, options);
     let timer: NodeJS.Timeout | undefined;

@@ -12,7 +12,8 @@ export interface PipeVitestOptions {
 
 /**
  * The vitest setup every package shares: `unit` runs pure `src/**\/*.test.ts`, `integration` runs
- * `test/**\/*.test.ts` against a real redis-server started once per run by the global setup. With
+ * `test/**\/*.test.ts` against a real redis-server started once per run by the global setup, and
+ * `browser` the `*.browser.test.ts` among them (a package's `test` script leaves it to `test:system`). With
  * `--coverage`, v8 measures which lines of `src/` the tests ran in this process (child processes do
  * not count) and writes `coverage/coverage-summary.json` for the per-package report.
  */
@@ -32,6 +33,17 @@ export function pipeVitestConfig({ integrationTimeoutMs = 60_000, minLineCoverag
           test: {
             name: 'integration',
             include: ['test/**/*.test.ts'],
+            exclude: ['test/**/*.browser.test.ts'],
+            globalSetup: ['@pipe/testkit/global-setup'],
+            testTimeout: integrationTimeoutMs,
+            hookTimeout: integrationTimeoutMs,
+          },
+        },
+        {
+          // A real browser (Debian's chromium): part of `pnpm test:system`, not of the inner loop.
+          test: {
+            name: 'browser',
+            include: ['test/**/*.browser.test.ts'],
             globalSetup: ['@pipe/testkit/global-setup'],
             testTimeout: integrationTimeoutMs,
             hookTimeout: integrationTimeoutMs,

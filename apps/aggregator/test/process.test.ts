@@ -13,7 +13,6 @@ import { inProcessAggregators } from './in-process.js';
 const { redis, fresh } = sharedRedis();
 const { drain } = inProcessAggregators();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
-const yesterday = base;
 
 let running: AppProcess[] = [];
 afterEach(async () => {
@@ -138,7 +137,7 @@ describe('pipe-aggregator run', () => {
 
   it('with --drain --adopt-after off exits 3 after --give-up-after with one line on stderr', async () => {
     const { keys, flags } = fresh();
-    const from = yesterday + 7 * HOUR_MS;
+    const from = base + 7 * HOUR_MS;
     await writeReadings(redis, keys, readingsBetween(from, from + HOUR_MS, 60_000, 2, 12));
     const partition = keys.partitionKeyFor(from);
     // A consumer read 30 entries and died before acknowledging them; no reaper runs.
@@ -185,7 +184,7 @@ describe('SIGTERM of a live aggregator while Redis does not answer', () => {
     try {
       const keys = new PipelineKeys(randomPrefix('agg'));
       const flags = ['--redis-url', server.url, '--prefix', keys.prefix];
-      const from = yesterday + 14 * HOUR_MS;
+      const from = base + 14 * HOUR_MS;
       const readings = readingsBetween(from, from + 3 * HOUR_MS, 2_000, 4, 14);
       await writeReadings(client, keys, readings);
       const partition = keys.partitionKeyFor(from);

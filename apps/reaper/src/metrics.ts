@@ -17,6 +17,7 @@ export class ReaperMetrics {
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
     this.reclaimed = counter(
       'pipe_reaper_entries_reclaimed_total',
       'Stale pending entries claimed to a live consumer',
@@ -37,31 +38,26 @@ export class ReaperMetrics {
       'pipe_reaper_group_sweep_failures_total',
       'Group sweeps that failed (retried at the next sweep)',
     );
-    this.awaitingLiveConsumer = new Gauge({
-      name: 'pipe_reaper_entries_awaiting_live_consumer',
-      help: 'Stale entries left in place at the last sweep because their group had no live consumer',
-      registers: [registry],
-    });
-    this.heldBack = new Gauge({
-      name: 'pipe_reaper_entries_held_back',
-      help: 'Entries delivered more than once kept with their owner at the last sweep, to be handed out one at a time',
-      registers: [registry],
-    });
-    this.removedEntries = new Gauge({
-      name: 'pipe_reaper_partition_entries_removed',
-      help: 'Entries removed from live partitions by XDEL, XTRIM or XADD MAXLEN/MINID at the last sweep (pipe never removes readings: they are lost)',
-      registers: [registry],
-    });
-    this.expiringUncounted = new Gauge({
-      name: 'pipe_reaper_uncounted_entries_expiring',
-      help: 'Entries not yet counted in partitions that expire within the hour, at the last sweep',
-      registers: [registry],
-    });
-    this.leaseHolder = new Gauge({
-      name: 'pipe_reaper_lease_holder',
-      help: '1 while this replica holds the lease and sweeps, 0 on standby',
-      registers: [registry],
-    });
+    this.awaitingLiveConsumer = gauge(
+      'pipe_reaper_entries_awaiting_live_consumer',
+      'Stale entries left in place at the last sweep because their group had no live consumer',
+    );
+    this.heldBack = gauge(
+      'pipe_reaper_entries_held_back',
+      'Entries delivered more than once kept with their owner at the last sweep, to be handed out one at a time',
+    );
+    this.removedEntries = gauge(
+      'pipe_reaper_partition_entries_removed',
+      'Entries removed from live partitions by XDEL, XTRIM or XADD MAXLEN/MINID at the last sweep (pipe never removes readings: they are lost)',
+    );
+    this.expiringUncounted = gauge(
+      'pipe_reaper_uncounted_entries_expiring',
+      'Entries not yet counted in partitions that expire within the hour, at the last sweep',
+    );
+    this.leaseHolder = gauge(
+      'pipe_reaper_lease_holder',
+      '1 while this replica holds the lease and sweeps, 0 on standby',
+    );
     this.sweepSeconds = new Histogram({
       name: 'pipe_reaper_sweep_duration_seconds',
       help: 'Time of one sweep over every group of every live partition',

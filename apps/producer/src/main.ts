@@ -64,11 +64,6 @@ command(
   ingestCommand,
 ).addHelpText('after', EXIT_CODES_HELP);
 
-command(
-  'reset',
-  RESET_DESCRIPTION,
-  resetConfig,
-  resetCommand,
-);
+command('reset', RESET_DESCRIPTION, resetConfig, resetCommand);
 
 program.parseAsync().catch(exitOnStartupError);

@@ -1,6 +1,12 @@
 import { DAY_MS, Stream } from '@pipe/streams';
 import { expect, it } from 'vitest';
-import { expectedHours, HOUR_MS, prng, readingsBetween, writeReadings } from '@pipe/aggregator/test/fixtures/dataset.js';
+import {
+  expectedHours,
+  HOUR_MS,
+  prng,
+  readingsBetween,
+  writeReadings,
+} from '@pipe/aggregator/test/fixtures/dataset.js';
 import { drainUnderKillChurn, startDrainer } from '@pipe/aggregator/test/fixtures/kill-churn.js';
 import { expectAveragesToMatch, sharedRedis } from '@pipe/aggregator/test/fixtures/setup.js';
 

@@ -1,7 +1,12 @@
 import { connect, DAY_MS, PipelineKeys, type Reading, type RedisClient, Stream } from '@pipe/streams';
 import { RedisServer, sleep } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from '@pipe/aggregator/test/fixtures/dataset.js';
+import {
+  expectedHours,
+  HOUR_MS,
+  readingsBetween,
+  writeReadings,
+} from '@pipe/aggregator/test/fixtures/dataset.js';
 import { type AppProcess, startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
 import { expectAveragesToMatch } from '@pipe/aggregator/test/fixtures/setup.js';
 

@@ -75,6 +75,9 @@ export class ConsumerLoop {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private inRead = false;
+  /** Settles at stop(): a blocking read queued on a connection that is reconnecting never settles. */
+  private readonly stopRequested: Promise<GroupRead>;
+  private requestStop: () => void = () => {};
   /**
    * Streams whose own pending entries must be read before new ones, with the last ID this pass over
    * them has reached (`0` at its start). Paging from there, rather than from 0 each time, means an
@@ -85,6 +88,9 @@ export class ConsumerLoop {
   private lastPendingCheck = 0;
 
   constructor(private readonly options: ConsumerLoopOptions) {
+    this.stopRequested = new Promise((resolve) => {
+      this.requestStop = () => resolve(new Map());
+    });
     this.log = options.logger ?? silentLogger;
     this.count = options.count ?? 1000;
     this.blockMs = options.blockMs ?? 1000;
@@ -107,6 +113,7 @@ export class ConsumerLoop {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
+      this.requestStop();
       if (this.inRead) this.blocking?.disconnect();
       await this.running?.catch(() => {});
       this.blocking?.disconnect();
@@ -284,10 +291,11 @@ export class ConsumerLoop {
     this.lastReadStreams = streams.length;
     const read = group.read({ id, count: this.countPerStream(streams.length), block });
     read.catch(() => {});
-    // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes.
+    // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes. During
+    // an outage disconnect() does not settle a read waiting for the connection, so stop() settles it.
     this.inRead = block !== undefined;
     try {
-      return await Promise.race([read, watchdog]);
+      return await Promise.race(this.inRead ? [read, watchdog, this.stopRequested] : [read, watchdog]);
     } finally {
       this.inRead = false;
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RedisServer, sleep } from '@pipe/testkit';
+import { RedisServer, sleep, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsumerGroup } from '../src/consumer-group.js';
@@ -12,18 +12,6 @@ import { HungProxy } from './hung-proxy.js';
 import { sharedServer } from './helpers.js';
 
 const { redis, key, url } = sharedServer('loop');
-
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Log lines as { level, msg }, to check what the loop said about a failure it recovered from. */
 function recordingLogger(): Logger & { lines: { level: string; msg?: string }[] } {
@@ -219,6 +207,25 @@ describe('ConsumerLoop', () => {
     await running;
     expect(Date.now() - started).toBeLessThan(2000);
     expect(loop.isRunning).toBe(false);
+  });
+
+  it('stop ends at once while its server is down (the read waiting for a reconnect does not hold it)', async () => {
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const client = new Redis(server.url);
+    client.on('error', () => {});
+    cleanups.push(() => client.disconnect());
+    const stream = key('stop-outage');
+    await addEntries(client, stream, 1);
+    // A long watchdog: before the fix, stop() waited for it (block + watchdog, 5.5 s here).
+    const { loop, handled, running } = startLoop({ stream, redis: client, ackWith: client, blockMs: 1000 });
+    await waitFor('the first entry', () => handled().length === 1);
+    await server.kill();
+    await sleep(500);
+    const started = Date.now();
+    await loop.stop();
+    await running;
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('stop lets the batch in hand finish, then reads nothing more', async () => {

@@ -1,13 +1,18 @@
-import { DAY_MS, type PipelineKeys, type RedisClient, Stream } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  publishedAverages,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { DAY_MS, HOUR_MS, type PipelineKeys, type RedisClient, Stream } from '@pipe/streams';
 import { sleep, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { DrainBlockedError } from '../src/dead-consumers.js';
-import { publishedAverages } from './fixtures/averages.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators, logText, metricValue } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { start, drain } = inProcessAggregators();
 const yesterday = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
 const WAITING = 'drain waiting for entries pending with a consumer not seen for --min-idle';

@@ -1,10 +1,15 @@
-import { DAY_MS, Stream } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { DAY_MS, HOUR_MS, Stream } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators, metricValue } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { drain } = inProcessAggregators();
 // Recent days, so the data sits where a live pipeline would have it.
 const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;

@@ -1,13 +1,18 @@
-import { DAY_MS, groupsOf, Stream } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  publishedAverages,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { DAY_MS, groupsOf, HOUR_MS, Stream } from '@pipe/streams';
 import { waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { NotOwnerError } from '../src/ownership.js';
-import { publishedAverages } from './fixtures/averages.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { start, drain } = inProcessAggregators();
 const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 2 * HOUR_MS;
 

@@ -1,12 +1,17 @@
-import { connect, DAY_MS, groupsOf, PipelineKeys, type RedisClient } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { connect, DAY_MS, groupsOf, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
 import { RedisServer, randomPrefix, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STOP_BUDGET_MS } from '../src/aggregator.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators, logText } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { start, drain } = inProcessAggregators();
 const yesterday = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
 

@@ -1,12 +1,16 @@
-import { DAY_MS, encodeReading, type PipelineKeys, Stream } from '@pipe/streams';
+import {
+  expectedHours,
+  publishedAverages,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { DAY_MS, encodeReading, HOUR_MS, type PipelineKeys, Stream } from '@pipe/streams';
 import { clearOfTurn, sleep, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { publishedAverages } from './fixtures/averages.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { start } = inProcessAggregators();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
 

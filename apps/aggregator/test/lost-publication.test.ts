@@ -1,12 +1,17 @@
-import { DAY_MS, Stream } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  readingsBetween,
+  sharedRedis,
+  writeReadings,
+} from '@pipe/fixtures';
+import { DAY_MS, HOUR_MS, Stream } from '@pipe/streams';
 import { waitFor } from '@pipe/testkit';
 import { expect, it } from 'vitest';
 import { defineAggregatorScripts } from '../src/scripts.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { start, drain } = inProcessAggregators();
 
 // Without --wait-replicas a failover can promote a replica that lacks the averages stream's last

@@ -1,9 +1,13 @@
-import { connect, DAY_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
+import {
+  expectAveragesToMatch,
+  expectedHours,
+  readingsBetween,
+  startAggregator,
+  writeReadings,
+} from '@pipe/fixtures';
+import { connect, DAY_MS, HOUR_MS, PipelineKeys, type RedisClient } from '@pipe/streams';
 import { randomPrefix, RedisServer } from '@pipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { startAggregator } from './fixtures/processes.js';
-import { expectAveragesToMatch } from './fixtures/setup.js';
 
 let server: RedisServer;
 let redis: RedisClient;

@@ -1,16 +1,22 @@
-import { connect, DAY_MS, PipelineKeys, type RedisClient, Stream } from '@pipe/streams';
+import {
+  type AppProcess,
+  expectAveragesToMatch,
+  expectedHours,
+  publishedAverages,
+  readingsBetween,
+  sharedRedis,
+  startAggregator,
+  writeReadings,
+} from '@pipe/fixtures';
+import { connect, DAY_MS, HOUR_MS, PipelineKeys, type RedisClient, Stream } from '@pipe/streams';
 import { freePort, RedisServer, randomPrefix, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { publishedAverages } from './fixtures/averages.js';
-import { expectedHours, HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { type AppProcess, startAggregator } from './fixtures/processes.js';
-import { expectAveragesToMatch, sharedRedis } from './fixtures/setup.js';
 import { inProcessAggregators } from './in-process.js';
 
 // `pipe-aggregator` as a process, where the process is the subject: signals, exit codes, what it
 // prints, start-up errors, the metrics server. What it counts is tested on the core, in-process.
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 const { drain } = inProcessAggregators();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
 

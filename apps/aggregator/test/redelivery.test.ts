@@ -1,12 +1,11 @@
-import { ConsumerGroup, DAY_MS, type PipelineKeys, type StreamEntry } from '@pipe/streams';
+import { readingsBetween, sharedRedis, writeReadings } from '@pipe/fixtures';
+import { ConsumerGroup, DAY_MS, HOUR_MS, type PipelineKeys, type StreamEntry } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { accumulateCall } from '../src/accumulate-call.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { AggregatorStateKeys } from '../src/state-keys.js';
-import { HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { sharedRedis } from './fixtures/setup.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 
 /** One accumulate-batch-n.lua call for `entries` as `consumer`: counted, already acknowledged, and the call. */
 async function countBatch(keys: PipelineKeys, partition: string, consumer: string, entries: StreamEntry[]) {

@@ -1,10 +1,15 @@
-import { connect, DAY_MS, PipelineKeys } from '@pipe/streams';
-import { freePort, giveUpProblems, RedisServer, randomPrefix, runTimed, sleep } from '@pipe/testkit';
+import {
+  type AppProcess,
+  appMain,
+  entriesRead,
+  readingsBetween,
+  startAggregator,
+  writeReadings,
+} from '@pipe/fixtures';
+import { connect, DAY_MS, HOUR_MS, PipelineKeys } from '@pipe/streams';
+import { freePort, giveUpProblems, RedisServer, randomPrefix, runTimed, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HOUR_MS, readingsBetween, writeReadings } from './fixtures/dataset.js';
-import { type AppProcess, startAggregator } from './fixtures/processes.js';
 
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
 let server: RedisServer | undefined;
 let running: AppProcess | undefined;
@@ -17,7 +22,10 @@ afterEach(async () => {
 });
 
 const drain = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runTimed(MAIN, ['run', '--drain', ...args], { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs: 25_000 });
+  runTimed(appMain('aggregator'), ['run', '--drain', ...args], {
+    env: { LOG_LEVEL: 'warn', ...env },
+    timeoutMs: 25_000,
+  });
 
 describe('aggregator run --drain without Redis', () => {
   it('gives up after the default 10 s when nothing listens: exit 3, one line naming the cause', async () => {
@@ -60,19 +68,14 @@ describe('aggregator run --drain without Redis', () => {
     const readings = readingsBetween(base + 2 * HOUR_MS, base + 32 * HOUR_MS, 5_000, 3, 5);
     await writeReadings(redis, keys, readings);
     // Small reads, so the drain is still running when Redis goes.
-    running = startAggregator([
-      'run',
-      '--drain',
-      '--count',
-      '20',
-      '--give-up-after',
-      '2s',
-      '--redis-url',
-      server.url,
-      '--prefix',
-      keys.prefix,
-    ]);
-    await waitForEntriesRead(redis, keys, 2_000);
+    const target = ['--redis-url', server.url, '--prefix', keys.prefix];
+    running = startAggregator(['run', '--drain', '--count', '20', '--give-up-after', '2s', ...target]);
+    const partitions = keys.partitionKeysBetween(base, base + 2 * DAY_MS);
+    await waitFor(
+      'the drain to read 2000 entries',
+      async () => (await entriesRead(redis, partitions)) >= 2_000,
+      20_000,
+    );
     redis.disconnect();
     expect(running.child.exitCode, running.output()).toBeNull();
     const killed = performance.now();
@@ -91,22 +94,3 @@ describe('aggregator run --drain without Redis', () => {
     ).toEqual([]);
   });
 });
-
-/** Waits until the aggregator's group has read at least `count` entries of the partitions. */
-async function waitForEntriesRead(
-  redis: ReturnType<typeof connect>,
-  keys: PipelineKeys,
-  count: number,
-): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    let read = 0;
-    for (const partition of keys.partitionKeysBetween(base, base + 2 * DAY_MS)) {
-      const groups = (await redis.xinfo('GROUPS', partition).catch(() => [])) as unknown[][];
-      for (const g of groups) read += Number(g[g.indexOf('entries-read') + 1] ?? 0);
-    }
-    if (read >= count) return;
-    if (Date.now() > deadline) throw new Error(`the drain read only ${read} entries`);
-    await sleep(20);
-  }
-}

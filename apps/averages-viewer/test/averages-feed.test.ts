@@ -1,3 +1,4 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { HOUR_MS, PipelineKeys, type StreamEntry } from '@pipe/streams';
 import { randomPrefix, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
@@ -6,11 +7,10 @@ import type { RedisHealth } from '../src/connection-health.js';
 import { averageFor, FIRST_HOUR, writeAverage, writeHours } from './averages-fixture.js';
 import { recordingLogger } from './recording-logger.js';
 import { ownRedis } from './own-redis.js';
-import { sharedRedis } from './shared-redis.js';
 
 // The follow loop under `tail --follow` and the dashboard's event stream, built against real servers.
 
-const { redis } = sharedRedis();
+const { redis } = sharedRedis('viewer');
 
 /** A running feed that keeps the IDs it delivered, the health changes it reported and its log. */
 function startFeed(options: Partial<AveragesFeedOptions> & Pick<AveragesFeedOptions, 'redis' | 'key'>) {

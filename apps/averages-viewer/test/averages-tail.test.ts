@@ -1,3 +1,4 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
@@ -11,12 +12,11 @@ import {
 } from './averages-fixture.js';
 import { RunningTail } from './running-tail.js';
 import { ownRedis } from './own-redis.js';
-import { sharedRedis } from './shared-redis.js';
 
 // AveragesTail (what `pipe-viewer tail` runs) built in this process against the run's redis-server;
 // the command's process contract (exit codes, signals, flags) is in pipe-viewer-cli.test.ts.
 
-const { redis } = sharedRedis();
+const { redis } = sharedRedis('viewer');
 const parseJsonLines = (lines: string[]) => lines.map((line) => JSON.parse(line));
 const newKeys = () => new PipelineKeys(randomPrefix('tail'));
 

@@ -1,6 +1,6 @@
+import { ViewerProcess } from '@pipe/fixtures';
 import { freePort, sleep } from '@pipe/testkit';
 import { DashboardClient } from './dashboard-client.js';
-import { ViewerProcess } from './viewer-process.js';
 
 /**
  * `pipe-viewer serve` on a free port, ready once /api/status answers: for tests whose subject is the

@@ -1,3 +1,4 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { encodeReading, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it, vi } from 'vitest';
@@ -11,14 +12,13 @@ import {
 } from './averages-fixture.js';
 import { type AveragesAnswer, DashboardServer, type DashboardStatus } from '../src/server.js';
 import { ownRedis } from './own-redis.js';
-import { sharedRedis } from './shared-redis.js';
 import { RunningDashboard } from './running-dashboard.js';
 import { SseReader } from './sse-reader.js';
 
 type Answer = AveragesAnswer & { error?: string };
 type Status = DashboardStatus;
 
-const { redisUrl, redis } = sharedRedis();
+const { url: redisUrl, redis } = sharedRedis('viewer');
 
 /** The server's memory row as INFO gives it (used memory moves: any number). */
 async function memoryOf(client: typeof redis) {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { sharedRedis } from '@pipe/fixtures';
 import { encodeReading, type HourlyAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -16,13 +17,12 @@ import {
 } from './averages-fixture.js';
 import { RunningDashboard } from './running-dashboard.js';
 import { ownRedis } from './own-redis.js';
-import { sharedRedis } from './shared-redis.js';
 
 /** Debian's chromium; CI installs it (.ci/run). Missing, the test fails: a skipped browser test proves nothing. */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
-const { redisUrl, redis } = sharedRedis();
+const { url: redisUrl, redis } = sharedRedis('viewer');
 let browser: Browser;
 
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { sharedRedis } from '@pipe/fixtures';
 import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix, sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
@@ -6,14 +7,13 @@ import type { DashboardStatus } from '../src/server.js';
 import { writeHours } from './averages-fixture.js';
 import { HostAllowList } from '../src/host-allow-list.js';
 import { RunningDashboard } from './running-dashboard.js';
-import { sharedRedis } from './shared-redis.js';
 import { SseReader } from './sse-reader.js';
 
 // Requests anyone who can reach the dashboard may send (issue #14, items 6, 7 and 12's `limit`), each
 // against a DashboardServer built in this process and a real redis-server (where --metrics-host binds,
 // a matter of the process, is in pipe-viewer-cli.test.ts).
 
-const { redisUrl, redis } = sharedRedis();
+const { url: redisUrl, redis } = sharedRedis('viewer');
 
 interface RawAnswer {
   status: number;

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { sharedRedis, ViewerProcess } from '@pipe/fixtures';
 import { HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { freePort, randomPrefix } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
@@ -11,15 +12,13 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import { DashboardProcess } from './dashboard-process.js';
-import { sharedRedis } from './shared-redis.js';
 import { SseReader } from './sse-reader.js';
-import { ViewerProcess } from './viewer-process.js';
 
 // The `pipe-viewer` command as a process: what goes to stdout and stderr, exit codes, SIGTERM, flags
 // and env. What tail and serve do is tested in-process (averages-tail.test.ts, dashboard-server.test.ts);
 // Redis unreachable at start is in redis-unavailable.test.ts.
 
-const { redisUrl, redis } = sharedRedis();
+const { url: redisUrl, redis } = sharedRedis('viewer');
 
 function tailArgs(keys: PipelineKeys, ...more: string[]): string[] {
   return ['tail', '--redis-url', redisUrl, '--prefix', keys.prefix, ...more];

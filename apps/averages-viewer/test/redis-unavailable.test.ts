@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url';
+import { appMain } from '@pipe/fixtures';
 import { connect } from '@pipe/streams';
 import { freePort, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const viewer = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runTimed(MAIN, args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs: 20_000 });
+  runTimed(appMain('averages-viewer'), args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs: 20_000 });
 
 describe('pipe-viewer tail without Redis', () => {
   it('exits 3 after --give-up-after when nothing listens, with one line naming the cause', async () => {

@@ -1,6 +1,6 @@
+import { PrintedOutput } from '@pipe/fixtures';
 import type { PipelineKeys, RedisClient } from '@pipe/streams';
 import { AveragesTail, type TailOptions } from '../src/tail.js';
-import { PrintedOutput } from './printed-output.js';
 import { type LogLine, recordingLogger } from './recording-logger.js';
 
 export type TailSettings = Partial<Omit<TailOptions, 'redis' | 'keys' | 'write' | 'notice' | 'logger'>>;

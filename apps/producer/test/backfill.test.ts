@@ -1,8 +1,10 @@
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Flags, runInProcess } from './in-process.js';
-import { DAY_MS, partitionEntries, summaryOf, yesterdayUtc } from './producer-process.js';
+import { DAY_MS } from '@pipe/streams';
+import { yesterdayUtc } from './inputs.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;

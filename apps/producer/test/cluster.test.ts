@@ -1,23 +1,14 @@
-import { PipelineKeys } from '@pipe/streams';
-import { RedisCluster, randomPrefix } from '@pipe/testkit';
+import { summaryOf } from '@pipe/fixtures';
+import { DAY_MS, PipelineKeys } from '@pipe/streams';
+import { clusterPerFile, randomPrefix } from '@pipe/testkit';
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runInProcess } from './in-process.js';
-import { DAY_MS, summaryOf, yesterdayUtc } from './producer-process.js';
+import { yesterdayUtc } from './inputs.js';
 
-let cluster: RedisCluster;
-let redis: Cluster;
-
-beforeAll(async () => {
-  cluster = await RedisCluster.start(3);
-  redis = new Cluster(
-    cluster.seeds.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
-  );
-});
-afterAll(async () => {
-  redis.disconnect();
-  await cluster.stop();
-});
+const cluster = clusterPerFile(
+  (seeds) => new Cluster(seeds.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) }))),
+);
 
 describe('on a Redis Cluster', () => {
   it('writes partitions with their expiry, and reset finds and deletes keys on every master', async () => {
@@ -25,7 +16,7 @@ describe('on a Redis Cluster', () => {
     const keys = new PipelineKeys(prefix);
     const from = yesterdayUtc() + DAY_MS - 60_000;
     const run = await runInProcess('backfill', {
-      clusterNodes: cluster.seeds,
+      clusterNodes: cluster.servers.seeds,
       prefix,
       from: String(from),
       to: String(from + 120_000),
@@ -35,17 +26,17 @@ describe('on a Redis Cluster', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(summaryOf(run)).toMatchObject({ readings: 360, partitions: 2 });
     for (const key of [keys.partitionKeyFor(from), keys.partitionKeyFor(from + 120_000)]) {
-      expect(await redis.xlen(key)).toBe(180);
-      expect(await redis.pexpiretime(key)).toBeGreaterThan(Date.now());
+      expect(await cluster.redis.xlen(key)).toBe(180);
+      expect(await cluster.redis.pexpiretime(key)).toBeGreaterThan(Date.now());
     }
     // Keys that hash to different slots, so that they spread over the masters.
     const extra = Array.from({ length: 30 }, (_, i) => `${prefix}:viewer:v${i}`);
-    for (const key of extra) await redis.set(key, '1');
-    const masters = redis.nodes('master');
+    for (const key of extra) await cluster.redis.set(key, '1');
+    const masters = cluster.redis.nodes('master');
     const perMaster = await Promise.all(masters.map((m) => m.dbsize()));
     expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
 
-    const reset = await runInProcess('reset', { clusterNodes: cluster.seeds, prefix, yes: true });
+    const reset = await runInProcess('reset', { clusterNodes: cluster.servers.seeds, prefix, yes: true });
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toContain(`reset: deleted ${extra.length + 4} keys under ${prefix}`);
     expect(await Promise.all(masters.map((m) => m.dbsize()))).toEqual(masters.map(() => 0));
@@ -56,7 +47,7 @@ describe('on a Redis Cluster', () => {
     const keys = new PipelineKeys(prefix);
     const from = yesterdayUtc();
     const run = await runInProcess('backfill', {
-      clusterNodes: cluster.seeds,
+      clusterNodes: cluster.servers.seeds,
       prefix,
       shards: '3',
       from: String(from),
@@ -70,17 +61,17 @@ describe('on a Redis Cluster', () => {
     let total = 0;
     const masterOf = new Set<string>();
     for (const shard of shards) {
-      const entries = await redis.xrange(shard, '-', '+');
+      const entries = await cluster.redis.xrange(shard, '-', '+');
       total += entries.length;
       const devices = new Set(entries.map(([, fields]) => fields[fields.indexOf('device') + 1]));
       expect(devices.size).toBeGreaterThan(0);
       for (const other of shards.filter((s) => s !== shard)) {
-        const theirs = await redis.xrange(other, '-', '+');
+        const theirs = await cluster.redis.xrange(other, '-', '+');
         for (const [, fields] of theirs)
           expect(devices.has(fields[fields.indexOf('device') + 1])).toBe(false);
       }
-      const slot = (await redis.cluster('KEYSLOT', shard)) as number;
-      const owner = (await redis.cluster('SLOTS')).find(([lo, hi]) => slot >= lo && slot <= hi);
+      const slot = (await cluster.redis.cluster('KEYSLOT', shard)) as number;
+      const owner = (await cluster.redis.cluster('SLOTS')).find(([lo, hi]) => slot >= lo && slot <= hi);
       const [host, port] = owner![2]!;
       masterOf.add(`${host}:${port}`);
     }

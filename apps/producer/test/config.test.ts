@@ -1,5 +1,5 @@
+import { runProducer } from '@pipe/fixtures';
 import { describe, expect, it } from 'vitest';
-import { runProducer } from './producer-process.js';
 
 describe('configuration', () => {
   it('lists every invalid flag and env value at once and exits 1 before connecting', async () => {

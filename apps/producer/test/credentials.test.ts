@@ -1,7 +1,8 @@
+import { runProducer } from '@pipe/fixtures';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ndjson, runProducer } from './producer-process.js';
+import { ndjson } from './inputs.js';
 
 let server: RedisServer;
 

@@ -4,10 +4,11 @@ import { once } from 'node:events';
 import { link, mkdir, mkdtemp, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appMain, partitionEntries, runProducer, summaryOf } from '@pipe/fixtures';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAIN, ndjson, partitionEntries, runProducer, summaryOf } from './producer-process.js';
+import { ndjson } from './inputs.js';
 
 // Issue #14: what a careless user or a hostile input file does to `ingest` and to the flags.
 
@@ -46,7 +47,7 @@ const ENV = { ...process.env, LOG_LEVEL: 'warn' };
 
 /** `printf '%s' <input> | node dist/main.js ingest <flags>` through sh: stdin is a real pipe, as in the issue. */
 function ingestFromShellPipe(input: string, flags: string[]) {
-  const args = [process.execPath, MAIN, 'ingest', '--redis-url', redisUrl, ...flags];
+  const args = [process.execPath, appMain('producer'), 'ingest', '--redis-url', redisUrl, ...flags];
   const script = 'input=$1; shift; printf "%s" "$input" | "$@"';
   return exitOf(
     spawn('sh', ['-c', script, 'sh', input, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: ENV }),
@@ -57,7 +58,7 @@ function ingestFromShellPipe(input: string, flags: string[]) {
 async function ingestWithStdinFrom(stdinPath: string, flags: string[]) {
   const stdin = await open(stdinPath, 'r');
   try {
-    const args = [MAIN, 'ingest', '--redis-url', redisUrl, ...flags];
+    const args = [appMain('producer'), 'ingest', '--redis-url', redisUrl, ...flags];
     return await exitOf(spawn(process.execPath, args, { stdio: [stdin.fd, 'ignore', 'pipe'], env: ENV }));
   } finally {
     await stdin.close();
@@ -161,19 +162,9 @@ describe('item 9: nothing from the input reaches the terminal as a control chara
 describe('item 12: flags and inputs without sane bounds are refused at start', () => {
   it('lists every out-of-bounds flag at once and exits 1 before connecting', async () => {
     // A closed port and a short give-up, so that a run that does start ends by itself.
-    const run = await runProducer([
-      'run',
-      '--redis-url',
-      'redis://127.0.0.1:1',
-      '--give-up-after',
-      '1s',
-      '--devices',
-      '100000000',
-      '--interval',
-      '0.5',
-      '--retention',
-      '99999999999999d',
-    ]);
+    const unreachable = ['--redis-url', 'redis://127.0.0.1:1', '--give-up-after', '1s'];
+    const outOfBounds = ['--devices', '100000000', '--interval', '0.5', '--retention', '99999999999999d'];
+    const run = await runProducer(['run', ...unreachable, ...outOfBounds]);
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toMatch(/^invalid configuration:/);
     expect(run.stderr).toMatch(/- devices: at most 10000/);

@@ -3,10 +3,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { partitionEntries, type ProducerProcess, startProducer, summaryOf } from '@pipe/fixtures';
 import { randomPrefix, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type ProducerProcess, partitionEntries, startProducer, summaryOf } from './producer-process.js';
 
 // Issue #14 item 8: the first SIGINT/SIGTERM stops `ingest` whether or not input is arriving, and what
 // was read is written before it exits 130.

@@ -1,11 +1,11 @@
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Flags, runInProcess } from './in-process.js';
-import { partitionEntries, summaryOf } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;

@@ -1,6 +1,6 @@
+import { startProducer } from '@pipe/fixtures';
 import { procStatusKiB, randomPrefix, sleep } from '@pipe/testkit';
 import { describe, expect, inject, it } from 'vitest';
-import { startProducer } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 

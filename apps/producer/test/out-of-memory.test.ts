@@ -1,11 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
 import { randomPrefix, RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runInProcess } from './in-process.js';
-import { ndjson, partitionEntries, summaryOf } from './producer-process.js';
+import { ndjson } from './inputs.js';
 
 let server: RedisServer;
 let redis: Redis;

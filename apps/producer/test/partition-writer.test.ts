@@ -1,4 +1,5 @@
-import { PipelineKeys, type Reading } from '@pipe/streams';
+import { partitionEntries } from '@pipe/fixtures';
+import { DAY_MS, PipelineKeys, type Reading } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -9,7 +10,7 @@ import { LiveSimulation } from '../src/live-simulation.js';
 import { prometheusMetrics } from '../src/metrics.js';
 import { PartitionWriter, type PartitionWriterOptions, type WriteItem } from '../src/partition-writer.js';
 import { SampleDataSet } from '../src/sample-data-set.js';
-import { DAY_MS, partitionEntries, yesterdayUtc } from './producer-process.js';
+import { yesterdayUtc } from './inputs.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;

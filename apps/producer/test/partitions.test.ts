@@ -1,9 +1,10 @@
-import { PipelineKeys } from '@pipe/streams';
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
+import { DAY_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Flags, runInProcess } from './in-process.js';
-import { DAY_MS, ndjson, partitionEntries, summaryOf, yesterdayUtc } from './producer-process.js';
+import { ndjson, yesterdayUtc } from './inputs.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;

@@ -1,8 +1,8 @@
 import { connect as connectTcp } from 'node:net';
+import { partitionEntries, startProducer, summaryOf } from '@pipe/fixtures';
 import { freePort, randomPrefix, sleep, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { partitionEntries, startProducer, summaryOf } from './producer-process.js';
 
 // The process is the subject here: how `pipe-producer` ends (a signal, a scraper holding a connection).
 // What the commands write is tested in-process (run.test.ts, ingest.test.ts, ...).
@@ -30,9 +30,8 @@ describe('the pipe-producer process', () => {
       '100ms',
       '--json',
     ]);
-    const deadline = Date.now() + 20_000;
-    while ((await redis.keys(`${prefix}:*`)).length === 0 && Date.now() < deadline) await sleep(50);
-    producer.kill('SIGTERM');
+    const firstKey = async () => (await redis.keys(`${prefix}:*`)).length > 0;
+    await waitFor('a first key written', firstKey, 20_000).finally(() => producer.kill('SIGTERM'));
     const run = await producer.exited;
     expect(run.code, run.stderr).toBe(0);
     const written = summaryOf(run).readings as number;

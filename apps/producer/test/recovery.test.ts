@@ -1,11 +1,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisServer, randomPrefix, sleep } from '@pipe/testkit';
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
+import { RedisServer, randomPrefix, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInProcess } from './in-process.js';
-import { partitionEntries, summaryOf } from './producer-process.js';
 
 const DEVICES = 30;
 const STEPS = 2000;
@@ -31,12 +31,9 @@ async function stored(redis: Redis, prefix: string): Promise<number> {
   return total;
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
+/** Polls every 10 ms (the moment to strike comes and goes fast); a failing check counts as not yet. */
+function waitUntil(what: string, check: () => Promise<boolean>): Promise<boolean> {
+  return waitFor(what, () => check().catch(() => false), 30_000, 10);
 }
 
 /** Every reading exactly once: (device, ts) pairs, counted. */
@@ -82,7 +79,7 @@ describe('when the Redis server goes away mid-ingest', () => {
       { redisUrl: server.url, prefix, file, json: true },
       { logLevel: 'info' },
     );
-    await waitUntil(async () => (await stored(redis, prefix)) > 3000);
+    await waitUntil('3000 readings stored', async () => (await stored(redis, prefix)) > 3000);
     await server.restart({ downMs: 1500 });
     const run = await ingest;
     expect(run.code, run.stderr).toBe(0);
@@ -98,7 +95,7 @@ describe('when the Redis server goes away mid-ingest', () => {
     const prefix = randomPrefix('producer');
     const flags = { redisUrl: server.url, prefix, file, json: true };
     const ingest = runInProcess('ingest', { ...flags, giveUpAfter: '1s' });
-    await waitUntil(async () => (await stored(redis, prefix)) > 3000);
+    await waitUntil('3000 readings stored', async () => (await stored(redis, prefix)) > 3000);
     await server.kill();
     const run = await ingest;
     expect(run.code).toBe(3);
@@ -109,7 +106,7 @@ describe('when the Redis server goes away mid-ingest', () => {
     expect(summary.readings).toBeLessThan(DEVICES * STEPS);
 
     await server.restart();
-    await waitUntil(async () => (await redis.ping()) === 'PONG');
+    await waitUntil('Redis to answer', async () => (await redis.ping()) === 'PONG');
     const landed = await stored(redis, prefix);
     expect(landed).toBeGreaterThanOrEqual(summary.readings as number);
     expect(landed).toBeLessThanOrEqual((summary.readings as number) + ((summary.unconfirmed as number) ?? 0));

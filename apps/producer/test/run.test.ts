@@ -1,8 +1,8 @@
-import { freePort, randomPrefix, sleep } from '@pipe/testkit';
+import { partitionEntries, summaryOf } from '@pipe/fixtures';
+import { freePort, randomPrefix, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runInProcess } from './in-process.js';
-import { partitionEntries, summaryOf } from './producer-process.js';
 
 const redisUrl = inject('redisUrl');
 let redis: Redis;
@@ -58,15 +58,18 @@ describe('run', () => {
       json: true,
     });
     try {
-      let text = '';
-      const deadline = Date.now() + 20_000;
-      while (!/^pipe_producer_readings_written_total\{[^}]*\} [1-9]/m.test(text) && Date.now() < deadline) {
-        text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
-          (r) => r.text(),
-          () => '',
-        );
-        await sleep(100);
-      }
+      const text = await waitFor(
+        'readings written in /metrics',
+        async () => {
+          const scraped = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+            (r) => r.text(),
+            () => '',
+          );
+          return /^pipe_producer_readings_written_total\{[^}]*\} [1-9]/m.test(scraped) && scraped;
+        },
+        20_000,
+        100,
+      );
       expect(text).toMatch(/^pipe_producer_readings_written_total\{[^}]*\} [1-9]/m);
       expect(text).toMatch(/^pipe_producer_readings_rejected_total\{[^}]*\} 0$/m);
       expect(text).toMatch(/^pipe_producer_batch_seconds_count\{[^}]*\} [1-9]/m);

@@ -1,19 +1,10 @@
+import { runReaper } from '@pipe/fixtures';
 import { describe, expect, it } from 'vitest';
-import { runReaper } from './helpers.js';
 
 describe('pipe-reaper command line', () => {
   it('refuses invalid configuration before connecting, listing every problem', async () => {
-    const result = await runReaper([
-      'run',
-      '--redis-url',
-      'http://nope',
-      '--min-idle',
-      'soon',
-      '--max-deliveries',
-      '0',
-      '--lease-ttl',
-      '10ms',
-    ]);
+    const invalid = ['--min-idle', 'soon', '--max-deliveries', '0', '--lease-ttl', '10ms'];
+    const result = await runReaper(['run', '--redis-url', 'http://nope', ...invalid]);
     expect(result.code).toBe(1);
     for (const field of ['redisUrl', 'minIdle', 'maxDeliveries', 'leaseTtl'])
       expect(result.stderr).toContain(field);

@@ -1,50 +1,40 @@
 import { connect, PipelineKeys, pipelineStatus, whenReady } from '@pipe/streams';
-import { RedisCluster, sleep } from '@pipe/testkit';
+import { clusterPerFile, sleep } from '@pipe/testkit';
 import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sweepOnce } from './in-process.js';
 
-let cluster: RedisCluster;
-let redis: Cluster;
-
-beforeAll(async () => {
-  cluster = await RedisCluster.start(3);
-  redis = connect({ clusterNodes: cluster.seeds.split(',') }) as Cluster;
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await cluster?.stop();
-});
+const cluster = clusterPerFile((seeds) => connect({ clusterNodes: seeds }) as Cluster);
 
 describe('on a 3-master Redis Cluster', () => {
   it('sweeps partitions on every master: claims, dead-letters across slots, removes idle consumers, and reports status', async () => {
-    await whenReady(redis);
+    await whenReady(cluster.redis);
     const days = [0, 1, 2, 3].map((d) => Date.UTC(2025, 0, 1 + d));
     // The partitions must live on more than one master, so discovery has to SCAN them all.
-    const prefix = await cluster.prefixSpanning('reaperc', (p) =>
+    const prefix = await cluster.servers.prefixSpanning('reaperc', (p) =>
       days.map((d) => new PipelineKeys(p).partitionKeyFor(d)),
     );
     const keys = new PipelineKeys(prefix);
     const partitions = days.map((d) => keys.partitionKeyFor(d));
     for (const partition of partitions) {
-      for (let i = 0; i < 5; i++) await redis.xadd(partition, '*', 'temp_f', String(60 + i));
-      await redis.xgroup('CREATE', partition, 'g', '0');
-      await redis.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 4, 'STREAMS', partition, '>');
+      for (let i = 0; i < 5; i++) await cluster.redis.xadd(partition, '*', 'temp_f', String(60 + i));
+      await cluster.redis.xgroup('CREATE', partition, 'g', '0');
+      await cluster.redis.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 4, 'STREAMS', partition, '>');
       // The fifth entry: read by another dead consumer three times (max deliveries).
-      await redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '>');
-      for (let i = 0; i < 2; i++) await redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '0');
-      await redis.xgroup('CREATECONSUMER', partition, 'g', 'live');
+      await cluster.redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '>');
+      for (let i = 0; i < 2; i++)
+        await cluster.redis.xreadgroup('GROUP', 'g', 'crashy', 'STREAMS', partition, '0');
+      await cluster.redis.xgroup('CREATECONSUMER', partition, 'g', 'live');
     }
     await sleep(1200);
     // The live consumer re-reads its PEL, as a ConsumerLoop does: seen now, and every 100 ms after.
     const seeLive = () =>
       Promise.all(
-        partitions.map((p) => redis.xreadgroup('GROUP', 'g', 'live', 'COUNT', 1, 'STREAMS', p, '0')),
+        partitions.map((p) => cluster.redis.xreadgroup('GROUP', 'g', 'live', 'COUNT', 1, 'STREAMS', p, '0')),
       );
     await seeLive();
     const keepAlive = setInterval(() => void seeLive(), 100);
-    const summary = await sweepOnce(redis, keys, {
+    const summary = await sweepOnce(cluster.redis, keys, {
       minIdleMs: 1000,
       maxDeliveries: 3,
       liveWithinMs: 1000,
@@ -59,13 +49,13 @@ describe('on a 3-master Redis Cluster', () => {
       consumersRemoved: 8,
       complete: true,
     });
-    expect(await redis.xlen(keys.deadLetters)).toBe(4);
+    expect(await cluster.redis.xlen(keys.deadLetters)).toBe(4);
     for (const p of partitions) {
-      const consumers = (await redis.call('XINFO', 'CONSUMERS', p, 'g')) as unknown[][];
+      const consumers = (await cluster.redis.call('XINFO', 'CONSUMERS', p, 'g')) as unknown[][];
       expect(consumers.map((c) => [c[1], c[3]])).toEqual([['live', 4]]);
     }
 
-    const report = await pipelineStatus(redis, keys);
+    const report = await pipelineStatus(cluster.redis, keys);
     expect(report.partitions.map((p: { key: string }) => p.key)).toEqual(partitions);
     expect(report.deadLetters).toBe(4);
   });

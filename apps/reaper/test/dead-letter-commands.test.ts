@@ -1,3 +1,4 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { encodeDeadLetter, type PipelineKeys } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,10 +8,10 @@ import {
   renderDeadLetters,
   replayLetters,
 } from '../src/dead-letter-commands.js';
-import { addReadings, sharedRedis } from './helpers.js';
+import { addReadings } from './helpers.js';
 import { sweepOnce } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('reaper');
 const GROUP = 'g';
 
 /** Puts `count` entries into the dead-letter stream the way the reaper does: read 2 times, never acked. */

@@ -1,8 +1,9 @@
-import { freePort } from '@pipe/testkit';
+import { type AppProcess, metric, runReaper, sharedRedis } from '@pipe/fixtures';
+import { freePort, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { type AppProcess, metric, runReaper, sharedRedis, startReaper, waitFor } from './helpers.js';
+import { startReaper } from './helpers.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('reaper');
 const LEASE_TTL_MS = 1500;
 
 const leaseGauge = (port: number) => metric(port, 'pipe_reaper_lease_holder');

@@ -1,10 +1,11 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { PipeError } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 import { Lease } from '../src/lease.js';
-import { sharedRedis, waitFor } from './helpers.js';
+import { waitFor } from '@pipe/testkit';
 import { runReaperInProcess } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('reaper');
 const LEASE_TTL_MS = 600;
 
 describe('Lease', () => {

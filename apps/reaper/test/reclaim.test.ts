@@ -1,9 +1,11 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { decodeDeadLetter, Stream } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { addReadings, pendingByConsumer, sharedRedis, startConsumer, waitFor } from './helpers.js';
+import { waitFor } from '@pipe/testkit';
+import { addReadings, pendingByConsumer, startConsumer } from './helpers.js';
 import { runReaperInProcess } from './in-process.js';
 
-const { redis, url, fresh } = sharedRedis();
+const { redis, url, fresh } = sharedRedis('reaper');
 const GROUP = 'counters';
 
 async function counted(resultKey: string): Promise<Record<string, string>> {

@@ -1,8 +1,8 @@
 import { connect, PipelineKeys, pipelineStatus, type RedisClient } from '@pipe/streams';
-import { freePort, RedisServer, randomPrefix } from '@pipe/testkit';
+import { freePort, RedisServer, randomPrefix, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderStatus } from '../src/status-table.js';
-import { startReaper, waitFor } from './helpers.js';
+import { startReaper } from './helpers.js';
 
 const servers: RedisServer[] = [];
 const clients: RedisClient[] = [];

@@ -1,7 +1,7 @@
 import { connect, PipelineKeys } from '@pipe/streams';
-import { RedisServer, randomPrefix, sleep } from '@pipe/testkit';
+import { RedisServer, randomPrefix, sleep, waitFor } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addReadings, pendingByConsumer, waitFor } from './helpers.js';
+import { addReadings, pendingByConsumer } from './helpers.js';
 import { runReaperInProcess } from './in-process.js';
 
 let server: RedisServer;

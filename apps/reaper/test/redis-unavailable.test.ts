@@ -1,10 +1,10 @@
+import { appMain } from '@pipe/fixtures';
 import { connect } from '@pipe/streams';
 import { freePort, generateTlsFiles, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const REAPER = new URL('../dist/main.js', import.meta.url).pathname;
 const reaper = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runTimed(REAPER, args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs: 20_000 });
+  runTimed(appMain('reaper'), args, { env: { LOG_LEVEL: 'warn', ...env }, timeoutMs: 20_000 });
 
 describe('pipe-reaper once and status without Redis', () => {
   let server: RedisServer;

@@ -1,9 +1,10 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { DAY_MS, pipelineStatus } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../src/status-table.js';
-import { addReadings, sharedRedis } from './helpers.js';
+import { addReadings } from './helpers.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('reaper');
 
 type Row = Record<string, unknown>;
 const pairs = (row: unknown[]): Row => {

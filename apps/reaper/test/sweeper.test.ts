@@ -1,11 +1,12 @@
+import { sharedRedis } from '@pipe/fixtures';
 import { defineLuaCommand, outboxOf } from '@pipe/streams';
 import { sleep } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/sweeper.js';
-import { addReadings, pendingByConsumer, sharedRedis } from './helpers.js';
+import { addReadings, pendingByConsumer } from './helpers.js';
 import { keepConsumerAlive, recordingLog, sweepOnce, sweepPolicy } from './in-process.js';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('reaper');
 const GROUP = 'g';
 
 const owners = async (partition: string) =>

@@ -1,3 +1,4 @@
+import { type AppProcess, appMain, sharedRedis } from '@pipe/fixtures';
 import {
   DAY_MS,
   decodeAverage,
@@ -7,13 +8,13 @@ import {
   type Reading,
   Stream,
 } from '@pipe/streams';
-import { sleep } from '@pipe/testkit';
+import { sleep, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { type AppProcess, pendingByConsumer, sharedRedis, startNode, waitFor } from './helpers.js';
+import { pendingByConsumer, startNode } from './helpers.js';
 import { runReaperInProcess } from './in-process.js';
 
-const AGGREGATOR = new URL('../../aggregator/dist/main.js', import.meta.url).pathname;
-const { redis, fresh } = sharedRedis();
+const AGGREGATOR = appMain('aggregator');
+const { redis, fresh } = sharedRedis('reaper');
 
 /** Three UTC hours of yesterday, five devices, one reading every 2 s each, temperatures with two decimals. */
 function readings(): Reading[] {

@@ -1,3 +1,4 @@
+import { appMain, backfillLastHours, runApp } from '@pipe/fixtures';
 import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
 import { PipelineKeys } from '@pipe/streams';
 import { spawnSync } from 'node:child_process';
@@ -5,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { freePort, RedisServer, runNode, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appMain, backfillLastHours, runApp } from '../src/apps.js';
 
 let server: RedisServer;
 const FUNCTIONS_SCRIPT = fileURLToPath(new URL('../../../scripts/functions.mjs', import.meta.url));

@@ -1,3 +1,4 @@
+import { appMain, runApp } from '@pipe/fixtures';
 import {
   connect,
   DAY_MS,
@@ -7,22 +8,11 @@ import {
   hourWindowOf,
   PipelineKeys,
 } from '@pipe/streams';
-import { freePort, RedisCluster, randomPrefix, sleep, startNode } from '@pipe/testkit';
+import { clusterPerFile, freePort, randomPrefix, startNode, waitFor } from '@pipe/testkit';
 import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appMain, runApp } from '../src/apps.js';
+import { describe, expect, it } from 'vitest';
 
-let cluster: RedisCluster;
-let redis: Cluster;
-
-beforeAll(async () => {
-  cluster = await RedisCluster.start(3);
-  redis = connect({ clusterNodes: cluster.seeds.split(',') }) as Cluster;
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await cluster?.stop();
-});
+const cluster = clusterPerFile((seeds) => connect({ clusterNodes: seeds }) as Cluster);
 
 interface Expected {
   n: number;
@@ -35,7 +25,7 @@ interface Expected {
 /** Every key under the prefix on each master: the keys a master holds are the ones SCAN finds on it. */
 async function keysByMaster(prefix: string): Promise<string[][]> {
   return Promise.all(
-    redis.nodes('master').map(async (node) => {
+    cluster.redis.nodes('master').map(async (node) => {
       const found: string[] = [];
       let cursor = '0';
       do {
@@ -49,25 +39,19 @@ async function keysByMaster(prefix: string): Promise<string[][]> {
 }
 
 /** GETs a JSON endpoint of a server that is still starting. */
-async function waitForJson(url: string): Promise<unknown> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      if (response.ok) return await response.json();
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
-    await sleep(100);
-  }
+function waitForJson(url: string): Promise<unknown> {
+  return waitFor(`${url} to answer`, async () => {
+    // Refused while the server is not listening yet.
+    const response = await fetch(url).catch(() => undefined);
+    return response?.ok ? ((await response.json()) as unknown) : undefined;
+  });
 }
 
 describe('on a 3-master Redis Cluster', () => {
   it('producer with 3 shards, two aggregators, the reaper and the viewer publish exact averages, once per hour', async () => {
     const prefix = randomPrefix('cluster');
     const keys = new PipelineKeys(prefix);
-    const flags = ['--cluster-nodes', cluster.seeds, '--prefix', prefix];
+    const flags = ['--cluster-nodes', cluster.servers.seeds, '--prefix', prefix];
     // Six hours across a midnight, in the past whatever the time of day.
     const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS - 3 * HOUR_MS;
     const to = from + 6 * HOUR_MS - 1;
@@ -98,14 +82,14 @@ describe('on a 3-master Redis Cluster', () => {
     const shards = partitions.flat().sort();
 
     // A poison entry, and a consumer that crashed holding entries: the reaper must hand them on.
-    await redis.xadd(shards[0]!, '*', 'device', 'bad', 'ts', String(from + 1000), 'temp_f', 'warm');
-    await redis.xgroup('CREATE', shards[4]!, 'aggregator', '0');
-    await redis.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 7, 'STREAMS', shards[4]!, '>');
+    await cluster.redis.xadd(shards[0]!, '*', 'device', 'bad', 'ts', String(from + 1000), 'temp_f', 'warm');
+    await cluster.redis.xgroup('CREATE', shards[4]!, 'aggregator', '0');
+    await cluster.redis.xreadgroup('GROUP', 'aggregator', 'crashed', 'COUNT', 7, 'STREAMS', shards[4]!, '>');
 
     // What the averages must be, computed from the partitions themselves.
     const expected = new Map<number, Expected>();
     for (const shard of shards) {
-      for (const [id, fields] of await redis.xrange(shard, '-', '+')) {
+      for (const [id, fields] of await cluster.redis.xrange(shard, '-', '+')) {
         const decoded = decodeReading(id, fields);
         if (!decoded.ok) continue;
         const { ts, temp_f, device } = decoded.value;
@@ -138,7 +122,7 @@ describe('on a 3-master Redis Cluster', () => {
       expect((await reaper.exited).code, reaper.stderr()).toBe(0);
     }
 
-    const averages = (await redis.xrange(keys.averages, '-', '+')).map(([id, fields]) => {
+    const averages = (await cluster.redis.xrange(keys.averages, '-', '+')).map(([id, fields]) => {
       const decoded = decodeAverage(id, fields);
       if (!decoded.ok) throw decoded.error;
       return { id, ...decoded.value };
@@ -154,8 +138,8 @@ describe('on a 3-master Redis Cluster', () => {
       expect(average.max_temp_f).toBe(e.max);
       expect(average.devices).toBe(e.devices.size);
     }
-    expect(await redis.xlen(keys.deadLetters)).toBe(1);
-    expect(await redis.xlen(keys.late)).toBe(0);
+    expect(await cluster.redis.xlen(keys.deadLetters)).toBe(1);
+    expect(await cluster.redis.xlen(keys.late)).toBe(0);
 
     const tail = await runApp('averages-viewer', ['tail', ...flags, '--json']);
     expect(tail.code, tail.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { sleep, startNode } from '@pipe/testkit';
+import { sleep, startNode, waitFor } from '@pipe/testkit';
 import { expect, it } from 'vitest';
 
 const DEMO = fileURLToPath(new URL('../../../scripts/demo.mjs', import.meta.url));
@@ -42,23 +42,28 @@ it('the demo (npm start) shows hourly averages on its dashboard within seconds, 
   delete env.REDIS_URL;
   const demo = startNode(DEMO, [], { env });
   try {
-    let url: string | undefined;
-    for (let i = 0; i < 100 && !url; i++) {
-      url = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(demo.stdout())?.[1];
-      if (!url) await sleep(100);
-    }
+    const url = await waitFor(
+      'the dashboard address',
+      () => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(demo.stdout())?.[1],
+      10_000,
+      100,
+    ).catch(() => undefined);
     expect(url, demo.output()).toBeDefined();
-    let count = 0;
-    const deadline = Date.now() + 45_000;
-    while (count === 0 && Date.now() < deadline) {
-      await sleep(500);
-      const body = (await (
-        await fetch(`${url}api/averages`).catch(() => undefined)
-      )
-        ?.json()
-        .catch(() => undefined)) as { count: number } | undefined;
-      count = body?.count ?? 0;
-    }
+    const averages = async () => {
+      const response = await fetch(`${url}api/averages`).catch(() => undefined);
+      const body = (await response?.json().catch(() => undefined)) as { count: number } | undefined;
+      return body?.count ?? 0;
+    };
+    // On a timeout the assertions below show the demo's output.
+    const count = await waitFor(
+      'a first average',
+      async () => {
+        const n = await averages();
+        return n > 0 && n;
+      },
+      45_000,
+      500,
+    ).catch(() => 0);
     expect(count, demo.output()).toBeGreaterThan(0);
     const page = await (await fetch(url!)).text();
     expect(page).toContain('<html');

@@ -1,9 +1,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appMain, type AppName } from '@pipe/fixtures';
 import { randomPrefix, RedisServer, startNode } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppName, appMain } from '../src/apps.js';
 
 const servers: Record<string, RedisServer> = {};
 let input: string;

@@ -1,11 +1,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appMain, runApp } from '@pipe/fixtures';
 import { decodeAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix, sleep, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { appMain, runApp } from '../src/apps.js';
 
 const url = inject('redisUrl');
 const redis = new Redis(url);
@@ -130,7 +130,7 @@ describe('exactly once through the CLIs', () => {
     expect(await accounting(keys)).toEqual({ counted: 1, late: 0, dead: 0 });
 
     // The partition expires 60 s after its newest reading; the straggler comes 20 s later than the first.
-    while ((await redis.exists(partition)) === 1) await sleep(200);
+    await waitFor('the partition to expire', async () => (await redis.exists(partition)) === 0, 90_000, 200);
     const two = await ingest(prefix, [{ device: 'b', ts: first + 20_000, temp_f: 70 }], '--retention', '60s');
     expect(two.code, two.stderr).toBe(0);
     const drained = await drain(prefix);

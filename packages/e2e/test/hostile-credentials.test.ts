@@ -1,7 +1,7 @@
+import { appMain, type AppName } from '@pipe/fixtures';
 import { RedisServer, sleep, startNode } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppName, appMain } from '../src/apps.js';
 
 const WRONG = 'wrong-pw-3f9a';
 let server: RedisServer;

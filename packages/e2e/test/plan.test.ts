@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { runApp } from '@pipe/fixtures';
 import { randomPrefix, RedisServer, runNode } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { runApp } from '../src/apps.js';
 
 const PLAN = fileURLToPath(new URL('../../../scripts/plan.mjs', import.meta.url));
 const DAY = 86_400_000;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { backfillLastHours, runApp } from '@pipe/fixtures';
 import { connect, PipelineKeys, Stream } from '@pipe/streams';
 import { generateTlsFiles, RedisServer, type TlsFiles } from '@pipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { backfillLastHours, runApp } from '../src/apps.js';
 
 let files: TlsFiles;
 let server: RedisServer;

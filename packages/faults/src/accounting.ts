@@ -1,6 +1,4 @@
-import { expectedHours } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { expectAveragesToMatch } from '@pipe/aggregator/test/fixtures/setup.js';
-import { partitionEntries } from '@pipe/producer/test/producer-process.js';
+import { expectAveragesToMatch, expectedHours, partitionEntries } from '@pipe/fixtures';
 import {
   decodeLateReading,
   decodeReading,

@@ -1,7 +1,4 @@
-import { publishedAverages } from '@pipe/aggregator/test/fixtures/averages.js';
-import { readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { holdsEntries } from '@pipe/aggregator/test/fixtures/kill-churn.js';
-import { summaryOf } from '@pipe/producer/test/producer-process.js';
+import { holdsEntries, publishedAverages, readingsBetween, summaryOf } from '@pipe/fixtures';
 import { connect, HOUR_MS, type Reading, Stream } from '@pipe/streams';
 import { freePort, type RedisServer, waitFor } from '@pipe/testkit';
 import { expect } from 'vitest';

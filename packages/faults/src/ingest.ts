@@ -1,4 +1,4 @@
-import { startProducer } from '@pipe/producer/test/producer-process.js';
+import { startProducer } from '@pipe/fixtures';
 import type { Reading } from '@pipe/streams';
 import { sleep, type TestProcess } from '@pipe/testkit';
 import type { Target } from './target.js';

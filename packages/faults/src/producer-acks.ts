@@ -1,4 +1,4 @@
-import { metric } from '@pipe/reaper/test/helpers.js';
+import { metric } from '@pipe/fixtures';
 
 const WRITTEN = 'pipe_producer_readings_written_total';
 

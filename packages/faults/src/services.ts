@@ -1,10 +1,22 @@
-import { holdsEntries } from '@pipe/aggregator/test/fixtures/kill-churn.js';
-import { type AppProcess, startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { ViewerProcess } from '@pipe/averages-viewer/test/viewer-process.js';
-import { type AppProcess as ReaperProcess, startReaper } from '@pipe/reaper/test/helpers.js';
+import { type AppProcess, holdsEntries, startAggregator, startReaper, ViewerProcess } from '@pipe/fixtures';
 import type { HourlyAverage, RedisClient } from '@pipe/streams';
-import { sleep } from '@pipe/testkit';
+import { waitFor } from '@pipe/testkit';
 import type { Target } from './target.js';
+
+/** Batches of 500 and reads and pending checks every 500 ms: recovery shows within seconds. */
+const LIVE_AGGREGATOR = ['--count', '500', '--block-ms', '500ms', '--pending-check', '500ms'];
+// An entry idle 3 s is stale: a live aggregator reads every 500 ms and re-reads its own as often.
+const QUICK_REAPER = ['--interval', '500ms', '--lease-ttl', '3s', '--min-idle', '3s', '--live-within', '3s'];
+
+/** `pipe-aggregator run` as a live aggregator named `name`, quick to read and to recover. */
+export function startLiveAggregator(name: string, flags: string[]): AppProcess {
+  return startAggregator(['run', '--consumer', name, ...LIVE_AGGREGATOR, ...flags]);
+}
+
+/** `pipe-reaper run` sweeping every 500 ms, taking entries idle 3 s from consumers not seen for 3 s. */
+export function startQuickReaper(flags: string[]): AppProcess {
+  return startReaper(['run', ...QUICK_REAPER, ...flags]);
+}
 
 /**
  * The long-running services of a pipeline, as deployed: live aggregators (short reads and checks, so
@@ -12,7 +24,7 @@ import type { Target } from './target.js';
  */
 export class Services {
   readonly aggregators = new Map<string, AppProcess>();
-  readonly reaper: ReaperProcess;
+  readonly reaper: AppProcess;
   readonly viewer: ViewerProcess;
 
   constructor(
@@ -21,37 +33,12 @@ export class Services {
     aggregatorNames: string[],
   ) {
     for (const name of aggregatorNames) this.aggregators.set(name, this.startAggregator(name));
-    // An entry idle 3 s is stale: a live aggregator reads every 500 ms and re-reads its own as often.
-    this.reaper = startReaper([
-      'run',
-      '--interval',
-      '500ms',
-      '--lease-ttl',
-      '3s',
-      '--min-idle',
-      '3s',
-      '--live-within',
-      '3s',
-      ...target.flags,
-    ]);
+    this.reaper = startQuickReaper(target.flags);
     this.viewer = ViewerProcess.start(['tail', '--follow', '--json', ...target.flags]);
   }
 
   private startAggregator(name: string): AppProcess {
-    return startAggregator([
-      'run',
-      '--consumer',
-      name,
-      '--count',
-      '500',
-      '--block-ms',
-      '500ms',
-      '--pending-check',
-      '500ms',
-      '--idle-close',
-      '2s',
-      ...this.target.flags,
-    ]);
+    return startLiveAggregator(name, ['--idle-close', '2s', ...this.target.flags]);
   }
 
   /**
@@ -63,10 +50,8 @@ export class Services {
     const holds = () => holdsEntries(this.redis, partitions, 'aggregator', name);
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
-      while (!(await holds())) {
-        if (Date.now() > deadline) throw new Error(`${name} never held entries`);
-        await sleep(5);
-      }
+      // Every 5 ms: a batch is held for moments only.
+      await waitFor(`${name} to hold entries`, holds, deadline - Date.now(), 5);
       const victim = this.aggregators.get(name)!;
       victim.kill('SIGKILL');
       await victim.exited;

@@ -1,16 +1,17 @@
-import { DAY_MS, Stream } from '@pipe/streams';
-import { expect, it } from 'vitest';
 import {
+  drainUnderKillChurn,
+  expectAveragesToMatch,
   expectedHours,
-  HOUR_MS,
   prng,
   readingsBetween,
+  sharedRedis,
+  startDrainer,
   writeReadings,
-} from '@pipe/aggregator/test/fixtures/dataset.js';
-import { drainUnderKillChurn, startDrainer } from '@pipe/aggregator/test/fixtures/kill-churn.js';
-import { expectAveragesToMatch, sharedRedis } from '@pipe/aggregator/test/fixtures/setup.js';
+} from '@pipe/fixtures';
+import { DAY_MS, HOUR_MS, Stream } from '@pipe/streams';
+import { expect, it } from 'vitest';
 
-const { redis, fresh } = sharedRedis();
+const { redis, fresh } = sharedRedis('agg');
 
 it('counts every reading exactly once with 3 instances killed with kill -9 mid-batch and restarted, again and again', async () => {
   const { keys, flags } = fresh();

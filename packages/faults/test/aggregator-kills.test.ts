@@ -1,6 +1,4 @@
-import { prng, readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { drainUnderKillChurn, startDrainer } from '@pipe/aggregator/test/fixtures/kill-churn.js';
-import { summaryOf } from '@pipe/producer/test/producer-process.js';
+import { drainUnderKillChurn, prng, readingsBetween, startDrainer, summaryOf } from '@pipe/fixtures';
 import { connect, HOUR_MS, Stream } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { expectEachCountedOnce } from '../src/accounting.js';

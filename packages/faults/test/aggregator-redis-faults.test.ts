@@ -1,14 +1,23 @@
-import { connect, DAY_MS, PipelineKeys, type Reading, type RedisClient, Stream } from '@pipe/streams';
-import { RedisServer, sleep } from '@pipe/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type AppProcess,
+  entriesRead,
+  expectAveragesToMatch,
   expectedHours,
-  HOUR_MS,
   readingsBetween,
+  startAggregator,
   writeReadings,
-} from '@pipe/aggregator/test/fixtures/dataset.js';
-import { type AppProcess, startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { expectAveragesToMatch } from '@pipe/aggregator/test/fixtures/setup.js';
+} from '@pipe/fixtures';
+import {
+  connect,
+  DAY_MS,
+  HOUR_MS,
+  PipelineKeys,
+  type Reading,
+  type RedisClient,
+  Stream,
+} from '@pipe/streams';
+import { RedisServer, sleep, waitFor } from '@pipe/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const keys = new PipelineKeys();
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
@@ -22,22 +31,18 @@ afterEach(async () => {
   server = running = undefined;
 });
 
-/** Waits until the group has acknowledged at least `fraction` of the readings. */
+/** Waits until the group has read at least `fraction` of the readings. */
 async function waitForProgress(url: string, total: number, fraction: number, timeoutMs = 30_000) {
   const redis = connect({ url, redis: { maxRetriesPerRequest: 1 } });
   redis.on('error', () => {});
-  const deadline = Date.now() + timeoutMs;
+  const partitions = keys.partitionKeysBetween(base, base + 2 * DAY_MS);
   try {
-    for (;;) {
-      let read = 0;
-      for (const partition of keys.partitionKeysBetween(base, base + 2 * DAY_MS)) {
-        const groups = (await redis.xinfo('GROUPS', partition).catch(() => [])) as unknown[][];
-        for (const g of groups) read += Number(g[g.indexOf('entries-read') + 1] ?? 0);
-      }
-      if (read >= total * fraction) return;
-      if (Date.now() > deadline) throw new Error(`no progress: ${read}/${total}`);
-      await sleep(20);
-    }
+    await waitFor(
+      `${fraction * 100}% of ${total} readings read`,
+      async () => (await entriesRead(redis, partitions)) >= total * fraction,
+      timeoutMs,
+      20,
+    );
   } finally {
     redis.disconnect();
   }
@@ -46,9 +51,14 @@ async function waitForProgress(url: string, total: number, fraction: number, tim
 /** The running aggregator (still the same process) publishes every hour of the readings, exactly. */
 async function expectLiveRecovery(redis: RedisClient, run: AppProcess, readings: Reading[]) {
   const expected = expectedHours(readings);
-  const deadline = Date.now() + 30_000;
-  while ((await new Stream(redis, keys.averages).length()) < expected.length && Date.now() < deadline)
-    await sleep(200);
+  // Stops waiting if the process died: the assertion below then shows its output.
+  await waitFor(
+    `${expected.length} averages`,
+    async () =>
+      run.child.exitCode !== null || (await new Stream(redis, keys.averages).length()) >= expected.length,
+    30_000,
+    200,
+  );
   expect(run.child.exitCode, run.output()).toBeNull();
   await expectAveragesToMatch(redis, keys, expected);
 }
@@ -105,15 +115,8 @@ describe('aggregator under Redis faults', () => {
       redis.on('error', () => {});
       const first = readingsBetween(base + 5 * HOUR_MS, base + 8 * HOUR_MS, 10_000, 3, 22);
       await writeReadings(redis, keys, first);
-      running = startAggregator([
-        'run',
-        '--block-ms',
-        '500ms',
-        '--idle-close',
-        '2s',
-        '--redis-url',
-        server.url,
-      ]);
+      const quick = ['--block-ms', '500ms', '--idle-close', '2s'];
+      running = startAggregator(['run', ...quick, '--redis-url', server.url]);
       await waitForProgress(server.url, first.length, 1);
       await fault(server);
       const second = readingsBetween(base + 8 * HOUR_MS, base + 9 * HOUR_MS, 10_000, 3, 23);

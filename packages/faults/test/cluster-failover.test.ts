@@ -1,13 +1,11 @@
-import { readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { startProducer, summaryOf } from '@pipe/producer/test/producer-process.js';
-import { startReaper } from '@pipe/reaper/test/helpers.js';
+import { readingsBetween, startAggregator, startProducer, summaryOf } from '@pipe/fixtures';
 import { connect, HOUR_MS, PipelineKeys, Stream } from '@pipe/streams';
 import { freePort, RedisCluster, randomPrefix, waitFor } from '@pipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expectEachCountedOnce, landedReadings, missingFromInput } from '../src/accounting.js';
 import { feed, ndjsonLines } from '../src/ingest.js';
 import { ProducerAcks } from '../src/producer-acks.js';
+import { startLiveAggregator, startQuickReaper } from '../src/services.js';
 
 // The failover of #19: Redis replicates asynchronously, so a replica promoted after its master's kill -9
 // can lack the master's last writes. With --wait-replicas 1 nothing is confirmed (producer) or built on
@@ -35,16 +33,7 @@ it.each(Array.from({ length: RUNS }, (_, i) => i + 1))(
     const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 40 * HOUR_MS;
     const readings = readingsBetween(from, from + 31 * HOUR_MS, 60_000, 16, run);
     const live = ['agg-a', 'agg-b'].map((name) =>
-      startAggregator([
-        'run',
-        '--consumer',
-        name,
-        '--count',
-        '500',
-        '--block-ms',
-        '500ms',
-        '--pending-check',
-        '500ms',
+      startLiveAggregator(name, [
         // Event time runs about 10,000 times faster than the clock in this ingest (31 hours in seconds):
         // the few seconds a shard's batches wait for the failover are hours of event time, which the other
         // shards' readings move on meanwhile. The grace covers them, as an operator's must cover a failover;
@@ -55,18 +44,7 @@ it.each(Array.from({ length: RUNS }, (_, i) => i + 1))(
         ...flags,
       ]),
     );
-    const reaper = startReaper([
-      'run',
-      '--interval',
-      '500ms',
-      '--lease-ttl',
-      '3s',
-      '--min-idle',
-      '3s',
-      '--live-within',
-      '3s',
-      ...flags,
-    ]);
+    const reaper = startQuickReaper(flags);
     const metricsPort = await freePort();
     const producer = startProducer(
       ['ingest', ...flags, '--shards', '3', '--json', '--metrics-port', String(metricsPort)],

@@ -1,9 +1,14 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prng, readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { runProducer, startProducer, summaryOf } from '@pipe/producer/test/producer-process.js';
+import {
+  prng,
+  readingsBetween,
+  runProducer,
+  startAggregator,
+  startProducer,
+  summaryOf,
+} from '@pipe/fixtures';
 import { connect, HOUR_MS } from '@pipe/streams';
 import { sleep } from '@pipe/testkit';
 import { expect, it } from 'vitest';

@@ -1,9 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prng, readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { runProducer, summaryOf } from '@pipe/producer/test/producer-process.js';
+import { prng, readingsBetween, runProducer, startAggregator, summaryOf } from '@pipe/fixtures';
 import { connect, DAY_MS, HOUR_MS } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { expectEachCountedOnce, landedReadings, missingFromInput } from '../src/accounting.js';

@@ -1,6 +1,4 @@
-import { readingsBetween } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { type AppProcess, startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { summaryOf } from '@pipe/producer/test/producer-process.js';
+import { type AppProcess, readingsBetween, startAggregator, summaryOf } from '@pipe/fixtures';
 import { connect, DAY_MS, decodeDeadLetter, fieldsToObject, HOUR_MS, Stream } from '@pipe/streams';
 import { sleep } from '@pipe/testkit';
 import { afterEach, expect, it } from 'vitest';

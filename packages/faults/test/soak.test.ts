@@ -1,7 +1,10 @@
-import { generateReadings, HourTally } from '@pipe/aggregator/test/fixtures/dataset.js';
-import { startAggregator } from '@pipe/aggregator/test/fixtures/processes.js';
-import { expectAveragesToMatch } from '@pipe/aggregator/test/fixtures/setup.js';
-import { summaryOf } from '@pipe/producer/test/producer-process.js';
+import {
+  expectAveragesToMatch,
+  generateReadings,
+  HourTally,
+  startAggregator,
+  summaryOf,
+} from '@pipe/fixtures';
 import { connect, DAY_MS, type Reading, Stream } from '@pipe/streams';
 import { RssSampler, waitFor } from '@pipe/testkit';
 import { expect, it } from 'vitest';

@@ -1,57 +1,53 @@
-import { RedisCluster } from '@pipe/testkit';
+import { clusterPerFile } from '@pipe/testkit';
 import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerGroup } from '../src/consumer-group.js';
 import { PipelineKeys } from '../src/keys.js';
 import { discoverPartitions } from '../src/partitions.js';
 import { connect, whenReady } from '../src/redis.js';
 import { Stream } from '../src/stream.js';
 
-let cluster: RedisCluster;
-let redis: Cluster;
+const cluster = clusterPerFile((seeds) => connect({ clusterNodes: seeds }) as Cluster);
 let keys: PipelineKeys;
 let partitions: string[];
 const days = [Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 2), Date.UTC(2025, 0, 3), Date.UTC(2025, 0, 4)];
 const partitionsOf = (prefix: string) => days.map((d) => new PipelineKeys(prefix).partitionKeyFor(d));
 
 beforeAll(async () => {
-  cluster = await RedisCluster.start(3);
-  redis = connect({ clusterNodes: cluster.seeds.split(',') }) as Cluster;
-  const prefix = await cluster.prefixSpanning('cluster', partitionsOf);
+  const prefix = await cluster.servers.prefixSpanning('cluster', partitionsOf);
   keys = new PipelineKeys(prefix);
   partitions = partitionsOf(prefix);
-  await whenReady(redis);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await cluster?.stop();
+  await whenReady(cluster.redis);
 });
 
 describe('on a 3-master Redis Cluster', () => {
   it('spreads the test partitions over more than one slot and master (so the next tests mean something)', async () => {
-    const slots = await Promise.all(partitions.map((k) => redis.cluster('KEYSLOT', k)));
+    const slots = await Promise.all(partitions.map((k) => cluster.redis.cluster('KEYSLOT', k)));
     expect(new Set(slots).size).toBeGreaterThan(1);
-    const owners = new Set(partitions.map((k) => redis.slots[Number(slots[partitions.indexOf(k)])]?.[0]));
+    const owners = new Set(
+      partitions.map((k) => cluster.redis.slots[Number(slots[partitions.indexOf(k)])]?.[0]),
+    );
     expect(owners.size).toBeGreaterThan(1);
   });
 
   it('puts a companion key in its partition’s slot', async () => {
     for (const partition of partitions) {
       const companion = keys.companionKey(partition, 'hours');
-      expect(await redis.cluster('KEYSLOT', companion)).toBe(await redis.cluster('KEYSLOT', partition));
+      expect(await cluster.redis.cluster('KEYSLOT', companion)).toBe(
+        await cluster.redis.cluster('KEYSLOT', partition),
+      );
     }
   });
 
   it('ConsumerGroup creates, reads with a count and blocks across streams in different slots', async () => {
-    const cg = new ConsumerGroup(redis, 'agg', partitions);
+    const cg = new ConsumerGroup(cluster.redis, 'agg', partitions);
     expect(Object.values(await cg.create())).toEqual([true, true, true, true]);
     expect(Object.values(await cg.create())).toEqual([false, false, false, false]);
     const added: string[][] = [];
     for (const p of partitions)
       added.push([
-        await new Stream(redis, p).add({ temp_f: 1 }),
-        await new Stream(redis, p).add({ temp_f: 2 }),
+        await new Stream(cluster.redis, p).add({ temp_f: 1 }),
+        await new Stream(cluster.redis, p).add({ temp_f: 2 }),
       ]);
 
     const first = await cg.read({ count: 1 });
@@ -73,11 +69,11 @@ describe('on a 3-master Redis Cluster', () => {
     expect((await cg.read({ block: 500 })).size).toBe(0);
     expect(Date.now() - idleFrom).toBeLessThan(900);
 
-    const blocking = connect({ clusterNodes: cluster.seeds.split(',') });
+    const blocking = connect({ clusterNodes: cluster.servers.seeds.split(',') });
     try {
       const waiting = new ConsumerGroup(blocking, 'agg', partitions).read({ block: 1000 });
       await new Promise((r) => setTimeout(r, 100));
-      const late = await new Stream(redis, partitions[2]!).add({ temp_f: 3 });
+      const late = await new Stream(cluster.redis, partitions[2]!).add({ temp_f: 3 });
       const woke = await waiting;
       expect(woke.get(partitions[2]!)?.map((e) => e.id)).toEqual([late]);
     } finally {
@@ -88,8 +84,8 @@ describe('on a 3-master Redis Cluster', () => {
 
   it('discoverPartitions scans every master and ignores non-partition keys', async () => {
     for (const other of [keys.averages, keys.deadLetters, keys.companionKey(partitions[0]!, 'hours')]) {
-      await redis.xadd(other, '*', 'v', '1');
+      await cluster.redis.xadd(other, '*', 'v', '1');
     }
-    expect(await discoverPartitions(redis, keys)).toEqual(partitions);
+    expect(await discoverPartitions(cluster.redis, keys)).toEqual(partitions);
   });
 });

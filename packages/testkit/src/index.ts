@@ -2,6 +2,7 @@ import './provided-context.js';
 export { freePort } from './free-port.js';
 export { randomPrefix } from './prefix.js';
 export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
+export { type ClusterPerFile, clusterPerFile } from './cluster-per-file.js';
 export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';
 export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export { type ProcessExit, runNode, type StartOptions, startNode, type TestProcess } from './node-process.js';

@@ -9,6 +9,7 @@ import {
   type PipelineKeys,
   PipeError,
   type RedisClient,
+  withDeadline,
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
 import { accumulateCall } from './accumulate-call.js';
@@ -197,12 +198,10 @@ export class Aggregator {
 
   private async stopWithin(budgetMs: number): Promise<void> {
     const loopStopped = this.loop?.stop() ?? Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<true>((resolve) => {
-      timer = setTimeout(() => resolve(true), budgetMs);
-    });
-    const late = await Promise.race([loopStopped.then(() => false), timedOut]);
-    clearTimeout(timer);
+    const late = await withDeadline(loopStopped, budgetMs, () => new Error('stop budget spent')).then(
+      () => false,
+      () => true,
+    );
     if (!late) return;
     const batch = [...this.inHand].map(([stream, held]) => ({ stream, ...held }));
     const entries = batch.reduce((sum, b) => sum + b.entries, 0);

@@ -1,15 +1,18 @@
 import {
+  backoffMs,
   duplicateForBlocking,
   type Logger,
+  pause,
   PipeError,
   type RedisClient,
+  silentLogger,
   Stream,
   type StreamEntry,
-  silentLogger,
+  unlessStopped,
+  withDeadline,
 } from '@pipe/streams';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
-import { pause, unlessStopped, withDeadline } from './waiting.js';
 
 export interface AveragesFeedOptions {
   /** A client of the caller's; the feed duplicates it for its own blocking connection. */
@@ -133,7 +136,7 @@ export class AveragesFeed {
         } else {
           this.log[level]({ err, failures }, 'averages read failed; retrying');
         }
-        await pause(Math.min(100 * 2 ** Math.min(failures, 5), 2000), this.stopping.signal);
+        await pause(backoffMs(failures), this.stopping.signal);
       }
     }
   }

@@ -4,12 +4,13 @@ import { closeServer } from '@pipe/service';
 import {
   type HourlyAverage,
   type Logger,
+  parseId,
   PipeError,
   type PipelineKeys,
-  parseId,
   type RedisClient,
-  type StreamEntry,
   silentLogger,
+  type StreamEntry,
+  withDeadline,
 } from '@pipe/streams';
 import { decodeAverageEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
@@ -20,7 +21,6 @@ import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
 import { HostAllowList } from './host-allow-list.js';
 import { RequestGuard } from './request-guard.js';
 import { EVENT_STREAM_HEADERS, type SseClient, SseHub } from './sse-hub.js';
-import { withDeadline } from './waiting.js';
 import { type PipelineHealth, readPipelineHealth } from './pipeline-health.js';
 
 export interface DashboardServerOptions {

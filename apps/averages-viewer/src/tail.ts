@@ -1,18 +1,19 @@
 import {
   type Logger,
+  parseId,
+  pause,
   PipeError,
   type PipelineKeys,
-  parseId,
   type RedisClient,
-  type StreamEntry,
   silentLogger,
+  type StreamEntry,
+  unlessStopped,
 } from '@pipe/streams';
 import { decodeAverageEntries } from './average-entries.js';
 import { averageAsJsonLine, describeAverage } from './average-format.js';
 import { AveragesFeed } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
-import { pause, unlessStopped } from './waiting.js';
 
 export interface TailOptions {
   redis: RedisClient;

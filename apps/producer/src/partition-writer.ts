@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  backoffMs,
   connectionEpoch,
   DAY_MS,
   type Durability,
@@ -24,7 +25,7 @@ import { GaveUpError, WriteFailedError } from './errors.js';
 import { noMetrics, type WriterMetrics } from './metrics.js';
 import { whyInvalid, whyOutsideRetention } from './reading-check.js';
 import { type Fingerprint, fingerprintOf, WrittenReadings } from './reading-fingerprint.js';
-import { backoffMs, isTransient } from './retry-policy.js';
+import { isTransient } from './retry-policy.js';
 
 /** One partition batch on its way to Redis. */
 interface Batch {

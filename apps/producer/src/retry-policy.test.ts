@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, isTransient } from './retry-policy.js';
+import { isTransient } from './retry-policy.js';
 
 function reply(message: string): Error {
   const err = new Error(message);
@@ -26,14 +26,5 @@ describe('isTransient', () => {
 
   it('does not retry what is not an error', () => {
     expect(isTransient('boom')).toBe(false);
-  });
-});
-
-describe('backoffMs', () => {
-  it('doubles from 100 ms and stops growing at 2 s', () => {
-    expect(backoffMs(0, () => 1)).toBe(100);
-    expect(backoffMs(1, () => 1)).toBe(200);
-    expect(backoffMs(10, () => 1)).toBe(2000);
-    expect(backoffMs(10, () => 0)).toBe(1000);
   });
 });

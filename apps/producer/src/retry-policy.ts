@@ -15,9 +15,3 @@ export function isTransient(err: unknown): boolean {
   if (err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
   return true;
 }
-
-/** Exponential backoff with jitter: 100 ms, 200 ms, ... capped at 2 s. */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(100 * 2 ** attempt, 2000);
-  return Math.round(base / 2 + (random() * base) / 2);
-}

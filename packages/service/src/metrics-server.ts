@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { RedisClient } from '@pipe/streams';
+import { type RedisClient, withDeadline } from '@pipe/streams';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerMemoryMetrics } from './memory-metrics.js';
 import { memoryWatchOf } from './memory-watch.js';
@@ -11,9 +11,9 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
-/** Resolves to `fallback` when `promise` takes longer than `ms`: a probe must answer quickly. */
+/** Resolves to `fallback` when `promise` fails or takes longer than `ms`: a probe must answer quickly. */
 const within = <T>(promise: Promise<T>, ms: number, fallback: T) =>
-  Promise.race([promise, new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
+  withDeadline(promise, ms, () => new Error(`no answer within ${ms} ms`)).catch(() => fallback);
 
 /**
  * `/healthz` (the process answers), `/readyz` (Redis answers PING, its memory is below

@@ -3,6 +3,7 @@ import { NoGroupError, PipeError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { duplicateForBlocking, type RedisClient } from './redis.js';
 import type { StreamEntry } from './stream.js';
+import { backoffMs, pause, unlessStopped, withDeadline } from './waiting.js';
 
 export interface ConsumerBatch {
   stream: string;
@@ -49,8 +50,6 @@ export interface ConsumerLoopOptions {
   giveUpAfterMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 class ReadTimeout extends PipeError {
   override readonly name = 'ReadTimeout';
   constructor(ms: number) {
@@ -76,8 +75,8 @@ export class ConsumerLoop {
   private stopped: Promise<void> | undefined;
   private inRead = false;
   /** Settles at stop(): a blocking read queued on a connection that is reconnecting never settles. */
-  private readonly stopRequested: Promise<GroupRead>;
-  private requestStop: () => void = () => {};
+  /** Aborted at stop(): ends a retry pause, and a blocking read that disconnect() cannot settle. */
+  private readonly stopSignal = new AbortController();
   /**
    * Streams whose own pending entries must be read before new ones, with the last ID this pass over
    * them has reached (`0` at its start). Paging from there, rather than from 0 each time, means an
@@ -88,9 +87,6 @@ export class ConsumerLoop {
   private lastPendingCheck = 0;
 
   constructor(private readonly options: ConsumerLoopOptions) {
-    this.stopRequested = new Promise((resolve) => {
-      this.requestStop = () => resolve(new Map());
-    });
     this.log = options.logger ?? silentLogger;
     this.count = options.count ?? 1000;
     this.blockMs = options.blockMs ?? 1000;
@@ -113,7 +109,7 @@ export class ConsumerLoop {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      this.requestStop();
+      this.stopSignal.abort();
       if (this.inRead) this.blocking?.disconnect();
       await this.running?.catch(() => {});
       this.blocking?.disconnect();
@@ -131,7 +127,7 @@ export class ConsumerLoop {
         const streams = await this.ensureGroups(await this.options.streams());
         if (streams.length === 0 && !next) {
           await this.options.onIdle?.();
-          await this.pause(this.blockMs);
+          await pause(this.blockMs, this.stopSignal.signal);
           continue;
         }
         const batches = next ? await next : await this.readOnce(streams);
@@ -177,14 +173,9 @@ export class ConsumerLoop {
         }
         // Whatever was in hand is still pending: read it again first.
         for (const s of this.known) this.pendingFrom.set(s, '0');
-        await this.pause(Math.min(100 * 2 ** Math.min(failures, 5), 3000));
+        await pause(backoffMs(failures, { capMs: 3000 }), this.stopSignal.signal);
       }
     }
-  }
-
-  private async pause(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (!this.stopping && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
   }
 
   /** Creates the group (from the stream's start) on streams seen for the first time. */
@@ -284,21 +275,19 @@ export class ConsumerLoop {
     if (this.stopping && block !== undefined) return new Map();
     const group = new ConsumerGroup(this.blocking!, this.options.group, streams, this.options.consumer);
     const limit = (block ?? 0) + this.watchdogMs;
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ReadTimeout(limit)), limit);
-    });
     this.lastReadStreams = streams.length;
-    const read = group.read({ id, count: this.countPerStream(streams.length), block });
-    read.catch(() => {});
+    const read = withDeadline(
+      group.read({ id, count: this.countPerStream(streams.length), block }),
+      limit,
+      () => new ReadTimeout(limit),
+    );
     // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes. During
-    // an outage disconnect() does not settle a read waiting for the connection, so stop() settles it.
+    // an outage disconnect() does not settle a read waiting for the connection, so the stop signal does.
     this.inRead = block !== undefined;
     try {
-      return await Promise.race(this.inRead ? [read, watchdog, this.stopRequested] : [read, watchdog]);
+      return this.inRead ? ((await unlessStopped(read, this.stopSignal.signal)) ?? new Map()) : await read;
     } finally {
       this.inRead = false;
-      clearTimeout(timer);
     }
   }
 }

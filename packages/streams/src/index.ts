@@ -128,3 +128,4 @@ export {
   type PipelineStatus,
   pipelineStatus,
 } from './pipeline-status.js';
+export { backoffMs, pause, unlessStopped, withDeadline } from './waiting.js';

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { pause, unlessStopped, withDeadline } from './waiting.js';
+import { backoffMs, pause, unlessStopped, withDeadline } from './waiting.js';
 
 class TookTooLong extends Error {}
 const never = new Promise<never>(() => {});
@@ -35,5 +35,20 @@ describe('pause and unlessStopped', () => {
     await expect(waiting).resolves.toBeUndefined();
     await expect(pausing).resolves.toBeUndefined();
     await expect(unlessStopped(resolvesAfter(1, 'late'), signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('backoffMs', () => {
+  it('doubles from 100 ms and stops growing at 2 s, the upper half random', () => {
+    expect(backoffMs(0, { random: () => 1 })).toBe(100);
+    expect(backoffMs(1, { random: () => 1 })).toBe(200);
+    expect(backoffMs(10, { random: () => 1 })).toBe(2000);
+    expect(backoffMs(10, { random: () => 0 })).toBe(1000);
+    expect(backoffMs(1000, { random: () => 1 })).toBe(2000);
+  });
+
+  it('takes another base and cap', () => {
+    expect(backoffMs(3, { baseMs: 50, capMs: 300, random: () => 1 })).toBe(300);
+    expect(backoffMs(2, { baseMs: 50, capMs: 300, random: () => 0 })).toBe(100);
   });
 });

@@ -1,3 +1,6 @@
+// How pipe's services wait: a deadline on a Redis reply, a retry pause a stop cuts short, a read a
+// stop abandons, and one backoff. Shared by ConsumerLoop, the viewer's feed and tail, the producer's
+// writer, the metrics server's probes and the aggregator's stop budget.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -39,4 +42,20 @@ export async function unlessStopped<T>(work: Promise<T>, stop: AbortSignal): Pro
     // A feed calls this once per read for as long as it runs: no listener may stay behind.
     stop.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * How long to wait before retry `attempt` (0 first): doubling from `baseMs` up to `capMs`, with the
+ * upper half random ("equal jitter"), so that clients that failed together do not retry together.
+ */
+export function backoffMs(
+  attempt: number,
+  {
+    baseMs = 100,
+    capMs = 2000,
+    random = Math.random,
+  }: { baseMs?: number; capMs?: number; random?: () => number } = {},
+): number {
+  const ceiling = Math.min(baseMs * 2 ** Math.min(attempt, 30), capMs);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

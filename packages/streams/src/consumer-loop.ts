@@ -74,9 +74,10 @@ export class ConsumerLoop {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private inRead = false;
-  /** Settles at stop(): a blocking read queued on a connection that is reconnecting never settles. */
-  /** Aborted at stop(): ends a retry pause, and a blocking read that disconnect() cannot settle. */
+  /** Aborted at stop(): ends a retry pause, and a read that disconnect() cannot settle. */
   private readonly stopSignal = new AbortController();
+  /** Aborted at stop() when the loop's connection is down: then no read in flight can finish. */
+  private readonly outageStopSignal = new AbortController();
   /**
    * Streams whose own pending entries must be read before new ones, with the last ID this pass over
    * them has reached (`0` at its start). Paging from there, rather than from 0 each time, means an
@@ -110,6 +111,7 @@ export class ConsumerLoop {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.stopSignal.abort();
+      if (this.blocking && this.blocking.status !== 'ready') this.outageStopSignal.abort();
       if (this.inRead) this.blocking?.disconnect();
       await this.running?.catch(() => {});
       this.blocking?.disconnect();
@@ -281,11 +283,13 @@ export class ConsumerLoop {
       limit,
       () => new ReadTimeout(limit),
     );
-    // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes. During
-    // an outage disconnect() does not settle a read waiting for the connection, so the stop signal does.
+    // Only a blocking read is worth cutting short at stop(); a quick one (a prefetch) finishes and is
+    // handled. During an outage disconnect() does not settle a read waiting for the connection, blocking
+    // or not (after a hung read the loop re-reads its own pending entries), so stop() abandons it.
     this.inRead = block !== undefined;
     try {
-      return this.inRead ? ((await unlessStopped(read, this.stopSignal.signal)) ?? new Map()) : await read;
+      const stop = this.inRead ? this.stopSignal.signal : this.outageStopSignal.signal;
+      return (await unlessStopped(read, stop)) ?? new Map();
     } finally {
       this.inRead = false;
     }

@@ -209,24 +209,39 @@ describe('ConsumerLoop', () => {
     expect(loop.isRunning).toBe(false);
   });
 
-  it('stop ends at once while its server is down (the read waiting for a reconnect does not hold it)', async () => {
-    const server = await RedisServer.start();
-    cleanups.push(() => server.stop());
-    const client = new Redis(server.url);
-    client.on('error', () => {});
-    cleanups.push(() => client.disconnect());
-    const stream = key('stop-outage');
-    await addEntries(client, stream, 1);
-    // A long watchdog: before the fix, stop() waited for it (block + watchdog, 5.5 s here).
-    const { loop, handled, running } = startLoop({ stream, redis: client, ackWith: client, blockMs: 1000 });
-    await waitFor('the first entry', () => handled().length === 1);
-    await server.kill();
-    await sleep(500);
-    const started = Date.now();
-    await loop.stop();
-    await running;
-    expect(Date.now() - started).toBeLessThan(1000);
-  });
+  // 0.5 s into the outage the loop waits in a blocking read; 4 s in, a read has hung past its watchdog
+  // (block + 3 s) and the loop re-reads its own pending entries (a quick read, up to its own 3 s watchdog)
+  // on the reconnecting connection.
+  it.each([
+    { outageMs: 500, what: 'a blocking read' },
+    { outageMs: 4000, what: 'a read of its own pending entries' },
+  ])(
+    'stop ends at once while its server is down ($what waiting for a reconnect does not hold it)',
+    async ({ outageMs }) => {
+      const server = await RedisServer.start();
+      cleanups.push(() => server.stop());
+      const client = new Redis(server.url);
+      client.on('error', () => {});
+      cleanups.push(() => client.disconnect());
+      const stream = key(`stop-outage-${outageMs}`);
+      await addEntries(client, stream, 1);
+      // Before the fix, stop() waited for the read's watchdog (block + watchdog).
+      const { loop, handled, running } = startLoop({
+        stream,
+        redis: client,
+        ackWith: client,
+        blockMs: 200,
+        watchdogMs: 1500,
+      });
+      await waitFor('the first entry', () => handled().length === 1);
+      await server.kill();
+      await sleep(outageMs);
+      const started = Date.now();
+      await loop.stop();
+      await running;
+      expect(Date.now() - started).toBeLessThan(600);
+    },
+  );
 
   it('stop lets the batch in hand finish, then reads nothing more', async () => {
     const stream = key('stop-batch');

@@ -198,9 +198,13 @@ export class Aggregator {
 
   private async stopWithin(budgetMs: number): Promise<void> {
     const loopStopped = this.loop?.stop() ?? Promise.resolve();
-    const late = await withDeadline(loopStopped, budgetMs, () => new Error('stop budget spent')).then(
+    const budgetSpent = new Error('stop budget spent');
+    const late = await withDeadline(loopStopped, budgetMs, () => budgetSpent).then(
       () => false,
-      () => true,
+      (err) => {
+        if (err !== budgetSpent) throw err;
+        return true;
+      },
     );
     if (!late) return;
     const batch = [...this.inHand].map(([stream, held]) => ({ stream, ...held }));

@@ -80,6 +80,8 @@ serveConfig
       service: 'averages-viewer',
       program: program.name(),
       connectionName: 'viewer-serve',
+      // The dashboard reports an outage once per change (ConnectionHealth), not per reconnect attempt.
+      logConnectionErrors: false,
       create: ({ redis, keys, log }) => {
         const server = new DashboardServer({
           redis,

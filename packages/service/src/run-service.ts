@@ -35,6 +35,11 @@ export interface ServiceOptions<C extends ConnectionConfig> {
   connectionName: string;
   /** For a run that must end (a drain): exit 3 once Redis stays unreachable this long (see openRedis). */
   giveUpAfterMs?: number;
+  /**
+   * Log each error of the connection (every reconnect attempt of an outage) as a warning; default true.
+   * A core that reports Redis going and coming back itself (the viewer's, once per change) turns it off.
+   */
+  logConnectionErrors?: boolean;
   /** Builds the core; nothing of it may await (a signal or connection error could come in between). */
   create(context: ServiceContext<C>): RunnableService;
   /**
@@ -59,7 +64,9 @@ export async function runService<C extends ConnectionConfig>(
       ? undefined
       : { program: options.program, giveUpAfterMs: options.giveUpAfterMs };
   const { redis, keys, done } = openRedis(config, options.connectionName, batch, log);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  if (options.logConnectionErrors !== false) {
+    redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  }
   log.info({ redisUrl: redactUrl(config.redisUrl), prefix: config.prefix }, 'connecting');
   const registry = createRegistry(options.service);
   const service = options.create({ config, redis, keys, log, registry });

@@ -8,6 +8,12 @@ export interface PipeVitestOptions {
    * fails below it). Unset: coverage is reported, not enforced.
    */
   minLineCoverage?: number;
+  /**
+   * Test files run at once. Vitest's default is one less than the cores (one file at a time on this
+   * 2-core machine), right for suites that keep the cores busy; suites that mostly wait on processes
+   * and servers they start (end to end, faults) finish sooner with more.
+   */
+  maxWorkers?: number;
 }
 
 /**
@@ -17,9 +23,14 @@ export interface PipeVitestOptions {
  * `--coverage`, v8 measures which lines of `src/` the tests ran in this process (child processes do
  * not count) and writes `coverage/coverage-summary.json` for the per-package report.
  */
-export function pipeVitestConfig({ integrationTimeoutMs = 60_000, minLineCoverage }: PipeVitestOptions = {}) {
+export function pipeVitestConfig({
+  integrationTimeoutMs = 60_000,
+  minLineCoverage,
+  maxWorkers,
+}: PipeVitestOptions = {}) {
   return defineConfig({
     test: {
+      ...(maxWorkers === undefined ? {} : { maxWorkers }),
       coverage: {
         provider: 'v8',
         include: ['src/**/*.ts'],

@@ -34,7 +34,8 @@ function step(name, command, args, { live = false } = {}) {
     child.on('close', (code, signal) => {
       if (!live) process.stdout.write(`\n----- ${name} -----\n${readFileSync(logFile, 'utf8')}`);
       const status = code ?? 1;
-      say(`${name}: ${status === 0 ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`} in ${seconds(since)}`);
+      const outcome = status === 0 ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`;
+      say(`${name}: ${outcome} in ${seconds(since)}`);
       resolve(status);
     });
   });
@@ -43,10 +44,10 @@ function step(name, command, args, { live = false } = {}) {
 // npm test first, on its own: it builds, and its own tests keep both cores busy.
 if ((await step('npm test', 'npm', ['test'], { live: true })) !== 0) process.exit(1);
 
-const turbo = ['exec', 'turbo', 'run', 'test:system', '--concurrency=3', '--continue', '--output-logs=new-only'];
+const systemTests = ['test:system', '--concurrency=3', '--continue', '--output-logs=new-only'];
 const lanes = await Promise.all([
   step('faults', 'pnpm', ['--filter', '@pipe/faults', 'test:faults']),
-  step('system', 'pnpm', turbo).then(async (system) => [
+  step('system', 'pnpm', ['exec', 'turbo', 'run', ...systemTests]).then(async (system) => [
     system,
     await step('images', 'bash', ['scripts/images/check.sh']),
   ]),

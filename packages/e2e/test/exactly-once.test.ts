@@ -94,15 +94,16 @@ describe('exactly once through the CLIs', () => {
     const prefix = randomPrefix('aged');
     const keys = new PipelineKeys(prefix);
     const now = Date.now();
-    // 100 readings over the last 60 s; 20 s later a fifth of them are older than the 70 s retention.
+    // 100 readings over the last 55 s: the first ingest has 15 s to start before the oldest is past the
+    // 70 s retention (a process start under load takes seconds). Then wait until a fifth of them are.
     const readings = Array.from({ length: 100 }, (_, i) => ({
       device: `d${i % 4}`,
-      ts: now - 65_000 + i * 600,
+      ts: now - 55_000 + i * 550,
       temp_f: i,
     }));
     const first = await ingest(prefix, readings, '--retention', '70s', '--json');
     expect(first.code, first.stderr).toBe(0);
-    await sleep(20_000);
+    await sleep(Math.max(0, readings[20]!.ts + 70_000 - Date.now()) + 500);
     const again = await ingest(prefix, readings, '--retention', '70s', '--json');
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({

@@ -1,6 +1,6 @@
 import { readingsBetween, startAggregator, startProducer, summaryOf } from '@pipe/fixtures';
 import { connect, HOUR_MS, PipelineKeys, Stream } from '@pipe/streams';
-import { freePort, RedisCluster, randomPrefix, waitFor } from '@pipe/testkit';
+import { exitWithin, freePort, RedisCluster, randomPrefix, waitFor } from '@pipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expectEachCountedOnce, landedReadings, missingFromInput } from '../src/accounting.js';
 import { feed, ndjsonLines } from '../src/ingest.js';
@@ -66,24 +66,17 @@ it.each(Array.from({ length: RUNS }, (_, i) => i + 1))(
       await cluster.waitForReplicas();
       step('old master back as a replica');
 
-      const produced = await Promise.race([
-        producer.exited,
-        new Promise<never>((_, reject) =>
-          setTimeout(
-            () => reject(new Error(`producer still running:\n${producer.output().slice(-4000)}`)),
-            60_000,
-          ),
-        ),
-      ]);
+      const produced = await exitWithin(producer, 60_000, 'the producer');
       step(`producer exited ${produced.code}`);
       expect(produced.code, produced.stderr).toBe(0);
       expect(summaryOf(produced)).toMatchObject({ readings: readings.length, rejected: 0 });
 
       // The live aggregators stop as an operator stops them; a drain finishes the job.
       for (const p of live) p.kill('SIGTERM');
-      for (const p of live) expect((await p.exited).code).toBe(0);
+      for (const p of live) expect((await exitWithin(p, 30_000, 'a live aggregator stopping')).code).toBe(0);
       step('live aggregators stopped');
-      const drain = await startAggregator(['run', '--drain', '--consumer', 'drain', ...flags]).exited;
+      const drainer = startAggregator(['run', '--drain', '--consumer', 'drain', ...flags]);
+      const drain = await exitWithin(drainer, 60_000, 'the drain').finally(() => drainer.kill('SIGKILL'));
       step(`drain exited ${drain.code}`);
       expect(drain.code, drain.stderr).toBe(0);
 

@@ -95,3 +95,22 @@ export async function runNode(
     clearTimeout(timer);
   }
 }
+
+/**
+ * The process's exit, or a failure after `timeoutMs` that says what it was doing (the end of its
+ * output) rather than a bare test timeout; the process is left running for the test to kill.
+ */
+export async function exitWithin(run: TestProcess, timeoutMs: number, what: string): Promise<ProcessExit> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} still running after ${timeoutMs} ms:\n${run.output().slice(-4000)}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([run.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -25,6 +25,8 @@ const JOBS: Record<string, AppName> = {
   'pipe-reaper': 'reaper',
   'pipe-averages-viewer': 'averages-viewer',
 };
+/** Grafana's reference to the dashboard's datasource variable (a Grafana variable, not a template string). */
+const DATASOURCE = '$' + '{datasource}';
 /** Series Prometheus makes itself for every target rather than scraping them. */
 const SYNTHETIC = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
 
@@ -143,11 +145,11 @@ describe('the Grafana dashboard', () => {
     for (const p of panels) {
       expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
       if (p.type === 'row') continue;
-      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
       expect(p.targets?.length, p.title).toBeGreaterThan(0);
       const refIds = p.targets!.map((t) => t.refId);
       expect(new Set(refIds).size, p.title).toBe(refIds.length);
-      for (const t of p.targets!) expect(t.datasource?.uid, p.title).toBe('${datasource}');
+      for (const t of p.targets!) expect(t.datasource?.uid, p.title).toBe(DATASOURCE);
     }
     // Each figure the issue asks for has a panel.
     const titles = panels.map((p) => p.title.toLowerCase()).join('\n');

@@ -5,6 +5,7 @@ import {
   judgeConsumers,
   type Durability,
   type Logger,
+  type PendingEntry,
   type PipelineKeys,
   type RedisClient,
 } from '@pipe/streams';
@@ -50,8 +51,19 @@ export interface Holder {
   consumer: string;
   pending: number;
   idleMs: number;
-  /** Seen within --min-idle. */
+  /**
+   * How long (the drain's clock, across its checks) the longest-held of its entries has stayed pending
+   * with it unchanged: same ID, same delivery count.
+   */
+  unchangedMs: number;
+  /** Seen within --min-idle, and none of its entries unchanged for --min-idle. */
   live: boolean;
+}
+
+/** A pending entry as the drain saw it, and since when (its clock) it has seen it so. */
+interface Sighting {
+  deliveries: number;
+  since: number;
 }
 
 /** A drain held up by dead consumers for --give-up-after with --adopt-after off. */
@@ -67,7 +79,12 @@ const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
  *
  * - a consumer seen within --min-idle is live (an aggregator with a batch in hand): the drain waits,
  *   and says so at info every 5 s once it has waited that long;
- * - a consumer not seen for --min-idle is dead (killed, or hung): the drain warns at once and every 5 s,
+ * - a consumer not seen for --min-idle is dead (killed, or hung), and so is one that is seen but leaves
+ *   an entry pending unchanged (same ID, same delivery count) for --min-idle on the drain's own clock,
+ *   across its checks: a working ConsumerLoop re-reads its own pending entries every --pending-check
+ *   (which counts a delivery) and acknowledges them, while XINFO's idle alone can be kept low by others
+ *   (a reaper claiming suspects back to their owner resets the owner's idle time, and the entries' too).
+ *   The drain warns at once and every 5 s,
  *   naming partition, consumer, pending count and idle time. After --adopt-after it adopts the entries as
  *   the reaper would (reclaim protocol): those delivered --max-deliveries times are dead-lettered
  *   (deadLetterPending), the others claimed to the drain's own consumer (ConsumerGroup.claimIds, JUSTID,
@@ -83,6 +100,8 @@ export class DeadConsumerWatch {
   private liveSince: number | undefined;
   /** When each (partition, dead consumer) was first seen holding the drain up. */
   private readonly staleSince = new Map<string, number>();
+  /** Each holder's pending entries (first XPENDING page) at the last check, by keyOf + ID. */
+  private sightings = new Map<string, Sighting>();
   /** Entries claimed to this consumer, and dead-lettered, so far. */
   adopted = 0;
   deadLettered = 0;
@@ -130,6 +149,7 @@ export class DeadConsumerWatch {
             consumer: h.consumer,
             pending: h.pending,
             idleMs: h.idleMs,
+            unchangedMs: h.unchangedMs,
             waitedMs: now - this.liveSince,
           },
           'drain waiting for entries pending with a live consumer',
@@ -151,14 +171,47 @@ export class DeadConsumerWatch {
   /** Every consumer but this one holding pending entries of `partitions`, judged live or dead. */
   private async holders(partitions: string[]): Promise<Holder[]> {
     const { group, consumer, minIdleMs } = this.policy;
+    const sightings = new Map<string, Sighting>();
     const judged = await Promise.all(
-      partitions.map(async (partition) =>
-        (await judgeConsumers(this.deps.redis, partition, group, minIdleMs))
-          .filter((c) => c.pending > 0 && c.name !== consumer)
-          .map((c) => ({ partition, consumer: c.name, pending: c.pending, idleMs: c.idleMs, live: c.live })),
-      ),
+      partitions.map(async (partition) => {
+        const consumers = (await judgeConsumers(this.deps.redis, partition, group, minIdleMs)).filter(
+          (c) => c.pending > 0 && c.name !== consumer,
+        );
+        return Promise.all(
+          consumers.map(async (c) => {
+            const key = keyOf({ partition, consumer: c.name });
+            const page = await new ConsumerGroup(this.deps.redis, group, [partition], consumer).pending(
+              partition,
+              { count: PAGE, consumer: c.name },
+            );
+            const now = Date.now();
+            let unchangedMs = 0;
+            for (const p of page) {
+              const before = this.sightings.get(`${key}\u0000${p.id}`);
+              const since = before?.deliveries === p.deliveries ? before.since : now;
+              sightings.set(`${key}\u0000${p.id}`, { deliveries: p.deliveries, since });
+              unchangedMs = Math.max(unchangedMs, now - since);
+            }
+            return {
+              partition,
+              consumer: c.name,
+              pending: c.pending,
+              idleMs: c.idleMs,
+              unchangedMs,
+              live: c.live && unchangedMs < minIdleMs,
+            };
+          }),
+        );
+      }),
     );
+    this.sightings = sightings;
     return judged.flat();
+  }
+
+  /** How long the drain has seen `p` pending with `h` unchanged (0 when it has not seen it so). */
+  private unchangedFor(h: Holder, p: PendingEntry, now: number): number {
+    const seen = this.sightings.get(`${keyOf(h)}\u0000${p.id}`);
+    return seen && seen.deliveries === p.deliveries ? now - seen.since : 0;
   }
 
   private reportStale(stale: Holder[], now: number): void {
@@ -175,6 +228,7 @@ export class DeadConsumerWatch {
           consumer: h.consumer,
           pending: h.pending,
           idleMs: h.idleMs,
+          unchangedMs: h.unchangedMs,
           minIdleMs,
           ...next,
         },
@@ -186,14 +240,28 @@ export class DeadConsumerWatch {
   private blocked(stale: Holder[], waitedMs: number): DrainBlockedError {
     const named = stale
       .slice(0, NAMED)
-      .map((h) => `${h.partition} has ${h.pending} with "${h.consumer}" (not seen for ${seconds(h.idleMs)})`);
+      .map(
+        (h) =>
+          `${h.partition} has ${h.pending} with "${h.consumer}" (${
+            h.idleMs >= this.policy.minIdleMs
+              ? `not seen for ${seconds(h.idleMs)}`
+              : `seen, but leaving an entry untouched for ${seconds(h.unchangedMs)}`
+          })`,
+      );
     if (stale.length > NAMED) named.push(`${stale.length - NAMED} more`);
     return new DrainBlockedError(
       `the drain gave up after ${seconds(waitedMs)} waiting for entries pending with consumers not seen for --min-idle (${seconds(this.policy.minIdleMs)}): ${named.join('; ')}. With --adopt-after off nothing adopts them: run the reaper, or drain with --adopt-after`,
     );
   }
 
-  /** Dead-letters the holder's entries delivered too often and claims the rest to this consumer. */
+  /**
+   * Dead-letters the holder's entries delivered too often and claims the rest to this consumer. An entry
+   * is taken when it is idle --min-idle, or when the drain has seen it pending with the holder unchanged
+   * for --min-idle (a reaper's hold-back resets its idle time without delivering it). Either way the
+   * claim is conditional on nobody having touched it since this XPENDING page was read: XCLAIM's min-idle
+   * is the least idle time the page showed plus the time since (an owner re-reading it, or anyone
+   * claiming it, resets its idle time, and the claim then leaves it where it is).
+   */
   private async adopt(h: Holder): Promise<void> {
     const { redis, keys, log, metrics } = this.deps;
     const { group, consumer, minIdleMs, maxDeliveries } = this.policy;
@@ -202,20 +270,20 @@ export class DeadConsumerWatch {
     let deadLettered = 0;
     let start = '-';
     for (;;) {
-      const page = await mine.pending(h.partition, {
-        start,
-        count: PAGE,
-        consumer: h.consumer,
-        idle: minIdleMs,
-      });
-      const poison = page.filter((p) => p.deliveries >= maxDeliveries).map((p) => p.id);
-      const fresh = page.filter((p) => p.deliveries < maxDeliveries).map((p) => p.id);
+      const page = await mine.pending(h.partition, { start, count: PAGE, consumer: h.consumer });
+      const readAt = Date.now();
+      const due = page.filter((p) => p.idleMs >= minIdleMs || this.unchangedFor(h, p, readAt) >= minIdleMs);
+      const leastIdle = Math.min(...due.map((p) => p.idleMs));
+      /** Untouched since the page was read. */
+      const untouched = () => Math.max(1, leastIdle + Date.now() - readAt);
+      const poison = due.filter((p) => p.deliveries >= maxDeliveries).map((p) => p.id);
+      const fresh = due.filter((p) => p.deliveries < maxDeliveries).map((p) => p.id);
       if (poison.length > 0) {
         const outcome = await deadLetterPending(redis, keys.deadLetters, {
           stream: h.partition,
           group,
           ids: poison,
-          minIdleMs,
+          minIdleMs: untouched(),
           minDeliveries: maxDeliveries,
           reason: DELIVERED_TOO_OFTEN,
           durability: this.policy.durability,
@@ -235,7 +303,7 @@ export class DeadConsumerWatch {
         }
         this.logDeleted(h, outcome.gone);
       }
-      const taken = await mine.claimIds(h.partition, fresh, { minIdle: minIdleMs });
+      const taken = await mine.claimIds(h.partition, fresh, { minIdle: untouched() });
       claimed += taken.claimed.length;
       this.logDeleted(h, taken.deleted);
       if (page.length < PAGE) break;
@@ -267,6 +335,6 @@ export class DeadConsumerWatch {
   }
 }
 
-function keyOf(h: Holder): string {
+function keyOf(h: Pick<Holder, 'partition' | 'consumer'>): string {
   return `${h.partition}\u0000${h.consumer}`;
 }

@@ -143,29 +143,30 @@ describe('a drain with entries pending with another consumer', () => {
     expect(await pendingByConsumer(redis, partition)).toEqual({ 'dead-one': 30 });
   });
 
-  it('waits for entries pending with a consumer still seen, without taking them, and adopts them once it is not seen for --min-idle', async () => {
+  it('waits for entries a live consumer keeps working, without taking them, and adopts them once it stops', async () => {
     const { keys } = fresh();
     const from = yesterday + 10 * HOUR_MS;
     const readings = readingsBetween(from, from + HOUR_MS, 60_000, 2, 13);
     await writeReadings(redis, keys, readings);
     const partition = keys.partitionKeyFor(from);
     const held = await hold(redis, partition, 'busy-one', 20);
-    // `busy-one` keeps showing up, as a live aggregator does: it reads its own PEL past its last entry
-    // (an empty read of its PEL resets its idle time, not its entries', nor their delivery counts).
+    // `busy-one` works its batch, as a live aggregator does: it re-reads its own pending entries (a
+    // delivery each, resetting their idle time and its own) every 300 ms; it acknowledges nothing yet.
     let alive = true;
     const heartbeat = (async () => {
       while (alive) {
-        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'busy-one', 'STREAMS', partition, held.at(-1)!);
-        await sleep(100);
+        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'busy-one', 'STREAMS', partition, '0');
+        await sleep(300);
       }
     })();
     try {
-      const run = start(keys, { drain: true, minIdle: 1000, adoptAfter: 500 });
+      const run = start(keys, { drain: true, minIdle: 1000, adoptAfter: 500, maxDeliveries: 1000 });
       // Said at info once it has waited 5 s for it; by then the entries themselves are idle past --min-idle.
       const live = await waitFor('the live-consumer note', () => run.logged(LIVE)[0]);
       expect(live).toMatchObject({ level: 30, partition, consumer: 'busy-one', pending: 20 });
       expect(live.idleMs).toBeLessThan(1000);
-      expect(await pendingByConsumer(redis, partition)).toEqual({ 'busy-one': 20 });
+      expect(live.unchangedMs).toBeLessThan(1000);
+      expect(await pendingByConsumer(redis, partition)).toMatchObject({ 'busy-one': held.length });
       expect(run.logs.filter((l) => l.msg === WAITING || l.msg === ADOPTED)).toEqual([]);
       expect(run.aggregator.isRunning).toBe(true);
 
@@ -174,6 +175,45 @@ describe('a drain with entries pending with another consumer', () => {
       await heartbeat;
       await run.ended;
       expect(run.logged(ADOPTED)[0]).toMatchObject({ from: 'busy-one', count: 20 });
+      await expectAveragesToMatch(redis, keys, expectedHours(readings));
+      expect(await publishedObservations(redis, keys)).toBe(readings.length);
+    } finally {
+      alive = false;
+      await heartbeat;
+    }
+  });
+
+  it('adopts the entries of a consumer still seen that leaves them untouched for --min-idle', async () => {
+    const { keys } = fresh();
+    const from = yesterday + 12 * HOUR_MS;
+    const readings = readingsBetween(from, from + HOUR_MS, 60_000, 2, 14);
+    await writeReadings(redis, keys, readings);
+    const partition = keys.partitionKeyFor(from);
+    const held = await hold(redis, partition, 'seen-one', 20);
+    // `seen-one` keeps showing up (an empty read of its PEL past its last entry resets its idle time,
+    // not its entries', nor their delivery counts; a reaper holding suspects back with it does as much)
+    // but never works its entries: XINFO says live, its entries say otherwise.
+    let alive = true;
+    const heartbeat = (async () => {
+      while (alive) {
+        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'seen-one', 'STREAMS', partition, held.at(-1)!);
+        await sleep(100);
+      }
+    })();
+    try {
+      const started = Date.now();
+      const run = await drain(keys, { minIdle: 1000, adoptAfter: 500 }, { withinMs: 10_000 });
+      const waiting = run.logged(WAITING)[0];
+      expect(waiting, logText(run)).toMatchObject({
+        level: 40,
+        partition,
+        consumer: 'seen-one',
+        pending: 20,
+      });
+      expect(waiting!.idleMs).toBeLessThan(1000);
+      expect(waiting!.unchangedMs).toBeGreaterThanOrEqual(1000);
+      expect(run.logged(ADOPTED)[0]).toMatchObject({ from: 'seen-one', count: 20 });
+      expect(Date.now() - started).toBeLessThan(8_000);
       await expectAveragesToMatch(redis, keys, expectedHours(readings));
       expect(await publishedObservations(redis, keys)).toBe(readings.length);
     } finally {

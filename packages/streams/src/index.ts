@@ -147,9 +147,11 @@ export { backoffMs, pause, unlessStopped, withDeadline } from './waiting.js';
 export {
   DEFAULT_KEPT_WINDOWS,
   HOUR_WINDOW,
+  keepOf,
   LayoutRecord,
   MAX_KEEP_MS,
   parseKeep,
+  parseKeepEntries,
   parseWindowSize,
   WINDOW_SIZES,
   type WindowLabel,

@@ -132,28 +132,48 @@ export const MAX_KEEP_MS = 400 * DAY_MS;
 export const DEFAULT_KEPT_WINDOWS = 720;
 
 /**
- * `--keep 1m=12h,1h=30d,1d=400d`: how long each size's results are kept (ms), for every size of the
- * layout; a size not named keeps DEFAULT_KEPT_WINDOWS windows, at most MAX_KEEP_MS. A size that is
- * not in the layout, a keep shorter than one window, or over MAX_KEEP_MS is refused.
+ * The sizes `--keep 1m=12h,1h=30d,1d=400d` names, with how long each size's results are kept (ms).
+ * A keep shorter than one window, or over MAX_KEEP_MS, is refused.
  */
-export function parseKeep(text: string, layout: WindowLayout): Map<WindowLabel, number> {
-  const keep = new Map<WindowLabel, number>(
-    layout.sizes.map((s) => [s.label, Math.min(s.ms * DEFAULT_KEPT_WINDOWS, MAX_KEEP_MS)]),
-  );
+export function parseKeepEntries(text: string): Map<WindowLabel, number> {
+  const keep = new Map<WindowLabel, number>();
   for (const part of text.split(',').map((s) => s.trim())) {
     if (part === '') continue;
-    const [label = '', value = ''] = part.split('=').map((s) => s.trim());
-    const size = parseWindowSize(label);
-    if (!keep.has(size.label))
-      throw new InvalidWindowsError(`--keep names ${size.label}, which is not among the windows ${layout}`);
+    const [label = '', value = '', ...rest] = part.split('=').map((s) => s.trim());
     const match = KEEP_PATTERN.exec(value);
-    if (!match) throw new InvalidWindowsError(`not a keep: ${JSON.stringify(part)} (e.g. 1m=12h)`);
+    if (!match || rest.length > 0)
+      throw new InvalidWindowsError(`not a keep: ${JSON.stringify(part)} (e.g. 1m=12h)`);
+    const size = parseWindowSize(label);
     const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
     if (ms < size.ms) throw new InvalidWindowsError(`--keep ${part} is shorter than one window`);
     if (ms > MAX_KEEP_MS) throw new InvalidWindowsError(`--keep ${part} is over 400d`);
     keep.set(size.label, ms);
   }
   return keep;
+}
+
+/**
+ * How long each size of the layout is kept: the sizes `named` (parseKeepEntries) as named, the others
+ * DEFAULT_KEPT_WINDOWS windows, at most MAX_KEEP_MS. A named size that is not in the layout is refused.
+ */
+export function keepOf(
+  named: ReadonlyMap<WindowLabel, number>,
+  layout: WindowLayout,
+): Map<WindowLabel, number> {
+  const keep = new Map<WindowLabel, number>(
+    layout.sizes.map((s) => [s.label, Math.min(s.ms * DEFAULT_KEPT_WINDOWS, MAX_KEEP_MS)]),
+  );
+  for (const [label, ms] of named) {
+    if (!keep.has(label))
+      throw new InvalidWindowsError(`--keep names ${label}, which is not among the windows ${layout}`);
+    keep.set(label, ms);
+  }
+  return keep;
+}
+
+/** `--keep` for a layout: keepOf(parseKeepEntries(text), layout). */
+export function parseKeep(text: string, layout: WindowLayout): Map<WindowLabel, number> {
+  return keepOf(parseKeepEntries(text), layout);
 }
 
 /**

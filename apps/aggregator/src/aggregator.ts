@@ -70,7 +70,8 @@ export const STOP_BUDGET_MS = 4000;
 
 /**
  * Reads every live partition through one consumer group per partition, counts each reading exactly
- * once into its UTC hour (accumulate-batch-n.lua) and publishes each hour once (HourCloser).
+ * once into its UTC hour (accumulate-batch-n.lua), or with --windows into its window of every size
+ * (accumulate-windows-n.lua), and publishes each window once (WindowCloser).
  */
 export class Aggregator {
   private readonly state: AggregatorStateKeys;
@@ -324,7 +325,7 @@ export class Aggregator {
     if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound();
   }
 
-  /** Closes due hours; with `endedBy`, also every hour that ended by then (see HourCloser). */
+  /** Closes due hours; with `endedBy`, also every hour that ended by then (see WindowCloser). */
   private async closeRound(endedBy?: number, progress?: PartitionProgress[]) {
     this.lastCloseRound = Date.now();
     const round = await this.closer!.closeDue(progress ?? (await this.progress(this.partitions)), {

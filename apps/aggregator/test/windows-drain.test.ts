@@ -82,12 +82,14 @@ describe('--windows 1m,1h,1d with drain', () => {
   it('sends a reading of a published window to the late stream, naming the window, and counts it in no size', async () => {
     const { keys } = fresh();
     const from = today - DAY_MS + 5 * HOUR_MS;
-    const readings = readingsBetween(from, from + 2 * HOUR_MS, 30_000, 2, 9);
+    // Up to 06:30: the drain closes minute 06:29, hour 06:00 and the day.
+    const readings = readingsBetween(from, from + 90 * 60_000, 30_000, 2, 9);
     await writeReadings(redis, keys, readings);
     await drain(keys, { windows });
     const stragglers: Reading[] = [
       { device: 'late-1', ts: from + 61_000, temp_f: 99 },
-      { device: 'late-2', ts: from + HOUR_MS + 5, temp_f: 12.5 },
+      // Its minute (06:45) was never open, but its hour was published: late in every size.
+      { device: 'late-2', ts: from + HOUR_MS + 45 * 60_000, temp_f: 12.5 },
     ];
     await writeReadings(redis, keys, stragglers);
     await drain(keys, { windows });
@@ -95,7 +97,7 @@ describe('--windows 1m,1h,1d with drain', () => {
     const late = await redis.xrange(keys.late, '-', '+');
     expect(late.map(([, f]) => f[f.indexOf('reason') + 1])).toEqual([
       `window 1m ${from + 60_000} was already closed`,
-      `window 1m ${from + HOUR_MS} was already closed`,
+      `window 1h ${from + HOUR_MS} was already closed`,
     ]);
   });
 

@@ -72,3 +72,28 @@ it('publishes again, per size, the windows whose publication Redis lost after th
   expect(new Set(repaired.map((line) => line.size))).toEqual(new Set(['1m', '1d']));
   expect(repaired).toHaveLength(6 * 60 - 100 + 1);
 });
+
+it('two instances at once publish every window of every size once, exactly', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS - 3 * HOUR_MS + 11_000;
+  const readings = readingsBetween(from, from + 6 * HOUR_MS, 15_000, 3, 41);
+  await writeReadings(redis, keys, readings);
+  const last = readings.at(-1)!.ts;
+  const lastMinute = last - (last % 60_000);
+  const settings = { windows, idleClose: 200, grace: 0, blockMs: 100, count: 50 };
+  start(keys, { ...settings, consumer: 'one' });
+  start(keys, { ...settings, consumer: 'two' });
+  await waitFor(
+    'the last minute',
+    async () =>
+      (await redis.xrevrange(keys.averagesFor(minute), '+', '-', 'COUNT', 1))[0]?.[0] === `${lastMinute}-0` ||
+      undefined,
+    20_000,
+  );
+  await waitFor(
+    'both days',
+    async () => (await redis.xlen(keys.averagesFor(day))) === 2 || undefined,
+    10_000,
+  );
+  await expectWindowsToMatch(redis, keys, new WindowTally(SIZES).addAll(readings));
+});

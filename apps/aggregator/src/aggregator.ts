@@ -5,6 +5,10 @@ import {
   discoverPartitions,
   type Durability,
   forwardOutbox,
+  LayoutRecord,
+  keepOf,
+  type WindowLabel,
+  WindowLayout,
   type Logger,
   type PipelineKeys,
   PipeError,
@@ -13,9 +17,11 @@ import {
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
 import { accumulateCall } from './accumulate-call.js';
+import { accumulateWindowsCall } from './accumulate-windows-call.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
-import { HourCloser, stateAfterPartitionMs } from './hour-closer.js';
+import { stateAfterPartitionMs, WindowCloser } from './window-closer.js';
+import { checkLayout, claimLayout, WindowsMismatchError } from './windows-layout.js';
 import type { AggregatorMetrics } from './metrics.js';
 import { claimAverages, NotOwnerError } from './ownership.js';
 import { type PartitionProgress, readProgress } from './progress.js';
@@ -43,7 +49,7 @@ export type AggregatorSettings = Pick<
   Partial<Pick<AggregatorConfig, 'waitReplicas' | 'waitTimeout'>> & {
     /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
     giveUpAfter?: number;
-  };
+  } & Partial<Pick<AggregatorConfig, 'windows' | 'keep' | 'changeWindows'>>;
 
 export interface AggregatorDeps {
   redis: RedisClient;
@@ -64,14 +70,19 @@ export const STOP_BUDGET_MS = 4000;
 
 /**
  * Reads every live partition through one consumer group per partition, counts each reading exactly
- * once into its UTC hour (accumulate-batch-n.lua) and publishes each hour once (HourCloser).
+ * once into its UTC hour (accumulate-batch-n.lua), or with --windows into its window of every size
+ * (accumulate-windows-n.lua), and publishes each window once (WindowCloser).
  */
 export class Aggregator {
   private readonly state: AggregatorStateKeys;
   /** --wait-replicas: replicas that hold a publication or a forward before the next step builds on it. */
   private readonly durability: Durability;
   private scripts: AggregatorScripts | undefined;
-  private closer: HourCloser | undefined;
+  private closer: WindowCloser | undefined;
+  /** --windows; the layout record says which layout each day's partitions are counted with. */
+  private readonly layout: WindowLayout;
+  private readonly keep: Map<WindowLabel, number>;
+  private record = new LayoutRecord({});
   private loop: ConsumerLoop | undefined;
   private partitions: string[] = [];
   private lastDiscovery = 0;
@@ -95,6 +106,9 @@ export class Aggregator {
     private readonly deps: AggregatorDeps,
   ) {
     this.state = new AggregatorStateKeys(deps.keys);
+    this.layout = settings.windows ?? WindowLayout.DEFAULT;
+    // Sizes --keep names that --windows lacks are refused here, before anything connects.
+    this.keep = keepOf(settings.keep ?? new Map(), this.layout);
     this.durability = durabilityOf({
       waitReplicas: settings.waitReplicas ?? 0,
       waitTimeout: settings.waitTimeout ?? 1000,
@@ -113,7 +127,7 @@ export class Aggregator {
     this.scripts = defineAggregatorScripts(redis);
     await this.claimAverages();
     if (this.stopRequested) return;
-    this.closer = new HourCloser({
+    this.closer = new WindowCloser({
       redis,
       scripts: this.scripts,
       keys,
@@ -125,6 +139,8 @@ export class Aggregator {
       log,
       onPublished: () => this.deps.metrics?.hoursPublished.inc(),
       durability: this.durability,
+      layoutOf: (day) => this.record.layoutOf(day),
+      keep: this.keep,
     });
     this.loop = new ConsumerLoop({
       redis,
@@ -174,9 +190,10 @@ export class Aggregator {
     for (;;) {
       try {
         const partitions = await this.livePartitions(true);
+        this.record = await claimLayout(deps, this.layout, this.settings.changeWindows ?? false);
         return await claimAverages(deps, this.settings.group, this.settings.takeOver, partitions);
       } catch (err) {
-        if (err instanceof NotOwnerError) throw err;
+        if (err instanceof NotOwnerError || err instanceof WindowsMismatchError) throw err;
         if (drain && giveUpAfter !== undefined && Date.now() - started >= giveUpAfter) throw err;
         log.warn({ err }, 'cannot claim the averages yet; retrying');
         for (let waited = 0; waited < 1000 && !this.stopRequested; waited += 50) await sleep(50);
@@ -222,6 +239,17 @@ export class Aggregator {
     if (force || now - this.lastDiscovery >= DISCOVERY_MS) {
       this.lastDiscovery = now;
       this.partitions = await discoverPartitions(this.deps.redis, this.deps.keys);
+      // Every instance follows the layout record: one whose --windows are no longer its newest entry
+      // (another started with --change-windows) stops rather than count a day with other scripts.
+      if (this.scripts && !force) {
+        try {
+          this.record = await checkLayout({ ...this.deps, state: this.state }, this.layout);
+        } catch (err) {
+          if (!(err instanceof WindowsMismatchError)) throw err;
+          this.failure = err;
+          void this.stop();
+        }
+      }
     }
     return this.partitions;
   }
@@ -257,7 +285,7 @@ export class Aggregator {
     // One script per partition, sent together: a multi-day backfill costs one round trip per read.
     await Promise.all(
       batches.map(async (batch) => {
-        const call = accumulateCall(batch, {
+        const context = {
           keys,
           state: this.state,
           group: s.group,
@@ -265,11 +293,15 @@ export class Aggregator {
           alertAbove: s.alertAbove,
           now,
           stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
-        });
-        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(
-          call.keys,
-          call.args,
-        );
+        };
+        // A day counted with 1h alone runs today's script; a day with several sizes, its own.
+        const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
+        const call = layout.isDefault
+          ? accumulateCall(batch, context)
+          : accumulateWindowsCall(batch, context, layout);
+        const [counted, duplicates, late, dead, alerts] = layout.isDefault
+          ? await this.scripts!.accumulateBatch(call.keys, call.args)
+          : await this.scripts!.accumulateWindows(call.keys, call.args);
         this.inHand.delete(batch.stream);
         for (const index of alerts) {
           const reading = call.readings[index - 1];
@@ -293,7 +325,7 @@ export class Aggregator {
     if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound();
   }
 
-  /** Closes due hours; with `endedBy`, also every hour that ended by then (see HourCloser). */
+  /** Closes due hours; with `endedBy`, also every hour that ended by then (see WindowCloser). */
   private async closeRound(endedBy?: number, progress?: PartitionProgress[]) {
     this.lastCloseRound = Date.now();
     const round = await this.closer!.closeDue(progress ?? (await this.progress(this.partitions)), {

@@ -10,7 +10,19 @@ import {
   setting,
   settingsSchema,
 } from '@pipe/service';
+import { parseKeepEntries, WindowLayout } from '@pipe/streams';
 import { z } from 'zod';
+
+/** A value a parser of @pipe/streams takes, kept parsed; its error message is the setting's problem. */
+const parsed = <T>(parse: (text: string) => T) =>
+  z.string().transform((value, ctx): T => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** A duration, or `off` (kept as the string). */
 const durationOrOff = () =>
@@ -142,6 +154,28 @@ export const AGGREGATOR_SETTINGS = {
     env: 'AGGREGATOR_MAX_DELIVERIES',
     help: 'with --drain: adopted entries delivered this often go to the dead-letter stream, as the reaper does',
     schema: positiveInt().default(5),
+  }),
+  /**
+   * The window sizes closed and published (#16): `1h` alone is the default and today's pipeline, bit
+   * for bit; other sizes go to `temps:averages:<size>`. Recorded per UTC day (windows-layout.ts).
+   */
+  windows: setting({
+    flag: '--windows <sizes>',
+    env: 'AGGREGATOR_WINDOWS',
+    help: 'window sizes to publish, e.g. 1m,1h,1d (1h always among them; others go to <prefix>:averages:<size>)',
+    schema: parsed((text) => WindowLayout.parse(text)).prefault('1h'),
+  }),
+  keep: setting({
+    flag: '--keep <size=duration,...>',
+    env: 'AGGREGATOR_KEEP',
+    help: 'how long each size is kept, e.g. 1m=12h,1h=30d,1d=400d (default 720 windows, at most 400d; temps:averages keeps --keep-hours)',
+    schema: parsed(parseKeepEntries).prefault(''),
+    shownDefault: '720 windows of each size',
+  }),
+  changeWindows: setting({
+    flag: '--change-windows',
+    help: 'count with --windows from the next UTC midnight although the pipeline counts with other windows (stop its aggregators first)',
+    schema: z.boolean().default(false),
   }),
   ...CONNECTION_SETTINGS,
 };

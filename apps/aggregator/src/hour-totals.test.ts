@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { averageOf, type HourTotals, sumHourTotals } from './hour-totals.js';
+import { parseWindowSize } from '@pipe/streams';
+import { averageOf, type HourTotals, stddevOf, sumHourTotals, windowAverageOf } from './hour-totals.js';
 
 const HOUR = Date.UTC(2026, 2, 14, 13);
 
@@ -66,6 +67,7 @@ describe('sumHourTotals', () => {
       min: '9.5',
       max: '110.50',
       devices: 3,
+      sq: 0,
       sources: ['s0', 's1'],
     });
   });
@@ -94,6 +96,7 @@ describe('averageOf', () => {
     min: '2.5',
     max: '4.25',
     devices: 2,
+    sq: 0,
     sources: ['p'],
   };
 
@@ -113,5 +116,86 @@ describe('averageOf', () => {
 
   it('has no humidity when no reading of the hour had one', () => {
     expect(averageOf({ ...totals, humidityN: 0, humiditySum: 0 }, HOUR).average_humidity).toBeUndefined();
+  });
+});
+
+describe('windows of several sizes', () => {
+  const MINUTE = Date.UTC(2026, 2, 14, 13, 7);
+
+  it('sums squares and takes the first and last times over the partitions', () => {
+    const totals = sumHourTotals([
+      {
+        partition: 's0',
+        hash: [
+          'n',
+          '2',
+          'sum',
+          '30',
+          'sq',
+          '500',
+          'min',
+          '10',
+          'max',
+          '20',
+          'f',
+          String(MINUTE + 5),
+          'l',
+          String(MINUTE + 9),
+          'devices',
+          '1',
+          'd:a',
+          '1',
+        ],
+      },
+      {
+        partition: 's1',
+        hash: [
+          'n',
+          '1',
+          'sum',
+          '30',
+          'sq',
+          '900',
+          'min',
+          '30',
+          'max',
+          '30',
+          'f',
+          String(MINUTE + 1),
+          'l',
+          String(MINUTE + 2),
+          'devices',
+          '1',
+          'd:b',
+          '1',
+        ],
+      },
+    ])!;
+    expect(totals).toMatchObject({ n: 3, sum: 60, sq: 1400, first: MINUTE + 1, last: MINUTE + 9 });
+    // 10, 20, 30: mean 20, population variance (100 + 0 + 100) / 3.
+    expect(stddevOf(totals)).toBeCloseTo(Math.sqrt(200 / 3), 12);
+    expect(windowAverageOf(totals, MINUTE, parseWindowSize('1m'))).toEqual({
+      start: MINUTE,
+      size: '1m',
+      date: '2026/03/14',
+      hour: 13,
+      average_temp_f: 20,
+      num_observations: 3,
+      min_temp_f: 10,
+      max_temp_f: 30,
+      devices: 2,
+      average_humidity: undefined,
+      stddev_temp_f: stddevOf(totals),
+      first_ts: MINUTE + 1,
+      last_ts: MINUTE + 9,
+    });
+  });
+
+  it('never takes the root of a negative rounding', () => {
+    // 0.1 three times: sq / n - mean² rounds below 0.
+    const sum = 0.1 + 0.1 + 0.1;
+    const sq = 0.1 * 0.1 * 3;
+    expect(stddevOf({ n: 3, sum, sq })).toBeGreaterThanOrEqual(0);
+    expect(stddevOf({ n: 3, sum, sq })).toBeLessThan(1e-8);
   });
 });

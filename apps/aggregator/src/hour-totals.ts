@@ -1,4 +1,4 @@
-import { type HourlyAverage, hourLabel } from '@pipe/streams';
+import { type HourlyAverage, hourLabel, type WindowAverage, type WindowSize } from '@pipe/streams';
 
 /** One partition's totals of an hour, as seal-hour-4.lua returns them (HGETALL of the hour's hash). */
 export interface PartitionTotals {
@@ -17,6 +17,13 @@ export interface HourTotals {
   min: string;
   max: string;
   devices: number;
+  /**
+   * Layouts of several sizes only (their window hashes carry `sq`, `f`, `l`): the sum of squares and
+   * the first and last event times; 0 and undefined for a 1h-only hash, which has none.
+   */
+  sq: number;
+  first?: number;
+  last?: number;
   /** The partitions that contributed. */
   sources: string[];
 }
@@ -44,11 +51,17 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
     if (n === 0) continue;
     const min = h.get('min')!;
     const max = h.get('max')!;
-    totals ??= { n: 0, sum: 0, humidityN: 0, humiditySum: 0, min, max, devices: 0, sources: [] };
+    totals ??= { n: 0, sum: 0, humidityN: 0, humiditySum: 0, min, max, devices: 0, sq: 0, sources: [] };
     totals.n += n;
     totals.sum += Number(h.get('sum'));
     totals.humidityN += Number(h.get('hn') ?? 0);
     totals.humiditySum += Number(h.get('hsum') ?? 0);
+    totals.sq += Number(h.get('sq') ?? 0);
+    const [first, last] = [h.get('f'), h.get('l')];
+    if (first !== undefined && (totals.first === undefined || Number(first) < totals.first))
+      totals.first = Number(first);
+    if (last !== undefined && (totals.last === undefined || Number(last) > totals.last))
+      totals.last = Number(last);
     if (Number(min) < Number(totals.min)) totals.min = min;
     if (Number(max) > Number(totals.max)) totals.max = max;
     totals.sources.push(partition);
@@ -73,5 +86,30 @@ export function averageOf(totals: HourTotals, hourStart: number): HourlyAverage 
     max_temp_f: Number(totals.max),
     devices: totals.devices,
     average_humidity: totals.humidityN > 0 ? totals.humiditySum / totals.humidityN : undefined,
+  };
+}
+
+/**
+ * Population standard deviation from the sums: sqrt(sq/n - mean²), never below 0 (the subtraction of
+ * two nearly equal sums can round to a tiny negative for readings that are all the same).
+ */
+export function stddevOf(totals: Pick<HourTotals, 'n' | 'sum' | 'sq'>): number {
+  const mean = totals.sum / totals.n;
+  return Math.sqrt(Math.max(0, totals.sq / totals.n - mean * mean));
+}
+
+/** A window's result of any size as encodeWindowAverage writes it (layouts of several sizes). */
+export function windowAverageOf(totals: HourTotals, start: number, size: WindowSize): WindowAverage {
+  const { hourStart: _, ...average } = averageOf(totals, start);
+  return {
+    ...average,
+    start,
+    size: size.label,
+    min_temp_f: Number(totals.min),
+    max_temp_f: Number(totals.max),
+    devices: totals.devices,
+    stddev_temp_f: stddevOf(totals),
+    first_ts: totals.first ?? start,
+    last_ts: totals.last ?? start,
   };
 }

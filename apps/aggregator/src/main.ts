@@ -6,6 +6,7 @@ import { runConfig } from './config.js';
 import { DrainBlockedError } from './dead-consumers.js';
 import { AggregatorMetrics } from './metrics.js';
 import { NotOwnerError } from './ownership.js';
+import { WindowsMismatchError } from './windows-layout.js';
 
 const program = new Command('pipe-aggregator')
   .description('Counts readings of the daily partitions into exactly one hourly average per hour.')
@@ -27,6 +28,11 @@ runConfig
       create: ({ redis, keys, log, registry }) =>
         new Aggregator(config, { redis, keys, log, metrics: new AggregatorMetrics(registry) }),
       exitCodeOf: (err, log) => {
+        if (err instanceof WindowsMismatchError) {
+          log.error({ err: err.message }, 'not the window layout the pipeline counts with');
+          process.stderr.write(`pipe-aggregator: ${err.message}\n`);
+          return 1;
+        }
         if (err instanceof NotOwnerError) {
           log.error({ err: err.message }, 'not the counting group');
           process.stderr.write(`pipe-aggregator: ${err.message}\n`);

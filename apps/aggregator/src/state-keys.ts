@@ -1,4 +1,4 @@
-import type { PipelineKeys } from '@pipe/streams';
+import { companionKeyOf, type PipelineKeys, type WindowSize } from '@pipe/streams';
 
 /**
  * The aggregator's per-partition state, in companion keys that share the partition's cluster slot so
@@ -42,5 +42,41 @@ export class AggregatorStateKeys {
   /** The partitions whose totals a published hour sums, beside the averages stream. */
   sources(hourStart: number): string {
     return this.keys.companionKey(this.keys.averages, `sources:${hourStart}`);
+  }
+
+  // Windows of any size (--windows). The 1h tier keeps the names above in every layout, so the default
+  // layout's keyspace is exactly what it was before windows; other sizes carry theirs in the name.
+
+  /** The `agg` field of the latest window of a size sealed in the partition: `sealed` for 1h. */
+  sealedField(size: WindowSize): string {
+    return size.label === '1h' ? 'sealed' : `sealed:${size.label}`;
+  }
+
+  /** Sorted set of the partition's windows of a size that have counts and are not yet published. */
+  openWindows(partition: string, size: WindowSize): string {
+    return size.label === '1h'
+      ? this.openHours(partition)
+      : this.keys.companionKey(partition, `open:${size.label}`);
+  }
+
+  /** Hash of one window's running totals (as an hour's, plus sq, f, l). */
+  window(partition: string, size: WindowSize, start: number): string {
+    return size.label === '1h'
+      ? this.hour(partition, start)
+      : this.keys.companionKey(partition, `win:${size.label}:${start}`);
+  }
+
+  /** Sorted set of the partition's settled windows of a size (see settledHours). */
+  settledWindows(partition: string, size: WindowSize): string {
+    return size.label === '1h'
+      ? this.settledHours(partition)
+      : this.keys.companionKey(partition, `settled:${size.label}`);
+  }
+
+  /** The partitions whose totals a published window sums, beside the size's fleet stream. */
+  windowSources(size: WindowSize, start: number): string {
+    return size.label === '1h'
+      ? this.sources(start)
+      : companionKeyOf(this.keys.averagesFor(size), `sources:${start}`);
   }
 }

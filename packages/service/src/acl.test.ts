@@ -28,4 +28,12 @@ describe('pipelineAcl', () => {
     expect(viewer.commands).toContain('xinfo|consumers');
     expect(viewer.keys.filter((k) => !k.startsWith('%R~'))).toEqual(['~temps:viewer:*']);
   });
+
+  it('lets the aggregator write the fleet streams of other window sizes and their sources (--windows)', () => {
+    const { aggregator } = pipelineAcl();
+    expect(aggregator.keys).toEqual(expect.arrayContaining(['~temps:averages:*', '~{temps:averages:*}:*']));
+    expect(aggregator.selectors?.[0]?.keys).toEqual(
+      expect.arrayContaining(['~temps:averages:*', '~{temps:averages:*}:*']),
+    );
+  });
 });

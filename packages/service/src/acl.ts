@@ -57,6 +57,8 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
   const aggregatorOwnKeys = [
     ...rules(patterns.partitionCompanions, patterns.shardCompanions),
     ...patterns.outputStreams.flatMap((stream) => rules(stream, patterns.companionsOf(stream))),
+    // --windows: the fleet streams of other sizes (`temps:averages:1m`) and their sources.
+    ...rules(patterns.fleetWindows, patterns.companionsOf(patterns.fleetWindows)),
   ];
   // The reaper's own keys: the dead letters (and their forwarding marks, outbox moves) and its lease.
   const reaperOwnKeys = rules(

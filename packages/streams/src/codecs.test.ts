@@ -295,3 +295,94 @@ describe('dead letters and late readings', () => {
     expect(!broken.ok && broken.error.field).toBe('fields');
   });
 });
+
+describe('window averages', () => {
+  const start = Date.UTC(2026, 11, 3, 23, 59);
+  const average = {
+    start,
+    size: '1m',
+    date: '2026/12/03',
+    hour: 23,
+    average_temp_f: 61.123456789012344,
+    num_observations: 7,
+    min_temp_f: 40.5,
+    max_temp_f: 79.25,
+    devices: 3,
+    average_humidity: 45.5,
+    stddev_temp_f: 12.345678901234567,
+    first_ts: start + 12,
+    last_ts: start + 59_999,
+  };
+
+  it('writes the RU202 fields first, then the spread, times, start and size, and reads them back', () => {
+    const fields = codecs.encodeWindowAverage(average);
+    expect(fields.filter((_, i) => i % 2 === 0)).toEqual([
+      'date',
+      'hour',
+      'average_temp_f',
+      'num_observations',
+      'min_temp_f',
+      'max_temp_f',
+      'devices',
+      'average_humidity',
+      'stddev_temp_f',
+      'first_ts',
+      'last_ts',
+      'start',
+      'size',
+    ]);
+    expect(codecs.decodeWindowAverage(`${start}-0`, fields)).toEqual({ ok: true, value: average });
+    // An RU202 reader of the same entry sees an hourly average.
+    const ru202 = codecs.decodeAverage(`${start}-0`, fields);
+    expect(ru202.ok && ru202.value.average_temp_f).toBe(average.average_temp_f);
+  });
+
+  it('keeps temps:averages without start and size for 1h', () => {
+    const hour = { ...average, size: '1h', start: start - 59 * 60_000 };
+    const fields = codecs.encodeWindowAverage(hour);
+    expect(fields).not.toContain('start');
+    expect(fields).not.toContain('size');
+    expect(codecs.decodeWindowAverage(`${hour.start}-0`, fields)).toEqual({ ok: true, value: hour });
+  });
+
+  it('refuses a start that is not the ID, and a missing spread', () => {
+    const fields = codecs.encodeWindowAverage(average);
+    const moved = codecs.decodeWindowAverage(`${start + 60_000}-0`, fields);
+    expect(!moved.ok && moved.error.field).toBe('start');
+    const withoutSpread = fields.slice(0, fields.indexOf('stddev_temp_f'));
+    expect(codecs.decodeWindowAverage(`${start}-0`, withoutSpread).ok).toBe(false);
+  });
+});
+
+describe('device windows', () => {
+  const start = Date.UTC(2026, 11, 3, 23);
+  const result = {
+    start,
+    count: 60,
+    mean: 70.12345678901234,
+    min: 60.5,
+    max: 80,
+    stddev: 3.25,
+    first_ts: start + 1_000,
+    last_ts: start + 3_599_000,
+  };
+
+  it('stores first and last as offsets from the start and reads back absolute times', () => {
+    const fields = codecs.encodeDeviceWindow(result);
+    expect(codecs.fieldsToObject(fields)).toMatchObject({ first_ms: '1000', last_ms: '3599000' });
+    expect(fields).not.toContain('average_humidity');
+    expect(codecs.decodeDeviceWindow(`${start}-0`, fields)).toEqual({ ok: true, value: result });
+    const humid = { ...result, average_humidity: 40.25 };
+    expect(codecs.decodeDeviceWindow(`${start}-0`, codecs.encodeDeviceWindow(humid))).toEqual({
+      ok: true,
+      value: humid,
+    });
+  });
+
+  it('refuses a field that is not a number', () => {
+    const fields = codecs.encodeDeviceWindow(result);
+    fields[fields.indexOf('stddev') + 1] = 'NaN';
+    const decoded = codecs.decodeDeviceWindow(`${start}-0`, fields);
+    expect(!decoded.ok && decoded.error.field).toBe('stddev');
+  });
+});

@@ -5,6 +5,8 @@ import {
   DEVICE_PATTERN,
   type DeadLetter,
   DeadLetterSchema,
+  type DeviceWindow,
+  DeviceWindowSchema,
   type HourlyAverage,
   HourlyAverageSchema,
   type LateReading,
@@ -12,6 +14,8 @@ import {
   type Reading,
   TEMP_F_MAX,
   TEMP_F_MIN,
+  type WindowAverage,
+  WindowAverageSchema,
 } from './schemas.js';
 
 /** Field/value pairs as Redis returns them: `[f1, v1, f2, v2, ...]`. */
@@ -171,6 +175,100 @@ export function decodeAverage(id: string, fields: FieldList): Decoded<HourlyAver
     candidate[name] = n;
   }
   return fromZod(HourlyAverageSchema.safeParse(candidate));
+}
+
+/**
+ * A fleet window's result: the RU202 fields (as encodeAverage), then `stddev_temp_f`, `first_ts`,
+ * `last_ts`, and for sizes other than `1h` `start` and `size` (`temps:averages` keeps its ID as the
+ * only start, as today). Always in this order, so a stream node stores the field names once.
+ */
+export function encodeWindowAverage(average: WindowAverage): FieldList {
+  const fields = encodeAverage({ ...average, hourStart: average.start });
+  fields.push(
+    'stddev_temp_f',
+    String(average.stddev_temp_f),
+    'first_ts',
+    String(average.first_ts),
+    'last_ts',
+    String(average.last_ts),
+  );
+  if (average.size !== '1h') fields.push('start', String(average.start), 'size', average.size);
+  return fields;
+}
+
+const NUMERIC_WINDOW_FIELDS = [...NUMERIC_AVERAGE_FIELDS, 'stddev_temp_f', 'first_ts', 'last_ts'] as const;
+
+/**
+ * Decodes a fleet window's result; the start comes from the entry ID, the size from `size` (absent in
+ * `temps:averages`: `1h`).
+ */
+export function decodeWindowAverage(id: string, fields: FieldList): Decoded<WindowAverage> {
+  const raw = fieldsToObject(fields);
+  const candidate: Record<string, unknown> = { date: raw.date, size: raw.size ?? '1h' };
+  try {
+    candidate.start = parseId(id).ms;
+  } catch (cause) {
+    return fail(`not a stream ID: ${id}`, 'id', cause);
+  }
+  for (const name of NUMERIC_WINDOW_FIELDS) {
+    if (raw[name] === undefined) continue;
+    const n = parseNumber(raw[name], name);
+    if (n instanceof DecodeError) return { ok: false, error: n };
+    candidate[name] = n;
+  }
+  if (raw.start !== undefined && Number(raw.start) !== candidate.start)
+    return fail(`${raw.start} is not the entry's ID ${id}`, 'start');
+  return fromZod(WindowAverageSchema.safeParse(candidate));
+}
+
+/**
+ * A device's window result: `count`, `mean`, `min`, `max`, `stddev`, `first_ms`, `last_ms` (ms after
+ * the window start: shorter than absolute times), `average_humidity` when the device sent humidity.
+ */
+export function encodeDeviceWindow(w: DeviceWindow): FieldList {
+  const fields = [
+    'count',
+    String(w.count),
+    'mean',
+    String(w.mean),
+    'min',
+    String(w.min),
+    'max',
+    String(w.max),
+    'stddev',
+    String(w.stddev),
+    'first_ms',
+    String(w.first_ts - w.start),
+    'last_ms',
+    String(w.last_ts - w.start),
+  ];
+  if (w.average_humidity !== undefined) fields.push('average_humidity', String(w.average_humidity));
+  return fields;
+}
+
+/** Decodes a device's window result; the start comes from the entry ID. */
+export function decodeDeviceWindow(id: string, fields: FieldList): Decoded<DeviceWindow> {
+  const raw = fieldsToObject(fields);
+  let start: number;
+  try {
+    start = parseId(id).ms;
+  } catch (cause) {
+    return fail(`not a stream ID: ${id}`, 'id', cause);
+  }
+  const candidate: Record<string, unknown> = { start };
+  for (const name of ['count', 'mean', 'min', 'max', 'stddev', 'first_ms', 'last_ms'] as const) {
+    const n = parseNumber(raw[name], name);
+    if (n instanceof DecodeError) return { ok: false, error: n };
+    candidate[name] = n;
+  }
+  candidate.first_ts = start + (candidate.first_ms as number);
+  candidate.last_ts = start + (candidate.last_ms as number);
+  if (raw.average_humidity !== undefined) {
+    const n = parseNumber(raw.average_humidity, 'average_humidity');
+    if (n instanceof DecodeError) return { ok: false, error: n };
+    candidate.average_humidity = n;
+  }
+  return fromZod(DeviceWindowSchema.safeParse(candidate));
 }
 
 export function encodeDeadLetter(letter: DeadLetter): FieldList {

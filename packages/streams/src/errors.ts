@@ -46,3 +46,11 @@ export class NoGroupError extends PipeError {
     super(`${stream}: no consumer group ${group}`, 'NO_GROUP', false, options);
   }
 }
+
+/** A window size, layout (`--windows`) or retention (`--keep`) that pipe cannot run with. */
+export class InvalidWindowsError extends PipeError {
+  override readonly name = 'InvalidWindowsError';
+  constructor(message: string) {
+    super(message, 'INVALID_WINDOWS');
+  }
+}

@@ -2,10 +2,14 @@ export {
   type Decoded,
   decodeAverage,
   decodeDeadLetter,
+  decodeDeviceWindow,
+  decodeWindowAverage,
   decodeLateReading,
   decodeReading,
   encodeAverage,
   encodeDeadLetter,
+  encodeDeviceWindow,
+  encodeWindowAverage,
   encodeLateReading,
   encodeReading,
   type FieldList,
@@ -39,7 +43,14 @@ export {
   replayDeadLetter,
   replayFields,
 } from './dead-letter.js';
-export { DecodeError, IdTooSmallError, InvalidIdError, NoGroupError, PipeError } from './errors.js';
+export {
+  DecodeError,
+  IdTooSmallError,
+  InvalidIdError,
+  InvalidWindowsError,
+  NoGroupError,
+  PipeError,
+} from './errors.js';
 export {
   compareIds,
   DAY_MS,
@@ -96,12 +107,16 @@ export {
   TEMP_F_MIN,
   type DeadLetter,
   DeadLetterSchema,
+  type DeviceWindow,
+  DeviceWindowSchema,
   type HourlyAverage,
   HourlyAverageSchema,
   type LateReading,
   LateReadingSchema,
   type Reading,
   ReadingSchema,
+  type WindowAverage,
+  WindowAverageSchema,
 } from './schemas.js';
 export {
   type AddOptions,
@@ -129,3 +144,18 @@ export {
   pipelineStatus,
 } from './pipeline-status.js';
 export { backoffMs, pause, unlessStopped, withDeadline } from './waiting.js';
+export {
+  DEFAULT_KEPT_WINDOWS,
+  HOUR_WINDOW,
+  keepOf,
+  LayoutRecord,
+  MAX_KEEP_MS,
+  parseKeep,
+  parseKeepEntries,
+  parseWindowSize,
+  WINDOW_SIZES,
+  type WindowLabel,
+  WindowLayout,
+  type WindowSize,
+  windowOf,
+} from './windows.js';

@@ -3,6 +3,7 @@ import { InvalidIdError } from './errors.js';
 import { hourLabel } from './ids.js';
 import { DEFAULT_PREFIX, PipelineKeys } from './keys.js';
 import { calculateSlot, SLOTS, shardOfDevice } from './shards.js';
+import { parseWindowSize, WINDOW_SIZES } from './windows.js';
 
 const keys = new PipelineKeys();
 const lastMsOf2024 = Date.UTC(2024, 11, 31, 23, 59, 59, 999);
@@ -247,7 +248,14 @@ describe('key patterns', () => {
     outputCompanion: [
       keys.companionKey(keys.averages, 'owner'),
       keys.companionKey(keys.deadLetters, 'moved'),
+      keys.windowsLayout,
     ],
+    fleetWindow: [keys.averagesFor(parseWindowSize('1m')), keys.averagesFor(parseWindowSize('1d'))],
+    deviceWindow: [
+      keys.deviceWindows('sensor-1', parseWindowSize('1m')),
+      keys.deviceWindows('site:7.a_b', parseWindowSize('1d')),
+    ],
+    devicesIndex: [keys.devicesIndex],
     reaperLease: [keys.reaperLease],
     viewerPosition: [keys.viewerPosition('default'), keys.viewerPosition('ops:1')],
     foreign: [
@@ -275,6 +283,9 @@ describe('key patterns', () => {
     ['companionsOf(output stream)', patterns.outputStreams.map(patterns.companionsOf), ['outputCompanion']],
     ['reaperLease', [patterns.reaperLease], ['reaperLease']],
     ['viewerPositions', [patterns.viewerPositions], ['viewerPosition']],
+    ['fleetWindows', [patterns.fleetWindows], ['fleetWindow']],
+    ['deviceWindows', [patterns.deviceWindows], ['deviceWindow']],
+    ['devicesIndex', [patterns.devicesIndex], ['devicesIndex']],
   ])('%s matches exactly the keys of its kinds', (_name, globs, expected) => {
     for (const [kind, keysOfKind] of Object.entries(kinds)) {
       for (const key of keysOfKind) {
@@ -299,5 +310,34 @@ describe('key patterns', () => {
   it('follows the prefix', () => {
     expect(new PipelineKeys().patterns.dayPartitions).toBe(`temps:${'[0-9]'.repeat(8)}`);
     expect(new PipelineKeys('a_b').patterns.viewerPositions).toBe('a_b:viewer:*');
+  });
+});
+
+describe('window keys', () => {
+  const [minute, hour, day] = ['1m', '1h', '1d'].map(parseWindowSize) as [
+    ReturnType<typeof parseWindowSize>,
+    ReturnType<typeof parseWindowSize>,
+    ReturnType<typeof parseWindowSize>,
+  ];
+
+  it('keeps temps:averages for 1h and names the other fleet sizes after it', () => {
+    expect(keys.averagesFor(hour)).toBe('temps:averages');
+    expect(keys.averagesFor(minute)).toBe('temps:averages:1m');
+    expect(keys.averagesFor(day)).toBe('temps:averages:1d');
+  });
+
+  it('puts every tier of a device in one slot, and devices apart', () => {
+    expect(keys.deviceWindows('sensor-7', minute)).toBe('{temps:device:sensor-7}:1m');
+    const slots = WINDOW_SIZES.map((label) =>
+      calculateSlot(keys.deviceWindows('sensor-7', parseWindowSize(label))),
+    );
+    expect(new Set(slots)).toEqual(new Set([calculateSlot('temps:device:sensor-7')]));
+    expect(calculateSlot(keys.deviceWindows('sensor-8', minute))).not.toBe(slots[0]);
+  });
+
+  it('keeps the layout record beside the averages stream, in its slot', () => {
+    expect(keys.windowsLayout).toBe('{temps:averages}:windows');
+    expect(calculateSlot(keys.windowsLayout)).toBe(calculateSlot(keys.averages));
+    expect(keys.devicesIndex).toBe('temps:devices');
   });
 });

@@ -1,6 +1,7 @@
 import { InvalidIdError } from './errors.js';
 import { DAY_MS, pad2 } from './ids.js';
 import { shardTag } from './shards.js';
+import type { WindowSize } from './windows.js';
 
 export const DEFAULT_PREFIX = 'temps';
 
@@ -104,6 +105,36 @@ export class PipelineKeys {
     return `${this.prefix}:averages`;
   }
 
+  /**
+   * The fleet's results of a window size: `temps:averages` for `1h` (the RU202 stream, in every
+   * layout), `temps:averages:<size>` for the others (`temps:averages:1m`).
+   */
+  averagesFor(size: WindowSize): string {
+    return size.label === '1h' ? this.averages : `${this.averages}:${size.label}`;
+  }
+
+  /**
+   * One device's results of a window size: `{temps:device:<device>}:<size>`, companions of
+   * `temps:device:<device>`, so every tier of a device shares one cluster slot (a device name matches
+   * DEVICE_PATTERN, which has no `{}`, so it cannot move the key to another slot).
+   */
+  deviceWindows(device: string, size: WindowSize): string {
+    return companionKeyOf(`${this.prefix}:device:${device}`, size.label);
+  }
+
+  /** Every device with results, by the time of its newest reading (a sorted set). */
+  get devicesIndex(): string {
+    return `${this.prefix}:devices`;
+  }
+
+  /**
+   * The window layout of each UTC day (`<first day ms>` → `1m,1h,1d`), beside the averages stream;
+   * absent for a pipeline that only ever ran `1h`. See LayoutRecord.
+   */
+  get windowsLayout(): string {
+    return companionKeyOf(this.averages, 'windows');
+  }
+
   /** Entries that could not be processed, with their reason. */
   get deadLetters(): string {
     return `${this.prefix}:dlq`;
@@ -167,6 +198,9 @@ export class PipelineKeys {
       companionsOf: (key: string) => companionKeyOf(key, '*'),
       reaperLease: this.reaperLease,
       viewerPositions: this.viewerPosition('*'),
+      fleetWindows: `${this.averages}:*`,
+      deviceWindows: `{${prefix}:device:*`,
+      devicesIndex: this.devicesIndex,
     };
   }
 }
@@ -201,4 +235,10 @@ export interface KeyPatterns {
   reaperLease: string;
   /** Every viewer's saved position: `temps:viewer:*`. */
   viewerPositions: string;
+  /** The fleet's streams of other sizes than 1h: `temps:averages:*` (`temps:averages:1m`, …). */
+  fleetWindows: string;
+  /** Every device's results of every size: `{temps:device:*`. */
+  deviceWindows: string;
+  /** The index of devices with results. */
+  devicesIndex: string;
 }

@@ -35,6 +35,46 @@ export const HourlyAverageSchema = z.object({
 });
 export type HourlyAverage = z.infer<typeof HourlyAverageSchema>;
 
+/**
+ * The fleet's result of one window of any size (`temps:averages:<size>`, and `temps:averages` in a
+ * layout other than `1h` alone): the RU202 fields of an hourly average, plus the spread and the first
+ * and last reading times. `date` and `hour` are the window start's.
+ */
+export const WindowAverageSchema = z.object({
+  /** Start of the window in ms; also the entry's ID `<ms>-0`. */
+  start: z.number().int().nonnegative(),
+  /** Its size, as `--windows` spells it (`1m`). */
+  size: z.string().regex(/^\d{1,2}[mhd]$/),
+  date: z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/),
+  hour: z.number().int().min(0).max(23),
+  average_temp_f: z.number().finite(),
+  num_observations: z.number().int().positive(),
+  min_temp_f: z.number().finite(),
+  max_temp_f: z.number().finite(),
+  devices: z.number().int().nonnegative(),
+  average_humidity: z.number().finite().optional(),
+  /** Population standard deviation of the window's temperatures. */
+  stddev_temp_f: z.number().finite().nonnegative(),
+  /** Event times (ms) of the window's first and last readings. */
+  first_ts: z.number().int().nonnegative(),
+  last_ts: z.number().int().nonnegative(),
+});
+export type WindowAverage = z.infer<typeof WindowAverageSchema>;
+
+/** One device's result of one window (`{temps:device:<device>}:<size>`, entry ID `<start>-0`). */
+export const DeviceWindowSchema = z.object({
+  start: z.number().int().nonnegative(),
+  count: z.number().int().positive(),
+  mean: z.number().finite(),
+  min: z.number().finite(),
+  max: z.number().finite(),
+  stddev: z.number().finite().nonnegative(),
+  first_ts: z.number().int().nonnegative(),
+  last_ts: z.number().int().nonnegative(),
+  average_humidity: z.number().finite().optional(),
+});
+export type DeviceWindow = z.infer<typeof DeviceWindowSchema>;
+
 /** An entry moved out of its stream because it could not be processed, with everything to replay it. */
 export const DeadLetterSchema = z.object({
   stream: z.string().min(1),

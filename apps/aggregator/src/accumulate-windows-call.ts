@@ -1,0 +1,166 @@
+import {
+  type ConsumerBatch,
+  DAY_MS,
+  decodeReading,
+  fieldsToObject,
+  outboxOf,
+  type Reading,
+  type WindowLayout,
+  windowOf,
+} from '@pipe/streams';
+import { type AccumulateCall, type AccumulateContext, temperatureText } from './accumulate-call.js';
+
+/** One finest window's figures over the batch's readings, as accumulate-windows-n.lua takes them. */
+class WindowFigures {
+  n = 0;
+  sum = 0;
+  sq = 0;
+  humidityN = 0;
+  humiditySum = 0;
+  min: number;
+  max: number;
+  first: number;
+  last: number;
+  readonly devices = new Set<string>();
+
+  /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
+  constructor(
+    first: Reading,
+    private readonly hashKeys: number[],
+  ) {
+    this.min = this.max = first.temp_f;
+    this.first = this.last = first.ts;
+  }
+
+  add(reading: Reading): void {
+    const t = reading.temp_f;
+    this.n++;
+    this.sum += t;
+    this.sq += t * t;
+    if (t < this.min) this.min = t;
+    if (t > this.max) this.max = t;
+    if (reading.ts < this.first) this.first = reading.ts;
+    if (reading.ts > this.last) this.last = reading.ts;
+    if (reading.humidity !== undefined) {
+      this.humidityN++;
+      this.humiditySum += reading.humidity;
+    }
+    this.devices.add(reading.device);
+  }
+
+  toJSON() {
+    return [
+      this.n,
+      this.sum,
+      this.sq,
+      this.humidityN,
+      this.humiditySum,
+      String(this.min),
+      String(this.max),
+      this.first,
+      this.last,
+      [...this.devices],
+      this.hashKeys,
+    ];
+  }
+}
+
+/**
+ * accumulateCall for a partition whose day runs a layout of several sizes: the arguments of
+ * accumulate-windows-n.lua. Readings are grouped by their finest window; each group names its window
+ * hash of every size (windows nest, so one finest window lies in exactly one window of each size).
+ */
+export function accumulateWindowsCall(
+  batch: ConsumerBatch,
+  ctx: AccumulateContext,
+  layout: WindowLayout,
+): AccumulateCall {
+  const { stream, entries } = batch;
+  const { state } = ctx;
+  const keys = [stream, state.aggHash(stream), outboxOf(stream)];
+  for (const size of layout.sizes) keys.push(state.openWindows(stream, size));
+  const day = ctx.keys.parsePartitionKey(stream);
+  const hashIndex = new Map<string, number>();
+  const hashKey = (key: string) => {
+    let index = hashIndex.get(key);
+    if (index === undefined) {
+      keys.push(key);
+      index = keys.length; // KEYS are 1-based in Lua
+      hashIndex.set(key, index);
+    }
+    return index;
+  };
+  const groupIndex = new Map<number, number>();
+  const groups: WindowFigures[] = [];
+  const ids: string[] = [];
+  const groupOf: number[] = [];
+  const poison: [number, string, string][] = [];
+  const alerts: number[] = [];
+  const temps: string[] = [];
+  const devices: string[] = [];
+  const humidity: (number | false)[] = [];
+  const times: number[] = [];
+  const readings: (Reading | undefined)[] = [];
+  let maxts: number | undefined;
+  const deadLetter = (id: string, reason: string, fields: string[]) => {
+    ids.push(id);
+    groupOf.push(0);
+    temps.push('0');
+    devices.push('');
+    humidity.push(false);
+    times.push(0);
+    poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
+    readings.push(undefined);
+  };
+  for (const { id, fields } of entries) {
+    const decoded = decodeReading(id, fields);
+    if (!decoded.ok) {
+      deadLetter(id, decoded.error.message, fields);
+      continue;
+    }
+    const reading = decoded.value;
+    if (reading.ts < day || reading.ts >= day + DAY_MS) {
+      deadLetter(
+        id,
+        `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`,
+        fields,
+      );
+      continue;
+    }
+    const { start } = windowOf(reading.ts, layout.finest);
+    let g = groupIndex.get(start);
+    if (g === undefined) {
+      const hashes = layout.sizes.map((size) =>
+        hashKey(state.window(stream, size, windowOf(reading.ts, size).start)),
+      );
+      groups.push(new WindowFigures(reading, hashes));
+      g = groups.length; // 1-based, as Lua indexes
+      groupIndex.set(start, g);
+    }
+    groups[g - 1]!.add(reading);
+    if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
+    ids.push(id);
+    groupOf.push(g);
+    temps.push(temperatureText(fields, reading.temp_f));
+    devices.push(reading.device);
+    humidity.push(reading.humidity ?? false);
+    times.push(reading.ts);
+    if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);
+    readings.push(reading);
+  }
+  const args = [
+    ctx.group,
+    ctx.consumer,
+    ctx.now,
+    maxts ?? '',
+    JSON.stringify({ i: ids, k: groupOf, x: poison, a: alerts }),
+    JSON.stringify(groups),
+    JSON.stringify({ t: temps, h: humidity, d: devices, s: times }),
+    ctx.keys.late,
+    ctx.keys.deadLetters,
+    ctx.keys.alerts,
+    ctx.stateAfterPartitionMs,
+    JSON.stringify(layout.sizes.map((size) => [size.label, state.sealedField(size)])),
+  ];
+  return { keys, args, readings };
+}

@@ -1,0 +1,189 @@
+#!lua
+--[==[
+  accumulate-batch-n.lua for a layout of several window sizes (`--windows 1m,1h,1d`): the same
+  ack-then-count protocol, and each reading counted into its window of every size at once. A reading
+  is in every tier or in none: either its XACK returned 1 now and no tier of it is sealed (counted
+  into each), or it goes to the late stream once, naming the sealed window, or it was counted before.
+  Windows nest (each size a multiple of the next finer one), so the readings of one finest window
+  share every coarser window, and lateness is decided per finest window.
+
+  KEYS[1] partition stream   KEYS[2] {partition}:agg (maxts, group, and a sealed marker per size)
+  KEYS[3] {partition}:outbox
+  KEYS[4 .. 3+S] the open windows of each size (zsets), finest first, S = number of sizes
+  KEYS[4+S ..] window hashes ({partition}:hour:<start> for 1h, {partition}:win:<size>:<start> else)
+
+  ARGV[1] group   ARGV[2] consumer   ARGV[3] now ms   ARGV[4] newest event time ('' = none)
+  ARGV[5] entries JSON { "i": [id, ...], "k": [finest window index (1-based) or 0 for undecodable, ...],
+          "x": [[entry index, reason, original fields JSON], ...], "a": [alert entry indexes] }
+  ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
+          [KEYS index of its window hash of each size, finest first]]
+  ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
+          { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
+  ARGV[8] late stream   ARGV[9] dead-letter stream   ARGV[10] alerts stream
+  ARGV[11] ms the `agg` hash outlives the partition
+  ARGV[12] sizes JSON, finest first: [[label, sealed marker field in agg], ...]
+
+  Returns { counted, already_acked, late, dead_lettered, {alert entry indexes} }
+]==]
+local partition, agg, outbox = KEYS[1], KEYS[2], KEYS[3]
+local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
+local late, dlq, alerts = ARGV[8], ARGV[9], ARGV[10]
+local batchMaxts = tonumber(ARGV[4])
+local batch = cjson.decode(ARGV[5])
+local windows = cjson.decode(ARGV[6])
+local sizes = cjson.decode(ARGV[12])
+local ids, windowOf = batch.i, batch.k
+
+local function finite(x) return type(x) == 'number' and x == x and x ~= math.huge and x ~= -math.huge end
+for _, w in ipairs(windows) do
+  if not (finite(w[1]) and finite(w[2]) and finite(w[3]) and finite(w[4]) and finite(w[5])) then
+    return redis.error_reply('accumulate-windows: a window\'s figures are not finite numbers; batch refused whole')
+  end
+end
+
+local owner = redis.call('HGET', agg, 'group')
+if owner and owner ~= group then
+  return redis.error_reply('NOTOWNER ' .. partition .. ' is counted by consumer group ' .. owner)
+end
+if not owner then redis.call('HSET', agg, 'group', group) end
+
+-- A finest window is late when its window of any size is at or before that size's sealed marker.
+local markers = {}
+for j, size in ipairs(sizes) do markers[j] = tonumber(redis.call('HGET', agg, size[2]) or '-1') end
+local state = {}
+for g, w in ipairs(windows) do
+  local s = { counted = 0, skipped = 0 }
+  for j, k in ipairs(w[11]) do
+    local start = tonumber(string.match(KEYS[k], '(%d+)$'))
+    if not s.reason and start <= markers[j] then
+      s.reason = 'window ' .. sizes[j][1] .. ' ' .. start .. ' was already closed'
+    end
+  end
+  state[g] = s
+end
+
+local function original(id)
+  local entry = redis.call('XRANGE', partition, id, id)[1]
+  local fields = {}
+  if entry then
+    for j = 1, #entry[2], 2 do fields[entry[2][j]] = entry[2][j + 1] end
+  end
+  return fields
+end
+
+local poison = {}
+for _, x in ipairs(batch.x) do poison[x[1]] = x end
+
+local counted, duplicates, lateCount, dead = 0, 0, 0, 0
+local fresh = {}
+for i = 1, #ids do
+  local id, g = ids[i], windowOf[i]
+  if g == 0 then
+    local p = redis.call('XPENDING', partition, group, id, id, 1)
+    if redis.call('XACK', partition, group, id) == 1 then
+      local holder, deliveries, idle = consumer, 1, 0
+      if p[1] then holder, idle, deliveries = p[1][2], p[1][3], p[1][4] end
+      redis.call('XADD', outbox, '*', 'to', dlq, 'stream', partition, 'id', id, 'group', group, 'consumer', holder,
+        'deliveries', deliveries, 'idle_ms', idle, 'reason', poison[i][2], 'fields', poison[i][3], 'dead_at', now)
+      dead = dead + 1
+    else
+      duplicates = duplicates + 1
+    end
+  elseif redis.call('XACK', partition, group, id) == 1 then
+    fresh[i] = true
+    local s = state[g]
+    if s.reason then
+      redis.call('XADD', outbox, '*', 'to', late, 'stream', partition, 'id', id,
+        'reason', s.reason, 'fields', cjson.encode(original(id)))
+      lateCount = lateCount + 1
+    else
+      s.counted = s.counted + 1
+      counted = counted + 1
+    end
+  else
+    duplicates = duplicates + 1
+    state[g].skipped = state[g].skipped + 1
+  end
+end
+
+local alertIndexes = {}
+for _, i in ipairs(batch.a) do
+  if fresh[i] then
+    local f = original(ids[i])
+    redis.call('XADD', outbox, '*', 'to', alerts, 'device', f['device'] or 'default', 'temp_f', f['temp_f'] or '',
+      'ts', f['ts'] or string.match(ids[i], '^(%d+)'), 'stream', partition, 'id', ids[i])
+    alertIndexes[#alertIndexes + 1] = i
+  end
+end
+
+-- The figures of finest window g's entries acknowledged now, when some of its entries had been
+-- acknowledged before: only those may count.
+local values = nil
+local function recount(g)
+  values = values or cjson.decode(ARGV[7])
+  local n, sum, sq, hn, hsum, min, max, first, last, devices, seen = 0, 0, 0, 0, 0, nil, nil, nil, nil, {}, {}
+  for i = 1, #ids do
+    if fresh[i] and windowOf[i] == g then
+      local t, ts = tonumber(values.t[i]), values.s[i]
+      n = n + 1
+      sum = sum + t
+      sq = sq + t * t
+      if values.h[i] then
+        hn = hn + 1
+        hsum = hsum + values.h[i]
+      end
+      if not min or t < tonumber(min) then min = values.t[i] end
+      if not max or t > tonumber(max) then max = values.t[i] end
+      if not first or ts < first then first = ts end
+      if not last or ts > last then last = ts end
+      if not seen[values.d[i]] then
+        seen[values.d[i]] = true
+        devices[#devices + 1] = values.d[i]
+      end
+    end
+  end
+  return { n, sum, sq, hn, hsum, min, max, first, last, devices, windows[g][11] }
+end
+
+local ttl = redis.call('PTTL', partition)
+for g, w in ipairs(windows) do
+  local s = state[g]
+  if s.counted > 0 then
+    if s.skipped > 0 then w = recount(g) end
+    for j, k in ipairs(w[11]) do
+      local key = KEYS[k]
+      redis.call('HINCRBY', key, 'n', w[1])
+      redis.call('HINCRBYFLOAT', key, 'sum', w[2])
+      redis.call('HINCRBYFLOAT', key, 'sq', w[3])
+      if w[4] > 0 then
+        redis.call('HINCRBY', key, 'hn', w[4])
+        redis.call('HINCRBYFLOAT', key, 'hsum', w[5])
+      end
+      local old = redis.call('HMGET', key, 'min', 'max', 'f', 'l')
+      if not old[1] or tonumber(w[6]) < tonumber(old[1]) then redis.call('HSET', key, 'min', w[6]) end
+      if not old[2] or tonumber(w[7]) > tonumber(old[2]) then redis.call('HSET', key, 'max', w[7]) end
+      if not old[3] or w[8] < tonumber(old[3]) then redis.call('HSET', key, 'f', string.format('%d', w[8])) end
+      if not old[4] or w[9] > tonumber(old[4]) then redis.call('HSET', key, 'l', string.format('%d', w[9])) end
+      local newDevices = 0
+      for _, device in ipairs(w[10]) do newDevices = newDevices + redis.call('HSETNX', key, 'd:' .. device, 1) end
+      if newDevices > 0 then redis.call('HINCRBY', key, 'devices', newDevices) end
+      local start = string.match(key, '(%d+)$')
+      redis.call('ZADD', KEYS[3 + j], start, start)
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+    end
+  end
+end
+
+if counted > 0 then
+  if ttl > 0 then
+    for j = 1, #sizes do redis.call('PEXPIRE', KEYS[3 + j], ttl) end
+  end
+  local old = tonumber(redis.call('HGET', agg, 'maxts'))
+  if batchMaxts and (not old or batchMaxts > old) then redis.call('HSET', agg, 'maxts', batchMaxts) end
+end
+-- As accumulate-batch-n.lua: the sealed markers outlive the partition, so a partition written again
+-- after it expired turns the readings of its published windows late.
+if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[11])) end
+if ttl > 0 and (lateCount > 0 or dead > 0 or #alertIndexes > 0) then redis.call('PEXPIRE', outbox, ttl) end
+
+return { counted, duplicates, lateCount, dead, alertIndexes }

@@ -1,0 +1,57 @@
+#!lua
+--[[
+  seal-hour-4.lua for a window of any size other than 1h (whose tier keeps seal-hour-4.lua): seals one
+  partition (or shard) for a window and returns the partition's totals of it. Once sealed,
+  accumulate-windows-n.lua sends the partition's readings of that window and earlier ones of the size
+  to the late stream, so the totals returned are final. Not sealed while an earlier window of the size
+  is open there, or while a reading of its day up to the window's end is pending with some consumer.
+
+  KEYS[1] partition stream   KEYS[2] {partition}:agg (hash: maxts, sealed markers)
+  KEYS[3] {partition}:open:<size>   KEYS[4] {partition}:win:<size>:<start>
+
+  ARGV[1] group   ARGV[2] window start ms   ARGV[3] max pending entries to inspect
+  ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
+  ARGV[6] ms the `agg` hash outlives the partition   ARGV[7] window size ms
+  ARGV[8] the size's sealed marker field in `agg` (sealed:<size>)
+
+  Returns { 'sealed', HGETALL of the window } (with 'check': { 'sealable', '' }) or
+  { 'earlier-open' | 'pending', detail }.
+]]
+local partition, agg, open, windowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local group, marker = ARGV[1], ARGV[8]
+local start, pendingLimit, dayStart = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local checkOnly = ARGV[5] == 'check'
+local windowEnd = start + tonumber(ARGV[7])
+
+local sealed = tonumber(redis.call('HGET', agg, marker) or '-1')
+if sealed < start then
+  local earlier = redis.call('ZRANGEBYSCORE', open, '-inf', '(' .. start, 'LIMIT', 0, 1)
+  if earlier[1] then return { 'earlier-open', earlier[1] } end
+
+  local ok, pending = pcall(redis.call, 'XPENDING', partition, group, '-', '+', pendingLimit)
+  if ok then
+    if #pending >= pendingLimit then return { 'pending', 'too many to inspect' } end
+    for _, p in ipairs(pending) do
+      local entry = redis.call('XRANGE', partition, p[1], p[1])[1]
+      if entry then
+        local ts = nil
+        local fields = entry[2]
+        for j = 1, #fields, 2 do
+          if fields[j] == 'ts' then ts = tonumber(fields[j + 1]) or -1 end
+        end
+        if ts == nil then ts = tonumber(string.match(p[1], '^(%d+)')) end
+        if ts >= dayStart and ts < windowEnd then return { 'pending', p[1] } end
+      end
+    end
+  end
+
+  if checkOnly then return { 'sealable', '' } end
+  local ttl = redis.call('PTTL', partition)
+  if ttl == -2 then return { 'sealed', redis.call('HGETALL', windowKey) } end
+  redis.call('HSET', agg, marker, start)
+  local keep = ttl + tonumber(ARGV[6])
+  local left = redis.call('PTTL', agg)
+  if ttl > 0 and (left == -1 or left < keep) then redis.call('PEXPIRE', agg, keep) end
+end
+if checkOnly then return { 'sealable', '' } end
+return { 'sealed', redis.call('HGETALL', windowKey) }

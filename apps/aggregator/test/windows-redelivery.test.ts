@@ -1,0 +1,75 @@
+import {
+  expectWindowsToMatch,
+  readingsBetween,
+  sharedRedis,
+  WindowTally,
+  writeReadings,
+} from '@pipe/fixtures';
+import {
+  ConsumerGroup,
+  DAY_MS,
+  HOUR_MS,
+  type PipelineKeys,
+  type StreamEntry,
+  WindowLayout,
+} from '@pipe/streams';
+import { expect, it } from 'vitest';
+import { accumulateWindowsCall } from '../src/accumulate-windows-call.js';
+import { defineAggregatorScripts } from '../src/scripts.js';
+import { AggregatorStateKeys } from '../src/state-keys.js';
+import { inProcessAggregators } from './in-process.js';
+
+const { redis, fresh } = sharedRedis('win');
+const { drain } = inProcessAggregators();
+const SIZES = ['1m', '1h', '1d'];
+const windows = WindowLayout.parse(SIZES.join(','));
+
+/** One accumulate-windows-n.lua call for `entries` as `consumer`: counted and already acknowledged. */
+async function countBatch(keys: PipelineKeys, partition: string, consumer: string, entries: StreamEntry[]) {
+  const call = accumulateWindowsCall(
+    { stream: partition, entries },
+    {
+      keys,
+      state: new AggregatorStateKeys(keys),
+      group: 'aggregator',
+      consumer,
+      alertAbove: undefined,
+      now: Date.now(),
+      stateAfterPartitionMs: 0,
+    },
+    windows,
+  );
+  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateWindows(call.keys, call.args);
+  return { counted, skipped };
+}
+
+it('counts an entry once in every size when it was claimed away from a consumer that still had it in hand', async () => {
+  const { keys } = fresh();
+  const from = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS + 4 * HOUR_MS + 20_000;
+  // Five devices every 20 s over ten minutes: each minute has entries on both sides of the claim.
+  const readings = readingsBetween(from, from + 10 * 60_000, 20_000, 5, 3);
+  await writeReadings(redis, keys, readings);
+  const partition = keys.partitionKeyFor(from);
+  const slow = new ConsumerGroup(redis, 'aggregator', [partition], 'slow');
+  await slow.create();
+
+  // `slow` reads the batch and stalls; every third entry is handed to `quick`, which counts them.
+  const inHand = (await slow.read({ count: 1000 })).get(partition)!;
+  expect(inHand).toHaveLength(readings.length);
+  const quick = slow.consumer('quick');
+  const taken = inHand.filter((_, i) => i % 3 === 0);
+  const claimed = await quick.claim(
+    partition,
+    taken.map((e) => e.id),
+  );
+  const quickRun = await countBatch(keys, partition, 'quick', claimed);
+  const slowRun = await countBatch(keys, partition, 'slow', inHand);
+  const again = await countBatch(keys, partition, 'slow', inHand);
+  expect(quickRun.counted).toBe(taken.length);
+  expect([slowRun.counted, slowRun.skipped]).toEqual([readings.length - taken.length, taken.length]);
+  expect([again.counted, again.skipped]).toEqual([0, readings.length]);
+
+  // Each size's totals, min, max, first, last and devices hold every reading once.
+  await drain(keys, { windows });
+  await expectWindowsToMatch(redis, keys, new WindowTally(SIZES).addAll(readings));
+});

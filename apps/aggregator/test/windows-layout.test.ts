@@ -6,7 +6,7 @@ import {
   writeReadings,
 } from '@pipe/fixtures';
 import { DAY_MS, HOUR_MS, WindowLayout } from '@pipe/streams';
-import { waitFor } from '@pipe/testkit';
+import { clearOfTurn, waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { WindowsMismatchError } from '../src/windows-layout.js';
 import { inProcessAggregators } from './in-process.js';
@@ -15,7 +15,6 @@ const { redis, fresh } = sharedRedis('win');
 const { start, drain } = inProcessAggregators();
 const windows = WindowLayout.parse('1m,1h,1d');
 const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-const nextMidnight = today + DAY_MS;
 
 describe('the window layout record', () => {
   it('is not written by the default, and records the first start’s layout for every day', async () => {
@@ -55,6 +54,9 @@ describe('the window layout record', () => {
   });
 
   it('--change-windows counts with the new layout from the next UTC midnight, and stops the instances of the old one', async () => {
+    // The change takes effect at the midnight after it is made: not one the test could cross meanwhile.
+    await clearOfTurn(DAY_MS, 30_000);
+    const nextMidnight = Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS;
     const { keys } = fresh();
     const from = today - DAY_MS + 2 * HOUR_MS;
     const readings = readingsBetween(from, from + HOUR_MS, 60_000, 2, 4);

@@ -24,10 +24,12 @@ it('idle close publishes every size of the windows that ended, and none of the r
   await clearOfTurn(60_000, 30_000);
   const yesterday = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
   const ended = readingsBetween(yesterday + 10 * HOUR_MS, yesterday + 12 * HOUR_MS, 30_000, 2, 21);
+  // Stamped now, not a moment ago: clearOfTurn may have just waited past a turn, and a moment ago would
+  // then be the window that ended, which idle close publishes once its grace is over.
   const now = Date.now();
   const running: Reading[] = [
-    { device: 'sensor-0', ts: now - 1_000, temp_f: 70 },
-    { device: 'sensor-1', ts: now - 500, temp_f: 71 },
+    { device: 'sensor-0', ts: now, temp_f: 70 },
+    { device: 'sensor-1', ts: now, temp_f: 71 },
   ];
   await writeReadings(redis, keys, [...ended, ...running]);
   start(keys, { windows, idleClose: 300, blockMs: 100 });

@@ -1,13 +1,12 @@
 import {
   type ConsumerBatch,
-  DAY_MS,
-  decodeReading,
   fieldsToObject,
   hourWindowOf,
   outboxOf,
   type PipelineKeys,
   type Reading,
 } from '@pipe/streams';
+import { checkedEntries } from './partition-entries.js';
 import type { AggregatorStateKeys } from './state-keys.js';
 
 export interface AccumulateContext {
@@ -117,22 +116,12 @@ export function accumulateCall(batch: ConsumerBatch, ctx: AccumulateContext): Ac
     poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
     readings.push(undefined);
   };
-  for (const { id, fields } of entries) {
-    const decoded = decodeReading(id, fields);
-    if (!decoded.ok) {
-      deadLetter(id, decoded.error.message, fields);
+  for (const entry of checkedEntries(stream, day, entries)) {
+    if ('poison' in entry) {
+      deadLetter(entry.id, entry.poison, entry.fields);
       continue;
     }
-    const reading = decoded.value;
-    if (reading.ts < day || reading.ts >= day + DAY_MS) {
-      // Every hour must live in exactly one partition's state, or it could be published twice.
-      deadLetter(
-        id,
-        `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`,
-        fields,
-      );
-      continue;
-    }
+    const { id, fields, reading } = entry;
     const { start } = hourWindowOf(reading.ts);
     let index = hourIndex.get(start);
     if (index === undefined) {

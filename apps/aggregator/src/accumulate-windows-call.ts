@@ -1,7 +1,5 @@
 import {
   type ConsumerBatch,
-  DAY_MS,
-  decodeReading,
   fieldsToObject,
   outboxOf,
   type Reading,
@@ -9,6 +7,7 @@ import {
   windowOf,
 } from '@pipe/streams';
 import { type AccumulateCall, type AccumulateContext, temperatureText } from './accumulate-call.js';
+import { checkedEntries } from './partition-entries.js';
 
 /** One finest window's figures over the batch's readings, as accumulate-windows-n.lua takes them. */
 class WindowFigures {
@@ -112,21 +111,12 @@ export function accumulateWindowsCall(
     poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
     readings.push(undefined);
   };
-  for (const { id, fields } of entries) {
-    const decoded = decodeReading(id, fields);
-    if (!decoded.ok) {
-      deadLetter(id, decoded.error.message, fields);
+  for (const entry of checkedEntries(stream, day, entries)) {
+    if ('poison' in entry) {
+      deadLetter(entry.id, entry.poison, entry.fields);
       continue;
     }
-    const reading = decoded.value;
-    if (reading.ts < day || reading.ts >= day + DAY_MS) {
-      deadLetter(
-        id,
-        `event time ${new Date(reading.ts).toISOString()} is outside partition ${stream}`,
-        fields,
-      );
-      continue;
-    }
+    const { id, fields, reading } = entry;
     const { start } = windowOf(reading.ts, layout.finest);
     let g = groupIndex.get(start);
     if (g === undefined) {

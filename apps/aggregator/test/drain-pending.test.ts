@@ -3,11 +3,13 @@ import {
   expectedHours,
   publishedAverages,
   readingsBetween,
+  holdEntries,
+  readPendingEvery,
   sharedRedis,
   writeReadings,
 } from '@pipe/fixtures';
 import { DAY_MS, HOUR_MS, type PipelineKeys, type RedisClient, Stream } from '@pipe/streams';
-import { sleep, waitFor } from '@pipe/testkit';
+import { waitFor } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { DrainBlockedError } from '../src/dead-consumers.js';
 import { inProcessAggregators, logText, metricValue } from './in-process.js';
@@ -19,29 +21,9 @@ const WAITING = 'drain waiting for entries pending with a consumer not seen for 
 const ADOPTED = 'drain adopted entries pending with a consumer not seen for --min-idle';
 const LIVE = 'drain waiting for entries pending with a live consumer';
 
-/** `consumer` of the group reads the partition's first `count` entries and never acknowledges them. */
-async function hold(
-  client: RedisClient,
-  partition: string,
-  consumer: string,
-  count: number,
-): Promise<string[]> {
-  await client.call('XGROUP', 'CREATE', partition, 'aggregator', '0').catch((err: Error) => {
-    if (!err.message.startsWith('BUSYGROUP')) throw err;
-  });
-  const reply = (await client.call(
-    'XREADGROUP',
-    'GROUP',
-    'aggregator',
-    consumer,
-    'COUNT',
-    count,
-    'STREAMS',
-    partition,
-    '>',
-  )) as [string, [string, string[]][]][];
-  return reply[0]![1].map(([id]) => id);
-}
+/** `count` entries of `partition` read by `consumer` of the aggregator's group, left pending. */
+const hold = (client: RedisClient, partition: string, consumer: string, count: number) =>
+  holdEntries(client, { group: 'aggregator', consumer, stream: partition, count });
 
 /** XPENDING per consumer of the group on `partition`. */
 async function pendingByConsumer(client: RedisClient, partition: string): Promise<Record<string, number>> {
@@ -152,13 +134,7 @@ describe('a drain with entries pending with another consumer', () => {
     const held = await hold(redis, partition, 'busy-one', 20);
     // `busy-one` works its batch, as a live aggregator does: it re-reads its own pending entries (a
     // delivery each, resetting their idle time and its own) every 300 ms; it acknowledges nothing yet.
-    let alive = true;
-    const heartbeat = (async () => {
-      while (alive) {
-        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'busy-one', 'STREAMS', partition, '0');
-        await sleep(300);
-      }
-    })();
+    const busy = readPendingEvery(redis, { group: 'aggregator', consumer: 'busy-one', stream: partition });
     try {
       const run = start(keys, { drain: true, minIdle: 1000, adoptAfter: 500, maxDeliveries: 1000 });
       // Said at info once it has waited 5 s for it; by then the entries themselves are idle past --min-idle.
@@ -171,15 +147,13 @@ describe('a drain with entries pending with another consumer', () => {
       expect(run.aggregator.isRunning).toBe(true);
 
       // It dies: the drain warns, adopts its entries after --adopt-after and finishes.
-      alive = false;
-      await heartbeat;
+      await busy.stop();
       await run.ended;
       expect(run.logged(ADOPTED)[0]).toMatchObject({ from: 'busy-one', count: 20 });
       await expectAveragesToMatch(redis, keys, expectedHours(readings));
       expect(await publishedObservations(redis, keys)).toBe(readings.length);
     } finally {
-      alive = false;
-      await heartbeat;
+      await busy.stop();
     }
   });
 
@@ -193,13 +167,13 @@ describe('a drain with entries pending with another consumer', () => {
     // `seen-one` keeps showing up (an empty read of its PEL past its last entry resets its idle time,
     // not its entries', nor their delivery counts; a reaper holding suspects back with it does as much)
     // but never works its entries: XINFO says live, its entries say otherwise.
-    let alive = true;
-    const heartbeat = (async () => {
-      while (alive) {
-        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'seen-one', 'STREAMS', partition, held.at(-1)!);
-        await sleep(100);
-      }
-    })();
+    const seen = readPendingEvery(redis, {
+      group: 'aggregator',
+      consumer: 'seen-one',
+      stream: partition,
+      after: held.at(-1)!,
+      everyMs: 100,
+    });
     try {
       const started = Date.now();
       const run = await drain(keys, { minIdle: 1000, adoptAfter: 500 }, { withinMs: 10_000 });
@@ -217,8 +191,7 @@ describe('a drain with entries pending with another consumer', () => {
       await expectAveragesToMatch(redis, keys, expectedHours(readings));
       expect(await publishedObservations(redis, keys)).toBe(readings.length);
     } finally {
-      alive = false;
-      await heartbeat;
+      await seen.stop();
     }
   });
 });

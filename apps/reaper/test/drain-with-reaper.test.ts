@@ -8,6 +8,8 @@ import {
   expectedHours,
   publishedAverages,
   readingsBetween,
+  holdEntries,
+  readPendingEvery,
   sharedRedis,
   writeReadings,
 } from '@pipe/fixtures';
@@ -80,27 +82,9 @@ function startDrain(
   return drain;
 }
 
-/** `consumer` reads the partition's first `count` entries (creating the group) and never acknowledges them. */
-async function hold(
-  client: RedisClient,
-  partition: string,
-  consumer: string,
-  count: number,
-): Promise<string[]> {
-  await client.call('XGROUP', 'CREATE', partition, 'aggregator', '0');
-  const reply = (await client.call(
-    'XREADGROUP',
-    'GROUP',
-    'aggregator',
-    consumer,
-    'COUNT',
-    count,
-    'STREAMS',
-    partition,
-    '>',
-  )) as [string, [string, string[]][]][];
-  return reply[0]![1].map(([id]) => id);
-}
+/** `count` entries of `partition` read by `consumer` of the aggregator's group, left pending. */
+const hold = (client: RedisClient, partition: string, consumer: string, count: number) =>
+  holdEntries(client, { group: 'aggregator', consumer, stream: partition, count });
 
 async function publishedObservations(keys: PipelineKeys): Promise<number> {
   return (await publishedAverages(redis, keys)).reduce((sum, a) => sum + a.num_observations, 0);
@@ -153,13 +137,7 @@ describe('a drain while the reaper sweeps', () => {
     const held = await hold(redis, partition, 'busy-1', 20);
     // `busy-1` works its batch as a ConsumerLoop does: it re-reads its own pending entries (a delivery
     // each, resetting their idle time) every 300 ms; it acknowledges nothing while the test watches.
-    let alive = true;
-    const working = (async () => {
-      while (alive) {
-        await redis.call('XREADGROUP', 'GROUP', 'aggregator', 'busy-1', 'STREAMS', partition, '0');
-        await sleep(300);
-      }
-    })();
+    const busy = readPendingEvery(redis, { group: 'aggregator', consumer: 'busy-1', stream: partition });
     try {
       runReaperInProcess(redis, keys, {
         holder: 'reaper-2',
@@ -187,14 +165,12 @@ describe('a drain while the reaper sweeps', () => {
       });
 
       // It stops working them: the drain (or the reaper, to the drain) takes them, and counts each once.
-      alive = false;
-      await working;
+      await busy.stop();
       await drain.ended;
       await expectAveragesToMatch(redis, keys, expectedHours(readings));
       expect(await publishedObservations(keys)).toBe(readings.length);
     } finally {
-      alive = false;
-      await working;
+      await busy.stop();
     }
   }, 40_000);
 });

@@ -94,6 +94,7 @@ describe('parseKeep', () => {
     ['1m', /not a keep/],
     ['1d=12h', /shorter than one window/],
     ['1d=401d', /over 400d/],
+    ['1m=12h,1m=24h', /names 1m twice/],
   ])('refuses %s', (text, message) => {
     expect(() => parseKeep(text, layout)).toThrow(message);
   });

@@ -147,6 +147,8 @@ export function parseKeepEntries(text: string): Map<WindowLabel, number> {
     const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
     if (ms < size.ms) throw new InvalidWindowsError(`--keep ${part} is shorter than one window`);
     if (ms > MAX_KEEP_MS) throw new InvalidWindowsError(`--keep ${part} is over 400d`);
+    // Last-wins would silently drop what an operator wrote first: say which one to keep.
+    if (keep.has(size.label)) throw new InvalidWindowsError(`--keep names ${size.label} twice`);
     keep.set(size.label, ms);
   }
   return keep;

@@ -2,6 +2,7 @@
 // built in this process from its build (`dist/`, as with-aggregator.test.ts runs its main), beside a
 // Reaper core (test/in-process.ts). Build the aggregator first (`turbo run build`).
 import { Aggregator } from '@pipe/aggregator/dist/aggregator.js';
+import { runConfig } from '@pipe/aggregator/dist/config.js';
 import { AggregatorMetrics } from '@pipe/aggregator/dist/metrics.js';
 import {
   expectAveragesToMatch,
@@ -39,7 +40,7 @@ afterEach(async () => {
   await Promise.all(drains.splice(0).map((d) => d.stop()));
 });
 
-/** `pipe-aggregator run --drain` in this process, with the flags' defaults but those given. */
+/** `pipe-aggregator run --drain` in this process. */
 function startDrain(
   keys: PipelineKeys,
   settings: { minIdle: number; adoptAfter: number; maxDeliveries?: number; pendingCheck?: number },
@@ -48,24 +49,10 @@ function startDrain(
   client.on('error', () => {});
   const logs: LogLine[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as LogLine) });
+  // The settings `run --drain` has without flags (the aggregator's schema owns them), but those given.
+  const config = runConfig.schema.parse({ consumer: 'drain', drain: true });
   const aggregator = new Aggregator(
-    {
-      group: 'aggregator',
-      takeOver: false,
-      consumer: 'drain',
-      grace: 5_000,
-      idleClose: 60_000,
-      maxAhead: 0,
-      keepHours: 120,
-      alertAbove: undefined,
-      drain: true,
-      count: 500,
-      blockMs: 1_000,
-      pendingCheck: 2_000,
-      giveUpAfter: 10_000,
-      maxDeliveries: 5,
-      ...settings,
-    },
+    { ...config, ...settings },
     { redis: client, keys, log, metrics: new AggregatorMetrics(new Registry()) },
   );
   const ended = aggregator.run().finally(() => client.disconnect());

@@ -1,10 +1,19 @@
-import { encodeReading, HOUR_MS, PipelineKeys, type Reading, type StreamEntry } from '@pipe/streams';
+import {
+  encodeReading,
+  HOUR_MS,
+  PipelineKeys,
+  type Reading,
+  type StreamEntry,
+  WindowLayout,
+} from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 import { type AccumulateContext, accumulateCall, temperatureText } from './accumulate-call.js';
 import { AggregatorStateKeys } from './state-keys.js';
 
 const DAY = Date.UTC(2026, 2, 14);
 const keys = new PipelineKeys('temps');
+/** The default layout: 1h alone. */
+const HOURS = WindowLayout.parse('1h');
 const partition = keys.partitionKeyFor(DAY);
 
 const ctx = (overrides: Partial<AccumulateContext> = {}): AccumulateContext => ({
@@ -32,7 +41,12 @@ function layout(args: (string | number)[]) {
       a: number[];
     },
     hours: JSON.parse(String(args[5])) as unknown[][],
-    recount: JSON.parse(String(args[6])) as { t: string[]; h: (number | false)[]; d: string[] },
+    recount: JSON.parse(String(args[6])) as {
+      t: string[];
+      h: (number | false)[];
+      d: string[];
+      s: number[];
+    },
   };
 }
 
@@ -43,25 +57,49 @@ describe('accumulateCall', () => {
       reading({ device: 'b', ts: DAY + HOUR_MS, temp_f: 60 }),
       reading({ device: 'a', ts: DAY + 2 * HOUR_MS + 9, temp_f: 80.25, humidity: 50 }),
     ];
-    const call = accumulateCall({ stream: partition, entries }, ctx());
+    const call = accumulateCall({ stream: partition, entries }, ctx(), HOURS);
     expect(call.keys).toEqual([
       partition,
       `{${partition}}:agg`,
-      `{${partition}}:open`,
       `{${partition}}:outbox`,
+      `{${partition}}:open`,
       `{${partition}}:hour:${DAY + 2 * HOUR_MS}`,
       `{${partition}}:hour:${DAY + HOUR_MS}`,
     ]);
     expect(call.args.slice(0, 4)).toEqual(['aggregator', 'agg-1', 1_000, DAY + 2 * HOUR_MS + 9]);
-    expect(call.args.slice(7)).toEqual([keys.late, keys.deadLetters, keys.alerts, 42]);
-    const { entries: e, hours, recount } = layout(call.args);
-    // Hour key indexes are Lua's, 1-based: KEYS[5] and KEYS[6].
-    expect(e).toEqual({ i: entries.map((x) => x.id), k: [5, 6, 5], x: [], a: [] });
-    expect(hours).toEqual([
-      [2, 150.75, 2, 90, '70.5', '80.25', ['a']],
-      [1, 60, 0, 0, '60', '60', ['b']],
+    expect(call.args.slice(7)).toEqual([
+      keys.late,
+      keys.deadLetters,
+      keys.alerts,
+      42,
+      JSON.stringify([['hour', 'sealed']]),
     ]);
-    expect(recount).toEqual({ t: ['70.5', '60', '80.25'], h: [40, false, 50], d: ['a', 'b', 'a'] });
+    const { entries: e, hours, recount } = layout(call.args);
+    // Each entry names its finest window (1-based); each window its hash's KEYS index, KEYS[5] and KEYS[6].
+    expect(e).toEqual({ i: entries.map((x) => x.id), k: [1, 2, 1], x: [], a: [] });
+    // [n, sum, sum of squares, humidity n, humidity sum, min, max, first ts, last ts, devices, hash KEYS]
+    expect(hours).toEqual([
+      [
+        2,
+        150.75,
+        70.5 ** 2 + 80.25 ** 2,
+        2,
+        90,
+        '70.5',
+        '80.25',
+        DAY + 2 * HOUR_MS + 5,
+        DAY + 2 * HOUR_MS + 9,
+        ['a'],
+        [5],
+      ],
+      [1, 60, 3600, 0, 0, '60', '60', DAY + HOUR_MS, DAY + HOUR_MS, ['b'], [6]],
+    ]);
+    expect(recount).toEqual({
+      t: ['70.5', '60', '80.25'],
+      h: [40, false, 50],
+      d: ['a', 'b', 'a'],
+      s: [DAY + 2 * HOUR_MS + 5, DAY + HOUR_MS, DAY + 2 * HOUR_MS + 9],
+    });
     expect(call.readings.map((r) => r?.device)).toEqual(['a', 'b', 'a']);
   });
 
@@ -70,9 +108,9 @@ describe('accumulateCall', () => {
       reading({ device: 'a', ts: DAY + 60_000, temp_f: 50 }),
       entry(['device', 'a', 'ts', String(DAY), 'temp_f', 'warm']),
     ];
-    const call = accumulateCall({ stream: partition, entries }, ctx());
+    const call = accumulateCall({ stream: partition, entries }, ctx(), HOURS);
     const { entries: e, recount } = layout(call.args);
-    expect(e.k).toEqual([5, 0]);
+    expect(e.k).toEqual([1, 0]);
     expect(e.x).toEqual([
       [
         2,
@@ -80,7 +118,7 @@ describe('accumulateCall', () => {
         JSON.stringify({ device: 'a', ts: String(DAY), temp_f: 'warm' }),
       ],
     ]);
-    expect(recount).toEqual({ t: ['50', '0'], h: [false, false], d: ['a', ''] });
+    expect(recount).toEqual({ t: ['50', '0'], h: [false, false], d: ['a', ''], s: [DAY + 60_000, 0] });
     expect(call.readings[1]).toBeUndefined();
   });
 
@@ -89,6 +127,7 @@ describe('accumulateCall', () => {
     const call = accumulateCall(
       { stream: partition, entries: [reading({ device: 'a', ts, temp_f: 50 })] },
       ctx(),
+      HOURS,
     );
     const { entries: e, hours } = layout(call.args);
     expect(e.x).toEqual([
@@ -100,12 +139,40 @@ describe('accumulateCall', () => {
     expect(call.args[3]).toBe('');
   });
 
+  it('groups readings by their finest window, each naming its hash of every size once', () => {
+    const entries = [
+      reading({ device: 'a', ts: DAY + 30_000, temp_f: 50 }),
+      reading({ device: 'b', ts: DAY + 90_000, temp_f: 52 }),
+      reading({ device: 'a', ts: DAY + 45_000, temp_f: 54 }),
+    ];
+    const call = accumulateCall({ stream: partition, entries }, ctx(), WindowLayout.parse('1m,1h'));
+    expect(call.keys.slice(3)).toEqual([
+      `{${partition}}:open:1m`,
+      `{${partition}}:open`,
+      `{${partition}}:win:1m:${DAY}`,
+      `{${partition}}:hour:${DAY}`,
+      `{${partition}}:win:1m:${DAY + 60_000}`,
+    ]);
+    const { entries: e, hours } = layout(call.args);
+    expect(e.k).toEqual([1, 2, 1]);
+    expect(hours.map((w) => [w[0], w[10]])).toEqual([
+      [2, [6, 7]],
+      [1, [8, 7]],
+    ]);
+    expect(call.args[11]).toBe(
+      JSON.stringify([
+        ['window 1m', 'sealed:1m'],
+        ['hour', 'sealed'],
+      ]),
+    );
+  });
+
   it('marks the readings above alertAbove (1-based), and none without it', () => {
     const entries = [70, 90, 80.5, 80].map((temp_f, i) => reading({ device: 'a', ts: DAY + i, temp_f }));
     expect(
-      layout(accumulateCall({ stream: partition, entries }, ctx({ alertAbove: 80 })).args).entries.a,
+      layout(accumulateCall({ stream: partition, entries }, ctx({ alertAbove: 80 }), HOURS).args).entries.a,
     ).toEqual([2, 3]);
-    expect(layout(accumulateCall({ stream: partition, entries }, ctx()).args).entries.a).toEqual([]);
+    expect(layout(accumulateCall({ stream: partition, entries }, ctx(), HOURS).args).entries.a).toEqual([]);
   });
 });
 

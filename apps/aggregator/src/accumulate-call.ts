@@ -1,10 +1,12 @@
 import {
   type ConsumerBatch,
   fieldsToObject,
-  hourWindowOf,
   outboxOf,
   type PipelineKeys,
   type Reading,
+  type WindowLayout,
+  windowName,
+  windowOf,
 } from '@pipe/streams';
 import { checkedEntries } from './partition-entries.js';
 import type { AggregatorStateKeys } from './state-keys.js';
@@ -27,26 +29,37 @@ export interface AccumulateCall {
   readings: (Reading | undefined)[];
 }
 
-/** One hour's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
-class HourFigures {
+/** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
+class WindowFigures {
   n = 0;
   sum = 0;
+  sq = 0;
   humidityN = 0;
   humiditySum = 0;
   min: number;
   max: number;
+  first: number;
+  last: number;
   readonly devices = new Set<string>();
 
-  constructor(first: number) {
-    this.min = first;
-    this.max = first;
+  /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
+  constructor(
+    first: Reading,
+    private readonly hashKeys: number[],
+  ) {
+    this.min = this.max = first.temp_f;
+    this.first = this.last = first.ts;
   }
 
   add(reading: Reading): void {
+    const t = reading.temp_f;
     this.n++;
-    this.sum += reading.temp_f;
-    if (reading.temp_f < this.min) this.min = reading.temp_f;
-    if (reading.temp_f > this.max) this.max = reading.temp_f;
+    this.sum += t;
+    this.sq += t * t;
+    if (t < this.min) this.min = t;
+    if (t > this.max) this.max = t;
+    if (reading.ts < this.first) this.first = reading.ts;
+    if (reading.ts > this.last) this.last = reading.ts;
     if (reading.humidity !== undefined) {
       this.humidityN++;
       this.humiditySum += reading.humidity;
@@ -54,16 +67,19 @@ class HourFigures {
     this.devices.add(reading.device);
   }
 
-  // Bounds travel as text so the hour keeps the reading's own digits (a Lua number would gain noise).
   toJSON() {
     return [
       this.n,
       this.sum,
+      this.sq,
       this.humidityN,
       this.humiditySum,
       String(this.min),
       String(this.max),
+      this.first,
+      this.last,
       [...this.devices],
+      this.hashKeys,
     ];
   }
 }
@@ -89,30 +105,49 @@ export function temperatureText(fields: string[], temp: number): string {
 
 /**
  * Decodes one partition's batch (in one place: the codecs) and lays it out as the arguments of
- * accumulate-batch-n.lua. Undecodable entries travel as dead letters with their reason.
+ * accumulate-batch-n.lua for the day's layout of window sizes. Readings are grouped by their finest
+ * window; each group names its window hash of every size (windows nest, so one finest window lies in
+ * exactly one window of each size). Undecodable entries travel as dead letters with their reason.
  */
-export function accumulateCall(batch: ConsumerBatch, ctx: AccumulateContext): AccumulateCall {
+export function accumulateCall(
+  batch: ConsumerBatch,
+  ctx: AccumulateContext,
+  layout: WindowLayout,
+): AccumulateCall {
   const { stream, entries } = batch;
-  const keys = [stream, ctx.state.aggHash(stream), ctx.state.openHours(stream), outboxOf(stream)];
-  const firstHourKey = keys.length + 1; // KEYS are 1-based in Lua
+  const { state } = ctx;
+  const keys = [stream, state.aggHash(stream), outboxOf(stream)];
+  for (const size of layout.sizes) keys.push(state.openWindows(stream, size));
   const day = ctx.keys.parsePartitionKey(stream);
-  const hourIndex = new Map<number, number>();
-  const hours: HourFigures[] = [];
+  const hashIndex = new Map<string, number>();
+  const hashKey = (key: string) => {
+    let index = hashIndex.get(key);
+    if (index === undefined) {
+      keys.push(key);
+      index = keys.length; // KEYS are 1-based in Lua
+      hashIndex.set(key, index);
+    }
+    return index;
+  };
+  const groupIndex = new Map<number, number>();
+  const groups: WindowFigures[] = [];
   const ids: string[] = [];
-  const hourOf: number[] = [];
+  const groupOf: number[] = [];
   const poison: [number, string, string][] = [];
   const alerts: number[] = [];
   const temps: string[] = [];
   const devices: string[] = [];
   const humidity: (number | false)[] = [];
+  const times: number[] = [];
   const readings: (Reading | undefined)[] = [];
   let maxts: number | undefined;
   const deadLetter = (id: string, reason: string, fields: string[]) => {
     ids.push(id);
-    hourOf.push(0);
+    groupOf.push(0);
     temps.push('0');
     devices.push('');
     humidity.push(false);
+    times.push(0);
     poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
     readings.push(undefined);
   };
@@ -122,21 +157,24 @@ export function accumulateCall(batch: ConsumerBatch, ctx: AccumulateContext): Ac
       continue;
     }
     const { id, fields, reading } = entry;
-    const { start } = hourWindowOf(reading.ts);
-    let index = hourIndex.get(start);
-    if (index === undefined) {
-      keys.push(ctx.state.hour(stream, start));
-      index = keys.length; // KEYS are 1-based in Lua
-      hourIndex.set(start, index);
-      hours.push(new HourFigures(reading.temp_f));
+    const { start } = windowOf(reading.ts, layout.finest);
+    let g = groupIndex.get(start);
+    if (g === undefined) {
+      const hashes = layout.sizes.map((size) =>
+        hashKey(state.window(stream, size, windowOf(reading.ts, size).start)),
+      );
+      groups.push(new WindowFigures(reading, hashes));
+      g = groups.length; // 1-based, as Lua indexes
+      groupIndex.set(start, g);
     }
-    hours[index - firstHourKey]!.add(reading);
+    groups[g - 1]!.add(reading);
     if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
     ids.push(id);
-    hourOf.push(index);
+    groupOf.push(g);
     temps.push(temperatureText(fields, reading.temp_f));
     devices.push(reading.device);
     humidity.push(reading.humidity ?? false);
+    times.push(reading.ts);
     if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);
     readings.push(reading);
   }
@@ -145,13 +183,14 @@ export function accumulateCall(batch: ConsumerBatch, ctx: AccumulateContext): Ac
     ctx.consumer,
     ctx.now,
     maxts ?? '',
-    JSON.stringify({ i: ids, k: hourOf, x: poison, a: alerts }),
-    JSON.stringify(hours),
-    JSON.stringify({ t: temps, h: humidity, d: devices }),
+    JSON.stringify({ i: ids, k: groupOf, x: poison, a: alerts }),
+    JSON.stringify(groups),
+    JSON.stringify({ t: temps, h: humidity, d: devices, s: times }),
     ctx.keys.late,
     ctx.keys.deadLetters,
     ctx.keys.alerts,
     ctx.stateAfterPartitionMs,
+    JSON.stringify(layout.sizes.map((size) => [windowName(size), state.sealedField(size)])),
   ];
   return { keys, args, readings };
 }

@@ -17,7 +17,6 @@ import {
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
 import { accumulateCall } from './accumulate-call.js';
-import { accumulateWindowsCall } from './accumulate-windows-call.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
 import { stateAfterPartitionMs, WindowCloser } from './window-closer.js';
@@ -70,8 +69,8 @@ export const STOP_BUDGET_MS = 4000;
 
 /**
  * Reads every live partition through one consumer group per partition, counts each reading exactly
- * once into its UTC hour (accumulate-batch-n.lua), or with --windows into its window of every size
- * (accumulate-windows-n.lua), and publishes each window once (WindowCloser).
+ * once into its UTC hour, or with --windows into its window of every size (accumulate-batch-n.lua),
+ * and publishes each window once (WindowCloser).
  */
 export class Aggregator {
   private readonly state: AggregatorStateKeys;
@@ -294,14 +293,12 @@ export class Aggregator {
           now,
           stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
         };
-        // A day counted with 1h alone runs today's script; a day with several sizes, its own.
         const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
-        const call = layout.isDefault
-          ? accumulateCall(batch, context)
-          : accumulateWindowsCall(batch, context, layout);
-        const [counted, duplicates, late, dead, alerts] = layout.isDefault
-          ? await this.scripts!.accumulateBatch(call.keys, call.args)
-          : await this.scripts!.accumulateWindows(call.keys, call.args);
+        const call = accumulateCall(batch, context, layout);
+        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(
+          call.keys,
+          call.args,
+        );
         this.inHand.delete(batch.stream);
         for (const index of alerts) {
           const reading = call.readings[index - 1];

@@ -1,6 +1,6 @@
 import { type HourlyAverage, hourLabel, type WindowAverage, type WindowSize } from '@pipe/streams';
 
-/** One partition's totals of an hour, as seal-hour-4.lua returns them (HGETALL of the hour's hash). */
+/** One partition's totals of an hour, as seal-window-4.lua returns them (HGETALL of the hour's hash). */
 export interface PartitionTotals {
   partition: string;
   /** Flat field/value list: n, sum, min, max, hn, hsum, devices, d:<device>... */

@@ -8,11 +8,7 @@ export type TakeOverReply = ['taken' | 'already' | 'pending' | 'no-group', strin
 
 export interface AggregatorScripts {
   accumulateBatch(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
-  /** accumulate-windows-n.lua: the partitions of a day whose layout has several sizes. */
-  accumulateWindows(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
-  /** seal-window-4.lua: a window of a size other than 1h (whose tier seals with seal-hour-4.lua). */
   sealWindow(keys: string[], args: (string | number)[]): Promise<SealReply>;
-  sealHour(keys: string[], args: (string | number)[]): Promise<SealReply>;
   publishHour(keys: string[], args: (string | number)[]): Promise<PublishReply>;
   settleHour(keys: string[], args: (string | number)[]): Promise<number>;
   takeOver(keys: string[], args: (string | number)[]): Promise<TakeOverReply>;
@@ -26,17 +22,13 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
   const script = (name: string, file: string) =>
     defineLuaCommand(redis, name, new URL(`./lua/${file}`, import.meta.url));
   const accumulate = script('pipeAccumulateBatch', 'accumulate-batch-n.lua');
-  const accumulateWindows = script('pipeAccumulateWindows', 'accumulate-windows-n.lua');
-  const seal = script('pipeSealHour', 'seal-hour-4.lua');
   const sealWindow = script('pipeSealWindow', 'seal-window-4.lua');
   const publish = script('pipePublishHour', 'publish-hour-2.lua');
   const settle = script('pipeSettleHour', 'settle-hour-4.lua');
   const takeOver = script('pipeTakeOver', 'take-over-2.lua');
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,
-    accumulateWindows: (keys, args) => accumulateWindows(keys, args) as Promise<AccumulateReply>,
     sealWindow: (keys, args) => sealWindow(keys, args) as Promise<SealReply>,
-    sealHour: (keys, args) => seal(keys, args) as Promise<SealReply>,
     publishHour: (keys, args) => publish(keys, args) as Promise<PublishReply>,
     settleHour: (keys, args) => settle(keys, args) as Promise<number>,
     takeOver: (keys, args) => takeOver(keys, args) as Promise<TakeOverReply>,

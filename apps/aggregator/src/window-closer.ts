@@ -15,6 +15,7 @@ import {
   type WindowLabel,
   type WindowLayout,
   type WindowSize,
+  windowName,
 } from '@pipe/streams';
 import { averageOf, type PartitionTotals, sumHourTotals, windowAverageOf } from './hour-totals.js';
 import { type PartitionProgress, watermarkOf } from './progress.js';
@@ -44,7 +45,7 @@ export interface WindowCloserOptions {
   keep?: ReadonlyMap<WindowLabel, number>;
 }
 
-/** Pending entries seal-hour inspects before it gives up and waits (bounds the script's work). */
+/** Pending entries seal-window inspects before it gives up and waits (bounds the script's work). */
 const PENDING_INSPECT_LIMIT = 10_000;
 
 /**
@@ -219,7 +220,7 @@ export class WindowCloser {
     );
   }
 
-  /** Seals one partition for a window (or only checks that it could be): the 1h tier keeps seal-hour-4. */
+  /** Seals one partition for a window (or only checks that it could be). */
   private seal(size: WindowSize, start: number, p: PartitionProgress, mode: 'check' | 'seal') {
     const { scripts, state } = this.o;
     const keys = [
@@ -228,16 +229,16 @@ export class WindowCloser {
       state.openWindows(p.partition, size),
       state.window(p.partition, size, start),
     ];
-    const args = [
+    return scripts.sealWindow(keys, [
       this.o.group,
       start,
       PENDING_INSPECT_LIMIT,
       p.day,
       mode,
       stateAfterPartitionMs(this.o.keepHours),
-    ];
-    if (size.label === '1h') return scripts.sealHour(keys, args);
-    return scripts.sealWindow(keys, [...args, size.ms, state.sealedField(size)]);
+      size.ms,
+      state.sealedField(size),
+    ]);
   }
 
   /** Entries kept in a size's fleet stream: --keep-hours for temps:averages, keep/size for the others. */
@@ -370,7 +371,7 @@ export class WindowCloser {
     // on every outcome, so this WAIT also covers another instance's publication it found.
     if (totals) await waitForReplicas(this.o.redis, averages, durability, publishedSince);
     const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
-    const what = size.label === '1h' ? 'hour' : `window ${size.label}`;
+    const what = windowName(size);
     for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {
       let reason = '';
       if (outcome === 'superseded')

@@ -1,9 +1,12 @@
-import { connect, type PipelineKeys } from '@pipe/streams';
+import { connect, type PipelineKeys, type RedisClient, type StreamEntry, WindowLayout } from '@pipe/streams';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, inject } from 'vitest';
+import { accumulateCall } from '../src/accumulate-call.js';
 import { Aggregator, type AggregatorSettings } from '../src/aggregator.js';
 import { AggregatorMetrics } from '../src/metrics.js';
+import { defineAggregatorScripts } from '../src/scripts.js';
+import { AggregatorStateKeys } from '../src/state-keys.js';
 
 /**
  * What `pipe-aggregator run` runs with when given no flag (config.ts's defaults), with a fixed consumer
@@ -137,4 +140,30 @@ export function logText(run: InProcessAggregator): string {
 export async function metricValue(run: InProcessAggregator, name: string): Promise<number> {
   const metric = await run.registry.getSingleMetric(name)?.get();
   return metric?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+}
+
+/**
+ * One accumulate-batch-n.lua call for `entries` of `partition` as `consumer` (group `aggregator`), for
+ * the day's `layout`: counted, already acknowledged, and the call.
+ */
+export async function countBatch(
+  redis: RedisClient,
+  keys: PipelineKeys,
+  partition: string,
+  consumer: string,
+  entries: StreamEntry[],
+  layout = WindowLayout.parse('1h'),
+) {
+  const context = {
+    keys,
+    state: new AggregatorStateKeys(keys),
+    group: 'aggregator',
+    consumer,
+    alertAbove: undefined,
+    now: Date.now(),
+    stateAfterPartitionMs: 0,
+  };
+  const call = accumulateCall({ stream: partition, entries }, context, layout);
+  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
+  return { counted, skipped, call };
 }

@@ -1,30 +1,10 @@
 import { readingsBetween, sharedRedis, writeReadings } from '@pipe/fixtures';
 import { ConsumerGroup, DAY_MS, HOUR_MS, type PipelineKeys, type StreamEntry } from '@pipe/streams';
 import { expect, it } from 'vitest';
-import { accumulateCall } from '../src/accumulate-call.js';
-import { defineAggregatorScripts } from '../src/scripts.js';
 import { AggregatorStateKeys } from '../src/state-keys.js';
+import { countBatch } from './in-process.js';
 
 const { redis, fresh } = sharedRedis('agg');
-
-/** One accumulate-batch-n.lua call for `entries` as `consumer`: counted, already acknowledged, and the call. */
-async function countBatch(keys: PipelineKeys, partition: string, consumer: string, entries: StreamEntry[]) {
-  const state = new AggregatorStateKeys(keys);
-  const call = accumulateCall(
-    { stream: partition, entries },
-    {
-      keys,
-      state,
-      group: 'aggregator',
-      consumer,
-      alertAbove: undefined,
-      now: Date.now(),
-      stateAfterPartitionMs: 0,
-    },
-  );
-  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
-  return { counted, skipped, call };
-}
 
 /**
  * `consumer` reads every entry of the partition; while it has them in hand, someone else acknowledges
@@ -35,7 +15,7 @@ async function countWithLastTakenAway(keys: PipelineKeys, partition: string, con
   await group.create();
   const inHand = (await group.read({ count: 1000 })).get(partition)!;
   await group.ack(partition, inHand.at(-1)!.id);
-  return countBatch(keys, partition, consumer, inHand);
+  return countBatch(redis, keys, partition, consumer, inHand);
 }
 
 it('counts an entry once when the reaper claimed it away from a consumer that still had it in hand', async () => {
@@ -56,10 +36,10 @@ it('counts an entry once when the reaper claimed it away from a consumer that st
     partition,
     inHand.slice(0, 20).map((e) => e.id),
   );
-  const quickRun = await countBatch(keys, partition, 'quick', claimed);
-  const slowRun = await countBatch(keys, partition, 'slow', inHand);
+  const quickRun = await countBatch(redis, keys, partition, 'quick', claimed);
+  const slowRun = await countBatch(redis, keys, partition, 'slow', inHand);
   // Both run again, as after a restart that re-reads the same entries.
-  const again = await countBatch(keys, partition, 'slow', inHand);
+  const again = await countBatch(redis, keys, partition, 'slow', inHand);
 
   expect(quickRun.counted).toBe(20);
   expect([slowRun.counted, slowRun.skipped]).toEqual([readings.length - 20, 20]);

@@ -97,7 +97,7 @@ describe('--windows 1m,1h,1d with drain', () => {
     const late = await redis.xrange(keys.late, '-', '+');
     expect(late.map(([, f]) => f[f.indexOf('reason') + 1])).toEqual([
       `window 1m ${from + 60_000} was already closed`,
-      `window 1h ${from + HOUR_MS} was already closed`,
+      `hour ${from + HOUR_MS} was already closed`,
     ]);
   });
 

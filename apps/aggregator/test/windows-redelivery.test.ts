@@ -14,34 +14,12 @@ import {
   WindowLayout,
 } from '@pipe/streams';
 import { expect, it } from 'vitest';
-import { accumulateWindowsCall } from '../src/accumulate-windows-call.js';
-import { defineAggregatorScripts } from '../src/scripts.js';
-import { AggregatorStateKeys } from '../src/state-keys.js';
-import { inProcessAggregators } from './in-process.js';
+import { countBatch, inProcessAggregators } from './in-process.js';
 
 const { redis, fresh } = sharedRedis('win');
 const { drain } = inProcessAggregators();
 const SIZES = ['1m', '1h', '1d'];
 const windows = WindowLayout.parse(SIZES.join(','));
-
-/** One accumulate-windows-n.lua call for `entries` as `consumer`: counted and already acknowledged. */
-async function countBatch(keys: PipelineKeys, partition: string, consumer: string, entries: StreamEntry[]) {
-  const call = accumulateWindowsCall(
-    { stream: partition, entries },
-    {
-      keys,
-      state: new AggregatorStateKeys(keys),
-      group: 'aggregator',
-      consumer,
-      alertAbove: undefined,
-      now: Date.now(),
-      stateAfterPartitionMs: 0,
-    },
-    windows,
-  );
-  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateWindows(call.keys, call.args);
-  return { counted, skipped };
-}
 
 it('counts an entry once in every size when it was claimed away from a consumer that still had it in hand', async () => {
   const { keys } = fresh();
@@ -62,9 +40,9 @@ it('counts an entry once in every size when it was claimed away from a consumer 
     partition,
     taken.map((e) => e.id),
   );
-  const quickRun = await countBatch(keys, partition, 'quick', claimed);
-  const slowRun = await countBatch(keys, partition, 'slow', inHand);
-  const again = await countBatch(keys, partition, 'slow', inHand);
+  const quickRun = await countBatch(redis, keys, partition, 'quick', claimed, windows);
+  const slowRun = await countBatch(redis, keys, partition, 'slow', inHand, windows);
+  const again = await countBatch(redis, keys, partition, 'slow', inHand, windows);
   expect(quickRun.counted).toBe(taken.length);
   expect([slowRun.counted, slowRun.skipped]).toEqual([readings.length - taken.length, taken.length]);
   expect([again.counted, again.skipped]).toEqual([0, readings.length]);

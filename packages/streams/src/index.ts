@@ -157,5 +157,6 @@ export {
   type WindowLabel,
   WindowLayout,
   type WindowSize,
+  windowName,
   windowOf,
 } from './windows.js';

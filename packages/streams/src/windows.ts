@@ -41,6 +41,14 @@ export interface WindowSize {
 /** The hour: the size of `temps:averages`, in every layout. */
 export const HOUR_WINDOW: WindowSize = { label: '1h', ms: HOUR_MS };
 
+/**
+ * How messages and the late stream's reasons name a window of a size: `hour` for 1h (the name
+ * temps:late used before windows), `window 1m` and so on for the others.
+ */
+export function windowName(size: WindowSize): string {
+  return size.label === '1h' ? 'hour' : `window ${size.label}`;
+}
+
 const UNIT_MS = { m: MINUTE_MS, h: HOUR_MS, d: DAY_MS } as const;
 
 /** `1m` … `1d` (one of WINDOW_SIZES). */

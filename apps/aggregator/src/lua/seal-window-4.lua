@@ -1,18 +1,21 @@
 #!lua
 --[[
-  seal-hour-4.lua for a window of any size other than 1h (whose tier keeps seal-hour-4.lua): seals one
-  partition (or shard) for a window and returns the partition's totals of it. Once sealed,
-  accumulate-windows-n.lua sends the partition's readings of that window and earlier ones of the size
-  to the late stream, so the totals returned are final. Not sealed while an earlier window of the size
-  is open there, or while a reading of its day up to the window's end is pending with some consumer.
+  Seals one partition (or shard) for a window of one size and returns the partition's totals of that
+  window. Once sealed, accumulate-batch-n.lua sends the partition's readings of that window and earlier
+  ones of the size to the late stream, so the totals returned here are final and any instance that
+  publishes them publishes the same figures. A partition is not sealed while it has an earlier window
+  of the size open, or while a reading of its day up to the window's end is pending with some consumer
+  (in hand, or held by a crashed one until the reaper hands it on): sealing then would turn that
+  reading late.
 
   KEYS[1] partition stream   KEYS[2] {partition}:agg (hash: maxts, sealed markers)
-  KEYS[3] {partition}:open:<size>   KEYS[4] {partition}:win:<size>:<start>
+  KEYS[3] the size's open windows ({partition}:open for 1h, {partition}:open:<size> else)
+  KEYS[4] the window's hash ({partition}:hour:<start> for 1h, {partition}:win:<size>:<start> else)
 
   ARGV[1] group   ARGV[2] window start ms   ARGV[3] max pending entries to inspect
   ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
   ARGV[6] ms the `agg` hash outlives the partition   ARGV[7] window size ms
-  ARGV[8] the size's sealed marker field in `agg` (sealed:<size>)
+  ARGV[8] the size's sealed marker field in `agg` (`sealed` for 1h, `sealed:<size>` else)
 
   Returns { 'sealed', HGETALL of the window } (with 'check': { 'sealable', '' }) or
   { 'earlier-open' | 'pending', detail }.
@@ -34,6 +37,8 @@ if sealed < start then
     for _, p in ipairs(pending) do
       local entry = redis.call('XRANGE', partition, p[1], p[1])[1]
       if entry then
+        -- Event time from the ts field (RU202 entries without one take it from the ID); an unreadable
+        -- ts is a poison entry that belongs to no window.
         local ts = nil
         local fields = entry[2]
         for j = 1, #fields, 2 do
@@ -46,6 +51,7 @@ if sealed < start then
   end
 
   if checkOnly then return { 'sealable', '' } end
+  -- A partition that expired since it was discovered needs no seal, and gets no state without expiry.
   local ttl = redis.call('PTTL', partition)
   if ttl == -2 then return { 'sealed', redis.call('HGETALL', windowKey) } end
   redis.call('HSET', agg, marker, start)

@@ -4,7 +4,6 @@ import {
   runApp,
   sharedRedis,
   WindowTally,
-  writeReadings,
 } from '@pipe/fixtures';
 import { DAY_MS, type Reading, shardOfDevice } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';

@@ -9,8 +9,6 @@ import {
   ConsumerGroup,
   DAY_MS,
   HOUR_MS,
-  type PipelineKeys,
-  type StreamEntry,
   WindowLayout,
 } from '@pipe/streams';
 import { expect, it } from 'vitest';

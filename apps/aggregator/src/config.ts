@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   CommandConfig,
+  claimPolicySettings,
   CONNECTION_SETTINGS,
   duration,
   giveUpAfter,
@@ -126,18 +127,21 @@ export const AGGREGATOR_SETTINGS = {
     schema: duration().prefault('2s'),
   }),
   /**
-   * With drain: a consumer of the group not seen (XINFO CONSUMERS idle) for this long is dead, and its
-   * pending entries, once idle this long too, may be adopted (see dead-consumers.ts). The reaper's
-   * --min-idle default: a working consumer shows up every few seconds (--pending-check).
+   * With drain, as the reaper's: a consumer of the group not seen (XINFO CONSUMERS idle) for --min-idle
+   * is dead, and its pending entries, once idle this long too, may be adopted (see dead-consumers.ts);
+   * adopted entries delivered --max-deliveries times are dead-lettered. A working consumer shows up
+   * every few seconds (--pending-check).
    */
-  minIdle: setting({
-    flag: '--min-idle <duration>',
-    env: 'AGGREGATOR_MIN_IDLE',
-    help: "with --drain: a consumer of the group not seen for this long is dead (as the reaper's --min-idle), and its pending entries (idle as long) may be adopted",
-    schema: duration()
-      .refine((ms) => ms > 0, 'must be more than 0')
-      .prefault('60s'),
-  }),
+  ...claimPolicySettings(
+    'AGGREGATOR',
+    {
+      minIdle:
+        "with --drain: a consumer of the group not seen for this long is dead (as the reaper's --min-idle), and its pending entries (idle as long) may be adopted",
+      maxDeliveries:
+        'with --drain: adopted entries delivered this often go to the dead-letter stream, as the reaper does',
+    },
+    (ms) => ms.refine((n) => n > 0, 'must be more than 0'),
+  ),
   /**
    * With drain: how long to wait, once a dead consumer's pending entries hold the drain up, before
    * claiming them to this consumer and counting them; `off`: never, exit 3 after --give-up-after.
@@ -147,13 +151,6 @@ export const AGGREGATOR_SETTINGS = {
     env: 'AGGREGATOR_ADOPT_AFTER',
     help: "with --drain: while a dead consumer's pending entries hold the drain up (warned every 5s), wait this long, then claim them to this consumer and count them; off: exit 3 after --give-up-after instead",
     schema: durationOrOff().prefault('30s'),
-  }),
-  /** With drain: adopted entries delivered this often without an ack are dead-lettered (as the reaper does). */
-  maxDeliveries: setting({
-    flag: '--max-deliveries <n>',
-    env: 'AGGREGATOR_MAX_DELIVERIES',
-    help: 'with --drain: adopted entries delivered this often go to the dead-letter stream, as the reaper does',
-    schema: positiveInt().default(5),
   }),
   /**
    * The window sizes closed and published (#16): `1h` alone is the default and today's pipeline, bit

@@ -1,5 +1,5 @@
 import { readingsBetween, sharedRedis, writeReadings } from '@pipe/fixtures';
-import { ConsumerGroup, DAY_MS, HOUR_MS, type PipelineKeys, } from '@pipe/streams';
+import { ConsumerGroup, DAY_MS, HOUR_MS, type PipelineKeys } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { AggregatorStateKeys } from '../src/state-keys.js';
 import { countBatch } from './in-process.js';

@@ -1,10 +1,4 @@
-import {
-  expectWindowsToMatch,
-  readingsBetween,
-  runApp,
-  sharedRedis,
-  WindowTally,
-} from '@pipe/fixtures';
+import { expectWindowsToMatch, readingsBetween, runApp, sharedRedis, WindowTally } from '@pipe/fixtures';
 import { DAY_MS, type Reading, shardOfDevice } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
 

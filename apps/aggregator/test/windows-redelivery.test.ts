@@ -5,12 +5,7 @@ import {
   WindowTally,
   writeReadings,
 } from '@pipe/fixtures';
-import {
-  ConsumerGroup,
-  DAY_MS,
-  HOUR_MS,
-  WindowLayout,
-} from '@pipe/streams';
+import { ConsumerGroup, DAY_MS, HOUR_MS, WindowLayout } from '@pipe/streams';
 import { expect, it } from 'vitest';
 import { countBatch, inProcessAggregators } from './in-process.js';
 

@@ -1,10 +1,10 @@
 import {
+  claimPolicySettings,
   CommandConfig,
   CONNECTION_SETTINGS,
   durabilityOf,
   duration,
   giveUpAfter,
-  positiveInt,
   setting,
   settingsSchema,
 } from '@pipe/service';
@@ -13,19 +13,10 @@ import type { SweepPolicy } from './sweeper.js';
 
 /** The sweep policy, shared by `run` and `once`. */
 export const SWEEP_SETTINGS = {
-  /** Entries pending at least this long are reclaimed (or dead-lettered). */
-  minIdle: setting({
-    flag: '--min-idle <duration>',
-    env: 'REAPER_MIN_IDLE',
-    help: 'reclaim entries pending at least this long',
-    schema: duration().prefault('60s'),
-  }),
-  /** Entries delivered this many times without an ack go to the dead-letter stream. */
-  maxDeliveries: setting({
-    flag: '--max-deliveries <n>',
-    env: 'REAPER_MAX_DELIVERIES',
-    help: 'dead-letter entries delivered this often',
-    schema: positiveInt().default(5),
+  /** Entries pending at least this long are reclaimed, or dead-lettered when delivered this often. */
+  ...claimPolicySettings('REAPER', {
+    minIdle: 'reclaim entries pending at least this long',
+    maxDeliveries: 'dead-letter entries delivered this often',
   }),
   /** Consumers idle longer than this with nothing pending are deleted. */
   consumerTtl: setting({

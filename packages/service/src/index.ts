@@ -23,6 +23,7 @@ export {
 export {
   CONNECTION_SETTINGS,
   type ConnectionConfig,
+  claimPolicySettings,
   connectionSchema,
   durabilityOf,
   duration,

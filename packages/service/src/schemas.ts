@@ -84,6 +84,31 @@ export const giveUpAfter = (when = '') =>
       .prefault('10s'),
   });
 
+/**
+ * The claim policy the reaper sweeps with and a drain adopts with: the same rules, so one declaration
+ * of their flags and defaults. `--min-idle`: pending entries idle this long may be claimed;
+ * `--max-deliveries`: entries delivered this often go to the dead-letter stream. `app` starts the env
+ * names (REAPER_MIN_IDLE); `minIdle` narrows its schema (a drain's must be more than 0).
+ */
+export const claimPolicySettings = (
+  app: string,
+  help: { minIdle: string; maxDeliveries: string },
+  minIdle: (ms: ReturnType<typeof duration>) => z.ZodType<number> = (ms) => ms,
+) => ({
+  minIdle: setting({
+    flag: '--min-idle <duration>',
+    env: `${app}_MIN_IDLE`,
+    help: help.minIdle,
+    schema: minIdle(duration()).prefault('60s'),
+  }),
+  maxDeliveries: setting({
+    flag: '--max-deliveries <n>',
+    env: `${app}_MAX_DELIVERIES`,
+    help: help.maxDeliveries,
+    schema: positiveInt().default(5),
+  }),
+});
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** `--log-level`; batch and interactive commands default to `warn`, their output being the point. */

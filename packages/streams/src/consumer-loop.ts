@@ -84,6 +84,15 @@ export class ConsumerLoop {
    * entry the handler leaves pending (for the reaper) cannot shut out new entries.
    */
   private readonly pendingFrom = new Map<string, string>();
+  /**
+   * Streams whose pass over own pending entries a failed iteration started: read without counting a
+   * delivery (ConsumerGroup.readOwnPendingQuietly). The entries failed for Redis's sake (a failover, a
+   * refused write, a read of another stream that failed), not their own: counting each retry as a
+   * delivery would take a healthy batch to --max-deliveries within seconds of retries, and the reaper
+   * (or a drain adopting it) would dead-letter it as poison. A pass that a start or the periodic check
+   * begins counts as ever: a poison entry that kills the process is still counted at each restart.
+   */
+  private readonly quiet = new Set<string>();
   private readonly known = new Set<string>();
   private lastPendingCheck = 0;
 
@@ -173,8 +182,11 @@ export class ConsumerLoop {
         } else {
           this.log.error({ err, failures }, 'consumer loop iteration failed; retrying');
         }
-        // Whatever was in hand is still pending: read it again first.
-        for (const s of this.known) this.pendingFrom.set(s, '0');
+        // Whatever was in hand is still pending: read it again first, without counting a delivery.
+        for (const s of this.known) {
+          this.pendingFrom.set(s, '0');
+          this.quiet.add(s);
+        }
         await pause(backoffMs(failures, { capMs: 3000 }), this.stopSignal.signal);
       }
     }
@@ -203,6 +215,7 @@ export class ConsumerLoop {
       if (!streams.includes(stream)) {
         this.known.delete(stream);
         this.pendingFrom.delete(stream);
+        this.quiet.delete(stream);
       }
     }
     return ready;
@@ -216,13 +229,14 @@ export class ConsumerLoop {
     }
     // Page through this consumer's own pending entries until a page has something for the handler.
     for (let own = this.ownPending(streams); own.length > 0; own = this.ownPending(streams)) {
-      const read = await this.guardedRead(own, Object.fromEntries(this.pendingFrom), undefined);
+      const read = await this.readOwnPending(own);
       const batches: ConsumerBatch[] = [];
       for (const stream of own) {
         const entries = read.get(stream) ?? [];
         const last = entries[entries.length - 1];
         if (!last) {
           this.pendingFrom.delete(stream);
+          this.quiet.delete(stream);
           continue;
         }
         this.pendingFrom.set(stream, last.id);
@@ -232,6 +246,32 @@ export class ConsumerLoop {
       if (batches.length > 0) return batches;
     }
     return this.readFresh(streams, this.blockMs);
+  }
+
+  /** A page of own pending entries of each stream after pendingFrom: quietly where a failure began the pass. */
+  private async readOwnPending(own: string[]): Promise<GroupRead> {
+    const counted = own.filter((s) => !this.quiet.has(s));
+    const quiet = own.filter((s) => this.quiet.has(s));
+    const read: GroupRead =
+      counted.length > 0
+        ? await this.guardedRead(counted, Object.fromEntries(this.pendingFrom), undefined)
+        : new Map();
+    if (quiet.length > 0) {
+      const group = new ConsumerGroup(this.blocking!, this.options.group, quiet, this.options.consumer);
+      const count = this.countPerStream(own.length);
+      const limit = this.watchdogMs;
+      const pages = withDeadline(
+        Promise.all(
+          quiet.map((s) => group.readOwnPendingQuietly(s, { after: this.pendingFrom.get(s), count })),
+        ),
+        limit,
+        () => new ReadTimeout(limit),
+      );
+      // As a non-blocking read: abandoned at stop() only when the connection is down.
+      const got = await unlessStopped(pages, this.outageStopSignal.signal);
+      for (const [i, s] of quiet.entries()) read.set(s, got?.[i] ?? []);
+    }
+    return read;
   }
 
   /** New entries (`>`), blocking up to `block` ms when given. */

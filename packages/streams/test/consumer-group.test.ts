@@ -229,6 +229,29 @@ describe('ConsumerGroup (walrus parity)', () => {
     expect(idsOf((await cg.consumer('own-cg.c2').read({ id: '0' })).get(streams[0]!))).toEqual([theirs]);
   });
 
+  it('readOwnPendingQuietly re-reads this consumer’s own pending entries after an ID without counting a delivery', async () => {
+    const { cg, streams, a } = await abc('quiet');
+    const [first, second, gone] = [await a.add({ n: 1 }), await a.add({ n: 2 }), await a.add({ n: 3 })];
+    await cg.read({ count: 3 });
+    const theirs = await a.add({ n: 4 });
+    await cg.consumer('quiet-cg.c2').read({ count: 1 });
+    await a.delete(gone);
+    const stream = streams[0]!;
+    const all = await cg.readOwnPendingQuietly(stream);
+    expect(idsOf(all)).toEqual([first, second, gone]);
+    expect(all[0]?.fields).toEqual(['n', '1']);
+    // A pending entry deleted from the stream comes back without fields, as XREADGROUP returns it.
+    expect(all[2]?.fields).toEqual([]);
+    expect(idsOf(await cg.readOwnPendingQuietly(stream, { after: first, count: 1 }))).toEqual([second]);
+    expect(await cg.readOwnPendingQuietly(stream, { after: gone })).toEqual([]);
+    expect((await cg.pending(stream)).map((p) => [p.id, p.deliveries])).toEqual([
+      [first, 1],
+      [second, 1],
+      [gone, 1],
+      [theirs, 1],
+    ]);
+  });
+
   it('read with noAck leaves nothing pending', async () => {
     const { cg, streams, a } = await abc('noack');
     await a.add({ n: 1 });

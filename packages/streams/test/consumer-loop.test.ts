@@ -179,6 +179,50 @@ describe('ConsumerLoop', () => {
     await waitFor('its acknowledgement', async () => (await group.pending(stream)).length === 0);
   });
 
+  it('retries a batch that failed for Redis without counting a delivery, so a failover cannot make it poison', async () => {
+    // The cluster failover of #19: a batch whose script kept failing while a master was replaced was
+    // re-read with XREADGROUP 0 at each retry, one delivery each; four retries took healthy entries to
+    // 5 deliveries (the default --max-deliveries) and the reaper dead-lettered them as poison.
+    const stream = key('retry-quietly');
+    const group = new ConsumerGroup(redis, 'g', [stream], 'worker-1');
+    await group.create();
+    const ids = await addEntries(redis, stream, 3);
+    let attempts = 0;
+    const deliveries: number[][] = [];
+    const handledIds: string[] = [];
+    const { logger } = startLoop({
+      stream,
+      pendingCheckMs: 50,
+      handle: async (read) => {
+        deliveries.push((await group.pending(stream)).map((p) => p.deliveries));
+        if (++attempts <= 4) throw new Error("READONLY You can't write against a read only replica.");
+        for (const { entries } of read) await redis.xack(stream, 'g', ...entries.map((e) => e.id));
+        handledIds.push(...read.flatMap((b) => b.entries.map((e) => e.id)));
+      },
+    });
+    await waitFor('the batch handled after 4 failures', () => handledIds.length === 3, 10_000);
+    expect(handledIds).toEqual(ids);
+    expect(attempts).toBe(5);
+    // Each attempt saw the entries delivered once: the first read, and no more.
+    expect(deliveries).toEqual(Array.from({ length: 5 }, () => [1, 1, 1]));
+    expect(await group.pending(stream)).toEqual([]);
+    expect(logger.lines.filter((l) => l.msg === 'consumer loop iteration failed; retrying')).toHaveLength(4);
+  });
+
+  it('still counts a delivery when it re-reads its own pending entries after a restart or on its periodic check', async () => {
+    // What the reaper's poison detection needs: an entry that kills the process counts at each restart.
+    const stream = key('restart-counts');
+    const group = new ConsumerGroup(redis, 'g', [stream], 'worker-1');
+    await group.create();
+    const [id] = await addEntries(redis, stream, 1);
+    await group.read({ count: 1 });
+    const { handled } = startLoop({ stream, pendingCheckMs: 100, keepPending: () => true });
+    await waitFor('two re-reads of the pending entry', () => handled().length >= 2);
+    const [left] = await group.pending(stream);
+    expect(left?.id).toBe(id);
+    expect(left?.deliveries).toBeGreaterThanOrEqual(3);
+  });
+
   it('acknowledges its pending entries that were deleted from the stream instead of handing them over', async () => {
     const stream = key('deleted');
     const group = new ConsumerGroup(redis, 'g', [stream], 'worker-1');

@@ -24,6 +24,8 @@ import { startLiveAggregator, startQuickReaper } from '../src/services.js';
 const RUNS = Number(process.env.FAILOVER_RUNS ?? 10);
 // FAILOVER_WAIT_REPLICAS=0 runs the same without the setting, to see what the default loses.
 const WAIT_REPLICAS = process.env.FAILOVER_WAIT_REPLICAS ?? '1';
+// A failed run prints the dead letters, late readings and the end of every process's output (info
+// level); FAILOVER_LOG_DIR=<dir> also keeps every process's whole output of every run there.
 
 /** Characters of each process's output printed when a run fails. */
 const TAIL_CHARS = 6000;

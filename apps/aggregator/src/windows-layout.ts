@@ -26,8 +26,8 @@ export interface LayoutDeps {
 
 function mismatch(keys: PipelineKeys, counted: WindowLayout, mine: WindowLayout): WindowsMismatchError {
   return new WindowsMismatchError(
-    `${keys.averages} is counted with --windows ${counted}, not ${mine}: run with --windows ${counted}, ` +
-      `or stop the aggregators of ${counted} and start once with --change-windows to count with ${mine} from the next UTC midnight`,
+    `${keys.averages} is counted with ${counted.flags}, not ${mine.flags}: run with ${counted.flags}, ` +
+      `or stop the aggregators of ${counted.flags} and start once with --change-windows to count with ${mine.flags} from the next UTC midnight`,
   );
 }
 

@@ -1,9 +1,9 @@
 import {
   expectAveragesToMatch,
   expectedHours,
+  disordered,
   expectWindowsToMatch,
   holdsEntries,
-  prng,
   readingsBetween,
   sharedRedis,
   startDrainer,
@@ -20,29 +20,6 @@ const { drain } = inProcessAggregators();
 const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
 const SIZES = ['1m', '1h', '1d'];
 const windows = WindowLayout.parse(SIZES.join(','));
-
-/**
- * The readings in blocks of `spanMs` of event time, each block shuffled: out of order by less than the
- * grace (5 s), so none may be late.
- */
-function disordered(readings: Reading[], spanMs: number, seed: number): Reading[] {
-  const random = prng(seed);
-  const blocks = new Map<number, Reading[]>();
-  for (const r of readings) {
-    const block = Math.floor(r.ts / spanMs);
-    blocks.set(block, [...(blocks.get(block) ?? []), r]);
-  }
-  return [...blocks.keys()]
-    .sort((a, b) => a - b)
-    .flatMap((b) => {
-      const list = blocks.get(b)!;
-      for (let i = list.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [list[i], list[j]] = [list[j]!, list[i]!];
-      }
-      return list;
-    });
-}
 
 describe('--windows 1m,1h,1d with drain', () => {
   it('publishes every window of every size once, exactly, across UTC midnight and out of order', async () => {

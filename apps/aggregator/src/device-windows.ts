@@ -30,18 +30,8 @@ interface DeviceTotals {
 function unpack(packed: string): DeviceTotals | undefined {
   const p = packed.split(' ').map(Number);
   if (p.length !== 9 || p.some((x) => !Number.isFinite(x))) return undefined;
-  const [n, sum, sq, min, max, first, last, humidityN, humiditySum] = p as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return { n, sum, sq, min, max, first, last, humidityN, humiditySum };
+  const [n, sum, sq, min, max, first, last, humidityN, humiditySum] = p as number[];
+  return { n, sum, sq, min, max, first, last, humidityN, humiditySum } as DeviceTotals;
 }
 
 /**

@@ -1,9 +1,7 @@
 import {
-  disordered,
   expectAveragesToMatch,
   expectDeviceWindowsToMatch,
   expectedHours,
-  expectWindowsToMatch,
   readingsBetween,
   sharedRedis,
   WindowTally,
@@ -11,12 +9,11 @@ import {
 } from '@pipe/fixtures';
 import {
   DAY_MS,
+  encodeReading,
   HOUR_MS,
   NO_WAIT,
   parseWindowSize,
-  type Reading,
   shardOfDevice,
-  Stream,
   WindowLayout,
 } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
@@ -31,42 +28,8 @@ const SIZES = ['1m', '1h', '1d'];
 const windows = WindowLayout.parse(SIZES.join(','));
 const perDevice = { windows: windows.withPerDevice(true), perDevice: true };
 
-describe('--windows 1m,1h,1d --per-device', () => {
-  it('publishes every device’s window of every size once, exactly, across UTC midnight, out of order, and none of the late readings', async () => {
-    const { keys } = fresh();
-    const midnight = today - DAY_MS;
-    const readings = disordered(
-      readingsBetween(midnight - 70 * 60_000 + 3_000, midnight + 75 * 60_000, 20_000, 4, 41),
-      4_000,
-      7,
-    );
-    await writeReadings(redis, keys, readings);
-    await redis.xadd(
-      keys.partitionKeyFor(midnight),
-      '*',
-      'device',
-      'x',
-      'ts',
-      String(midnight),
-      'temp_f',
-      'hot',
-    );
-    const run = await drain(keys, perDevice);
-    expect(run.logged('drained')[0]).toMatchObject({ readings: readings.length });
-    expect(await redis.hgetall(keys.windowsLayout)).toEqual({ 0: '1m,1h,1d+device' });
-
-    // Stragglers of published windows: late, in no tier of the fleet or of their device.
-    const stragglers: Reading[] = [
-      { device: 'sensor-1', ts: midnight + 60_500, temp_f: 99 },
-      { device: 'sensor-9', ts: midnight - 30 * 60_000, temp_f: 1, humidity: 5 },
-    ];
-    await writeReadings(redis, keys, stragglers);
-    await drain(keys, perDevice);
-    await expectWindowsToMatch(redis, keys, new WindowTally(SIZES, { perDevice: true }).addAll(readings));
-    expect(await new Stream(redis, keys.late).length()).toBe(2);
-    expect(await new Stream(redis, keys.deadLetters).length()).toBe(1);
-  });
-
+// Every device's windows across UTC midnight, out of order, and late: windows-drain.test.ts (--per-device).
+describe('--per-device', () => {
   it('merges a device that wrote to two shards of a day (a re-sharded day) exactly once, with 1h alone', async () => {
     const { keys } = fresh();
     const from = today - DAY_MS + 7 * HOUR_MS + 11_000;
@@ -75,17 +38,7 @@ describe('--windows 1m,1h,1d --per-device', () => {
     const pipeline = redis.pipeline();
     readings.forEach((r, i) => {
       const index = r.device === 'sensor-2' ? shardOfDevice(r.device, 2) : i % 2;
-      pipeline.xadd(
-        keys.partitionKeyFor(r.ts, { index, count: 2 }),
-        '*',
-        'device',
-        r.device,
-        'ts',
-        String(r.ts),
-        'temp_f',
-        String(r.temp_f),
-        ...(r.humidity === undefined ? [] : ['humidity', String(r.humidity)]),
-      );
+      pipeline.xadd(keys.partitionKeyFor(r.ts, { index, count: 2 }), '*', ...encodeReading(r));
     });
     await pipeline.exec();
     await drain(keys, { perDevice: true });

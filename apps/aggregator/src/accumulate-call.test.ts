@@ -103,6 +103,25 @@ describe('accumulateCall', () => {
     expect(call.readings.map((r) => r?.device)).toEqual(['a', 'b', 'a']);
   });
 
+  it('with --per-device, adds each device’s own figures to its window, in the order of the devices', () => {
+    const entries = [
+      reading({ device: 'a', ts: DAY + 5, temp_f: 70.5, humidity: 40 }),
+      reading({ device: 'b', ts: DAY + 7, temp_f: 60 }),
+      reading({ device: 'a', ts: DAY + 3, temp_f: 80.25, humidity: 50 }),
+    ];
+    const call = accumulateCall({ stream: partition, entries }, ctx(), HOURS.withPerDevice(true));
+    const [window] = layout(call.args).hours;
+    expect(window!.slice(9)).toEqual([
+      ['a', 'b'],
+      [5],
+      [
+        // [n, sum, sq, min, max, first ts, last ts, humidity n, humidity sum]
+        [2, 150.75, 70.5 ** 2 + 80.25 ** 2, '70.5', '80.25', DAY + 3, DAY + 5, 2, 90],
+        [1, 60, 3600, '60', '60', DAY + 7, DAY + 7, 0, 0],
+      ],
+    ]);
+  });
+
   it('sends an undecodable entry as a dead letter with its reason and fields, in its place among the others', () => {
     const entries = [
       reading({ device: 'a', ts: DAY + 60_000, temp_f: 50 }),

@@ -29,8 +29,8 @@ export interface AccumulateCall {
   readings: (Reading | undefined)[];
 }
 
-/** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
-class WindowFigures {
+/** Readings' figures: count, sums, bounds and first and last event time. */
+class Figures {
   n = 0;
   sum = 0;
   sq = 0;
@@ -40,13 +40,8 @@ class WindowFigures {
   max: number;
   first: number;
   last: number;
-  readonly devices = new Set<string>();
 
-  /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
-  constructor(
-    first: Reading,
-    private readonly hashKeys: number[],
-  ) {
+  constructor(first: Reading) {
     this.min = this.max = first.temp_f;
     this.first = this.last = first.ts;
   }
@@ -64,23 +59,44 @@ class WindowFigures {
       this.humidityN++;
       this.humiditySum += reading.humidity;
     }
-    this.devices.add(reading.device);
   }
 
-  toJSON() {
-    return [
-      this.n,
-      this.sum,
-      this.sq,
-      this.humidityN,
-      this.humiditySum,
-      String(this.min),
-      String(this.max),
-      this.first,
-      this.last,
-      [...this.devices],
-      this.hashKeys,
-    ];
+  /** A device's figures as the script merges them: `[n, sum, sq, "min", "max", f, l, hn, hsum]`. */
+  toJSON(): unknown[] {
+    const { n, sum, sq, min, max, first, last, humidityN, humiditySum } = this;
+    return [n, sum, sq, String(min), String(max), first, last, humidityN, humiditySum];
+  }
+}
+
+/** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
+class WindowFigures extends Figures {
+  /** Each device's own figures with --per-device; else only its name (null). */
+  readonly devices = new Map<string, Figures | null>();
+
+  /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
+  constructor(
+    first: Reading,
+    private readonly hashKeys: number[],
+    private readonly perDevice: boolean,
+  ) {
+    super(first);
+  }
+
+  override add(reading: Reading): void {
+    super.add(reading);
+    let device = this.devices.get(reading.device);
+    if (device === undefined) {
+      device = this.perDevice ? new Figures(reading) : null;
+      this.devices.set(reading.device, device);
+    }
+    device?.add(reading);
+  }
+
+  override toJSON(): unknown[] {
+    const { n, sum, sq, humidityN, humiditySum, min, max, first, last } = this;
+    const figures = [n, sum, sq, humidityN, humiditySum, String(min), String(max), first, last];
+    const window = [...figures, [...this.devices.keys()], this.hashKeys];
+    return this.perDevice ? [...window, [...this.devices.values()]] : window;
   }
 }
 
@@ -163,7 +179,7 @@ export function accumulateCall(
       const hashes = layout.sizes.map((size) =>
         hashKey(state.window(stream, size, windowOf(reading.ts, size).start)),
       );
-      groups.push(new WindowFigures(reading, hashes));
+      groups.push(new WindowFigures(reading, hashes, layout.perDevice));
       g = groups.length; // 1-based, as Lua indexes
       groupIndex.set(start, g);
     }

@@ -48,7 +48,7 @@ export type AggregatorSettings = Pick<
   Partial<Pick<AggregatorConfig, 'waitReplicas' | 'waitTimeout'>> & {
     /** With drain: how long Redis may keep failing (unreachable, or refusing writes when out of memory). */
     giveUpAfter?: number;
-  } & Partial<Pick<AggregatorConfig, 'windows' | 'keep' | 'changeWindows'>>;
+  } & Partial<Pick<AggregatorConfig, 'windows' | 'perDevice' | 'keep' | 'changeWindows'>>;
 
 export interface AggregatorDeps {
   redis: RedisClient;
@@ -105,7 +105,7 @@ export class Aggregator {
     private readonly deps: AggregatorDeps,
   ) {
     this.state = new AggregatorStateKeys(deps.keys);
-    this.layout = settings.windows ?? WindowLayout.DEFAULT;
+    this.layout = (settings.windows ?? WindowLayout.DEFAULT).withPerDevice(settings.perDevice ?? false);
     // Sizes --keep names that --windows lacks are refused here, before anything connects.
     this.keep = keepOf(settings.keep ?? new Map(), this.layout);
     this.durability = durabilityOf({

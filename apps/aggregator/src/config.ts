@@ -162,10 +162,23 @@ export const AGGREGATOR_SETTINGS = {
     help: 'window sizes to publish, e.g. 1m,1h,1d (1h always among them; others go to <prefix>:averages:<size>)',
     schema: parsed((text) => WindowLayout.parse(text)).prefault('1h'),
   }),
+  /**
+   * Every device's own result of every window size (#16), in `{<prefix>:device:<device>}:<size>`;
+   * recorded with the sizes (`1m,1h,1d+device`), so every instance agrees.
+   */
+  perDevice: setting({
+    flag: '--per-device',
+    env: 'AGGREGATOR_PER_DEVICE',
+    help: "also publish each device's own result of every window size, to {<prefix>:device:<device>}:<size>",
+    schema: z
+      .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
+      .transform((v) => v === true || v === '1' || v === 'true')
+      .default(false),
+  }),
   keep: setting({
     flag: '--keep <size=duration,...>',
     env: 'AGGREGATOR_KEEP',
-    help: 'how long each size is kept, e.g. 1m=12h,1h=30d,1d=400d (default 720 windows, at most 400d; temps:averages keeps --keep-hours)',
+    help: 'how long each size is kept, e.g. 1m=12h,1h=30d,1d=400d (default 720 windows, at most 400d; temps:averages keeps --keep-hours, the per-device 1h tier --keep 1h)',
     schema: parsed(parseKeepEntries).prefault(''),
     shownDefault: '720 windows of each size',
   }),

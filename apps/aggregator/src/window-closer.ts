@@ -1,7 +1,9 @@
 import {
   connectionEpoch,
   DAY_MS,
+  DEFAULT_KEPT_WINDOWS,
   type Durability,
+  MAX_KEEP_MS,
   forwardOutbox,
   HOUR_MS,
   encodeAverage,
@@ -17,6 +19,7 @@ import {
   type WindowSize,
   windowName,
 } from '@pipe/streams';
+import { deviceWindowsOf, publishDeviceWindows } from './device-windows.js';
 import { averageOf, type PartitionTotals, sumHourTotals, windowAverageOf } from './hour-totals.js';
 import { type PartitionProgress, watermarkOf } from './progress.js';
 import type { AggregatorScripts, PublishReply } from './scripts.js';
@@ -366,6 +369,8 @@ export class WindowCloser {
         );
       }
     }
+    if (totals && this.o.layoutOf?.(day).perDevice && (outcome === 'published' || outcome === 'already'))
+      await this.publishDevices(size, start, parts, outcome === 'already' ? detail : totals.sources);
     // Settling (another master on a cluster) strips the totals of their devices and ends the window
     // there: the publication must first be where a failover cannot take it back. publish-hour writes
     // on every outcome, so this WAIT also covers another instance's publication it found.
@@ -390,6 +395,48 @@ export class WindowCloser {
       if (late > 0) await forwardOutbox(this.o.redis, partition, { durability });
     }
     return { outcome };
+  }
+
+  /**
+   * --per-device: each device's result of the window, merged over the partitions the fleet entry sums
+   * (`sources`: on `already`, the ones recorded with it), before any partition settles (settle strips
+   * the device totals): a crash before settle repeats this, and done devices answer `already`.
+   */
+  private async publishDevices(
+    size: WindowSize,
+    start: number,
+    parts: PartitionTotals[],
+    sources: string | string[],
+  ): Promise<void> {
+    const included = new Set<string>(
+      typeof sources === 'string' ? (sources ? JSON.parse(sources) : []) : sources,
+    );
+    const windows = deviceWindowsOf(
+      parts.filter((p) => included.has(p.partition)),
+      start,
+    );
+    const keepOf = (s: WindowSize) =>
+      this.o.keep?.get(s.label) ?? Math.min(s.ms * DEFAULT_KEPT_WINDOWS, MAX_KEEP_MS);
+    const day = Math.floor(start / DAY_MS) * DAY_MS;
+    const counts = await publishDeviceWindows(
+      {
+        redis: this.o.redis,
+        scripts: this.o.scripts,
+        keys: this.o.keys,
+        keepMs: keepOf(size),
+        indexKeepMs: Math.max(...this.layoutOf(day).map(keepOf)),
+        durability: this.o.durability ?? NO_WAIT,
+      },
+      size,
+      start,
+      windows,
+    );
+    if (counts.superseded > 0)
+      this.o.log.error(
+        { size: size.label, start, devices: counts.superseded },
+        'device results not written: their streams hold a later window already',
+      );
+    this.o.log.debug({ size: size.label, start, ...counts }, 'published device results');
   }
 
   private sawPublished(size: WindowSize, start: number): void {

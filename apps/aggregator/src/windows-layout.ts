@@ -26,8 +26,8 @@ export interface LayoutDeps {
 
 function mismatch(keys: PipelineKeys, counted: WindowLayout, mine: WindowLayout): WindowsMismatchError {
   return new WindowsMismatchError(
-    `${keys.averages} is counted with --windows ${counted}, not ${mine}: run with --windows ${counted}, ` +
-      `or stop the aggregators of ${counted} and start once with --change-windows to count with ${mine} from the next UTC midnight`,
+    `${keys.averages} is counted with ${counted.flags}, not ${mine.flags}: run with ${counted.flags}, ` +
+      `or stop the aggregators of ${counted.flags} and start once with --change-windows to count with ${mine.flags} from the next UTC midnight`,
   );
 }
 
@@ -58,7 +58,11 @@ export async function claimLayout(
     }
     return claimLayout(deps, layout, changeWindows);
   }
-  if (!changeWindows) throw mismatch(keys, record.newest, layout);
+  // An instance that started at the same time may have recorded this very layout, then the owner,
+  // between the two reads above: the owner is written after the layout, so a read now sees it.
+  const now = new LayoutRecord(await redis.hgetall(keys.windowsLayout));
+  if (now.newest.equals(layout)) return now;
+  if (!changeWindows) throw mismatch(keys, now.newest, layout);
   const from = (Math.floor(Date.now() / DAY_MS) + 1) * DAY_MS;
   await redis.hset(keys.windowsLayout, String(from), String(layout));
   log.warn(

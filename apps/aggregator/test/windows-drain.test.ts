@@ -1,9 +1,9 @@
 import {
   expectAveragesToMatch,
   expectedHours,
+  disordered,
   expectWindowsToMatch,
   holdsEntries,
-  prng,
   readingsBetween,
   sharedRedis,
   startDrainer,
@@ -20,86 +20,76 @@ const { drain } = inProcessAggregators();
 const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
 const SIZES = ['1m', '1h', '1d'];
 const windows = WindowLayout.parse(SIZES.join(','));
-
-/**
- * The readings in blocks of `spanMs` of event time, each block shuffled: out of order by less than the
- * grace (5 s), so none may be late.
- */
-function disordered(readings: Reading[], spanMs: number, seed: number): Reading[] {
-  const random = prng(seed);
-  const blocks = new Map<number, Reading[]>();
-  for (const r of readings) {
-    const block = Math.floor(r.ts / spanMs);
-    blocks.set(block, [...(blocks.get(block) ?? []), r]);
-  }
-  return [...blocks.keys()]
-    .sort((a, b) => a - b)
-    .flatMap((b) => {
-      const list = blocks.get(b)!;
-      for (let i = list.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [list[i], list[j]] = [list[j]!, list[i]!];
-      }
-      return list;
-    });
-}
+/** The fleet's windows alone, or with every device's (--per-device). */
+const MODES = [
+  ['', false],
+  [' and every device’s (--per-device)', true],
+] as const;
+const settingsOf = (perDevice: boolean) => ({ windows: windows.withPerDevice(perDevice), perDevice });
 
 describe('--windows 1m,1h,1d with drain', () => {
-  it('publishes every window of every size once, exactly, across UTC midnight and out of order', async () => {
-    const { keys } = fresh();
-    const midnight = today - DAY_MS;
-    const readings = disordered(
-      readingsBetween(midnight - 90 * 60_000 + 7_000, midnight + 100 * 60_000, 20_000, 3, 31),
-      4_000,
-      5,
-    );
-    await writeReadings(redis, keys, readings);
-    // An entry that does not decode: dead-lettered, in no window.
-    await redis.xadd(
-      keys.partitionKeyFor(midnight),
-      '*',
-      'device',
-      'x',
-      'ts',
-      String(midnight),
-      'temp_f',
-      'warm',
-    );
-    const run = await drain(keys, { windows });
-    await expectWindowsToMatch(redis, keys, new WindowTally(SIZES).addAll(readings));
-    // temps:averages is still what RU202 readers and the 1h checks expect.
-    await expectAveragesToMatch(redis, keys, expectedHours(readings));
-    expect(run.logged('drained')[0]).toMatchObject({ readings: readings.length });
-    expect(await new Stream(redis, keys.late).length()).toBe(0);
-    expect(await new Stream(redis, keys.deadLetters).length()).toBe(1);
-    // Both days' (partial) days were published: the drain closes every window.
-    expect((await redis.xrange(keys.averagesFor(windows.sizes[2]!), '-', '+')).map(([id]) => id)).toEqual([
-      `${midnight - DAY_MS}-0`,
-      `${midnight}-0`,
-    ]);
-  });
+  it.each(MODES)(
+    'publishes every window of every size%s once, exactly, across UTC midnight and out of order',
+    async (_, perDevice) => {
+      const { keys } = fresh();
+      const midnight = today - DAY_MS;
+      const readings = disordered(
+        readingsBetween(midnight - 90 * 60_000 + 7_000, midnight + 100 * 60_000, 20_000, 3, 31),
+        4_000,
+        5,
+      );
+      await writeReadings(redis, keys, readings);
+      // An entry that does not decode: dead-lettered, in no window.
+      await redis.xadd(
+        keys.partitionKeyFor(midnight),
+        '*',
+        'device',
+        'x',
+        'ts',
+        String(midnight),
+        'temp_f',
+        'warm',
+      );
+      const run = await drain(keys, settingsOf(perDevice));
+      await expectWindowsToMatch(redis, keys, new WindowTally(SIZES, { perDevice }).addAll(readings));
+      // temps:averages is still what RU202 readers and the 1h checks expect.
+      await expectAveragesToMatch(redis, keys, expectedHours(readings));
+      expect(run.logged('drained')[0]).toMatchObject({ readings: readings.length });
+      expect(await new Stream(redis, keys.late).length()).toBe(0);
+      expect(await new Stream(redis, keys.deadLetters).length()).toBe(1);
+      // Both days' (partial) days were published: the drain closes every window.
+      expect((await redis.xrange(keys.averagesFor(windows.sizes[2]!), '-', '+')).map(([id]) => id)).toEqual([
+        `${midnight - DAY_MS}-0`,
+        `${midnight}-0`,
+      ]);
+    },
+  );
 
-  it('sends a reading of a published window to the late stream, naming the window, and counts it in no size', async () => {
-    const { keys } = fresh();
-    const from = today - DAY_MS + 5 * HOUR_MS;
-    // Up to 06:30: the drain closes minute 06:29, hour 06:00 and the day.
-    const readings = readingsBetween(from, from + 90 * 60_000, 30_000, 2, 9);
-    await writeReadings(redis, keys, readings);
-    await drain(keys, { windows });
-    const stragglers: Reading[] = [
-      { device: 'late-1', ts: from + 61_000, temp_f: 99 },
-      // Its minute (06:45) was never open, but its hour was published: late in every size.
-      { device: 'late-2', ts: from + HOUR_MS + 45 * 60_000, temp_f: 12.5 },
-    ];
-    await writeReadings(redis, keys, stragglers);
-    await drain(keys, { windows });
-    await expectWindowsToMatch(redis, keys, new WindowTally(SIZES).addAll(readings));
-    const late = await redis.xrange(keys.late, '-', '+');
-    expect(late.map(([, f]) => f[f.indexOf('reason') + 1])).toEqual([
-      `window 1m ${from + 60_000} was already closed`,
-      `hour ${from + HOUR_MS} was already closed`,
-    ]);
-  });
+  it.each(MODES)(
+    'sends a reading of a published window to the late stream, naming the window, and counts it in no size%s',
+    async (_, perDevice) => {
+      const { keys } = fresh();
+      const from = today - DAY_MS + 5 * HOUR_MS;
+      // Up to 06:30: the drain closes minute 06:29, hour 06:00 and the day.
+      const readings = readingsBetween(from, from + 90 * 60_000, 30_000, 2, 9);
+      await writeReadings(redis, keys, readings);
+      await drain(keys, settingsOf(perDevice));
+      const stragglers: Reading[] = [
+        { device: 'sensor-1', ts: from + 61_000, temp_f: 99 },
+        // Its minute (06:45) was never open, but its hour was published: late in every size.
+        { device: 'late-2', ts: from + HOUR_MS + 45 * 60_000, temp_f: 12.5 },
+      ];
+      await writeReadings(redis, keys, stragglers);
+      await drain(keys, settingsOf(perDevice));
+      // With --per-device, late-2 has no stream of any size, and sensor-1's minute holds its readings only.
+      await expectWindowsToMatch(redis, keys, new WindowTally(SIZES, { perDevice }).addAll(readings));
+      const late = await redis.xrange(keys.late, '-', '+');
+      expect(late.map(([, f]) => f[f.indexOf('reason') + 1])).toEqual([
+        `window 1m ${from + 60_000} was already closed`,
+        `hour ${from + HOUR_MS} was already closed`,
+      ]);
+    },
+  );
 
   it('keeps the fleet streams of other sizes at --keep', async () => {
     const { keys } = fresh();

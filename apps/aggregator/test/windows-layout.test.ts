@@ -37,16 +37,21 @@ describe('the window layout record', () => {
     await writeReadings(redis, keys, readings);
     await drain(keys, { windows });
     await writeReadings(redis, keys, readingsBetween(from + HOUR_MS, from + 2 * HOUR_MS, 60_000, 2, 3));
-    for (const other of [undefined, WindowLayout.parse('5m,1h')]) {
-      const run = start(keys, { drain: true, ...(other ? { windows: other } : {}) });
+    // Per-device results are part of the layout: the same sizes with --per-device are another layout.
+    for (const other of [undefined, WindowLayout.parse('5m,1h'), windows.withPerDevice(true)]) {
+      const flags = other?.flags ?? '--windows 1h';
+      const run = start(keys, {
+        drain: true,
+        ...(other ? { windows: other, perDevice: other.perDevice } : {}),
+      });
       const err = await run.ended.then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(WindowsMismatchError);
       expect((err as Error).message).toBe(
-        `${keys.averages} is counted with --windows 1m,1h,1d, not ${other ?? '1h'}: run with --windows 1m,1h,1d, ` +
-          `or stop the aggregators of 1m,1h,1d and start once with --change-windows to count with ${other ?? '1h'} from the next UTC midnight`,
+        `${keys.averages} is counted with --windows 1m,1h,1d, not ${flags}: run with --windows 1m,1h,1d, ` +
+          `or stop the aggregators of --windows 1m,1h,1d and start once with --change-windows to count with ${flags} from the next UTC midnight`,
       );
     }
     // The refused runs read nothing: the second hour is still unread.

@@ -72,8 +72,8 @@ describe('pipe-aggregator run --windows', () => {
     const mismatched = await runApp('aggregator', ['run', '--drain', ...flags]);
     expect(mismatched.code).toBe(1);
     expect(mismatched.stderr.trim().split('\n')).toEqual([
-      `pipe-aggregator: ${keys.averages} is counted with --windows 5m,1h,1d, not 1h: run with --windows 5m,1h,1d, ` +
-        'or stop the aggregators of 5m,1h,1d and start once with --change-windows to count with 1h from the next UTC midnight',
+      `pipe-aggregator: ${keys.averages} is counted with --windows 5m,1h,1d, not --windows 1h: run with --windows 5m,1h,1d, ` +
+        'or stop the aggregators of --windows 5m,1h,1d and start once with --change-windows to count with --windows 1h from the next UTC midnight',
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { appMain, backfillLastHours, runApp } from '@pipe/fixtures';
 import { aclSetUserArgs, pipelineAcl, type ServiceName } from '@pipe/service';
-import { PipelineKeys } from '@pipe/streams';
+import { HOUR_WINDOW, PipelineKeys } from '@pipe/streams';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, RedisServer, runNode, startNode, waitFor } from '@pipe/testkit';
@@ -49,10 +49,15 @@ describe('least-privilege users', () => {
     const drained = await runApp(
       'aggregator',
       ['run', '--drain', '--consumer', 'crashed', '--idle-close', '1s'],
-      { REDIS_URL: urlFor('aggregator') },
+      // --per-device: the user also writes every device's streams and the devices index.
+      { REDIS_URL: urlFor('aggregator'), AGGREGATOR_PER_DEVICE: '1' },
     );
     expect(drained.code, drained.stderr).toBe(0);
     expect(await admin.xlen(keys.averages)).toBe(4);
+    const devices = await admin.zrange(keys.devicesIndex, 0, -1);
+    expect(devices.length).toBeGreaterThan(0);
+    expect(await admin.xlen(keys.deviceWindows(devices[0]!, HOUR_WINDOW))).toBeGreaterThan(0);
+    expect(await admin.hlen(keys.devicesLatest)).toBe(devices.length);
     expect(await admin.xlen(keys.deadLetters)).toBe(1);
 
     const swept = await runApp('reaper', ['once', '--min-idle', '0', '--consumer-ttl', '0'], {

@@ -1,4 +1,4 @@
-import { appMain, runApp } from '@pipe/fixtures';
+import { appMain, expectWindowsToMatch, runApp, WindowTally } from '@pipe/fixtures';
 import {
   connect,
   DAY_MS,
@@ -48,7 +48,7 @@ function waitForJson(url: string): Promise<unknown> {
 }
 
 describe('on a 3-master Redis Cluster', () => {
-  it('producer with 3 shards, two aggregators, the reaper and the viewer publish exact averages, once per hour', async () => {
+  it('producer with 3 shards, two aggregators (--windows 1m,1h,1d --per-device), the reaper and the viewer publish exact averages, once per window and device', async () => {
     const prefix = randomPrefix('cluster');
     const keys = new PipelineKeys(prefix);
     const flags = ['--cluster-nodes', cluster.servers.seeds, '--prefix', prefix];
@@ -88,10 +88,12 @@ describe('on a 3-master Redis Cluster', () => {
 
     // What the averages must be, computed from the partitions themselves.
     const expected = new Map<number, Expected>();
+    const tally = new WindowTally(['1m', '1h', '1d'], { perDevice: true });
     for (const shard of shards) {
       for (const [id, fields] of await cluster.redis.xrange(shard, '-', '+')) {
         const decoded = decodeReading(id, fields);
         if (!decoded.ok) continue;
+        tally.add(decoded.value);
         const { ts, temp_f, device } = decoded.value;
         const hour = hourWindowOf(ts).start;
         const e = expected.get(hour) ?? { n: 0, sum: 0, min: temp_f, max: temp_f, devices: new Set() };
@@ -113,7 +115,13 @@ describe('on a 3-master Redis Cluster', () => {
     try {
       const drains = await Promise.all(
         ['a', 'b'].map((name) =>
-          runApp('aggregator', ['run', '--drain', ...flags, '--consumer', `agg-${name}`], {}, 90_000),
+          runApp(
+            'aggregator',
+            ['run', '--drain', ...flags, '--consumer', `agg-${name}`],
+            // Every device's results, each on its device's slot: one call per device, across masters.
+            { AGGREGATOR_WINDOWS: '1m,1h,1d', AGGREGATOR_PER_DEVICE: 'true', AGGREGATOR_KEEP: '1m=1d' },
+            90_000,
+          ),
         ),
       );
       for (const drain of drains) expect(drain.code, drain.stderr).toBe(0);
@@ -140,6 +148,7 @@ describe('on a 3-master Redis Cluster', () => {
     }
     expect(await cluster.redis.xlen(keys.deadLetters)).toBe(1);
     expect(await cluster.redis.xlen(keys.late)).toBe(0);
+    await expectWindowsToMatch(cluster.redis, keys, tally);
 
     const tail = await runApp('averages-viewer', ['tail', ...flags, '--json']);
     expect(tail.code, tail.stderr).toBe(0);

@@ -59,6 +59,8 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
     ...patterns.outputStreams.flatMap((stream) => rules(stream, patterns.companionsOf(stream))),
     // --windows: the fleet streams of other sizes (`temps:averages:1m`) and their sources.
     ...rules(patterns.fleetWindows, patterns.companionsOf(patterns.fleetWindows)),
+    // --per-device: every device's streams of every size, and the devices index.
+    ...rules(patterns.deviceWindows, patterns.devicesIndex, patterns.devicesLatest),
   ];
   // The reaper's own keys: the dead letters (and their forwarding marks, outbox moves) and its lease.
   const reaperOwnKeys = rules(

@@ -256,6 +256,7 @@ describe('key patterns', () => {
       keys.deviceWindows('site:7.a_b', parseWindowSize('1d')),
     ],
     devicesIndex: [keys.devicesIndex],
+    devicesLatest: [keys.devicesLatest],
     reaperLease: [keys.reaperLease],
     viewerPosition: [keys.viewerPosition('default'), keys.viewerPosition('ops:1')],
     foreign: [
@@ -286,6 +287,7 @@ describe('key patterns', () => {
     ['fleetWindows', [patterns.fleetWindows], ['fleetWindow']],
     ['deviceWindows', [patterns.deviceWindows], ['deviceWindow']],
     ['devicesIndex', [patterns.devicesIndex], ['devicesIndex']],
+    ['devicesLatest', [patterns.devicesLatest], ['devicesLatest']],
   ])('%s matches exactly the keys of its kinds', (_name, globs, expected) => {
     for (const [kind, keysOfKind] of Object.entries(kinds)) {
       for (const key of keysOfKind) {
@@ -339,5 +341,7 @@ describe('window keys', () => {
     expect(keys.windowsLayout).toBe('{temps:averages}:windows');
     expect(calculateSlot(keys.windowsLayout)).toBe(calculateSlot(keys.averages));
     expect(keys.devicesIndex).toBe('temps:devices');
+    expect(keys.devicesLatest).toBe('{temps:devices}:latest');
+    expect(calculateSlot(keys.devicesLatest)).toBe(calculateSlot(keys.devicesIndex));
   });
 });

@@ -128,6 +128,14 @@ export class PipelineKeys {
   }
 
   /**
+   * Each indexed device's latest 1h result (hash: device → JSON), beside the index in its slot, so one
+   * slot answers "every device with its last reading and latest hour".
+   */
+  get devicesLatest(): string {
+    return companionKeyOf(this.devicesIndex, 'latest');
+  }
+
+  /**
    * The window layout of each UTC day (`<first day ms>` → `1m,1h,1d`), beside the averages stream;
    * absent for a pipeline that only ever ran `1h`. See LayoutRecord.
    */
@@ -201,6 +209,7 @@ export class PipelineKeys {
       fleetWindows: `${this.averages}:*`,
       deviceWindows: `{${prefix}:device:*`,
       devicesIndex: this.devicesIndex,
+      devicesLatest: this.devicesLatest,
     };
   }
 }
@@ -241,4 +250,6 @@ export interface KeyPatterns {
   deviceWindows: string;
   /** The index of devices with results. */
   devicesIndex: string;
+  /** The latest 1h result of each indexed device: `{temps:devices}:latest`. */
+  devicesLatest: string;
 }

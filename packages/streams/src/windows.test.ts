@@ -47,6 +47,17 @@ describe('WindowLayout', () => {
     expect(layout.equals(WindowLayout.parse('1m,1h,1d'))).toBe(true);
   });
 
+  it('records per-device results as +device, which makes 1h no longer the default', () => {
+    const layout = WindowLayout.parse('1d,1m,1h').withPerDevice(true);
+    expect(layout.toString()).toBe('1m,1h,1d+device');
+    expect(layout.flags).toBe('--windows 1m,1h,1d --per-device');
+    expect(WindowLayout.parse('1m,1h,1d+device').equals(layout)).toBe(true);
+    expect(layout.equals(WindowLayout.parse('1m,1h,1d'))).toBe(false);
+    const hour = WindowLayout.parse('1h+device');
+    expect([hour.perDevice, hour.isDefault, hour.sizes.length]).toEqual([true, false, 1]);
+    expect(WindowLayout.DEFAULT.flags).toBe('--windows 1h');
+  });
+
   it('is the default for 1h alone', () => {
     expect(WindowLayout.parse('1h').isDefault).toBe(true);
     expect(WindowLayout.DEFAULT.toString()).toBe('1h');

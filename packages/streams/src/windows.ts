@@ -68,6 +68,9 @@ export function windowOf(ts: number, size: WindowSize): { start: number; end: nu
   return { start, end: start + size.ms };
 }
 
+/** How the layout record marks a layout with per-device results: `1m,1h,1d+device`. */
+const PER_DEVICE_SUFFIX = '+device';
+
 /**
  * The window sizes an aggregator closes, finest first (`--windows`). Each is a multiple of the next
  * finer one, so a coarser window is a whole number of finer ones (its totals are their sum), and `1h`
@@ -76,7 +79,14 @@ export function windowOf(ts: number, size: WindowSize): { start: number; end: nu
 export class WindowLayout {
   readonly sizes: readonly WindowSize[];
 
-  constructor(sizes: WindowSize[]) {
+  /**
+   * `perDevice` (`--per-device`): every device's own result of every size too, beside the fleet's
+   * (recorded as `+device` after the sizes).
+   */
+  constructor(
+    sizes: WindowSize[],
+    readonly perDevice = false,
+  ) {
     const sorted = [...new Map(sizes.map((s) => [s.label, s])).values()].sort((a, b) => a.ms - b.ms);
     if (!sorted.some((s) => s.label === '1h'))
       throw new InvalidWindowsError(
@@ -90,20 +100,27 @@ export class WindowLayout {
     this.sizes = sorted;
   }
 
-  /** `1m,1h,1d` in any order; duplicates count once. */
+  /** `1m,1h,1d` in any order, `+device` after them for per-device results; duplicates count once. */
   static parse(text: string): WindowLayout {
-    const parts = text.split(',').map((s) => s.trim());
+    const perDevice = text.trim().endsWith(PER_DEVICE_SUFFIX);
+    const sizes = perDevice ? text.trim().slice(0, -PER_DEVICE_SUFFIX.length) : text;
+    const parts = sizes.split(',').map((s) => s.trim());
     if (parts.some((p) => p === ''))
       throw new InvalidWindowsError(`not a window list: ${JSON.stringify(text)}`);
-    return new WindowLayout(parts.map(parseWindowSize));
+    return new WindowLayout(parts.map(parseWindowSize), perDevice);
+  }
+
+  /** The same sizes, with or without per-device results. */
+  withPerDevice(perDevice: boolean): WindowLayout {
+    return new WindowLayout([...this.sizes], perDevice);
   }
 
   /** The layout of a pipeline that never chose one: `1h` only, today's keys, fields and scripts. */
   static readonly DEFAULT = new WindowLayout([HOUR_WINDOW]);
 
-  /** True for `1h` alone: the aggregator then runs exactly as before windows existed. */
+  /** True for `1h` alone without devices: the aggregator then runs exactly as before windows existed. */
   get isDefault(): boolean {
-    return this.sizes.length === 1;
+    return this.sizes.length === 1 && !this.perDevice;
   }
 
   /** The size readings are counted into; the coarser ones are rolled up from it. */
@@ -122,9 +139,14 @@ export class WindowLayout {
     return i > 0 ? this.sizes[i - 1] : undefined;
   }
 
-  /** `1m,1h,1d`: as the flag takes it and the layout record stores it. */
+  /** `1m,1h,1d` (`1m,1h,1d+device` per device): as the layout record stores it. */
   toString(): string {
-    return this.sizes.map((s) => s.label).join(',');
+    return this.sizes.map((s) => s.label).join(',') + (this.perDevice ? PER_DEVICE_SUFFIX : '');
+  }
+
+  /** The aggregator's flags that run this layout: `--windows 1m,1h,1d --per-device`. */
+  get flags(): string {
+    return `--windows ${this.sizes.map((s) => s.label).join(',')}${this.perDevice ? ' --per-device' : ''}`;
   }
 
   equals(other: WindowLayout): boolean {

@@ -22,7 +22,10 @@
   ARGV[5] entries JSON { "i": [id, ...], "k": [finest window index (1-based) or 0 for undecodable, ...],
           "x": [[entry index, reason, original fields JSON], ...], "a": [alert entry indexes] }
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
-          [KEYS index of its window hash of each size, finest first]]
+          [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
+          element: each device's figures, in the order of the devices, [n, sum, sq, "min", "max", first ts,
+          last ts, hn, hsum]. Then each hash's `d:<device>` holds the device's totals packed as
+          `n sum sq min max f l hn hsum` (sums %.17g, bounds the reading's text) instead of `1`.
   ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
           { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
   ARGV[8] late stream   ARGV[9] dead-letter stream   ARGV[10] alerts stream
@@ -46,6 +49,11 @@ local function finite(x) return type(x) == 'number' and x == x and x ~= math.hug
 for _, w in ipairs(windows) do
   if not (finite(w[1]) and finite(w[2]) and finite(w[3]) and finite(w[4]) and finite(w[5])) then
     return redis.error_reply('accumulate-batch: a window\'s figures are not finite numbers; batch refused whole')
+  end
+  for _, d in ipairs(w[12] or {}) do
+    if not (finite(d[2]) and finite(d[3]) and finite(d[9])) then
+      return redis.error_reply('accumulate-batch: a device\'s figures are not finite numbers; batch refused whole')
+    end
   end
 end
 
@@ -133,28 +141,73 @@ end
 local values = nil
 local function recount(g)
   values = values or cjson.decode(ARGV[7])
+  local perDevice = windows[g][12] ~= nil
   local n, sum, sq, hn, hsum, min, max, first, last, devices, seen = 0, 0, 0, 0, 0, nil, nil, nil, nil, {}, {}
+  local figures = {}
   for i = 1, #ids do
     if fresh[i] and windowOf[i] == g then
-      local t, ts = tonumber(values.t[i]), values.s[i]
+      local t, ts, h = tonumber(values.t[i]), values.s[i], values.h[i]
       n = n + 1
       sum = sum + t
       sq = sq + t * t
-      if values.h[i] then
+      if h then
         hn = hn + 1
-        hsum = hsum + values.h[i]
+        hsum = hsum + h
       end
       if not min or t < tonumber(min) then min = values.t[i] end
       if not max or t > tonumber(max) then max = values.t[i] end
       if not first or ts < first then first = ts end
       if not last or ts > last then last = ts end
-      if not seen[values.d[i]] then
-        seen[values.d[i]] = true
-        devices[#devices + 1] = values.d[i]
+      local device = values.d[i]
+      if not seen[device] then
+        seen[device] = #devices + 1
+        devices[#devices + 1] = device
+        if perDevice then figures[#devices] = { 0, 0, 0, values.t[i], values.t[i], ts, ts, 0, 0 } end
+      end
+      if perDevice then
+        local d = figures[seen[device]]
+        d[1], d[2], d[3] = d[1] + 1, d[2] + t, d[3] + t * t
+        if t < tonumber(d[4]) then d[4] = values.t[i] end
+        if t > tonumber(d[5]) then d[5] = values.t[i] end
+        if ts < d[6] then d[6] = ts end
+        if ts > d[7] then d[7] = ts end
+        if h then d[8], d[9] = d[8] + 1, d[9] + h end
       end
     end
   end
-  return { n, sum, sq, hn, hsum, min, max, first, last, devices, windows[g][11] }
+  return { n, sum, sq, hn, hsum, min, max, first, last, devices, windows[g][11], perDevice and figures or nil }
+end
+
+-- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of a
+-- window hash (one HMGET, one HSET per 1000 devices); returns how many devices the hash did not list.
+local function mergeDevices(key, devices, figures)
+  local added = 0
+  for from = 1, #devices, 1000 do
+    local to = math.min(from + 999, #devices)
+    local names = {}
+    for i = from, to do names[#names + 1] = 'd:' .. devices[i] end
+    local old = redis.call('HMGET', key, unpack(names))
+    local packed = {}
+    for i = from, to do
+      local d, o = figures[i], old[i - from + 1]
+      local n, sum, sq, min, max, f, l, hn, hsum = d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]
+      if o then
+        local p = {}
+        for x in string.gmatch(o, '%S+') do p[#p + 1] = x end
+        n, sum, sq = n + tonumber(p[1]), sum + tonumber(p[2]), sq + tonumber(p[3])
+        if tonumber(p[4]) <= tonumber(min) then min = p[4] end
+        if tonumber(p[5]) >= tonumber(max) then max = p[5] end
+        f, l = math.min(f, tonumber(p[6])), math.max(l, tonumber(p[7]))
+        hn, hsum = hn + tonumber(p[8]), hsum + tonumber(p[9])
+      else
+        added = added + 1
+      end
+      packed[#packed + 1] = names[i - from + 1]
+      packed[#packed + 1] = string.format('%d %.17g %.17g %s %s %d %d %d %.17g', n, sum, sq, min, max, f, l, hn, hsum)
+    end
+    redis.call('HSET', key, unpack(packed))
+  end
+  return added
 end
 
 -- Companion state lives as long as its partition, so nothing is left behind when a day expires.
@@ -178,7 +231,10 @@ for g, w in ipairs(windows) do
       if not old[3] or w[8] < tonumber(old[3]) then redis.call('HSET', key, 'f', string.format('%d', w[8])) end
       if not old[4] or w[9] > tonumber(old[4]) then redis.call('HSET', key, 'l', string.format('%d', w[9])) end
       local newDevices = 0
-      for _, device in ipairs(w[10]) do newDevices = newDevices + redis.call('HSETNX', key, 'd:' .. device, 1) end
+      if w[12] then newDevices = mergeDevices(key, w[10], w[12])
+      else
+        for _, device in ipairs(w[10]) do newDevices = newDevices + redis.call('HSETNX', key, 'd:' .. device, 1) end
+      end
       if newDevices > 0 then redis.call('HINCRBY', key, 'devices', newDevices) end
       local start = string.match(key, '(%d+)$')
       redis.call('ZADD', KEYS[3 + j], start, start)

@@ -1,0 +1,178 @@
+import {
+  calculateSlot,
+  connectionEpoch,
+  type DeviceWindow,
+  type Durability,
+  encodeDeviceWindow,
+  isCluster,
+  type PipelineKeys,
+  type RedisClient,
+  waitForReplicas,
+  type WindowSize,
+} from '@pipe/streams';
+import type { PartitionTotals } from './hour-totals.js';
+import type { AggregatorScripts } from './scripts.js';
+
+/** One device's totals of a window, from the packed `d:<device>` fields (accumulate-batch-n.lua). */
+interface DeviceTotals {
+  n: number;
+  sum: number;
+  sq: number;
+  min: number;
+  max: number;
+  first: number;
+  last: number;
+  humidityN: number;
+  humiditySum: number;
+}
+
+/** `n sum sq min max f l hn hsum` as the batch script packs it; undefined for `1` (no --per-device). */
+function unpack(packed: string): DeviceTotals | undefined {
+  const p = packed.split(' ').map(Number);
+  if (p.length !== 9 || p.some((x) => !Number.isFinite(x))) return undefined;
+  const [n, sum, sq, min, max, first, last, humidityN, humiditySum] = p as number[];
+  return { n, sum, sq, min, max, first, last, humidityN, humiditySum } as DeviceTotals;
+}
+
+/**
+ * Every device's result of a window, merged over the partitions whose totals the fleet entry holds (a
+ * device that wrote to two shards of a re-sharded day counts once, with both shards' readings). Settled
+ * totals have no device fields left: their devices are not made again (see the README's known gaps).
+ */
+export function deviceWindowsOf(parts: PartitionTotals[], start: number): Map<string, DeviceWindow> {
+  const totals = new Map<string, DeviceTotals>();
+  for (const { hash } of parts) {
+    for (let i = 0; i < hash.length; i += 2) {
+      if (!hash[i]!.startsWith('d:')) continue;
+      const d = unpack(hash[i + 1]!);
+      if (!d) continue;
+      const device = hash[i]!.slice(2);
+      const t = totals.get(device);
+      if (!t) {
+        totals.set(device, d);
+        continue;
+      }
+      t.n += d.n;
+      t.sum += d.sum;
+      t.sq += d.sq;
+      t.min = Math.min(t.min, d.min);
+      t.max = Math.max(t.max, d.max);
+      t.first = Math.min(t.first, d.first);
+      t.last = Math.max(t.last, d.last);
+      t.humidityN += d.humidityN;
+      t.humiditySum += d.humiditySum;
+    }
+  }
+  const windows = new Map<string, DeviceWindow>();
+  for (const [device, t] of totals) {
+    const mean = t.sum / t.n;
+    windows.set(device, {
+      start,
+      count: t.n,
+      mean,
+      min: t.min,
+      max: t.max,
+      // Population: sqrt(sq/n - mean²), never below 0 (equal readings can round to a tiny negative).
+      stddev: Math.sqrt(Math.max(0, t.sq / t.n - mean * mean)),
+      first_ts: t.first,
+      last_ts: t.last,
+      ...(t.humidityN > 0 ? { average_humidity: t.humiditySum / t.humidityN } : {}),
+    });
+  }
+  return windows;
+}
+
+export interface DevicePublication {
+  redis: RedisClient;
+  scripts: AggregatorScripts;
+  keys: PipelineKeys;
+  /** How long the size's per-device results are kept (--keep), ms. */
+  keepMs: number;
+  /** Devices last seen this long before a window's start leave the index: the longest keep. */
+  indexKeepMs: number;
+  durability: Durability;
+}
+
+export interface DevicesPublished {
+  published: number;
+  already: number;
+  superseded: number;
+}
+
+/** Device calls in flight at once: bounds the replies held, not the rate (ioredis pipelines them). */
+const DEVICE_CALLS_AT_ONCE = 1000;
+
+/**
+ * Writes each device's result of a sealed window to its stream of the size, one single-key script per
+ * device on the device's slot (a cluster refuses a pipeline or script that spans slots), then updates
+ * the devices index. Resolves only when every device call answered (and, with --wait-replicas, its
+ * master's replicas hold it): the caller settles the partitions after it, so a crash before repeats the
+ * calls, and the done devices answer `already`.
+ */
+export async function publishDeviceWindows(
+  o: DevicePublication,
+  size: WindowSize,
+  start: number,
+  windows: Map<string, DeviceWindow>,
+): Promise<DevicesPublished> {
+  const counts: DevicesPublished = { published: 0, already: 0, superseded: 0 };
+  const devices = [...windows.entries()];
+  if (devices.length === 0) return counts;
+  const writtenSince = connectionEpoch(o.redis);
+  for (let from = 0; from < devices.length; from += DEVICE_CALLS_AT_ONCE) {
+    const replies = await Promise.all(
+      devices
+        .slice(from, from + DEVICE_CALLS_AT_ONCE)
+        .map(([device, w]) =>
+          o.scripts.publishDeviceWindow(
+            [o.keys.deviceWindows(device, size)],
+            [start, o.keepMs, o.keepMs + size.ms, ...encodeDeviceWindow(w)],
+          ),
+        ),
+    );
+    for (const [outcome] of replies) counts[outcome]++;
+  }
+  await waitForDeviceReplicas(
+    o,
+    size,
+    devices.map(([device]) => device),
+    writtenSince,
+  );
+  const latest = (w: DeviceWindow) =>
+    size.label === '1h'
+      ? JSON.stringify({
+          start: w.start,
+          count: w.count,
+          mean: w.mean,
+          stddev: w.stddev,
+          min: w.min,
+          max: w.max,
+        })
+      : '';
+  await o.scripts.indexDevices(
+    [o.keys.devicesIndex, o.keys.devicesLatest],
+    [
+      start - o.indexKeepMs,
+      start,
+      JSON.stringify(devices.map(([device, w]) => [device, w.last_ts, latest(w)])),
+    ],
+  );
+  return counts;
+}
+
+/** With --wait-replicas: one WAIT on each master that holds a device key just written. */
+async function waitForDeviceReplicas(
+  o: DevicePublication,
+  size: WindowSize,
+  devices: string[],
+  since: number | undefined,
+): Promise<void> {
+  if (o.durability.replicas <= 0) return;
+  const byMaster = new Map<string, string>();
+  for (const device of devices) {
+    const key = o.keys.deviceWindows(device, size);
+    const master = isCluster(o.redis) ? String(o.redis.slots[calculateSlot(key)]?.[0]) : '';
+    if (!byMaster.has(master)) byMaster.set(master, key);
+  }
+  await Promise.all([...byMaster.values()].map((key) => waitForReplicas(o.redis, key, o.durability, since)));
+}

@@ -1,0 +1,116 @@
+import {
+  expectAveragesToMatch,
+  expectDeviceWindowsToMatch,
+  expectedHours,
+  readingsBetween,
+  sharedRedis,
+  WindowTally,
+  writeReadings,
+} from '@pipe/fixtures';
+import {
+  DAY_MS,
+  encodeReading,
+  HOUR_MS,
+  NO_WAIT,
+  parseWindowSize,
+  shardOfDevice,
+  WindowLayout,
+} from '@pipe/streams';
+import { describe, expect, it } from 'vitest';
+import { deviceWindowsOf, publishDeviceWindows } from '../src/device-windows.js';
+import { defineAggregatorScripts } from '../src/scripts.js';
+import { inProcessAggregators } from './in-process.js';
+
+const { redis, fresh } = sharedRedis('dev');
+const { drain } = inProcessAggregators();
+const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+const SIZES = ['1m', '1h', '1d'];
+const windows = WindowLayout.parse(SIZES.join(','));
+const perDevice = { windows: windows.withPerDevice(true), perDevice: true };
+
+// Every device's windows across UTC midnight, out of order, and late: windows-drain.test.ts (--per-device).
+describe('--per-device', () => {
+  it('merges a device that wrote to two shards of a day (a re-sharded day) exactly once, with 1h alone', async () => {
+    const { keys } = fresh();
+    const from = today - DAY_MS + 7 * HOUR_MS + 11_000;
+    const readings = readingsBetween(from, from + 2 * HOUR_MS, 30_000, 3, 5);
+    // Each device alternates between the shards; sensor-2 writes to its own shard only.
+    const pipeline = redis.pipeline();
+    readings.forEach((r, i) => {
+      const index = r.device === 'sensor-2' ? shardOfDevice(r.device, 2) : i % 2;
+      pipeline.xadd(keys.partitionKeyFor(r.ts, { index, count: 2 }), '*', ...encodeReading(r));
+    });
+    await pipeline.exec();
+    await drain(keys, { perDevice: true });
+    await expectDeviceWindowsToMatch(
+      redis,
+      keys,
+      new WindowTally(['1h'], { perDevice: true }).addAll(readings),
+    );
+    await expectAveragesToMatch(redis, keys, expectedHours(readings));
+    // The fleet's hour keeps its RU202 fields (1h alone).
+    const [[, fields]] = (await redis.xrange(keys.averages, '-', '+', 'COUNT', 1)) as [[string, string[]]];
+    expect(fields).not.toContain('stddev_temp_f');
+  });
+
+  it('keeps each device’s tier at --keep (MINID ~) and expires it keep + size after its last write', async () => {
+    const { keys } = fresh();
+    const from = today - DAY_MS + 3 * HOUR_MS;
+    await writeReadings(redis, keys, readingsBetween(from, from + 3 * HOUR_MS, 60_000, 1, 3));
+    await drain(keys, { ...perDevice, keep: new Map([['1m', HOUR_MS]]) });
+    const minutes = keys.deviceWindows('sensor-0', parseWindowSize('1m'));
+    // MINID ~ removes whole nodes of 100 entries: between 60 and 160 of the 180 minutes stay.
+    const kept = await redis.xlen(minutes);
+    expect(kept).toBeGreaterThanOrEqual(60);
+    expect(kept).toBeLessThan(180);
+    const ttl = await redis.pttl(minutes);
+    expect(ttl).toBeGreaterThan(HOUR_MS);
+    expect(ttl).toBeLessThanOrEqual(HOUR_MS + 60_000);
+    // The other tiers keep their default: 720 windows, at most 400 days.
+    expect(await redis.xlen(keys.deviceWindows('sensor-0', parseWindowSize('1h')))).toBe(3);
+    expect(await redis.pttl(keys.deviceWindows('sensor-0', parseWindowSize('1d')))).toBeGreaterThan(
+      399 * DAY_MS,
+    );
+  });
+});
+
+describe('publishDeviceWindows', () => {
+  it('writes each device once: a repeat (a crash before settle) answers already, an older window superseded', async () => {
+    const { keys } = fresh();
+    const scripts = defineAggregatorScripts(redis);
+    const size = parseWindowSize('1m');
+    const start = today - DAY_MS;
+    const packed = (n: number, sum: number, min: string) =>
+      `${n} ${sum} ${sum * sum} ${min} ${min} ${start + 1} ${start + 2} 0 0`;
+    const parts = [
+      { partition: 'a', hash: ['n', '2', 'd:one', packed(1, 50, '50'), 'd:two', packed(1, 60, '60')] },
+      { partition: 'b', hash: ['n', '1', 'd:one', packed(1, 70, '70')] },
+    ];
+    const devices = deviceWindowsOf(parts, start);
+    expect(devices.get('one')).toMatchObject({ count: 2, mean: 60, min: 50, max: 70, stddev: 10 });
+    const o = { redis, scripts, keys, keepMs: HOUR_MS, indexKeepMs: DAY_MS, durability: NO_WAIT };
+    expect(await publishDeviceWindows(o, size, start, devices)).toEqual({
+      published: 2,
+      already: 0,
+      superseded: 0,
+    });
+    expect(await publishDeviceWindows(o, size, start, devices)).toEqual({
+      published: 0,
+      already: 2,
+      superseded: 0,
+    });
+    const older = deviceWindowsOf(parts, start - 60_000);
+    expect(await publishDeviceWindows(o, size, start - 60_000, older)).toEqual({
+      published: 0,
+      already: 0,
+      superseded: 2,
+    });
+    expect(await redis.xlen(keys.deviceWindows('one', size))).toBe(1);
+    expect(await redis.zrange(keys.devicesIndex, 0, -1, 'WITHSCORES')).toEqual([
+      'one',
+      String(start + 2),
+      'two',
+      String(start + 2),
+    ]);
+  });
+});

@@ -218,6 +218,84 @@ export const ingestConfig = new CommandConfig({
 export const ingestSchema = ingestConfig.schema;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 
+/** Bytes, as digits or with a binary unit: `65536`, `64kb`, `1mb`. */
+const byteSize = () =>
+  z.string().transform((value, ctx) => {
+    const match = /^(\d+)\s*(b|k|kb|kib|m|mb|mib)?$/i.exec(value.trim());
+    const bytes = match
+      ? Number(match[1]) * (/^k/i.test(match[2] ?? '') ? 1024 : /^m/i.test(match[2] ?? '') ? 1024 ** 2 : 1)
+      : Number.NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 1) {
+      ctx.addIssue({ code: 'custom', message: `not a size in bytes (65536, 64kb, 1mb): ${value}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const { retention, idFromTime, batchSize, shards } = WRITER_SETTINGS;
+
+export const httpConfig = new CommandConfig(
+  {
+    port: setting({
+      flag: '--port <port>',
+      env: 'INGEST_PORT',
+      help: 'port of POST /v1/readings, /healthz, /readyz, /metrics (0: a free one)',
+      schema: z.coerce.number().int().min(0).max(65_535),
+    }),
+    host: setting({
+      flag: '--host <address>',
+      env: 'INGEST_HOST',
+      help: 'address to listen on (0.0.0.0 for every interface)',
+      schema: z.string().min(1).default('127.0.0.1'),
+    }),
+    token: setting({
+      flag: '--token <token>',
+      env: 'INGEST_TOKEN',
+      help: 'bearer token every POST must carry (Authorization: Bearer <token>); prefer the env variable',
+      schema: z.string().min(1).optional(),
+    }),
+    auth: setting({
+      flag: '--no-auth',
+      help: 'accept requests without a token (on purpose: without it, a missing --token is an error)',
+      schema: flag().optional(),
+    }),
+    maxBody: setting({
+      flag: '--max-body <size>',
+      env: 'INGEST_MAX_BODY',
+      help: 'largest request body (bytes, or 64kb, 1mb); more is answered 413',
+      schema: byteSize().prefault('1mb'),
+    }),
+    maxConcurrent: setting({
+      flag: '--max-concurrent <n>',
+      help: 'requests written at once; the others wait unread',
+      schema: positiveInt().max(10_000).default(32),
+    }),
+    writeTimeout: setting({
+      flag: '--write-timeout <duration>',
+      env: 'INGEST_WRITE_TIMEOUT',
+      help: 'how long a request may wait for Redis before it is answered 503 (Retry-After)',
+      schema: positiveDuration().prefault('5s'),
+    }),
+    ...CONNECTION_SETTINGS,
+    retention,
+    idFromTime,
+    batchSize,
+    shards,
+  },
+  (schema) =>
+    schema.superRefine((config, ctx) => {
+      if (config.token === undefined && config.auth !== false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token'],
+          message: 'required (--token or INGEST_TOKEN); give --no-auth to accept requests without one',
+        });
+      }
+    }),
+);
+export const httpSchema = httpConfig.schema;
+export type HttpConfig = z.infer<typeof httpSchema>;
+
 export const resetConfig = new CommandConfig({
   yes: setting({
     flag: '--yes',

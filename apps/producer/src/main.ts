@@ -10,10 +10,11 @@ import { Command } from 'commander';
 import type { z } from 'zod';
 import { backfillCommand } from './commands/backfill.js';
 import { EXIT_CODES_HELP } from './commands/exit-codes.js';
+import { httpCommand } from './commands/http.js';
 import { ingestCommand } from './commands/ingest.js';
 import { RESET_DESCRIPTION, resetCommand } from './commands/reset.js';
 import { runCommand } from './commands/run.js';
-import { backfillConfig, ingestConfig, resetConfig, runConfig } from './config.js';
+import { backfillConfig, httpConfig, ingestConfig, resetConfig, runConfig } from './config.js';
 
 const program = new Command('pipe-producer')
   .description(
@@ -63,6 +64,13 @@ command(
   ingestConfig,
   ingestCommand,
 ).addHelpText('after', EXIT_CODES_HELP);
+
+command(
+  'http',
+  'serve POST /v1/readings (NDJSON or a JSON array; bearer token), answered once the readings are written',
+  httpConfig,
+  httpCommand,
+);
 
 command('reset', RESET_DESCRIPTION, resetConfig, resetCommand);
 

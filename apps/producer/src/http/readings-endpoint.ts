@@ -1,0 +1,285 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { probeHandler } from '@pipe/service';
+import { type Logger, type PipelineKeys, type RedisClient, silentLogger } from '@pipe/streams';
+import { Counter, type Registry } from 'prom-client';
+import { type AddReadings, addReadingsCommand } from '../add-readings-script.js';
+import { GaveUpError } from '../errors.js';
+import { type RawRecord, toReading } from '../ingest/records.js';
+import { PartitionWriter, type PartitionWriterOptions, type WriteItem } from '../partition-writer.js';
+import { whyTooFarAhead } from '../reading-check.js';
+import { parseReadingsBody } from './request-body.js';
+
+export const READINGS_PATH = '/v1/readings';
+
+/** Client states in which Redis is known to be unreachable (a connection lost, not one being made). */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+/** What the writer of each request is built with, apart from what the endpoint sets itself. */
+export type EndpointWriterOptions = Omit<
+  PartitionWriterOptions<number>,
+  'giveUpAfterMs' | 'onRejected' | 'addReadings' | 'skipWritten' | 'log'
+>;
+
+export interface ReadingsEndpointSettings {
+  /** The bearer token requests must carry; undefined only with --no-auth. */
+  token: string | undefined;
+  /** Bytes of one request body; more is answered 413. */
+  maxBodyBytes: number;
+  /** Requests written at once; the others wait with their bodies unread (TCP pushes back on the client). */
+  maxConcurrent: number;
+  /** Readings per script call within a request. */
+  batchSize: number;
+  /** How long a request's write may keep retrying while Redis is away before it is answered 503. */
+  writeTimeoutMs: number;
+  /** Retry-After of a 503, in seconds. */
+  retryAfterSeconds: number;
+  writer: EndpointWriterOptions;
+  /** Where /metrics comes from (the writer's metrics and the request counter go there). */
+  registry: Registry;
+  log?: Logger;
+}
+
+/** The answer to a POST: every reading accounted for, by its 0-based index in the body. */
+export interface IngestReply {
+  /** Readings that are in their partitions now (written by this request or an earlier try of it). */
+  written: number;
+  /** Of those, readings a previous request with the same content had written (a retry). */
+  alreadyWritten: number;
+  rejected: { index: number; reason: string }[];
+}
+
+/**
+ * `POST /v1/readings` over node:http, on the producer's write path: each request gets its own
+ * PartitionWriter (validation, retention, shards, the batch script with its ledger), and is answered 200
+ * only once its batches are confirmed. The batch id is derived from a partition batch's content, so a
+ * request retried after a 503, a timeout or a lost reply writes each reading once: the ledger recognises
+ * the batches that did land. Serves /healthz, /readyz and /metrics beside it. No I/O until listen().
+ */
+export class ReadingsEndpoint {
+  private server: Server | undefined;
+  private addReadings: AddReadings | undefined;
+  private probes: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
+  private readonly tokenDigest: Buffer | undefined;
+  private readonly log: Logger;
+  private readonly requests: Counter<'code'>;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly handling = new Set<Promise<void>>();
+  private stopping: Promise<void> | undefined;
+  private stopped!: () => void;
+  private readonly done = new Promise<void>((resolve) => {
+    this.stopped = resolve;
+  });
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: PipelineKeys,
+    private readonly settings: ReadingsEndpointSettings,
+  ) {
+    this.tokenDigest = settings.token === undefined ? undefined : digest(settings.token);
+    this.log = settings.log ?? silentLogger;
+    this.requests = new Counter({
+      name: 'pipe_producer_http_requests_total',
+      help: 'Requests to POST /v1/readings, by status code',
+      labelNames: ['code'],
+      registers: [settings.registry],
+    });
+  }
+
+  get isRunning(): boolean {
+    return this.server !== undefined && this.stopping === undefined;
+  }
+
+  /** Starts serving; resolves with the address (port 0 picks a free one). */
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    if (this.server) throw new Error('ReadingsEndpoint.listen() was called twice');
+    this.addReadings = addReadingsCommand(this.redis);
+    this.probes = probeHandler(this.settings.registry, {
+      redis: this.redis,
+      isRunning: () => this.isRunning,
+    });
+    const server = createServer((req, res) => {
+      const task = this.handle(req, res)
+        .catch((err: unknown) => {
+          this.log.error({ err }, 'request failed');
+          if (!res.headersSent) reply(res, 500, { error: (err as Error).message });
+        })
+        .finally(() => this.handling.delete(task));
+      this.handling.add(task);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+    const address = server.address() as AddressInfo;
+    this.log.info({ host: address.address, port: address.port }, 'listening');
+    return address;
+  }
+
+  /** Resolves once stop() has finished. */
+  run(): Promise<void> {
+    return this.done;
+  }
+
+  /** Stops accepting requests, answers the ones in hand (their writes confirmed), closes every connection. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const server = this.server;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        while (this.handling.size > 0) await Promise.all([...this.handling]);
+        server.closeAllConnections();
+        await closed;
+      }
+      this.stopped();
+    })();
+    return this.stopping;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url?.split('?')[0];
+    if (path !== READINGS_PATH) {
+      if (!(await this.probes!(req, res))) res.writeHead(404).end();
+      return;
+    }
+    const code = await this.ingest(req, res);
+    this.requests.inc({ code: String(code) });
+  }
+
+  /** Answers a request to READINGS_PATH; returns its status. */
+  private async ingest(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
+    if (!this.authorized(req)) {
+      return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.settings.maxBodyBytes) return this.tooLarge(req, res);
+    // Known to be away: answered at once. While the first connection is being made, the writer waits for
+    // it (up to --write-timeout).
+    if (DOWN.has(this.redis.status) || this.stopping) return this.unavailable(res, 'Redis is not reachable');
+    await this.acquire();
+    try {
+      const body = await readBody(req, this.settings.maxBodyBytes);
+      if (body === undefined) return this.tooLarge(req, res);
+      const parsed = parseReadingsBody(body.toString('utf8'));
+      if (!parsed.ok) return reply(res, 400, { error: parsed.reason });
+      return reply(res, 200, await this.write(parsed.records));
+    } catch (err) {
+      if (err instanceof GaveUpError) return this.unavailable(res, 'Redis did not take the readings in time');
+      throw err;
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Writes a request's records through a writer of its own, so that its failure (Redis away for longer
+   * than --write-timeout) is the request's alone; resolves once every batch is confirmed.
+   */
+  private async write(records: (RawRecord | string)[]): Promise<IngestReply> {
+    const rejected: IngestReply['rejected'] = [];
+    const writer = new PartitionWriter<number>(this.redis, this.keys, {
+      ...this.settings.writer,
+      giveUpAfterMs: this.settings.writeTimeoutMs,
+      addReadings: this.addReadings,
+      log: this.log,
+      onRejected: (index, reason) => rejected.push({ index, reason }),
+    });
+    await writer.start();
+    const now = Date.now();
+    let batch: WriteItem<number>[] = [];
+    try {
+      for (const [index, record] of records.entries()) {
+        const item = typeof record === 'string' ? record : itemOf(record, index, now);
+        if (typeof item === 'string') writer.reject(index, item);
+        else batch.push(item);
+        if (batch.length >= this.settings.batchSize) {
+          await writer.write(batch, { checked: true });
+          batch = [];
+        }
+      }
+      if (batch.length > 0) await writer.write(batch, { checked: true });
+    } finally {
+      // Every batch sent is settled before the answer: nothing is still on its way after a 503.
+      await writer.flush().catch(() => {});
+    }
+    await writer.flush();
+    rejected.sort((a, b) => a.index - b.index);
+    const { written, alreadyPresent } = writer.stats;
+    return { written: written + alreadyPresent, alreadyWritten: alreadyPresent, rejected };
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (this.tokenDigest === undefined) return true;
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    return match !== null && timingSafeEqual(digest(match[1]!.trim()), this.tokenDigest);
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse): number {
+    // The rest of the body is discarded as it comes, and the connection closes after the answer.
+    req.resume();
+    return reply(
+      res,
+      413,
+      { error: `body larger than ${this.settings.maxBodyBytes} bytes` },
+      { connection: 'close' },
+    );
+  }
+
+  private unavailable(res: ServerResponse, error: string): number {
+    return reply(res, 503, { error }, { 'retry-after': String(this.settings.retryAfterSeconds) });
+  }
+
+  private async acquire(): Promise<void> {
+    while (this.active >= this.settings.maxConcurrent)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+}
+
+/** A record as a reading to write, or why it is refused (the checks `ingest` makes). */
+function itemOf(record: RawRecord, index: number, now: number): WriteItem<number> | string {
+  const result = toReading(record);
+  if (!result.ok) return result.reason;
+  return whyTooFarAhead(result.reading, now) ?? { reading: result.reading, source: index };
+}
+
+/** The body, or undefined once it exceeds `max` bytes (what came is dropped; the rest is discarded). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.off('data', onData);
+        chunks.length = 0;
+        resolve(undefined);
+      } else chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function reply(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): number {
+  res.writeHead(code, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
+  return code;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest();

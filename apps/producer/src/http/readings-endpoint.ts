@@ -6,21 +6,13 @@ import { type Logger, type PipelineKeys, type RedisClient, silentLogger } from '
 import { Counter, type Registry } from 'prom-client';
 import { type AddReadings, addReadingsCommand } from '../add-readings-script.js';
 import { GaveUpError } from '../errors.js';
-import { type RawRecord, toReading } from '../ingest/records.js';
-import { PartitionWriter, type PartitionWriterOptions, type WriteItem } from '../partition-writer.js';
-import { whyTooFarAhead } from '../reading-check.js';
+import { type RecordWriterOptions, writeRecords } from '../write-records.js';
 import { parseReadingsBody } from './request-body.js';
 
 export const READINGS_PATH = '/v1/readings';
 
 /** Client states in which Redis is known to be unreachable (a connection lost, not one being made). */
 const DOWN = new Set(['reconnecting', 'close', 'end']);
-
-/** What the writer of each request is built with, apart from what the endpoint sets itself. */
-export type EndpointWriterOptions = Omit<
-  PartitionWriterOptions<number>,
-  'giveUpAfterMs' | 'onRejected' | 'addReadings' | 'skipWritten' | 'log'
->;
 
 export interface ReadingsEndpointSettings {
   /** The bearer token requests must carry; undefined only with --no-auth. */
@@ -35,19 +27,10 @@ export interface ReadingsEndpointSettings {
   writeTimeoutMs: number;
   /** Retry-After of a 503, in seconds. */
   retryAfterSeconds: number;
-  writer: EndpointWriterOptions;
+  writer: RecordWriterOptions;
   /** Where /metrics comes from (the writer's metrics and the request counter go there). */
   registry: Registry;
   log?: Logger;
-}
-
-/** The answer to a POST: every reading accounted for, by its 0-based index in the body. */
-export interface IngestReply {
-  /** Readings that are in their partitions now (written by this request or an earlier try of it). */
-  written: number;
-  /** Of those, readings a previous request with the same content had written (a retry). */
-  alreadyWritten: number;
-  rejected: { index: number; reason: string }[];
 }
 
 /**
@@ -167,50 +150,25 @@ export class ReadingsEndpoint {
       if (body === undefined) return this.tooLarge(req, res);
       const parsed = parseReadingsBody(body.toString('utf8'));
       if (!parsed.ok) return reply(res, 400, { error: parsed.reason });
-      return reply(res, 200, await this.write(parsed.records));
+      const outcome = await writeRecords(
+        this.redis,
+        this.keys,
+        {
+          writer: this.settings.writer,
+          addReadings: this.addReadings!,
+          giveUpAfterMs: this.settings.writeTimeoutMs,
+          batchSize: this.settings.batchSize,
+          log: this.log,
+        },
+        parsed.records,
+      );
+      return reply(res, 200, outcome);
     } catch (err) {
       if (err instanceof GaveUpError) return this.unavailable(res, 'Redis did not take the readings in time');
       throw err;
     } finally {
       this.release();
     }
-  }
-
-  /**
-   * Writes a request's records through a writer of its own, so that its failure (Redis away for longer
-   * than --write-timeout) is the request's alone; resolves once every batch is confirmed.
-   */
-  private async write(records: (RawRecord | string)[]): Promise<IngestReply> {
-    const rejected: IngestReply['rejected'] = [];
-    const writer = new PartitionWriter<number>(this.redis, this.keys, {
-      ...this.settings.writer,
-      giveUpAfterMs: this.settings.writeTimeoutMs,
-      addReadings: this.addReadings,
-      log: this.log,
-      onRejected: (index, reason) => rejected.push({ index, reason }),
-    });
-    await writer.start();
-    const now = Date.now();
-    let batch: WriteItem<number>[] = [];
-    try {
-      for (const [index, record] of records.entries()) {
-        const item = typeof record === 'string' ? record : itemOf(record, index, now);
-        if (typeof item === 'string') writer.reject(index, item);
-        else batch.push(item);
-        if (batch.length >= this.settings.batchSize) {
-          await writer.write(batch, { checked: true });
-          batch = [];
-        }
-      }
-      if (batch.length > 0) await writer.write(batch, { checked: true });
-    } finally {
-      // Every batch sent is settled before the answer: nothing is still on its way after a 503.
-      await writer.flush().catch(() => {});
-    }
-    await writer.flush();
-    rejected.sort((a, b) => a.index - b.index);
-    const { written, alreadyPresent } = writer.stats;
-    return { written: written + alreadyPresent, alreadyWritten: alreadyPresent, rejected };
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -244,13 +202,6 @@ export class ReadingsEndpoint {
     this.active--;
     this.waiting.shift()?.();
   }
-}
-
-/** A record as a reading to write, or why it is refused (the checks `ingest` makes). */
-function itemOf(record: RawRecord, index: number, now: number): WriteItem<number> | string {
-  const result = toReading(record);
-  if (!result.ok) return result.reason;
-  return whyTooFarAhead(result.reading, now) ?? { reading: result.reading, source: index };
 }
 
 /** The body, or undefined once it exceeds `max` bytes (what came is dropped; the rest is discarded). */

@@ -296,6 +296,101 @@ export const httpConfig = new CommandConfig(
 export const httpSchema = httpConfig.schema;
 export type HttpConfig = z.infer<typeof httpSchema>;
 
+/** Topic filters: a repeated flag (commander collects them) or a comma-separated env variable. */
+const topicFilters = () =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .transform((value) =>
+      (Array.isArray(value) ? value : value.split(',')).map((t) => t.trim()).filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .refine(
+              (t) => !/#./.test(t) && t.split('/').every((l) => l === '+' || l === '#' || !/[+#]/.test(l)),
+              {
+                message: 'not an MQTT topic filter (+ and # stand for whole levels, # only at the end)',
+              },
+            ),
+        )
+        .min(1, 'at least one topic'),
+    );
+
+export const mqttConfig = new CommandConfig({
+  mqttUrl: setting({
+    flag: '--mqtt-url <url>',
+    env: 'MQTT_URL',
+    help: 'broker, mqtt://host:1883 or mqtts://host:8883',
+    schema: z
+      .string()
+      .regex(/^mqtts?:\/\/[^/]+/, 'must be mqtt://host:port or mqtts://host:port')
+      .default('mqtt://127.0.0.1:1883'),
+  }),
+  mqttUsername: setting({
+    flag: '--mqtt-username <name>',
+    env: 'MQTT_USERNAME',
+    help: 'broker user',
+    schema: z.string().min(1).optional(),
+  }),
+  mqttPassword: setting({
+    flag: '--mqtt-password <password>',
+    env: 'MQTT_PASSWORD',
+    help: 'broker password (prefer the env variable)',
+    schema: z.string().min(1).optional(),
+  }),
+  mqttCa: setting({
+    flag: '--mqtt-ca <path>',
+    env: 'MQTT_CA',
+    help: 'CA file of an mqtts:// broker',
+    schema: z.string().min(1).optional(),
+  }),
+  mqttCert: setting({
+    flag: '--mqtt-cert <path>',
+    env: 'MQTT_CERT',
+    help: 'client certificate for mqtts://',
+    schema: z.string().min(1).optional(),
+  }),
+  mqttKey: setting({
+    flag: '--mqtt-key <path>',
+    env: 'MQTT_KEY',
+    help: 'client key for mqtts://',
+    schema: z.string().min(1).optional(),
+  }),
+  topic: setting({
+    flag: '--topic <filter...>',
+    env: 'MQTT_TOPICS',
+    help: "topic filter, repeatable (env: comma-separated); the device is the level of its '+', else the payload's device",
+    schema: topicFilters().prefault('sensors/+/readings'),
+  }),
+  clientId: setting({
+    flag: '--client-id <id>',
+    env: 'MQTT_CLIENT_ID',
+    help: 'stable client id of the persistent session (messages published while the bridge is down wait for it)',
+    schema: z.string().min(1).max(128).default('pipe-producer-bridge'),
+  }),
+  maxPayload: setting({
+    flag: '--max-payload <size>',
+    env: 'MQTT_MAX_PAYLOAD',
+    help: 'larger messages are rejected (bytes, or 64kb, 1mb)',
+    schema: byteSize().prefault('256kb'),
+  }),
+  rejects: setting({
+    flag: '--rejects <path>',
+    env: 'MQTT_REJECTS',
+    help: 'append every rejection as JSON {topic, index, reason, payload} to this file before acknowledging',
+    schema: z.string().min(1).optional(),
+  }),
+  ...CONNECTION_SETTINGS,
+  retention,
+  idFromTime,
+  batchSize,
+  shards,
+});
+export const mqttSchema = mqttConfig.schema;
+export type MqttConfig = z.infer<typeof mqttSchema>;
+
 export const resetConfig = new CommandConfig({
   yes: setting({
     flag: '--yes',

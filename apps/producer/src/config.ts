@@ -376,6 +376,12 @@ export const mqttConfig = new CommandConfig({
     help: 'larger messages are rejected (bytes, or 64kb, 1mb)',
     schema: byteSize().prefault('256kb'),
   }),
+  maxInFlight: setting({
+    flag: '--max-in-flight <n>',
+    env: 'MQTT_MAX_IN_FLIGHT',
+    help: 'messages written at once, each acknowledged once written; the next waits (and the broker holds the rest)',
+    schema: positiveInt().max(10_000).default(100),
+  }),
   rejects: setting({
     flag: '--rejects <path>',
     env: 'MQTT_REJECTS',

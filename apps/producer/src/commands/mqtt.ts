@@ -40,6 +40,7 @@ export async function mqttCommand(
     },
     topics: config.topic,
     maxPayloadBytes: config.maxPayload,
+    maxInHand: config.maxInFlight,
     batchSize: config.batchSize,
     writer: {
       retentionMs: config.retention,

@@ -18,6 +18,8 @@ export interface MqttBridgeSettings {
   /** Topic filters subscribed with QoS 1; the device is the level of a filter's `+`. */
   topics: string[];
   maxPayloadBytes: number;
+  /** Messages written at once, their PUBACKs held until written; the next waits for room. */
+  maxInHand: number;
   batchSize: number;
   writer: RecordWriterOptions;
   /** Each rejection is appended here as a JSON line {topic, index, reason, payload} before the message is acknowledged. */
@@ -29,16 +31,24 @@ export interface MqttBridgeSettings {
 /** How long one attempt at a message's write may wait for Redis; the bridge then tries again, without acking. */
 const ATTEMPT_MS = 2000;
 
+/** A QoS 1 message in hand: its write confirmed yet, and its PUBACK once MQTT.js has asked to send it. */
+interface InHand {
+  messageId: number;
+  written: boolean;
+  puback?: () => void;
+}
+
 /** Stops the retry loop of a message when the bridge stops: the message stays unacknowledged. */
 class Stopping extends Error {}
 
 /**
  * Subscribes to readings over MQTT (QoS 1, a persistent session under a stable client id) and writes each
- * message through writeRecords. A message is acknowledged (PUBACK) only once its readings are confirmed
- * in Redis or rejected with a reason: MQTT.js sends the PUBACK of a QoS 1 message when handleMessage calls
- * back, and hands the next packet only then, so while Redis is away nothing is acknowledged and the broker
- * keeps the messages (in-flight: one message). A message redelivered after a crash has the same content,
- * so the ledger keeps its readings from being written twice. No I/O until start().
+ * message through writeRecords. A message is acknowledged (PUBACK) only once its readings are confirmed in
+ * Redis or rejected with a reason; up to maxInHand messages are written at once (each its own script
+ * calls, pipelined on the connection), their PUBACKs sent in arrival order as they are confirmed. While
+ * Redis is away nothing is acknowledged, and once maxInHand messages are in hand no packet is read: the
+ * broker keeps the rest. A message redelivered after a crash has the same content, so the ledger keeps
+ * its readings from being written twice. No I/O until start().
  */
 export class MqttBridge {
   private client: MqttClient | undefined;
@@ -46,7 +56,12 @@ export class MqttBridge {
   private readonly log: Logger;
   private readonly messages: Counter<'outcome'>;
   private stopping: Promise<void> | undefined;
-  private current: Promise<void> | undefined;
+  /** Messages whose PUBACK is not sent yet, in arrival order, and by message id. */
+  private readonly inHand: InHand[] = [];
+  private readonly byId = new Map<number, InHand>();
+  private readonly waitingForRoom: (() => void)[] = [];
+  private readonly tasks = new Set<Promise<void>>();
+  private rejectsAppended: Promise<void> = Promise.resolve();
   private failure: unknown;
   private settle!: { resolve: () => void; reject: (err: unknown) => void };
   private readonly done = new Promise<void>((resolve, reject) => {
@@ -84,14 +99,31 @@ export class MqttBridge {
       manualConnect: true,
     });
     this.client = client;
+    this.holdAcknowledgements(client);
     client.handleMessage = (packet, callback) => {
+      const entry: InHand | undefined =
+        packet.qos === 1 && packet.messageId !== undefined
+          ? { messageId: packet.messageId, written: false }
+          : undefined;
+      if (entry) {
+        this.inHand.push(entry);
+        this.byId.set(entry.messageId, entry);
+      }
       const task = this.take(packet).then(
-        () => callback(),
+        () => {
+          if (!entry) return callback();
+          entry.written = true;
+          this.sendAcknowledgements();
+        },
         (err: unknown) => {
           if (!(err instanceof Stopping)) this.fail(err);
         },
       );
-      this.current = task;
+      this.tasks.add(task);
+      void task.finally(() => this.tasks.delete(task));
+      // MQTT.js hands the next packet once this calls back; its PUBACK is held until the write (see
+      // holdAcknowledgements). At most maxInHand messages are in hand: then the next one waits for room.
+      if (entry) void this.room().then(() => callback());
     };
     client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt connection error'));
     client.on('offline', () => this.log.warn({}, 'mqtt broker unreachable; reconnecting'));
@@ -115,11 +147,51 @@ export class MqttBridge {
   /** Finishes the message in hand (written and acknowledged, unless Redis is away), then disconnects. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.current?.catch(() => {});
+      while (this.tasks.size > 0) await Promise.all([...this.tasks]);
       await this.client?.endAsync().catch(() => {});
       if (this.failure === undefined) this.settle.resolve();
     })();
     return this.stopping;
+  }
+
+  /**
+   * MQTT.js sends a QoS 1 message's PUBACK as soon as handleMessage calls back, and only then hands the next
+   * packet: called back after the write, the bridge would have one message in hand and pay a Redis round
+   * trip per message. So handleMessage calls back at once (while there is room) and the PUBACK MQTT.js then
+   * sends is held here until the message's readings are confirmed, and sent in the order the messages came
+   * (MQTT 3.1.1, 4.6). This reaches into MQTT.js's `_sendPacket` (private; the tests pin the behaviour).
+   */
+  private holdAcknowledgements(client: MqttClient): void {
+    const internal = client as unknown as {
+      _sendPacket: (packet: { cmd: string; messageId?: number }, cb?: () => void) => void;
+    };
+    const send = internal._sendPacket.bind(client);
+    internal._sendPacket = (packet, cb) => {
+      const entry =
+        packet.cmd === 'puback' && packet.messageId !== undefined
+          ? this.byId.get(packet.messageId)
+          : undefined;
+      if (!entry || entry.puback) return send(packet, cb);
+      entry.puback = () => send(packet);
+      cb?.();
+      this.sendAcknowledgements();
+    };
+  }
+
+  /** Sends the PUBACKs of the written messages at the head of the line, freeing their room. */
+  private sendAcknowledgements(): void {
+    while (this.inHand[0]?.written && this.inHand[0].puback) {
+      const entry = this.inHand.shift()!;
+      if (this.byId.get(entry.messageId) === entry) this.byId.delete(entry.messageId);
+      entry.puback!();
+      this.waitingForRoom.shift()?.();
+    }
+  }
+
+  private async room(): Promise<void> {
+    // Counted without the message that asks: it is in inHand already.
+    while (this.inHand.length > this.settings.maxInHand)
+      await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
   }
 
   private fail(err: unknown): void {
@@ -183,6 +255,9 @@ export class MqttBridge {
     const lines = rejections.map(
       (r) => `${JSON.stringify({ topic, index: r.index, reason: r.reason, payload: text })}\n`,
     );
-    await appendFile(this.settings.rejectsFile, lines.join(''));
+    // One append at a time: messages are written concurrently, and their lines must not interleave.
+    const appended = this.rejectsAppended.then(() => appendFile(this.settings.rejectsFile!, lines.join('')));
+    this.rejectsAppended = appended.catch(() => {});
+    await appended;
   }
 }

@@ -102,7 +102,7 @@ async function expectEachOnce(run: Run, count: number): Promise<void> {
   await waitFor(
     'every reading',
     async () => (await partitionEntries(redis, run.prefix)).length >= count,
-    60_000,
+    30_000,
   );
   const seen = new Map<string, number>();
   for (const { fields } of await partitionEntries(redis, run.prefix)) {

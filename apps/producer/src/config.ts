@@ -318,6 +318,10 @@ const topicFilters = () =>
         .min(1, 'at least one topic'),
     );
 
+/** A setting of text that may be left out (a user name, a file). */
+const optionalText = (flag: string, env: string, help: string) =>
+  setting({ flag, env, help, schema: z.string().min(1).optional() });
+
 export const mqttConfig = new CommandConfig({
   mqttUrl: setting({
     flag: '--mqtt-url <url>',
@@ -328,36 +332,15 @@ export const mqttConfig = new CommandConfig({
       .regex(/^mqtts?:\/\/[^/]+/, 'must be mqtt://host:port or mqtts://host:port')
       .default('mqtt://127.0.0.1:1883'),
   }),
-  mqttUsername: setting({
-    flag: '--mqtt-username <name>',
-    env: 'MQTT_USERNAME',
-    help: 'broker user',
-    schema: z.string().min(1).optional(),
-  }),
-  mqttPassword: setting({
-    flag: '--mqtt-password <password>',
-    env: 'MQTT_PASSWORD',
-    help: 'broker password (prefer the env variable)',
-    schema: z.string().min(1).optional(),
-  }),
-  mqttCa: setting({
-    flag: '--mqtt-ca <path>',
-    env: 'MQTT_CA',
-    help: 'CA file of an mqtts:// broker',
-    schema: z.string().min(1).optional(),
-  }),
-  mqttCert: setting({
-    flag: '--mqtt-cert <path>',
-    env: 'MQTT_CERT',
-    help: 'client certificate for mqtts://',
-    schema: z.string().min(1).optional(),
-  }),
-  mqttKey: setting({
-    flag: '--mqtt-key <path>',
-    env: 'MQTT_KEY',
-    help: 'client key for mqtts://',
-    schema: z.string().min(1).optional(),
-  }),
+  mqttUsername: optionalText('--mqtt-username <name>', 'MQTT_USERNAME', 'broker user'),
+  mqttPassword: optionalText(
+    '--mqtt-password <password>',
+    'MQTT_PASSWORD',
+    'broker password (prefer the env variable)',
+  ),
+  mqttCa: optionalText('--mqtt-ca <path>', 'MQTT_CA', 'CA file of an mqtts:// broker'),
+  mqttCert: optionalText('--mqtt-cert <path>', 'MQTT_CERT', 'client certificate for mqtts://'),
+  mqttKey: optionalText('--mqtt-key <path>', 'MQTT_KEY', 'client key for mqtts://'),
   topic: setting({
     flag: '--topic <filter...>',
     env: 'MQTT_TOPICS',

@@ -113,19 +113,27 @@ async function expectEachOnce(run: Run, count: number): Promise<void> {
   expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
 }
 
+/**
+ * Waits for the bridge to answer, then publishes reading 0 until it lands (the session's subscription is in
+ * place from then on); returns the time the readings count back from.
+ */
+async function firstReadingLands(run: Run, publisher: MqttClient): Promise<number> {
+  await bridgeSubscribed(run);
+  const base = Date.now();
+  await waitFor('subscribed', async () => {
+    await publish(publisher, run, 0, 1, base);
+    return (await partitionEntries(redis, run.prefix)).length > 0;
+  });
+  return base;
+}
+
 describe('the pipe-producer mqtt process', () => {
   it('writes every reading once when killed with -9 while messages flow and restarted with the same client id', async () => {
     const run = await newRun();
     const publisher = await connectAsync(broker.url, { clientId: randomPrefix('pub') });
     let bridge = startBridge(run);
     try {
-      await bridgeSubscribed(run);
-      // Subscribed (persistent session) before publishing: the first reading lands.
-      const base = Date.now();
-      await waitFor('subscribed', async () => {
-        await publish(publisher, run, 0, 1, base);
-        return (await partitionEntries(redis, run.prefix)).length > 0;
-      });
+      const base = await firstReadingLands(run, publisher);
       const publishing = publish(publisher, run, 1, 2999, base);
       for (let kill = 0; kill < 3; kill++) {
         const before = (await partitionEntries(redis, run.prefix)).length;
@@ -156,12 +164,7 @@ describe('the pipe-producer mqtt process', () => {
     });
     const bridge = startBridge(run);
     try {
-      await bridgeSubscribed(run);
-      const base = Date.now();
-      await waitFor('subscribed', async () => {
-        await publish(publisher, run, 0, 1, base);
-        return (await partitionEntries(redis, run.prefix)).length > 0;
-      });
+      const base = await firstReadingLands(run, publisher);
       const publishing = publish(publisher, run, 1, 1999, base);
       await waitFor(
         'readings flowing',
@@ -183,12 +186,7 @@ describe('the pipe-producer mqtt process', () => {
     const publisher = await connectAsync(broker.url, { clientId: randomPrefix('pub') });
     let bridge = startBridge(run);
     try {
-      await bridgeSubscribed(run);
-      const base = Date.now();
-      await waitFor('subscribed', async () => {
-        await publish(publisher, run, 0, 1, base);
-        return (await partitionEntries(redis, run.prefix)).length > 0;
-      });
+      const base = await firstReadingLands(run, publisher);
       await publish(publisher, run, 1, 99, base);
       await waitFor(
         'the first 100 written',

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { sleep } from './redis-server.js';
+import { killAndWait, sleep } from './redis-server.js';
 
 export interface MosquittoOptions {
   /** Reuse a fixed port (a restart keeps it); a free one otherwise. */
@@ -84,21 +84,18 @@ export class Mosquitto {
 
   /** Sends a signal and waits for the broker to end (SIGTERM saves its persistence database first). */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    await done;
+    await killAndWait(this.child, signal);
     this.child = undefined;
   }
 
   /** Stops the broker (SIGTERM: sessions and queued messages are saved) and starts it on the same port and dir. */
-  async restart(options: { downMs?: number; signal?: NodeJS.Signals } = {}): Promise<void> {
-    await this.kill(options.signal ?? 'SIGTERM');
-    if (options.downMs) await sleep(options.downMs);
+  async restart({ downMs = 0, signal = 'SIGTERM' }: { downMs?: number; signal?: NodeJS.Signals } = {}) {
+    await this.kill(signal);
+    await sleep(downMs);
     await this.launch();
   }
 
+  /** Kills the broker and removes its dir. */
   async stop(): Promise<void> {
     await this.kill('SIGKILL');
     await rm(this.dir, { recursive: true, force: true });

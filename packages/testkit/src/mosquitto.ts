@@ -64,8 +64,10 @@ export class Mosquitto {
   }
 
   private async launch(): Promise<void> {
+    // Debian installs the broker in /usr/sbin, which a non-root PATH may lack.
     const child = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
     });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk).slice(-20_000);

@@ -45,8 +45,7 @@ export async function httpCommand(
     registry,
     log,
   });
-  if (config.auth === false && config.token === undefined)
-    log.warn({}, 'accepting requests without a token (--no-auth)');
+  if (config.auth === false) log.warn({}, 'accepting requests without a token (--no-auth)');
   let address: { port: number };
   try {
     address = await endpoint.listen(config.port, config.host);

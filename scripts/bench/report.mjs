@@ -228,7 +228,34 @@ The drains as processes, from spawn to exit: ${secs(a.default.seconds)} s with t
 ${secs(a.waitReplicas1.seconds)} s with \`--wait-replicas 1\`.`;
 }
 
-const SECTIONS = [writes, library, consumption, endToEnd, reaper, shards, durability];
+function devices({ devices }) {
+  const { http, mqtt } = devices;
+  return `## Readings from devices: HTTP endpoint and MQTT bridge beside bare baselines
+
+HTTP: ${int(http.readings)} readings in ${int(http.perRequest)}-reading NDJSON requests from ${http.concurrency} clients. MQTT:
+${int(mqtt.messages)} QoS 1 messages of one reading each, published by MQTT.js through a real mosquitto. Rates
+run from the first request or publish until every reading is in Redis; the target is 0.8 of the baseline.
+
+${table(
+  ['path', 'readings/s', '/ baseline'],
+  [
+    ['bare `node:http` handler pipelining XADDs', int(http.bare), ratio(1)],
+    [
+      '`pipe-producer http` (validation, partitions, ledger, 200 after the write)',
+      int(http.endpoint),
+      ratio(http.endpoint / http.bare),
+    ],
+    ['bare MQTT.js subscriber pipelining XADDs (acks on arrival)', int(mqtt.bare), ratio(1)],
+    [
+      '`pipe-producer mqtt` (PUBACK after the write, one message in hand)',
+      int(mqtt.bridge),
+      ratio(mqtt.bridge / mqtt.bare),
+    ],
+  ],
+)}`;
+}
+
+const SECTIONS = [writes, library, consumption, endToEnd, reaper, shards, durability, devices];
 
 /** The figures' sections (also printed at the end of the run). */
 export function renderFigures(figures) {
@@ -260,7 +287,7 @@ ${renderFigures(figures)}
 
 \`\`\`sh
 pnpm bench                # every benchmark, then rewrites this file (a few minutes)
-pnpm bench aggregator     # one of: streams, producer, aggregator, reaper, shards (prints only)
+pnpm bench aggregator     # one of: streams, producer, aggregator, reaper, shards, sizing, devices (prints only)
 \`\`\`
 
 \`pnpm bench\` builds the workspace first. It needs \`redis-server\`, \`redis-cli\` and \`redis-benchmark\` on the

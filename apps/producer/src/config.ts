@@ -218,6 +218,168 @@ export const ingestConfig = new CommandConfig({
 export const ingestSchema = ingestConfig.schema;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 
+/** Bytes, as digits or with a binary unit: `65536`, `64kb`, `1mb`. */
+const byteSize = () =>
+  z.string().transform((value, ctx) => {
+    const match = /^(\d+)\s*(b|k|kb|kib|m|mb|mib)?$/i.exec(value.trim());
+    const bytes = match
+      ? Number(match[1]) * (/^k/i.test(match[2] ?? '') ? 1024 : /^m/i.test(match[2] ?? '') ? 1024 ** 2 : 1)
+      : Number.NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 1) {
+      ctx.addIssue({ code: 'custom', message: `not a size in bytes (65536, 64kb, 1mb): ${value}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const { retention, idFromTime, batchSize, shards } = WRITER_SETTINGS;
+
+export const httpConfig = new CommandConfig(
+  {
+    port: setting({
+      flag: '--port <port>',
+      env: 'INGEST_PORT',
+      help: 'port of POST /v1/readings, /healthz, /readyz, /metrics (0: a free one)',
+      schema: z.coerce.number().int().min(0).max(65_535),
+    }),
+    host: setting({
+      flag: '--host <address>',
+      env: 'INGEST_HOST',
+      help: 'address to listen on (0.0.0.0 for every interface)',
+      schema: z.string().min(1).default('127.0.0.1'),
+    }),
+    token: setting({
+      flag: '--token <token>',
+      env: 'INGEST_TOKEN',
+      help: 'bearer token every POST must carry (Authorization: Bearer <token>); prefer the env variable',
+      schema: z.string().min(1).optional(),
+    }),
+    auth: setting({
+      flag: '--no-auth',
+      help: 'accept requests without a token (on purpose: without it, a missing --token is an error)',
+      schema: flag().optional(),
+    }),
+    maxBody: setting({
+      flag: '--max-body <size>',
+      env: 'INGEST_MAX_BODY',
+      help: 'largest request body (bytes, or 64kb, 1mb); more is answered 413',
+      schema: byteSize().prefault('1mb'),
+    }),
+    maxConcurrent: setting({
+      flag: '--max-concurrent <n>',
+      help: 'requests written at once; the others wait unread',
+      schema: positiveInt().max(10_000).default(32),
+    }),
+    writeTimeout: setting({
+      flag: '--write-timeout <duration>',
+      env: 'INGEST_WRITE_TIMEOUT',
+      help: 'how long a request may wait for Redis before it is answered 503 (Retry-After)',
+      schema: positiveDuration().prefault('5s'),
+    }),
+    ...CONNECTION_SETTINGS,
+    retention,
+    idFromTime,
+    batchSize,
+    shards,
+  },
+  (schema) =>
+    schema.superRefine((config, ctx) => {
+      if (config.token === undefined && config.auth !== false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token'],
+          message: 'required (--token or INGEST_TOKEN); give --no-auth to accept requests without one',
+        });
+      }
+    }),
+);
+export const httpSchema = httpConfig.schema;
+export type HttpConfig = z.infer<typeof httpSchema>;
+
+/** Topic filters: a repeated flag (commander collects them) or a comma-separated env variable. */
+const topicFilters = () =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .transform((value) =>
+      (Array.isArray(value) ? value : value.split(',')).map((t) => t.trim()).filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .refine(
+              (t) => !/#./.test(t) && t.split('/').every((l) => l === '+' || l === '#' || !/[+#]/.test(l)),
+              {
+                message: 'not an MQTT topic filter (+ and # stand for whole levels, # only at the end)',
+              },
+            ),
+        )
+        .min(1, 'at least one topic'),
+    );
+
+/** A setting of text that may be left out (a user name, a file). */
+const optionalText = (flag: string, env: string, help: string) =>
+  setting({ flag, env, help, schema: z.string().min(1).optional() });
+
+export const mqttConfig = new CommandConfig({
+  mqttUrl: setting({
+    flag: '--mqtt-url <url>',
+    env: 'MQTT_URL',
+    help: 'broker, mqtt://host:1883 or mqtts://host:8883',
+    schema: z
+      .string()
+      .regex(/^mqtts?:\/\/[^/]+/, 'must be mqtt://host:port or mqtts://host:port')
+      .default('mqtt://127.0.0.1:1883'),
+  }),
+  mqttUsername: optionalText('--mqtt-username <name>', 'MQTT_USERNAME', 'broker user'),
+  mqttPassword: optionalText(
+    '--mqtt-password <password>',
+    'MQTT_PASSWORD',
+    'broker password (prefer the env variable)',
+  ),
+  mqttCa: optionalText('--mqtt-ca <path>', 'MQTT_CA', 'CA file of an mqtts:// broker'),
+  mqttCert: optionalText('--mqtt-cert <path>', 'MQTT_CERT', 'client certificate for mqtts://'),
+  mqttKey: optionalText('--mqtt-key <path>', 'MQTT_KEY', 'client key for mqtts://'),
+  topic: setting({
+    flag: '--topic <filter...>',
+    env: 'MQTT_TOPICS',
+    help: "topic filter, repeatable (env: comma-separated); the device is the level of its '+', else the payload's device",
+    schema: topicFilters().prefault('sensors/+/readings'),
+  }),
+  clientId: setting({
+    flag: '--client-id <id>',
+    env: 'MQTT_CLIENT_ID',
+    help: 'stable client id of the persistent session (messages published while the bridge is down wait for it)',
+    schema: z.string().min(1).max(128).default('pipe-producer-bridge'),
+  }),
+  maxPayload: setting({
+    flag: '--max-payload <size>',
+    env: 'MQTT_MAX_PAYLOAD',
+    help: 'larger messages are rejected (bytes, or 64kb, 1mb)',
+    schema: byteSize().prefault('256kb'),
+  }),
+  maxInFlight: setting({
+    flag: '--max-in-flight <n>',
+    env: 'MQTT_MAX_IN_FLIGHT',
+    help: 'messages written at once, each acknowledged once written; the next waits (and the broker holds the rest)',
+    schema: positiveInt().max(10_000).default(100),
+  }),
+  rejects: setting({
+    flag: '--rejects <path>',
+    env: 'MQTT_REJECTS',
+    help: 'append every rejection as JSON {topic, index, reason, payload} to this file before acknowledging',
+    schema: z.string().min(1).optional(),
+  }),
+  ...CONNECTION_SETTINGS,
+  retention,
+  idFromTime,
+  batchSize,
+  shards,
+});
+export const mqttSchema = mqttConfig.schema;
+export type MqttConfig = z.infer<typeof mqttSchema>;
+
 export const resetConfig = new CommandConfig({
   yes: setting({
     flag: '--yes',

@@ -10,10 +10,12 @@ import { Command } from 'commander';
 import type { z } from 'zod';
 import { backfillCommand } from './commands/backfill.js';
 import { EXIT_CODES_HELP } from './commands/exit-codes.js';
+import { httpCommand } from './commands/http.js';
 import { ingestCommand } from './commands/ingest.js';
+import { mqttCommand } from './commands/mqtt.js';
 import { RESET_DESCRIPTION, resetCommand } from './commands/reset.js';
 import { runCommand } from './commands/run.js';
-import { backfillConfig, ingestConfig, resetConfig, runConfig } from './config.js';
+import { backfillConfig, httpConfig, ingestConfig, mqttConfig, resetConfig, runConfig } from './config.js';
 
 const program = new Command('pipe-producer')
   .description(
@@ -63,6 +65,20 @@ command(
   ingestConfig,
   ingestCommand,
 ).addHelpText('after', EXIT_CODES_HELP);
+
+command(
+  'http',
+  'serve POST /v1/readings (NDJSON or a JSON array; bearer token), answered once the readings are written',
+  httpConfig,
+  httpCommand,
+);
+
+command(
+  'mqtt',
+  'bridge MQTT readings (QoS 1, persistent session) into the partitions, acknowledging each message once written',
+  mqttConfig,
+  mqttCommand,
+);
 
 command('reset', RESET_DESCRIPTION, resetConfig, resetCommand);
 

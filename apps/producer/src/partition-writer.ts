@@ -68,6 +68,11 @@ export interface PartitionWriterOptions<S> {
   /** Partition batches in flight at once; the bound on memory while Redis is slow or down. */
   maxInFlight?: number;
   onRejected?: (source: S, reason: string) => void;
+  /**
+   * The batch script's caller, when writers share one connection (the HTTP ingest builds a writer per
+   * request): registered once instead of once per writer.
+   */
+  addReadings?: AddReadings;
   log?: Logger;
   metrics?: WriterMetrics;
   now?: () => number;
@@ -130,7 +135,7 @@ export class PartitionWriter<S = undefined> {
    * TLS handshake that Redis refuses end the wait at once; either way the error says why.
    */
   async start(): Promise<void> {
-    this.addReadings = addReadingsCommand(this.redis);
+    this.addReadings = this.options.addReadings ?? addReadingsCommand(this.redis);
     const deadline = Date.now() + this.options.giveUpAfterMs;
     let lastError: unknown;
     const onError = (err: unknown) => {

@@ -85,4 +85,46 @@ describe('the pipe-producer process', () => {
       producer.kill('SIGKILL');
     }
   });
+
+  it('http: refuses to start without a token, serves until SIGTERM, then exits 0 with a client still connected', async () => {
+    const prefix = randomPrefix('producer');
+    const port = await freePort();
+    const args = ['http', '--redis-url', redisUrl, '--prefix', prefix, '--port', String(port)];
+    const refused = await startProducer(args).exited;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/token.*--no-auth/);
+    const server = startProducer(args, { env: { INGEST_TOKEN: 'secret' } });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(
+        'the endpoint',
+        () =>
+          fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+      );
+      const res = await fetch(`${url}/v1/readings`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer secret' },
+        body: JSON.stringify({ device: 'd1', ts: Date.now(), temp_f: 70 }),
+      });
+      expect(await res.json()).toMatchObject({ written: 1 });
+      // A keep-alive connection held open must not keep the process alive.
+      const idle = connectTcp(port, '127.0.0.1');
+      idle.on('error', () => {});
+      await new Promise((resolve) => idle.once('connect', resolve));
+      server.kill('SIGTERM');
+      const run = await Promise.race([
+        server.exited,
+        sleep(10_000).then(() => ({ code: 'still running after 10 s', stderr: '' })),
+      ]);
+      idle.destroy();
+      expect(run.code, run.stderr).toBe(0);
+      expect(await partitionEntries(redis, prefix)).toHaveLength(1);
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
 });

@@ -12,7 +12,13 @@ export { canEvictPipelineKeys, guardAgainstEviction } from './eviction-guard.js'
 export { describeRedisFailure, type RedisFailure } from './redis-failure.js';
 export { type Stoppable, stopOnSignals } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
-export { closeServer, createRegistry, startMetricsServer } from './metrics-server.js';
+export {
+  closeServer,
+  createRegistry,
+  probeHandler,
+  type Readiness,
+  startMetricsServer,
+} from './metrics-server.js';
 export {
   DEFAULT_MEMORY_READY_RATIO,
   MemoryWatch,

@@ -4,6 +4,7 @@ export { randomPrefix } from './prefix.js';
 export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { type ClusterPerFile, clusterPerFile } from './cluster-per-file.js';
 export { RedisServer, type RedisServerOptions, sleep } from './redis-server.js';
+export { Mosquitto, type MosquittoOptions } from './mosquitto.js';
 export { generateTlsFiles, type TlsFiles, tlsServerArgs } from './tls.js';
 export {
   exitWithin,

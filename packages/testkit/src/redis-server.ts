@@ -103,11 +103,7 @@ export class RedisServer {
 
   /** Sends a signal and waits for the process to end (SIGKILL simulates a crash). */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    await done;
+    await killAndWait(this.child, signal);
     this.child = undefined;
   }
 
@@ -122,6 +118,14 @@ export class RedisServer {
     await this.kill('SIGKILL');
     if (!this.options.dir) await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Signals a child process (if it still runs) and waits for it to end. */
+export async function killAndWait(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await done;
 }
 
 export function sleep(ms: number): Promise<void> {

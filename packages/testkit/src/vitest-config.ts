@@ -44,7 +44,7 @@ export function pipeVitestConfig({
           test: {
             name: 'integration',
             include: ['test/**/*.test.ts'],
-            exclude: ['test/**/*.browser.test.ts'],
+            exclude: ['test/**/*.browser.test.ts', 'test/**/*.system.test.ts'],
             globalSetup: ['@pipe/testkit/global-setup'],
             testTimeout: integrationTimeoutMs,
             hookTimeout: integrationTimeoutMs,
@@ -55,6 +55,17 @@ export function pipeVitestConfig({
           test: {
             name: 'browser',
             include: ['test/**/*.browser.test.ts'],
+            globalSetup: ['@pipe/testkit/global-setup'],
+            testTimeout: integrationTimeoutMs,
+            hookTimeout: integrationTimeoutMs,
+          },
+        },
+        {
+          // Process tests that take long (kill -9 loops, restarts of a broker, outages of seconds): part
+          // of `pnpm test:system`, not of the inner loop.
+          test: {
+            name: 'system',
+            include: ['test/**/*.system.test.ts'],
             globalSetup: ['@pipe/testkit/global-setup'],
             testTimeout: integrationTimeoutMs,
             hookTimeout: integrationTimeoutMs,

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import {
   closeServer,
+  type ConnectionConfig,
   connectionOptions,
   createRegistry,
   durabilityOf,
@@ -37,6 +38,22 @@ export const WRITER_REDIS_OPTIONS = {
   commandTimeout: 10_000,
 } as const;
 
+/**
+ * The connection a writer needs (WRITER_REDIS_OPTIONS), with the eviction guard and the memory watch,
+ * and the pipeline's key names.
+ */
+export function openWriterConnection(
+  config: ConnectionConfig,
+  log: Logger,
+  connectionName = 'pipe-producer',
+): { redis: RedisClient; keys: PipelineKeys } {
+  const redis = connect({ ...connectionOptions(config, connectionName), redis: WRITER_REDIS_OPTIONS });
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  guardAgainstEviction(redis, { program: 'pipe-producer', allow: config.allowEviction, log });
+  watchRedisMemory(redis, memoryWatchOptions(config, log));
+  return { redis, keys: new PipelineKeys(config.prefix) };
+}
+
 /** Connection, writer and (with --metrics-port) the metrics server of a command that writes readings. */
 export async function openWriterSession<S>(
   config: WriterConfig,
@@ -44,11 +61,7 @@ export async function openWriterSession<S>(
   onRejected: (source: S, reason: string) => void,
   { skipWritten = false }: { skipWritten?: boolean } = {},
 ): Promise<WriterSession<S>> {
-  const redis = connect({ ...connectionOptions(config, 'pipe-producer'), redis: WRITER_REDIS_OPTIONS });
-  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  guardAgainstEviction(redis, { program: 'pipe-producer', allow: config.allowEviction, log });
-  watchRedisMemory(redis, memoryWatchOptions(config, log));
-  const keys = new PipelineKeys(config.prefix);
+  const { redis, keys } = openWriterConnection(config, log);
   let server: Server | undefined;
   let metrics = noMetrics;
   if (config.metricsPort !== undefined) {

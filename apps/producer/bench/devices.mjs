@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// Devices benchmark (a script, not a test): readings from devices through `pipe-producer http` and
+// `pipe-producer mqtt`, each beside a bare baseline measured in the same run on the same redis-server:
+//   HTTP: 1,000-reading NDJSON requests from CONCURRENCY clients to the endpoint (--no-auth) and to a bare
+//         node:http handler that pipelines XADDs (bench/bare-http.mjs);
+//   MQTT: one reading per QoS 1 message, published by MQTT.js through a real mosquitto, to the bridge and to
+//         a bare MQTT.js subscriber that pipelines XADDs (bench/bare-mqtt.mjs).
+// Rates are readings/s from the first request or publish until every reading is in Redis. Target: ≥ 0.8×.
+// Usage: node bench/devices.mjs [http-readings] [mqtt-messages]   (build first)
+// With env BENCH_JSON=<file> it also writes its figures there as JSON.
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { freePort, Mosquitto, RedisServer } from '@pipe/testkit';
+import { Redis } from 'ioredis';
+import { connectAsync } from 'mqtt';
+
+const HTTP_READINGS = Number(process.argv[2] ?? 200_000);
+const MQTT_MESSAGES = Number(process.argv[3] ?? 20_000);
+const PER_REQUEST = 1000;
+const CONCURRENCY = 8;
+const DEVICES = 100;
+const main = new URL('../dist/main.js', import.meta.url).pathname;
+const here = (file) => new URL(file, import.meta.url).pathname;
+
+/** Distinct readings (the endpoint's ledger would skip repeated batches) of the last hour. */
+const start = Date.now() - 3_600_000;
+const reading = (i) => ({
+  device: `sensor-${(i % DEVICES) + 1}`,
+  ts: start + Math.floor(i / DEVICES),
+  temp_f: 60 + (i % 30),
+});
+
+function startChild(args, ready) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (ready.test(out)) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out}`)));
+  });
+}
+
+async function stored(redis, pattern) {
+  let total = 0;
+  for (const key of await redis.keys(pattern)) if (!key.includes('}:')) total += await redis.xlen(key);
+  return total;
+}
+
+async function until(redis, pattern, count) {
+  while ((await stored(redis, pattern)) < count) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Sends HTTP_READINGS readings in PER_REQUEST-reading NDJSON bodies from CONCURRENCY clients; readings/s. */
+async function driveHttp(redis, port, pattern) {
+  const bodies = [];
+  for (let i = 0; i < HTTP_READINGS; i += PER_REQUEST) {
+    const lines = [];
+    for (let j = i; j < Math.min(i + PER_REQUEST, HTTP_READINGS); j++) lines.push(JSON.stringify(reading(j)));
+    bodies.push(lines.join('\n'));
+  }
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const res = await fetch(`http://127.0.0.1:${port}/v1/readings`, { method: 'POST', body });
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+  await until(redis, pattern, HTTP_READINGS);
+  return HTTP_READINGS / ((performance.now() - started) / 1000);
+}
+
+/** Publishes MQTT_MESSAGES one-reading messages (QoS 1, up to 200 unacknowledged); readings/s into Redis. */
+async function driveMqtt(redis, broker, root, pattern) {
+  const publisher = await connectAsync(broker.url, { clientId: `bench-pub-${root}` });
+  const started = performance.now();
+  const window = new Set();
+  for (let i = 0; i < MQTT_MESSAGES; i++) {
+    const r = reading(i);
+    const sent = publisher.publishAsync(
+      `${root}/${r.device}/readings`,
+      JSON.stringify({ ts: r.ts, temp_f: r.temp_f }),
+      { qos: 1 },
+    );
+    window.add(sent);
+    sent.finally(() => window.delete(sent));
+    if (window.size >= 200) await Promise.race(window);
+  }
+  await Promise.all(window);
+  await until(redis, pattern, MQTT_MESSAGES);
+  const rate = MQTT_MESSAGES / ((performance.now() - started) / 1000);
+  await publisher.endAsync();
+  return rate;
+}
+
+const server = await RedisServer.start();
+const broker = await Mosquitto.start();
+const redis = new Redis(server.url);
+const children = [];
+try {
+  const figures = {};
+  // HTTP: the bare handler, then the endpoint, each on the same (flushed) server.
+  const barePort = await freePort();
+  children.push(
+    await startChild([here('./bare-http.mjs'), server.url, 'bare:http', String(barePort)], /listening/),
+  );
+  const bareHttp = await driveHttp(redis, barePort, 'bare:http');
+  await redis.flushall();
+  const port = await freePort();
+  const args = [
+    main,
+    'http',
+    '--no-auth',
+    '--port',
+    String(port),
+    '--redis-url',
+    server.url,
+    '--prefix',
+    'bh',
+    '--log-level',
+    'info',
+  ];
+  children.push(await startChild(args, /"listening"/));
+  const endpoint = await driveHttp(redis, port, 'bh:*');
+  await redis.flushall();
+  figures.http = {
+    readings: HTTP_READINGS,
+    perRequest: PER_REQUEST,
+    concurrency: CONCURRENCY,
+    bare: bareHttp,
+    endpoint,
+  };
+  console.log(`HTTP, ${HTTP_READINGS} readings in ${PER_REQUEST}-reading requests, ${CONCURRENCY} clients`);
+  console.log(`  bare node:http + pipelined XADDs   ${Math.round(bareHttp)} readings/s`);
+  console.log(
+    `  pipe-producer http                 ${Math.round(endpoint)} readings/s   ratio ${(endpoint / bareHttp).toFixed(2)}`,
+  );
+
+  // MQTT: the bare subscriber, then the bridge.
+  children.push(
+    await startChild(
+      [here('./bare-mqtt.mjs'), server.url, 'bare:mqtt', broker.url, 'bare/+/readings'],
+      /subscribed/,
+    ),
+  );
+  const bareMqtt = await driveMqtt(redis, broker, 'bare', 'bare:mqtt');
+  await redis.flushall();
+  const bridgeArgs = [
+    main,
+    'mqtt',
+    '--mqtt-url',
+    broker.url,
+    '--topic',
+    'bridge/+/readings',
+    '--redis-url',
+    server.url,
+    '--prefix',
+    'bm',
+    '--log-level',
+    'info',
+  ];
+  children.push(await startChild(bridgeArgs, /connected to the mqtt broker/));
+  await new Promise((resolve) => setTimeout(resolve, 500)); // its SUBSCRIBE follows the CONNACK
+  const bridge = await driveMqtt(redis, broker, 'bridge', 'bm:*');
+  figures.mqtt = { messages: MQTT_MESSAGES, readingsPerMessage: 1, bare: bareMqtt, bridge };
+  console.log(`MQTT, ${MQTT_MESSAGES} QoS 1 messages of one reading through mosquitto`);
+  console.log(`  bare MQTT.js subscriber + XADDs    ${Math.round(bareMqtt)} readings/s`);
+  console.log(
+    `  pipe-producer mqtt                 ${Math.round(bridge)} readings/s   ratio ${(bridge / bareMqtt).toFixed(2)}`,
+  );
+  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  redis.disconnect();
+  await broker.stop();
+  await server.stop();
+}

@@ -1,4 +1,4 @@
-import { RedisCluster, RedisServer } from '@pipe/testkit';
+import { RedisCluster, RedisServer, waitFor } from '@pipe/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionEpoch, NotReplicatedError, waitForReplicas } from '../src/index.js';
@@ -9,7 +9,17 @@ describe('waitForReplicas on one server', () => {
   beforeAll(async () => {
     master = await RedisServer.start();
     replica = await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
-  });
+    // The first WAIT must not race the replica's initial full sync: on a loaded machine that alone
+    // can take longer than the test's WAIT timeout.
+    const probe = new Redis(replica.url);
+    try {
+      await waitFor('the replica to finish its initial sync', async () =>
+        (await probe.info('replication')).includes('master_link_status:up'),
+      );
+    } finally {
+      probe.disconnect();
+    }
+  }, 30_000);
   afterAll(async () => {
     await replica.stop();
     await master.stop();
@@ -46,7 +56,7 @@ describe('waitForReplicas on one server', () => {
       redis.disconnect();
       onReplica.disconnect();
     }
-  });
+  }, 20_000);
 });
 
 describe('waitForReplicas on a cluster', () => {

@@ -89,8 +89,9 @@ for app in "${apps[@]}"; do
   pass "lint apps/$app/Dockerfile"
 done
 # The build stages are one recipe written into each app's Dockerfile (so that each builds with a plain
-# `docker build -f`): apart from the package name they must stay word for word the same.
-build_stages() { sed -n '/^FROM .* AS base$/,/^FROM .* AS runtime$/p' "apps/$1/Dockerfile" | sed "s#@pipe/$1\b#@pipe/APP#g"; }
+# `docker build -f`): they must stay word for word the same, which is also what lets the second and later
+# images take them from the layer cache.
+build_stages() { sed -n '/^FROM .* AS base$/,/^FROM .* AS deploy$/p' "apps/$1/Dockerfile"; }
 for app in "${apps[@]:1}"; do
   diff <(build_stages "${apps[0]}") <(build_stages "$app") >&2 || fail "the build stages of apps/$app/Dockerfile differ from apps/${apps[0]}/Dockerfile"
 done

@@ -3,7 +3,8 @@ import {
   CommandConfig,
   claimPolicySettings,
   CONNECTION_SETTINGS,
-  duration,
+  durationSetting,
+  onOff,
   giveUpAfter,
   parseDuration,
   pipeName,
@@ -59,34 +60,34 @@ export const AGGREGATOR_SETTINGS = {
     shownDefault: 'host-pid',
   }),
   /** Allowed lateness of event time after an hour ends before it is published. */
-  grace: setting({
-    flag: '--grace <duration>',
-    env: 'AGGREGATOR_GRACE',
-    help: 'allowed event-time lateness after an hour ends',
-    schema: duration().prefault('5s'),
-  }),
+  grace: durationSetting(
+    '--grace',
+    'AGGREGATOR_GRACE',
+    'allowed event-time lateness after an hour ends',
+    '5s',
+  ),
   /**
    * When the group has been caught up and quiet for this long (wall clock), close the open hours that
    * ended at least this long and the grace ago: a quiet spell never overrides the grace.
    */
-  idleClose: setting({
-    flag: '--idle-close <duration>',
-    env: 'AGGREGATOR_IDLE_CLOSE',
-    help: 'after this long caught up with no new reading, publish the open hours whose end is at least this long and --grace ago on the clock',
-    schema: duration().prefault('60s'),
-  }),
+  idleClose: durationSetting(
+    '--idle-close',
+    'AGGREGATOR_IDLE_CLOSE',
+    'after this long caught up with no new reading, publish the open hours whose end is at least this long and --grace ago on the clock',
+    '60s',
+  ),
   /**
    * How far ahead of this machine's clock stream time may run. A reading stamped further ahead is
    * still counted, but cannot declare the running hour over (a device with a fast clock would
    * otherwise close hours before the other devices' readings arrive). The demo's accelerated clock
    * raises it.
    */
-  maxAhead: setting({
-    flag: '--max-ahead <duration>',
-    env: 'AGGREGATOR_MAX_AHEAD',
-    help: 'how far ahead of the clock stream time may run',
-    schema: duration().prefault('0s'),
-  }),
+  maxAhead: durationSetting(
+    '--max-ahead',
+    'AGGREGATOR_MAX_AHEAD',
+    'how far ahead of the clock stream time may run',
+    '0s',
+  ),
   keepHours: setting({
     flag: '--keep-hours <n>',
     env: 'AGGREGATOR_KEEP_HOURS',
@@ -115,17 +116,14 @@ export const AGGREGATOR_SETTINGS = {
     help: 'entries per partition and read',
     schema: positiveInt().max(10_000).default(500),
   }),
-  blockMs: setting({
-    flag: '--block-ms <duration>',
-    help: 'blocking read timeout',
-    schema: duration().prefault('1s'),
-  }),
+  blockMs: durationSetting('--block-ms', undefined, 'blocking read timeout', '1s'),
   /** How often the consumer re-reads its own pending entries (entries the reaper claimed for it). */
-  pendingCheck: setting({
-    flag: '--pending-check <duration>',
-    help: 'how often to re-read own pending entries, e.g. claimed by the reaper',
-    schema: duration().prefault('2s'),
-  }),
+  pendingCheck: durationSetting(
+    '--pending-check',
+    undefined,
+    'how often to re-read own pending entries, e.g. claimed by the reaper',
+    '2s',
+  ),
   /**
    * With drain, as the reaper's: a consumer of the group not seen (XINFO CONSUMERS idle) for --min-idle
    * is dead, and its pending entries, once idle this long too, may be adopted (see dead-consumers.ts);
@@ -170,10 +168,7 @@ export const AGGREGATOR_SETTINGS = {
     flag: '--per-device',
     env: 'AGGREGATOR_PER_DEVICE',
     help: "also publish each device's own result of every window size, to {<prefix>:device:<device>}:<size>",
-    schema: z
-      .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
-      .transform((v) => v === true || v === '1' || v === 'true')
-      .default(false),
+    schema: onOff(),
   }),
   keep: setting({
     flag: '--keep <size=duration,...>',

@@ -4,6 +4,7 @@ import {
   CONNECTION_SETTINGS,
   durabilityOf,
   duration,
+  durationSetting,
   giveUpAfter,
   setting,
   settingsSchema,
@@ -19,19 +20,19 @@ export const SWEEP_SETTINGS = {
     maxDeliveries: 'dead-letter entries delivered this often',
   }),
   /** Consumers idle longer than this with nothing pending are deleted. */
-  consumerTtl: setting({
-    flag: '--consumer-ttl <duration>',
-    env: 'REAPER_CONSUMER_TTL',
-    help: 'delete consumers idle this long with nothing pending',
-    schema: duration().prefault('1h'),
-  }),
+  consumerTtl: durationSetting(
+    '--consumer-ttl',
+    'REAPER_CONSUMER_TTL',
+    'delete consumers idle this long with nothing pending',
+    '1h',
+  ),
   /** A consumer idle for less than this is live and may be handed claimed entries. */
-  liveWithin: setting({
-    flag: '--live-within <duration>',
-    env: 'REAPER_LIVE_WITHIN',
-    help: 'a consumer seen within this is live',
-    schema: duration().prefault('15s'),
-  }),
+  liveWithin: durationSetting(
+    '--live-within',
+    'REAPER_LIVE_WITHIN',
+    'a consumer seen within this is live',
+    '15s',
+  ),
 };
 
 const json = (help: string) => setting({ flag: '--json', help, schema: z.boolean().default(false) });
@@ -51,12 +52,7 @@ export const sweepPolicyOf = (config: SweepConfig): SweepPolicy => ({
 /** `run`: sweeps every interval while holding the lease. */
 export const runConfig = new CommandConfig({
   /** Pause between sweeps. */
-  interval: setting({
-    flag: '--interval <duration>',
-    env: 'REAPER_INTERVAL',
-    help: 'pause between sweeps',
-    schema: duration().prefault('5s'),
-  }),
+  interval: durationSetting('--interval', 'REAPER_INTERVAL', 'pause between sweeps', '5s'),
   /** Lease time: a replica takes over at most about this long after the active one died. */
   leaseTtl: setting({
     flag: '--lease-ttl <duration>',

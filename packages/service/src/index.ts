@@ -33,6 +33,8 @@ export {
   connectionSchema,
   durabilityOf,
   duration,
+  durationSetting,
+  onOff,
   giveUpAfter,
   logLevel,
   pipeName,

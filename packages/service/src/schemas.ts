@@ -58,6 +58,23 @@ export const duration = () =>
     return ms;
   });
 
+/**
+ * A duration setting with a default, in one line where it is declared: `--<name> <duration>`, its env
+ * variable (none for a tuning knob that only tests and benchmarks set) and its help.
+ */
+export const durationSetting = (name: string, env: string | undefined, help: string, fallback: string) =>
+  setting({ flag: `${name} <duration>`, env, help, schema: duration().prefault(fallback) });
+
+/**
+ * A switch that is off unless given: the flag (true) or its env variable, which must say 1/true or 0/false
+ * (so that `X=0` turns it off rather than on, as any non-empty string would).
+ */
+export const onOff = () =>
+  z
+    .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])], { error: 'expected 1, true, 0 or false' })
+    .transform((v) => v === true || v === '1' || v === 'true')
+    .default(false);
+
 export const positiveInt = () => z.coerce.number().int().positive();
 
 /** What a consumer group, consumer or viewer name may hold, in Redis, in a key and in a log line. */
@@ -195,10 +212,7 @@ export const CONNECTION_SETTINGS = {
     flag: '--allow-eviction',
     env: 'ALLOW_EVICTION',
     help: 'run although Redis may evict pipeline keys (maxmemory-policy other than noeviction)',
-    schema: z
-      .union([z.boolean(), z.enum(['1', 'true', '0', 'false'])])
-      .transform((v) => v === true || v === '1' || v === 'true')
-      .default(false),
+    schema: onOff(),
   }),
   /** /readyz reports not ready while a master uses more than this share of its maxmemory (memory-watch.ts). */
   memoryReadyRatio: setting({

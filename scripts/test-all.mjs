@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run test:all`, what CI runs: `npm test` (which builds), then three lanes at once, because each
 // mostly waits on the processes, servers and image builds it starts while the cores are half idle:
-//   faults  the fault suite (pnpm test:faults, two files at a time),
+//   faults  the fault suite (pnpm test:faults, three files at a time),
 //   system  the end-to-end, browser and release tests (pnpm test:system),
-//   images  the image check (pnpm images:check), once the system tests are done (both are busy).
+//   images  the image check (pnpm images:check), once the system tests are done (both are busy; the
+//           images share one build through the layer cache, so this lane is the shortest).
 // The lanes reuse npm test's build rather than each running turbo's build again: a cache hit restores
 // dist/ files that another lane's processes are running. Each lane's output is printed whole when it
 // ends (interleaved it would be unreadable), with its time; the exit status is 1 if any lane failed.

@@ -22,6 +22,11 @@ export interface FaultOutcome {
   accounting: Accounting;
   /** From the end of the fault until every hour was published and every partition caught up. */
   recoveryMs: number;
+  /**
+   * From the end of the fault until the producer acknowledged its next reading: how long its connection
+   * took to come back (sampled every 100 ms), whatever the machine's speed at catching up afterwards.
+   */
+  resumedMs: number;
   /** Attempts it took to catch the second aggregator holding entries (see Services.crashHoldingEntries). */
   crashAttempts: number;
 }
@@ -89,7 +94,9 @@ export async function runPipelineThroughFault(
     expect(services.reaper.events().some((e) => e.msg === 'claimed stale entries')).toBe(true);
 
     expect(await services.stop()).toEqual({ 'agg-a': 0, reaper: 0, viewer: 0 });
-    return { input: readings.length, lost, accounting, recoveryMs, crashAttempts };
+    const resumed = acks.samples.find((x) => x.at > faultEnded && x.written > acks.writtenBy(faultEnded));
+    const resumedMs = (resumed?.at ?? Number.POSITIVE_INFINITY) - faultEnded;
+    return { input: readings.length, lost, accounting, recoveryMs, resumedMs, crashAttempts };
   } finally {
     acks.stop();
     services.kill();

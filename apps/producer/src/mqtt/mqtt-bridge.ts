@@ -6,6 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 import { type AddReadings, addReadingsCommand } from '../add-readings-script.js';
 import { GaveUpError } from '../errors.js';
 import { type RecordWriterOptions, writeRecords } from '../write-records.js';
+import { BrokerRefusedError, brokerRefusal } from './broker-refusal.js';
 import { parseReadingsMessage } from './readings-message.js';
 
 export interface MqttBridgeSettings {
@@ -86,7 +87,10 @@ export class MqttBridge {
     return this.client !== undefined && this.stopping === undefined && this.failure === undefined;
   }
 
-  /** Connects and subscribes; resolves once subscribed (the broker may be down: it keeps trying). */
+  /**
+   * Connects and subscribes; resolves once connected (the broker may be down: it keeps trying). Rejects with
+   * a BrokerRefusedError when the broker refuses the credentials or either side the TLS handshake.
+   */
   async start(): Promise<void> {
     if (this.client) throw new Error('MqttBridge.start() was called twice');
     this.addReadings = addReadingsCommand(this.redis);
@@ -125,7 +129,12 @@ export class MqttBridge {
       // holdAcknowledgements). At most maxInHand messages are in hand: then the next one waits for room.
       if (entry) void this.room().then(() => callback());
     };
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt connection error'));
+    client.on('error', (err) => {
+      const refusal = brokerRefusal(err);
+      // The same CONNECT would be refused again: stop, rather than retry forever looking healthy.
+      if (refusal) this.fail(new BrokerRefusedError(refusal, { cause: err }));
+      else this.log.warn({ err: err.message }, 'mqtt connection error');
+    });
     client.on('offline', () => this.log.warn({}, 'mqtt broker unreachable; reconnecting'));
     const connected = new Promise<void>((resolve) => client.once('connect', () => resolve()));
     client.on('connect', (connack) => {
@@ -136,7 +145,7 @@ export class MqttBridge {
       });
     });
     client.connect();
-    await connected;
+    await Promise.race([connected, this.done]);
   }
 
   /** Resolves once stop() has finished; rejects with what stopped the bridge otherwise. */
@@ -197,7 +206,12 @@ export class MqttBridge {
   private fail(err: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = err;
-    this.log.error({ err }, 'bridge stopped: a message could not be written');
+    this.log.error(
+      { err },
+      err instanceof BrokerRefusedError
+        ? 'bridge stopped: the broker refused it'
+        : 'bridge stopped: a message could not be written',
+    );
     this.client?.end(true);
     this.settle.reject(err);
   }

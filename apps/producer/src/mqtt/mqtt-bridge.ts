@@ -2,7 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type Logger, type PipelineKeys, type RedisClient, silentLogger } from '@pipe/streams';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { type AddReadings, addReadingsCommand } from '../add-readings-script.js';
 import { GaveUpError } from '../errors.js';
 import { type RecordWriterOptions, writeRecords } from '../write-records.js';
@@ -80,6 +80,15 @@ export class MqttBridge {
       help: 'MQTT messages acknowledged, by outcome (written: every reading written; rejected: some or all refused)',
       labelNames: ['outcome'],
       registers: [settings.registry],
+    });
+    const inHand = this.inHand;
+    new Gauge({
+      name: 'pipe_producer_mqtt_messages_in_hand',
+      help: 'MQTT messages received and not acknowledged yet (at most --max-in-flight + 1: the bridge then reads no more)',
+      registers: [settings.registry],
+      collect() {
+        this.set(inHand.length);
+      },
     });
   }
 

@@ -103,6 +103,8 @@ export class MqttBridge {
   async start(): Promise<void> {
     if (this.client) throw new Error('MqttBridge.start() was called twice');
     this.addReadings = addReadingsCommand(this.redis);
+    // Each message in hand waits for Redis with an error listener of its own writer while Redis is away.
+    this.redis.setMaxListeners(this.redis.getMaxListeners() + this.settings.maxInHand + 1);
     const client = connect(this.settings.url, {
       ...this.settings.client,
       clean: false,

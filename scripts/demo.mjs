@@ -2,8 +2,12 @@
 // `pnpm demo`: the whole pipeline on this machine. The producer simulates several devices in
 // accelerated time, the aggregator publishes hourly averages, the reaper watches the groups and the
 // dashboard shows them. Uses REDIS_URL when set; otherwise a private redis-server on a free port.
+// With DEMO_MQTT_URL=mqtt://host:1883 the readings go through an MQTT broker instead: the producer runs
+// as the MQTT bridge (`pipe-producer mqtt`, topic sensors/+/readings) and demo devices publish to the
+// broker, so real devices can publish there too.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const children = [];
 let cleanup = async () => {};
+let stopDevices = async () => {};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -80,10 +85,79 @@ function start(name, app, args, env) {
   return child;
 }
 
+/**
+ * Connects the demo devices' publisher to the broker (MQTT.js, the producer's own dependency), with the
+ * bridge's MQTT_USERNAME/MQTT_PASSWORD; exits the demo with the reason when the broker is not reachable.
+ */
+async function connectDemoDevices(url) {
+  const { connectAsync } = createRequire(join(root, 'apps', 'producer', 'package.json'))('mqtt');
+  const timeout = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref(),
+  );
+  try {
+    const connecting = connectAsync(url, {
+      clientId: `pipe-demo-devices-${process.pid}`,
+      username: process.env.MQTT_USERNAME,
+      password: process.env.MQTT_PASSWORD,
+      reconnectPeriod: 1000,
+    });
+    return await Promise.race([connecting, timeout]);
+  } catch (err) {
+    console.error(`[demo] no MQTT broker at DEMO_MQTT_URL=${redact(url)}: ${err.message}`);
+    console.error(
+      '  start one (Debian/Ubuntu: sudo apt-get install -y mosquitto; macOS: brew install mosquitto;',
+    );
+    console.error(
+      '  Docker: docker run -p 1883:1883 eclipse-mosquitto:2 mosquitto -c /mosquitto-no-auth.conf)',
+    );
+    console.error('  or leave DEMO_MQTT_URL unset: the producer then simulates the devices itself');
+    await cleanup();
+    process.exit(1);
+  }
+}
+
+/**
+ * Five demo devices publishing to sensors/<device>/readings (QoS 1, a JSON array per message): the last
+ * six hours first, 360 times faster than real time so hourly averages appear within a minute, then one
+ * reading per device per second at the real time, as a device would. Calls `live` once caught up.
+ */
+function publishDemoDevices(client, live) {
+  const intervalMs = 1000;
+  const speed = 360;
+  const startedAt = Date.now();
+  const from = Math.floor((startedAt - 6 * 3_600_000) / intervalMs) * intervalMs;
+  const temps = [66, 68, 70, 72, 74];
+  let next = from;
+  let caughtUp = false;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const until = Math.min(now, from + (now - startedAt) * speed);
+    const batches = temps.map(() => []);
+    for (; next <= until; next += intervalMs) {
+      temps.forEach((temp, d) => {
+        temps[d] = Math.min(100, Math.max(40, temp + (Math.random() - 0.5) * 0.4));
+        batches[d].push({ ts: next, temp_f: Math.round(temps[d] * 10) / 10 });
+      });
+    }
+    batches.forEach((readings, d) => {
+      if (readings.length > 0)
+        client.publish(`sensors/demo-00${d + 1}/readings`, JSON.stringify(readings), { qos: 1 });
+    });
+    if (!caughtUp && until === now) {
+      caughtUp = true;
+      live();
+    }
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+const redact = (url) => url.replace(/\/\/[^@/]*@/, '//***@');
+
 let stopping = false;
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
+  await stopDevices();
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(
     children.map((c) =>
@@ -96,7 +170,10 @@ async function stop(code = 0) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
+const mqttUrl = process.env.DEMO_MQTT_URL;
 const redisUrl = process.env.REDIS_URL || (await startPrivateRedis());
+// Before any service starts: a broker that is not there ends the demo with nothing left running.
+const devices = mqttUrl ? await connectDemoDevices(mqttUrl) : undefined;
 const port = Number(process.env.PORT) || (await freePort());
 const env = {
   REDIS_URL: redisUrl,
@@ -104,18 +181,39 @@ const env = {
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 };
 
-console.error(`[demo] redis ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+console.error(`[demo] redis ${redact(redisUrl)}`);
 start('viewer', 'averages-viewer', ['serve', '--port', String(port), '--host', '127.0.0.1'], env);
-// The simulated clock runs ahead of the real one, so stream time may too (a year of demo time).
+// The simulated clock runs ahead of the real one, so stream time may too (a year of demo time). Through
+// MQTT, the bridge writes up to 100 messages at once and devices' messages land a few seconds of demo time
+// out of order: a grace of 5 demo minutes (under a second of wall time while catching up) keeps them in.
 start(
   'aggregator',
   'aggregator',
-  ['run', '--grace', '1s', '--idle-close', '30s', '--max-ahead', '365d'],
+  ['run', '--grace', devices ? '5m' : '1s', '--idle-close', '30s', '--max-ahead', '365d'],
   env,
 );
 start('reaper', 'reaper', ['run', '--min-idle', '10s', '--interval', '5s'], env);
-// One simulated hour every 10 s of wall time, so averages appear within seconds.
-start('producer', 'producer', ['run', '--devices', '5', '--interval', '1s', '--speed', '360'], env);
+if (devices) {
+  const { hostname, port: mqttPort } = new URL(mqttUrl);
+  console.error(`[demo] mqtt ${redact(mqttUrl)}: the producer is the MQTT bridge of sensors/+/readings`);
+  start('producer', 'producer', ['mqtt', '--mqtt-url', mqttUrl, '--client-id', 'pipe-demo-bridge'], env);
+  const stopPublishing = publishDemoDevices(devices, () => {
+    // From now on the demo devices publish at the real time: readings of a device of yours are not late.
+    console.log('');
+    console.log('The demo devices are live. Publish readings of your own device:');
+    console.log(
+      `mosquitto_pub -h ${hostname} -p ${mqttPort || 1883} -q 1 -t sensors/my-device/readings -m "{\\"ts\\":\\"$(date -u +%FT%TZ)\\",\\"temp_f\\":71.5}"`,
+    );
+    console.log('');
+  });
+  stopDevices = async () => {
+    stopPublishing();
+    await devices.endAsync();
+  };
+} else {
+  // One simulated hour every 10 s of wall time, so averages appear within seconds.
+  start('producer', 'producer', ['run', '--devices', '5', '--interval', '1s', '--speed', '360'], env);
+}
 
 setTimeout(() => {
   console.log('');

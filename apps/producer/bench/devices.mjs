@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Devices benchmark (a script, not a test): readings from devices through `pipe-producer http` and
 // `pipe-producer mqtt`, each beside a bare baseline measured in the same run on the same redis-server:
-//   HTTP: 1,000-reading NDJSON requests from CONCURRENCY clients to the endpoint (--no-auth) and to a bare
-//         node:http handler that pipelines XADDs (bench/bare-http.mjs);
+//   HTTP: 1,000-reading NDJSON requests driven by autocannon over CONCURRENCY connections to the endpoint
+//         (--no-auth) and to a bare node:http handler that pipelines XADDs (bench/bare-http.mjs);
 //   MQTT: one reading per QoS 1 message, published by MQTT.js through a real mosquitto, to the bridge and to
 //         a bare MQTT.js subscriber that pipelines XADDs (bench/bare-mqtt.mjs).
 // Rates are readings/s from the first request or publish until every reading is in Redis. Target: ≥ 0.8×.
@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { freePort, Mosquitto, RedisServer } from '@pipe/testkit';
+import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { connectAsync } from 'mqtt';
 
@@ -52,26 +53,34 @@ async function until(redis, pattern, count) {
   while ((await stored(redis, pattern)) < count) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-/** Sends HTTP_READINGS readings in PER_REQUEST-reading NDJSON bodies from CONCURRENCY clients; readings/s. */
+/**
+ * Sends HTTP_READINGS readings in PER_REQUEST-reading NDJSON bodies with autocannon (CONCURRENCY connections,
+ * each body once); readings/s from the first request until every reading is in Redis.
+ */
 async function driveHttp(redis, port, pattern) {
   const bodies = [];
   for (let i = 0; i < HTTP_READINGS; i += PER_REQUEST) {
     const lines = [];
     for (let j = i; j < Math.min(i + PER_REQUEST, HTTP_READINGS); j++) lines.push(JSON.stringify(reading(j)));
-    bodies.push(lines.join('\n'));
+    bodies.push(`${lines.join('\n')}\n`);
   }
-  const started = performance.now();
   let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++];
-        const res = await fetch(`http://127.0.0.1:${port}/v1/readings`, { method: 'POST', body });
-        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-        await res.arrayBuffer();
-      }
-    }),
-  );
+  const started = performance.now();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/readings`,
+    connections: CONCURRENCY,
+    amount: bodies.length,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        // Each body once: a repeated one would be skipped by the endpoint's ledger, not by the bare handler.
+        setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
+    throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   await until(redis, pattern, HTTP_READINGS);
   return HTTP_READINGS / ((performance.now() - started) / 1000);
 }
@@ -136,7 +145,9 @@ try {
     bare: bareHttp,
     endpoint,
   };
-  console.log(`HTTP, ${HTTP_READINGS} readings in ${PER_REQUEST}-reading requests, ${CONCURRENCY} clients`);
+  console.log(
+    `HTTP (autocannon), ${HTTP_READINGS} readings in ${PER_REQUEST}-reading requests, ${CONCURRENCY} connections`,
+  );
   console.log(`  bare node:http + pipelined XADDs   ${Math.round(bareHttp)} readings/s`);
   console.log(
     `  pipe-producer http                 ${Math.round(endpoint)} readings/s   ratio ${(endpoint / bareHttp).toFixed(2)}`,

@@ -196,6 +196,25 @@ describe('pipe-producer http', () => {
     }
   });
 
+  it('answers 413 for a 1 MB body over the default --max-body of 1mb, and takes one just under it', async () => {
+    const endpoint = await startEndpoint();
+    try {
+      const now = Date.now();
+      const line = JSON.stringify(reading('d1', now));
+      const lines = Math.ceil((1024 * 1024) / (line.length + 1));
+      const over = Array.from({ length: lines }, (_, i) => JSON.stringify(reading('d1', now - i))).join('\n');
+      expect(Buffer.byteLength(over)).toBeGreaterThan(1024 * 1024);
+      expect((await post(endpoint, over)).status).toBe(413);
+      expect(await partitionEntries(redis, endpoint.prefix)).toHaveLength(0);
+      const under = over.slice(0, over.lastIndexOf('\n', 1024 * 1024 - 1));
+      const res = await post(endpoint, under);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ written: under.split('\n').length, rejected: [] });
+    } finally {
+      await endpoint.stop();
+    }
+  });
+
   it('writes each reading once when a request is retried, also one whose first partition had landed', async () => {
     const endpoint = await startEndpoint({ batchSize: '3' });
     try {

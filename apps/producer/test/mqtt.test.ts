@@ -209,10 +209,10 @@ describe('pipe-producer mqtt', () => {
     }
   });
 
-  it('acknowledges nothing while Redis is down and writes every reading once it is back', async () => {
+  it('acknowledges nothing while Redis is down, holds at most --max-in-flight messages, and writes every reading once it is back', async () => {
     const server = await RedisServer.start();
     const direct = new Redis(server.url, { lazyConnect: true });
-    const bridge = await startBridge({}, server.url);
+    const bridge = await startBridge({ maxInFlight: '5' }, server.url);
     try {
       const messagesAcked = async () =>
         metricValue(
@@ -234,6 +234,12 @@ describe('pipe-producer mqtt', () => {
       // Absence needs a span to hold over: the bridge has retried by now, and acknowledged nothing.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await messagesAcked()).toBe(0);
+      // Bounded: with --max-in-flight 5 in hand it reads no further packet; the broker keeps the other 24.
+      const inHand = metricValue(
+        await fetch(bridge.metricsUrl).then((r) => r.text()),
+        /pipe_producer_mqtt_messages_in_hand\{service="producer"\} (\d+)/,
+      );
+      expect(inHand).toBe(6);
       await server.restart();
       await waitFor('all acknowledged', async () => (await messagesAcked()) === 30, 30_000);
       await direct.connect();

@@ -7,9 +7,11 @@ import {
   startMetricsServer,
   stopOnSignals,
 } from '@pipe/service';
+import { redactUrl } from '@pipe/streams';
 import type { MqttConfig } from '../config.js';
 import { WriteFailedError } from '../errors.js';
 import { prometheusMetrics } from '../metrics.js';
+import { BrokerRefusedError } from '../mqtt/broker-refusal.js';
 import { MqttBridge } from '../mqtt/mqtt-bridge.js';
 import { type CommandIo, processIo } from './command-io.js';
 import { EXIT } from './exit-codes.js';
@@ -17,7 +19,8 @@ import { openWriterConnection } from './writer-session.js';
 
 /**
  * Bridges MQTT readings into the partitions until SIGINT/SIGTERM (io.handleSignals) or `stop` aborts.
- * Exits 4 when Redis refuses a write for good (the message stays unacknowledged, so nothing is lost).
+ * Exits 4 when Redis refuses a write for good (the message stays unacknowledged, so nothing is lost), 3
+ * when the broker refuses the credentials or the TLS handshake (as the services do when Redis refuses them).
  */
 export async function mqttCommand(
   config: MqttConfig,
@@ -69,8 +72,13 @@ export async function mqttCommand(
     await bridge.start();
     await bridge.run();
   } catch (err) {
-    io.stderr.write(`mqtt: ${(err as Error).message}\n`);
-    code = err instanceof WriteFailedError ? EXIT.writeFailed : EXIT.usage;
+    if (err instanceof BrokerRefusedError) {
+      io.stderr.write(`mqtt: cannot use the MQTT broker at ${redactUrl(config.mqttUrl)}: ${err.reason}\n`);
+      code = EXIT.gaveUp;
+    } else {
+      io.stderr.write(`mqtt: ${(err as Error).message}\n`);
+      code = err instanceof WriteFailedError ? EXIT.writeFailed : EXIT.usage;
+    }
   }
   if (metrics) await closeServer(metrics);
   redis.disconnect();

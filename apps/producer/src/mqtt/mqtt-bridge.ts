@@ -2,10 +2,11 @@ import { appendFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type Logger, type PipelineKeys, type RedisClient, silentLogger } from '@pipe/streams';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { type AddReadings, addReadingsCommand } from '../add-readings-script.js';
 import { GaveUpError } from '../errors.js';
 import { type RecordWriterOptions, writeRecords } from '../write-records.js';
+import { BrokerRefusedError, brokerRefusal } from './broker-refusal.js';
 import { parseReadingsMessage } from './readings-message.js';
 
 export interface MqttBridgeSettings {
@@ -80,16 +81,30 @@ export class MqttBridge {
       labelNames: ['outcome'],
       registers: [settings.registry],
     });
+    const inHand = this.inHand;
+    new Gauge({
+      name: 'pipe_producer_mqtt_messages_in_hand',
+      help: 'MQTT messages received and not acknowledged yet (at most --max-in-flight + 1: the bridge then reads no more)',
+      registers: [settings.registry],
+      collect() {
+        this.set(inHand.length);
+      },
+    });
   }
 
   get isRunning(): boolean {
     return this.client !== undefined && this.stopping === undefined && this.failure === undefined;
   }
 
-  /** Connects and subscribes; resolves once subscribed (the broker may be down: it keeps trying). */
+  /**
+   * Connects and subscribes; resolves once connected (the broker may be down: it keeps trying). Rejects with
+   * a BrokerRefusedError when the broker refuses the credentials or either side the TLS handshake.
+   */
   async start(): Promise<void> {
     if (this.client) throw new Error('MqttBridge.start() was called twice');
     this.addReadings = addReadingsCommand(this.redis);
+    // Each message in hand waits for Redis with an error listener of its own writer while Redis is away.
+    this.redis.setMaxListeners(this.redis.getMaxListeners() + this.settings.maxInHand + 1);
     const client = connect(this.settings.url, {
       ...this.settings.client,
       clean: false,
@@ -125,7 +140,12 @@ export class MqttBridge {
       // holdAcknowledgements). At most maxInHand messages are in hand: then the next one waits for room.
       if (entry) void this.room().then(() => callback());
     };
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt connection error'));
+    client.on('error', (err) => {
+      const refusal = brokerRefusal(err);
+      // The same CONNECT would be refused again: stop, rather than retry forever looking healthy.
+      if (refusal) this.fail(new BrokerRefusedError(refusal, { cause: err }));
+      else this.log.warn({ err: err.message }, 'mqtt connection error');
+    });
     client.on('offline', () => this.log.warn({}, 'mqtt broker unreachable; reconnecting'));
     const connected = new Promise<void>((resolve) => client.once('connect', () => resolve()));
     client.on('connect', (connack) => {
@@ -136,7 +156,7 @@ export class MqttBridge {
       });
     });
     client.connect();
-    await connected;
+    await Promise.race([connected, this.done]);
   }
 
   /** Resolves once stop() has finished; rejects with what stopped the bridge otherwise. */
@@ -197,7 +217,12 @@ export class MqttBridge {
   private fail(err: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = err;
-    this.log.error({ err }, 'bridge stopped: a message could not be written');
+    this.log.error(
+      { err },
+      err instanceof BrokerRefusedError
+        ? 'bridge stopped: the broker refused it'
+        : 'bridge stopped: a message could not be written',
+    );
     this.client?.end(true);
     this.settle.reject(err);
   }

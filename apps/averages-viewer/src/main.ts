@@ -11,6 +11,7 @@ import {
 import { Command } from 'commander';
 import { serveConfig, tailConfig } from './config.js';
 import { DashboardServer } from './server.js';
+import { tailSeries } from './series.js';
 import { AveragesTail } from './tail.js';
 
 const program = new Command('pipe-viewer')
@@ -35,6 +36,7 @@ tailConfig
       redis,
       keys,
       name: config.name,
+      series: tailSeries(keys, config.device, config.resolution),
       last: config.last,
       fromMs: config.from,
       follow: config.follow,

@@ -270,7 +270,12 @@ ${table(
   [
     ['bare XREADGROUP COUNT 1000 + XACK per batch', int(bare), ratio(1), ''],
     ['drain, default (fleet 1h only)', int(rate(w.default)), ratio(rate(w.default) / bare), '>= 0.85'],
-    ['drain, \`--windows 1m,1h,1d --per-device\`', int(rate(w.windowsPerDevice)), ratio(rate(w.windowsPerDevice) / bare), '>= 0.6'],
+    [
+      'drain, `--windows 1m,1h,1d --per-device`',
+      int(rate(w.windowsPerDevice)),
+      ratio(rate(w.windowsPerDevice) / bare),
+      '>= 0.6',
+    ],
   ],
 )}
 

@@ -45,8 +45,10 @@ export interface DashboardServerOptions {
   maxAverages?: number;
   /** Devices per /api/devices answer at most. */
   maxDevices?: number;
-  /** Device series followed by event streams at once (a blocking connection each). */
+  /** Device series followed by event streams at once. */
   maxFollowedDevices?: number;
+  /** How often followed device series are read for new windows. */
+  devicePollMs?: number;
   heartbeatMs?: number;
   /** How long a status read may take before Redis counts as down. */
   statusTimeoutMs?: number;
@@ -171,7 +173,8 @@ export class DashboardServer {
     this.deviceFeeds = new DeviceFeeds({
       redis: this.options.redis,
       heartbeatMs: this.options.heartbeatMs ?? 15_000,
-      maxFollowed: this.options.maxFollowedDevices ?? 100,
+      pollMs: this.options.devicePollMs ?? 1000,
+      maxFollowed: this.options.maxFollowedDevices ?? 1000,
       logger: this.log,
     });
     let guard: RequestGuard | undefined;

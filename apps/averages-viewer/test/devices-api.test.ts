@@ -23,7 +23,7 @@ type Failure = { error: string };
 async function publishedFleet(settings: Parameters<typeof RunningDashboard.start>[2] = {}) {
   const keys = new PipelineKeys(randomPrefix('devices'));
   const tally = await publishDeviceWindows(redis, keys, deviceReadings(DEVICES, 40));
-  const dashboard = await RunningDashboard.start(redisUrl, keys.prefix, settings);
+  const dashboard = await RunningDashboard.start(redisUrl, keys.prefix, { devicePollMs: 100, ...settings });
   return { keys, tally, dashboard };
 }
 

@@ -206,12 +206,14 @@ export class DashboardServer {
 
   /** Redis reachable, with the pipeline's figures, or the reason it is not. */
   async status(): Promise<DashboardStatus> {
+    const pipeline = await this.pipelineHealth();
+    // The viewer's own figures after the (slow) pipeline read, so that they are as of `at`: a page
+    // that loaded averages before `at` finds their malformed entries counted.
     const viewer = {
       malformedAverages: this.malformed.count,
       recentMalformed: this.malformed.latest(),
       streamClients: (this.hub?.size ?? 0) + (this.deviceFeeds?.clients ?? 0),
     };
-    const pipeline = await this.pipelineHealth();
     return { at: Date.now(), redis: this.health.current, pipeline, viewer };
   }
 

@@ -1,4 +1,5 @@
 import { sharedRedis } from '@pipe/fixtures';
+import { aclSetUserArgs, pipelineAcl } from '@pipe/service';
 import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
@@ -165,6 +166,38 @@ describe('DashboardServer: per-device API', () => {
       expect(search.body.devices.map((d) => d.device)).toEqual(expected);
     } finally {
       await dashboard.stop();
+    }
+  });
+
+  it('answers every device route as the least-privilege viewer user (pnpm acl)', async () => {
+    const keys = new PipelineKeys(randomPrefix('devacl'));
+    const tally = await publishDeviceWindows(redis, keys, deviceReadings(DEVICES, 5));
+    const user = `${keys.prefix}-viewer`;
+    const acl = { ...pipelineAcl(keys.prefix).viewer, user };
+    await redis.call('ACL', 'SETUSER', ...aclSetUserArgs(acl, 'viewer-password-1'));
+    const url = new URL(redisUrl);
+    url.username = user;
+    url.password = 'viewer-password-1';
+    const dashboard = await RunningDashboard.start(url.toString(), keys.prefix, { devicePollMs: 100 });
+    try {
+      const list = await dashboard.json<DevicesAnswer>('/api/devices?q=sensor');
+      expect(list.status).toBe(200);
+      expect(list.body.matched).toBe(2);
+      const newest = await dashboard.json<DevicesAnswer>('/api/devices?limit=2');
+      expect(newest.status).toBe(200);
+      expect(newest.body.devices.map((d) => d.latest_hour?.count)).toEqual([
+        expect.any(Number),
+        expect.any(Number),
+      ]);
+      const minutes = await dashboard.json<DeviceAveragesAnswer>(path('lab:fridge.3', '?resolution=1m'));
+      expect(minutes.body.averages).toEqual(tally.expectedOfDevice('lab:fridge.3', '1m').map(asApiWindow));
+      expect((await dashboard.json<Failure>(path('nobody'))).status).toBe(404);
+      expect(
+        (await dashboard.json<AveragesAnswer<WindowAverageJson>>('/api/averages?resolution=1d')).body.count,
+      ).toBe(tally.expected('1d').length);
+    } finally {
+      await dashboard.stop();
+      await redis.call('ACL', 'DELUSER', user);
     }
   });
 

@@ -263,7 +263,8 @@ function windows({ windows: w }) {
 
 ${int(w.readings)} readings of ${int(w.devices)} devices (one every 10 s each, with humidity) over ${w.minutes} minutes of one UTC
 day, copied server-side for each consumer; each drain is a real \`pipe-aggregator run --drain\`, rated by its
-own figure (start of its run to the last window published).
+own figure (start of its run to the last window published). The bare loop and the default drain run
+before and after the windows drain, the faster of each kept.
 
 ${table(
   ['consumer', 'readings/s', '/ baseline', 'target'],

@@ -5,8 +5,9 @@
 // written once and copied server-side (COPY) for each consumer: the bare XREADGROUP COUNT 1000 + XACK
 // loop (as aggregator.mjs measures it), `pipe-aggregator run --drain` with the default layout (fleet 1h
 // only) and with `--windows 1m,1h,1d --per-device`, each a real process, rates from the drain's own
-// figure. Then Redis memory, measured: per stored per-device result (used_memory before and after
-// deleting every device stream, beside MEMORY USAGE of the streams), per device in the index, and per
+// figure; the bare loop and the default drain twice (before and after), the faster kept. Then Redis
+// memory, measured: per stored per-device result (used_memory before and after deleting every device
+// stream, beside MEMORY USAGE of the streams), per device in the index, and per
 // reading while windows are open (a live `run --grace 1h` that has counted readings of the last minutes
 // and closed nothing: MEMORY USAGE of the partition's companion keys).
 import { writeFile } from 'node:fs/promises';
@@ -235,17 +236,31 @@ try {
   console.log(`writing ${devices} devices x ${minutes} min, one reading every ${STEP_MS / 1000} s ...`);
   const { partitions, readings, deviceWindows: expectedResults } = await write(redis, sourceKeys, from);
 
-  const bare = await bareLoop(redis, await copyTo(redis, partitions, sourceKeys, 'bare'));
-  if (bare.n !== readings) throw new Error(`the bare loop read ${bare.n} of ${readings}`);
-  await copyTo(redis, partitions, sourceKeys, 'dflt');
-  const fleet = await drain(connection, 'dflt');
+  // The machine is shared: the bare loop and the default drain run twice, around the long drain
+  // (bare, default, windows, default, bare), and each keeps its faster run; every run is printed.
+  const bareRuns = [];
+  const fleetRuns = [];
+  const bareOnce = async (round) => {
+    const run = await bareLoop(redis, await copyTo(redis, partitions, sourceKeys, `bare${round}`));
+    if (run.n !== readings) throw new Error(`the bare loop read ${run.n} of ${readings}`);
+    bareRuns.push(run);
+  };
+  const fleetOnce = async (round) => {
+    await copyTo(redis, partitions, sourceKeys, `dflt${round}`);
+    const run = await drain(connection, `dflt${round}`);
+    if (run.counted !== readings) throw new Error(`the default drain counted ${run.counted} of ${readings}`);
+    fleetRuns.push(run);
+  };
+  await bareOnce(1);
+  await fleetOnce(1);
   await copyTo(redis, partitions, sourceKeys, 'win');
   const windows = await drain(connection, 'win', ['--windows', '1m,1h,1d', '--per-device']);
-  for (const [name, run] of [
-    ['default', fleet],
-    ['windows', windows],
-  ])
-    if (run.counted !== readings) throw new Error(`the ${name} drain counted ${run.counted} of ${readings}`);
+  if (windows.counted !== readings)
+    throw new Error(`the windows drain counted ${windows.counted} of ${readings}`);
+  await fleetOnce(2);
+  await bareOnce(2);
+  const bare = bareRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const fleet = fleetRuns.reduce((a, b) => (b.drainSeconds < a.drainSeconds ? b : a));
   const winKeys = new PipelineKeys('win');
   const memory = await deviceResultsMemory(redis, winKeys);
   if (memory.results !== expectedResults)
@@ -266,11 +281,15 @@ try {
   console.log(
     `${readings.toLocaleString('en')} readings of ${devices.toLocaleString('en')} devices over ${minutes} min (one UTC day):`,
   );
-  row('bare XREADGROUP COUNT 1000 + XACK per batch', bareRate, '(baseline)');
+  row(
+    'bare XREADGROUP COUNT 1000 + XACK per batch',
+    bareRate,
+    `(baseline; best of ${bareRuns.map((r) => Math.round(readings / r.seconds)).join(' / ')})`,
+  );
   row(
     'drain, default (fleet 1h only)',
     rate(fleet),
-    `ratio ${(rate(fleet) / bareRate).toFixed(2)} (target >= 0.85)`,
+    `ratio ${(rate(fleet) / bareRate).toFixed(2)} (target >= 0.85; best of ${fleetRuns.map((r) => Math.round(rate(r))).join(' / ')})`,
   );
   row(
     'drain, --windows 1m,1h,1d --per-device',
@@ -303,8 +322,13 @@ try {
           devices,
           minutes,
           readings,
-          bare: { seconds: bare.seconds },
-          default: { seconds: fleet.seconds, drainSeconds: fleet.drainSeconds, peakRss: fleet.peakRss },
+          bare: { seconds: bare.seconds, runs: bareRuns.map((r) => r.seconds) },
+          default: {
+            seconds: fleet.seconds,
+            drainSeconds: fleet.drainSeconds,
+            peakRss: fleet.peakRss,
+            runs: fleetRuns.map((r) => r.drainSeconds),
+          },
           windowsPerDevice: {
             seconds: windows.seconds,
             drainSeconds: windows.drainSeconds,

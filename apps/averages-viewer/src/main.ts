@@ -20,7 +20,9 @@ const program = new Command('pipe-viewer')
 
 tailConfig
   .addTo(program.command('tail'))
-  .description("print hourly averages after this viewer's last shown one, optionally following new ones")
+  .description(
+    "print hourly averages (or a device's, or another size's windows: --device, --resolution) after this viewer's last shown one, optionally following new ones",
+  )
   .action(async (flags) => {
     const config = tailConfig.read(flags);
     // Stdout carries the averages; logs and notices go to stderr.

@@ -1,4 +1,16 @@
-import { decodeAverage, type HourlyAverage, type StreamEntry } from '@pipe/streams';
+import {
+  type Decoded,
+  decodeAverage,
+  type FieldList,
+  type HourlyAverage,
+  type StreamEntry,
+} from '@pipe/streams';
+
+/** A decoded entry with the ID it was read under (the position a viewer resumes after). */
+export interface DecodedRow<T> {
+  id: string;
+  value: T;
+}
 
 /** A decoded average with the ID it was read under (the position a viewer resumes after). */
 export interface AverageRow {
@@ -11,19 +23,28 @@ export interface MalformedAverage {
   reason: string;
 }
 
+/** Splits entries of a results stream into decoded values and the malformed ones to skip. */
+export function decodeEntries<T>(
+  entries: readonly StreamEntry[],
+  decode: (id: string, fields: FieldList) => Decoded<T>,
+): { rows: DecodedRow<T>[]; malformed: MalformedAverage[] } {
+  const rows: DecodedRow<T>[] = [];
+  const malformed: MalformedAverage[] = [];
+  for (const { id, fields } of entries) {
+    const decoded = decode(id, fields);
+    if (decoded.ok) rows.push({ id, value: decoded.value });
+    else malformed.push({ id, reason: decoded.error.message });
+  }
+  return { rows, malformed };
+}
+
 /** Splits entries of the averages stream into decoded averages and the malformed ones to skip. */
 export function decodeAverageEntries(entries: readonly StreamEntry[]): {
   rows: AverageRow[];
   malformed: MalformedAverage[];
 } {
-  const rows: AverageRow[] = [];
-  const malformed: MalformedAverage[] = [];
-  for (const { id, fields } of entries) {
-    const decoded = decodeAverage(id, fields);
-    if (decoded.ok) rows.push({ id, average: decoded.value });
-    else malformed.push({ id, reason: decoded.error.message });
-  }
-  return { rows, malformed };
+  const { rows, malformed } = decodeEntries(entries, decodeAverage);
+  return { rows: rows.map(({ id, value }) => ({ id, average: value })), malformed };
 }
 
 /**

@@ -31,6 +31,17 @@ describe('tail settings', () => {
     expect(tailConfig.read({ last: '24' }, {}).last).toBe(24);
   });
 
+  it('read --device and --resolution (1h by default); refuse a device id or size pipe cannot have', () => {
+    expect(tailConfig.read({}, {}).resolution).toEqual({ label: '1h', ms: 3_600_000 });
+    expect(tailConfig.read({ device: 'lab:fridge.3', resolution: '1m' }, {})).toMatchObject({
+      device: 'lab:fridge.3',
+      resolution: { label: '1m', ms: 60_000 },
+    });
+    const problems = problemsOf(() => tailConfig.read({ device: 'a{b}', resolution: '7m' }, {}));
+    expect(problems).toContain('device');
+    expect(problems).toContain('not a window size: "7m"');
+  });
+
   it('list every problem at once: an unreadable time, --last with --from, a name with a space', () => {
     const problems = problemsOf(() =>
       tailConfig.read({ from: 'last-tuesday', last: '2', name: 'has space' }, {}),

@@ -1,4 +1,5 @@
 import { CommandConfig, CONNECTION_SETTINGS, giveUpAfter, logLevel, pipeName, setting } from '@pipe/service';
+import { DEVICE_PATTERN, HOUR_WINDOW, parseWindowSize } from '@pipe/streams';
 import { z } from 'zod';
 import { HostAllowList } from './host-allow-list.js';
 import { parseTimeBound, TIME_BOUND_EXPECTED } from './time-bound.js';
@@ -10,6 +11,15 @@ const timeBound = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+const windowSize = z.string().transform((text, ctx) => {
+  try {
+    return parseWindowSize(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
 });
 
 /** `pipe-viewer tail`: its own settings, then the connection settings every service shares. */
@@ -36,6 +46,17 @@ export const tailConfig = new CommandConfig(
       flag: '--json',
       help: 'print one JSON object per line (full precision) instead of sentences',
       schema: z.boolean().default(false),
+    }),
+    device: setting({
+      flag: '--device <id>',
+      help: "show this device's own windows (aggregator --per-device) instead of the fleet's",
+      schema: z.string().regex(DEVICE_PATTERN, 'a device id: 1-64 of A-Z a-z 0-9 _ . : -').optional(),
+    }),
+    resolution: setting({
+      flag: '--resolution <size>',
+      help: 'window size to show: 1m, 1h, 1d (any size the aggregator publishes with --windows)',
+      schema: windowSize.default(HOUR_WINDOW),
+      shownDefault: '1h',
     }),
     // Part of the key of the viewer's position (PipelineKeys.viewerPosition): short.
     name: setting({

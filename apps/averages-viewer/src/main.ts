@@ -11,6 +11,7 @@ import {
 import { Command } from 'commander';
 import { serveConfig, tailConfig } from './config.js';
 import { DashboardServer } from './server.js';
+import { tailSeries } from './series.js';
 import { AveragesTail } from './tail.js';
 
 const program = new Command('pipe-viewer')
@@ -19,7 +20,9 @@ const program = new Command('pipe-viewer')
 
 tailConfig
   .addTo(program.command('tail'))
-  .description("print hourly averages after this viewer's last shown one, optionally following new ones")
+  .description(
+    "print hourly averages (or a device's, or another size's windows: --device, --resolution) after this viewer's last shown one, optionally following new ones",
+  )
   .action(async (flags) => {
     const config = tailConfig.read(flags);
     // Stdout carries the averages; logs and notices go to stderr.
@@ -35,6 +38,7 @@ tailConfig
       redis,
       keys,
       name: config.name,
+      series: tailSeries(keys, config.device, config.resolution),
       last: config.last,
       fromMs: config.from,
       follow: config.follow,

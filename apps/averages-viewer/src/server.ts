@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { closeServer } from '@pipe/service';
 import {
+  decodeWindowAverage,
   type HourlyAverage,
   type Logger,
   parseId,
@@ -10,12 +11,22 @@ import {
   type RedisClient,
   silentLogger,
   type StreamEntry,
+  type WindowAverage,
   withDeadline,
 } from '@pipe/streams';
-import { decodeAverageEntries, MalformedTally } from './average-entries.js';
+import { decodeAverageEntries, decodeEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
-import { BadRequest, parseAveragesQuery } from './averages-query.js';
+import {
+  BadRequest,
+  NotFound,
+  parseAveragesQuery,
+  parseDeviceRoute,
+  parseResolution,
+} from './averages-query.js';
+import { DeviceFeeds } from './device-feeds.js';
+import { DevicesApi, type DeviceWindowEvent } from './devices-api.js';
+import { deviceSeries, fleetSeries } from './series.js';
 import { ConnectionHealth, describeError, isReplyError, type RedisHealth } from './connection-health.js';
 import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
 import { HostAllowList } from './host-allow-list.js';
@@ -32,6 +43,12 @@ export interface DashboardServerOptions {
   allowedHosts?: HostAllowList;
   /** Averages per /api/averages answer unless the page asks for fewer. */
   maxAverages?: number;
+  /** Devices per /api/devices answer at most. */
+  maxDevices?: number;
+  /** Device series followed by event streams at once. */
+  maxFollowedDevices?: number;
+  /** How often followed device series are read for new windows. */
+  devicePollMs?: number;
   heartbeatMs?: number;
   /** How long a status read may take before Redis counts as down. */
   statusTimeoutMs?: number;
@@ -55,14 +72,17 @@ export interface DashboardStatus {
 /** An average as the API and the event stream carry it: the decoded value and its stream ID. */
 export type AverageJson = HourlyAverage & { id: string };
 
-/** What /api/averages answers. */
-export interface AveragesAnswer {
+/** A fleet window of another size than 1h, as /api/averages?resolution= carries it. */
+export type WindowAverageJson = WindowAverage & { id: string };
+
+/** What /api/averages answers: hourly averages, or with `?resolution=` the fleet's windows of that size. */
+export interface AveragesAnswer<T = AverageJson> {
   from: number | null;
   to: number | null;
   count: number;
   /** Malformed entries in the range, left out. */
   skipped: number;
-  averages: AverageJson[];
+  averages: T[];
 }
 
 class RedisUnavailable extends PipeError {
@@ -87,6 +107,8 @@ class RedisCommandFailed extends PipeError {
 export class DashboardServer {
   private readonly log: Logger;
   private readonly range: AveragesRange;
+  private readonly devices: DevicesApi;
+  private deviceFeeds: DeviceFeeds | undefined;
   private readonly malformed = new MalformedTally();
   private readonly health: ConnectionHealth;
   private readonly maxAverages: number;
@@ -109,6 +131,15 @@ export class DashboardServer {
     this.statusTimeoutMs = options.statusTimeoutMs ?? 2000;
     this.statusMaxAgeMs = options.statusMaxAgeMs ?? 1000;
     this.health = new ConnectionHealth((h) => this.onRedisHealth(h));
+    this.devices = new DevicesApi({
+      redis: options.redis,
+      keys: options.keys,
+      read: (read) => this.withRedis(read),
+      malformed: this.malformed,
+      maxDevices: options.maxDevices ?? 1000,
+      maxAverages: this.maxAverages,
+      logger: this.log,
+    });
   }
 
   get isRunning(): boolean {
@@ -139,6 +170,13 @@ export class DashboardServer {
       logger: this.log,
     });
     this.feedRun = this.feed.run();
+    this.deviceFeeds = new DeviceFeeds({
+      redis: this.options.redis,
+      heartbeatMs: this.options.heartbeatMs ?? 15_000,
+      pollMs: this.options.devicePollMs ?? 1000,
+      maxFollowed: this.options.maxFollowedDevices ?? 1000,
+      logger: this.log,
+    });
     let guard: RequestGuard | undefined;
     const server = createServer((req, res) => {
       // Built on the first request: the default allow-list needs the port, known once listening.
@@ -157,7 +195,7 @@ export class DashboardServer {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.hub?.close();
-      await this.feed?.stop();
+      await Promise.all([this.feed?.stop(), this.deviceFeeds?.stop()]);
       await this.feedRun?.catch(() => {});
       this.health.detach();
       const server = this.server;
@@ -168,12 +206,14 @@ export class DashboardServer {
 
   /** Redis reachable, with the pipeline's figures, or the reason it is not. */
   async status(): Promise<DashboardStatus> {
+    const pipeline = await this.pipelineHealth();
+    // The viewer's own figures after the (slow) pipeline read, so that they are as of `at`: a page
+    // that loaded averages before `at` finds their malformed entries counted.
     const viewer = {
       malformedAverages: this.malformed.count,
       recentMalformed: this.malformed.latest(),
-      streamClients: this.hub?.size ?? 0,
+      streamClients: (this.hub?.size ?? 0) + (this.deviceFeeds?.clients ?? 0),
     };
-    const pipeline = await this.pipelineHealth();
     return { at: Date.now(), redis: this.health.current, pipeline, viewer };
   }
 
@@ -211,7 +251,15 @@ export class DashboardServer {
         return this.sendJson(res, 200, await this.status());
       case '/api/stream':
         return this.openStream(req, res, url.searchParams);
+      case '/api/devices':
+        return this.sendJson(res, 200, await this.devices.list(url.searchParams));
     }
+    const deviceRoute = parseDeviceRoute(url.pathname);
+    if (deviceRoute?.what === 'averages') {
+      return this.sendJson(res, 200, await this.devices.averages(deviceRoute.device, url.searchParams));
+    }
+    if (deviceRoute?.what === 'stream')
+      return this.openDeviceStream(req, res, deviceRoute.device, url.searchParams);
     const asset = this.assets.get(url.pathname);
     if (!asset) {
       this.sendJson(res, 404, { error: `no such page: ${url.pathname}` });
@@ -221,12 +269,70 @@ export class DashboardServer {
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   }
 
-  /** `/api/averages?from=&to=&limit=`: the hours starting in [from, to], ISO or ms, oldest first. */
-  private async averages(params: URLSearchParams): Promise<AveragesAnswer> {
+  /**
+   * `/api/averages?resolution=&from=&to=&limit=`: the fleet's windows starting in [from, to], ISO or
+   * ms, oldest first; `temps:averages` for 1h (the default), `temps:averages:<size>` otherwise.
+   */
+  private async averages(
+    params: URLSearchParams,
+  ): Promise<AveragesAnswer | AveragesAnswer<WindowAverageJson>> {
+    const size = parseResolution(params);
     const { fromMs, toMs, limit } = parseAveragesQuery(params, this.maxAverages);
-    const entries = await this.withRedis(() => this.range.between(fromMs, toMs, limit));
-    const { averages, skipped } = this.decode(entries);
-    return { from: fromMs ?? null, to: toMs ?? null, count: averages.length, skipped, averages };
+    const bounds = { from: fromMs ?? null, to: toMs ?? null };
+    if (size.label === '1h') {
+      const entries = await this.withRedis(() => this.range.between(fromMs, toMs, limit));
+      const { averages, skipped } = this.decode(entries);
+      return { ...bounds, count: averages.length, skipped, averages };
+    }
+    const series = fleetSeries(this.options.keys, size);
+    const entries = await this.withRedis(() =>
+      new AveragesRange(this.options.redis, series.key).between(fromMs, toMs, limit),
+    );
+    const { rows, malformed } = decodeEntries(entries, decodeWindowAverage);
+    this.malformed.record(malformed);
+    const averages = rows.map(({ id, value }) => ({ id, ...value }));
+    return { ...bounds, count: averages.length, skipped: malformed.length, averages };
+  }
+
+  /**
+   * `/api/devices/<device>/stream?resolution=`: an event `device-window` per new window of that
+   * device and size (id = its stream ID), `health` as on /api/stream; `?after=` or Last-Event-ID
+   * replays what came after. A stream of its own rather than events on /api/stream: see DeviceFeeds.
+   */
+  private async openDeviceStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    device: string,
+    params: URLSearchParams,
+  ): Promise<void> {
+    const size = parseResolution(params);
+    if (req.method === 'HEAD') {
+      res.writeHead(200, EVENT_STREAM_HEADERS).end();
+      return;
+    }
+    const series = deviceSeries(this.options.keys, device, size);
+    const toEvents = (entries: StreamEntry[]) =>
+      this.devices
+        .decodeRows(entries)
+        .map(({ id, value }) => deviceWindowEvent({ id, device, resolution: size.label, ...value }));
+    const lastEventId = req.headers['last-event-id'];
+    const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
+    const client = this.deviceFeeds!.add(series.key, toEvents, res, after);
+    if (!client) {
+      this.sendJson(res, 503, { error: 'too many devices followed at once; try again later' });
+      return;
+    }
+    client.deliver({ event: 'health', data: JSON.stringify(this.health.current) });
+    if (after !== undefined) {
+      try {
+        for await (const page of new AveragesRange(this.options.redis, series.key).after(after)) {
+          for (const event of toEvents(page)) client.deliver(event);
+        }
+      } catch (err) {
+        this.log.warn({ err, after, device }, 'could not catch a device stream client up');
+      }
+    }
+    client.release();
   }
 
   /**
@@ -279,6 +385,7 @@ export class DashboardServer {
     else this.log.warn({ error: health.error }, 'redis unavailable; reconnecting');
     this.connectedOnce ||= health.up;
     this.hub?.broadcast({ event: 'health', data: JSON.stringify(health) });
+    this.deviceFeeds?.broadcast({ event: 'health', data: JSON.stringify(health) });
   }
 
   /** Runs a Redis read when Redis is reachable, bounded in time so a page never waits on an outage. */
@@ -319,6 +426,8 @@ export class DashboardServer {
     }
     if (err instanceof BadRequest) {
       this.sendJson(res, 400, { error: err.message });
+    } else if (err instanceof NotFound) {
+      this.sendJson(res, 404, { error: err.message });
     } else if (err instanceof RedisUnavailable) {
       this.sendJson(res, 503, { error: err.message });
     } else if (err instanceof RedisCommandFailed) {
@@ -340,6 +449,10 @@ function validId(text: string | null | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function deviceWindowEvent(window: DeviceWindowEvent) {
+  return { event: 'device-window', id: window.id, data: JSON.stringify(window) };
 }
 
 function averageEvent(average: AverageJson) {

@@ -7,19 +7,25 @@ import {
   type RedisClient,
   silentLogger,
   type StreamEntry,
+  HOUR_WINDOW,
   unlessStopped,
 } from '@pipe/streams';
-import { decodeAverageEntries } from './average-entries.js';
-import { averageAsJsonLine, describeAverage } from './average-format.js';
+import { decodeEntries } from './average-entries.js';
 import { AveragesFeed } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
 import { ConnectionHealth, type RedisHealth } from './connection-health.js';
+import { fleetSeries, type ResultSeries } from './series.js';
 
 export interface TailOptions {
   redis: RedisClient;
   keys: PipelineKeys;
   /** Whose position this is: a restarted viewer of the same name resumes after what it last showed. */
   name: string;
+  /**
+   * What to show: the fleet's hourly averages by default; a device's or another size's windows (the
+   * position is then kept per series: see PipelineKeys.viewerPosition).
+   */
+  series?: { results: ResultSeries; name: string };
   /** Start with the newest N averages instead of the saved position. */
   last?: number;
   /** Start with the hours beginning at or after this time (ms) instead of the saved position. */
@@ -47,6 +53,7 @@ const RETRY_MS = 1000;
 export class AveragesTail {
   private readonly log: Logger;
   private readonly range: AveragesRange;
+  private readonly results: ResultSeries;
   private feed: AveragesFeed | undefined;
   private running: Promise<void> | undefined;
   /** Aborted by stop(): a history read queued behind an outage must not hold a stop up. */
@@ -56,7 +63,8 @@ export class AveragesTail {
 
   constructor(private readonly options: TailOptions) {
     this.log = options.logger ?? silentLogger;
-    this.range = new AveragesRange(options.redis, options.keys.averages);
+    this.results = options.series?.results ?? fleetSeries(options.keys, HOUR_WINDOW);
+    this.range = new AveragesRange(options.redis, this.results.key);
   }
 
   get isRunning(): boolean {
@@ -96,7 +104,7 @@ export class AveragesTail {
     if (!this.options.follow || this.stopping.signal.aborted) return;
     this.feed = new AveragesFeed({
       redis: this.options.redis,
-      key: this.options.keys.averages,
+      key: this.results.key,
       after: cursor,
       onEntries: (entries) => this.show(entries),
       onHealth: (h) => this.reportHealth(h),
@@ -128,7 +136,7 @@ export class AveragesTail {
       cursor = page[page.length - 1]!.id;
     }
     if (cursor === start) {
-      const key = this.options.keys.averages;
+      const key = this.results.key;
       const waiting = this.options.follow ? '; waiting for new ones' : '';
       if ((await this.range.length()) === 0) this.options.notice(`no averages in ${key} yet${waiting}`);
       else this.options.notice(`no new averages in ${key} after ${start}${waiting}`);
@@ -156,7 +164,7 @@ export class AveragesTail {
   }
 
   private async show(entries: StreamEntry[]): Promise<void> {
-    const { rows, malformed } = decodeAverageEntries(entries);
+    const { rows, malformed } = decodeEntries(entries, this.results.decode);
     const bad = new Map(malformed.map((m) => [m.id, m.reason]));
     for (const { id } of entries) {
       const reason = bad.get(id);
@@ -165,14 +173,14 @@ export class AveragesTail {
         this.options.notice(`skipped malformed average ${id}: ${reason}`);
       }
     }
-    for (const { average } of rows) {
-      this.options.write(this.options.json ? averageAsJsonLine(average) : describeAverage(average));
+    for (const { value } of rows) {
+      this.options.write(this.options.json ? this.results.jsonLine(value) : this.results.describe(value));
     }
     await this.savePosition(entries[entries.length - 1]!.id);
   }
 
   private get positionKey(): string {
-    return this.options.keys.viewerPosition(this.options.name);
+    return this.options.keys.viewerPosition(this.options.name, this.options.series?.name);
   }
 
   private async savePosition(id: string): Promise<void> {

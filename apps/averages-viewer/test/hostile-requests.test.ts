@@ -141,6 +141,41 @@ describe('item 6: hostile query parameters of /api/averages', () => {
   });
 });
 
+describe('hostile device ids and searches', () => {
+  it('refuses a device id that is not one (encoded slashes, NUL, braces, glob, too long) with 400, Redis staying up for every page', async () => {
+    const keys = new PipelineKeys(randomPrefix('hostile'));
+    const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
+    const stream = await openStream(dashboard);
+    try {
+      for (const device of [
+        '..%2F..%2Fetc',
+        '%00',
+        'a%7Bb%7D',
+        'a*',
+        '%E0%A4%A',
+        'x'.repeat(65),
+        'sensor%20one',
+      ]) {
+        for (const what of ['averages', 'stream']) {
+          const { status, body } = await raw(dashboard.base, `/api/devices/${device}/${what}`);
+          expect(status, device).toBe(400);
+          expect(JSON.parse(body).error, device).toMatch(/^device: /);
+        }
+      }
+      for (const q of ['*', 'a?b', '[a-z]', '%7B', 'x'.repeat(65)]) {
+        const { status } = await raw(dashboard.base, `/api/devices?q=${q}`);
+        expect(status, q).toBe(400);
+      }
+      expect((await raw(dashboard.base, '/api/devices/a/b/averages')).status).toBe(404);
+      await expectNoOutage(dashboard, stream);
+      expect(await redis.exists(keys.devicesIndex)).toBe(0);
+    } finally {
+      stream.close();
+      await dashboard.stop();
+    }
+  });
+});
+
 describe('item 7: hostile requests to the dashboard server', () => {
   it('answers HEAD on every route with headers only, and registers no event-stream client', async () => {
     const keys = new PipelineKeys(randomPrefix('hostile'));
@@ -150,7 +185,12 @@ describe('item 7: hostile requests to the dashboard server', () => {
       expect(head.status).toBe(200);
       expect(head.headers['content-type']).toMatch(/^text\/event-stream/);
       expect(head.body).toBe('');
-      for (const target of ['/', '/dashboard.js', '/api/averages', '/api/status']) {
+      const deviceStream = await raw(dashboard.base, '/api/devices/sensor-1/stream?resolution=1m', {
+        method: 'HEAD',
+      });
+      expect(deviceStream.status).toBe(200);
+      expect(deviceStream.body).toBe('');
+      for (const target of ['/', '/dashboard.js', '/api/averages', '/api/status', '/api/devices']) {
         const answer = await raw(dashboard.base, target, { method: 'HEAD' });
         expect(answer.status, target).toBe(200);
         expect(answer.body, target).toBe('');
@@ -200,6 +240,10 @@ describe('item 7: hostile requests to the dashboard server', () => {
         ['405', raw(dashboard.base, '/', { method: 'POST' })],
         ['400', raw(dashboard.base, '/api/averages?limit=0x10')],
         ['400 target', raw(dashboard.base, '//a:b')],
+        ['devices', raw(dashboard.base, '/api/devices?q=x')],
+        ['404 device', raw(dashboard.base, '/api/devices/nobody/averages')],
+        ['400 device', raw(dashboard.base, '/api/devices/..%2F..%2Fetc/averages')],
+        ['device stream', raw(dashboard.base, '/api/devices/nobody/stream', { method: 'HEAD' })],
         ['421', raw(dashboard.base, '/', { host: `evil.example:${port}` })],
       ];
       for (const [what, answer] of answers) {

@@ -12,6 +12,7 @@ import {
   writeMalformed,
 } from './averages-fixture.js';
 import { DashboardProcess } from './dashboard-process.js';
+import { asApiWindow, deviceReadings, publishDeviceWindows } from './device-fixture.js';
 import { SseReader } from './sse-reader.js';
 
 // The `pipe-viewer` command as a process: what goes to stdout and stderr, exit codes, SIGTERM, flags
@@ -54,6 +55,21 @@ describe('pipe-viewer tail (process)', () => {
     for (const id of badIds)
       expect(stderr.some((l) => l.startsWith(`skipped malformed average ${id}:`))).toBe(true);
     expect(stderr).toContain(`skipped ${badIds.length} malformed average entries`);
+  });
+
+  it("wires --device and --resolution: prints that device's windows of that size", async () => {
+    const keys = new PipelineKeys(randomPrefix('cli'));
+    const tally = await publishDeviceWindows(redis, keys, deviceReadings(['sensor-1', 'lab:fridge.3'], 12));
+    const { code, stdout } = await ViewerProcess.run(
+      tailArgs(keys, '--json', '--device', 'lab:fridge.3', '--resolution', '1m', '--last', '5'),
+    );
+    expect(code).toBe(0);
+    expect(stdout.map((line) => JSON.parse(line))).toEqual(
+      tally
+        .expectedOfDevice('lab:fridge.3', '1m')
+        .slice(-5)
+        .map((w) => ({ device: 'lab:fridge.3', resolution: '1m', ...asApiWindow(w) })),
+    );
   });
 
   it('refuses --last with --from, listing every problem before connecting', async () => {

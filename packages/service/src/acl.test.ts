@@ -26,6 +26,10 @@ describe('pipelineAcl', () => {
   it('lets the viewer read the consumers of groups (the dashboard status) and write only its positions', () => {
     const { viewer } = pipelineAcl();
     expect(viewer.commands).toContain('xinfo|consumers');
+    // The devices index, read-only: /api/devices.
+    expect(viewer.commands).toEqual(
+      expect.arrayContaining(['zrevrange', 'zscan', 'zcard', 'zscore', 'hmget']),
+    );
     expect(viewer.keys.filter((k) => !k.startsWith('%R~'))).toEqual(['~temps:viewer:*']);
   });
 

@@ -206,6 +206,12 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'exists',
         'type',
         'time',
+        // The devices index (aggregator --per-device): /api/devices and the 404 of an unknown device.
+        'zrevrange',
+        'zscan',
+        'zcard',
+        'zscore',
+        'hmget',
       ],
       keys: [...readOnly(...patterns.all), ...rules(patterns.viewerPositions)],
     },

@@ -386,3 +386,19 @@ describe('device windows', () => {
     expect(!decoded.ok && decoded.error.field).toBe('stddev');
   });
 });
+
+describe('a device latest hour (the devices index)', () => {
+  const hour = { start: Date.UTC(2027, 0, 1, 13), count: 3600, mean: 51.25, stddev: 1.5, min: 48, max: 55 };
+
+  it('decodes the JSON the index keeps', () => {
+    expect(codecs.decodeDeviceLatestHour(JSON.stringify(hour))).toEqual({ ok: true, value: hour });
+  });
+
+  it('refuses text that is not JSON, and JSON without a statistic', () => {
+    const notJson = codecs.decodeDeviceLatestHour('{start:');
+    expect(!notJson.ok && notJson.error.field).toBe('latest');
+    const { stddev: _, ...without } = hour;
+    const missing = codecs.decodeDeviceLatestHour(JSON.stringify(without));
+    expect(!missing.ok && missing.error.field).toBe('stddev');
+  });
+});

@@ -5,6 +5,8 @@ import {
   DEVICE_PATTERN,
   type DeadLetter,
   DeadLetterSchema,
+  type DeviceLatestHour,
+  DeviceLatestHourSchema,
   type DeviceWindow,
   DeviceWindowSchema,
   type HourlyAverage,
@@ -269,6 +271,17 @@ export function decodeDeviceWindow(id: string, fields: FieldList): Decoded<Devic
     candidate.average_humidity = n;
   }
   return fromZod(DeviceWindowSchema.safeParse(candidate));
+}
+
+/** Decodes a device's latest hour as the devices index holds it (JSON, see index-devices-2.lua). */
+export function decodeDeviceLatestHour(json: string): Decoded<DeviceLatestHour> {
+  let candidate: unknown;
+  try {
+    candidate = JSON.parse(json);
+  } catch (cause) {
+    return fail('not JSON', 'latest', cause);
+  }
+  return fromZod(DeviceLatestHourSchema.safeParse(candidate));
 }
 
 export function encodeDeadLetter(letter: DeadLetter): FieldList {

@@ -2,6 +2,7 @@ export {
   type Decoded,
   decodeAverage,
   decodeDeadLetter,
+  decodeDeviceLatestHour,
   decodeDeviceWindow,
   decodeWindowAverage,
   decodeLateReading,
@@ -76,6 +77,14 @@ export {
   PREFIX_RULE,
   type Shard,
 } from './keys.js';
+export {
+  type DeviceList,
+  type DeviceListOptions,
+  type DeviceSummary,
+  deviceLastSeen,
+  isDeviceSearch,
+  listDevices,
+} from './device-index.js';
 export { forwardOutbox, outboxOf } from './outbox.js';
 export { calculateSlot, SLOTS, shardOfDevice, shardTag } from './shards.js';
 export { type JudgedConsumer, judgeConsumers, type LivenessOptions, liveConsumers } from './liveness.js';
@@ -103,10 +112,13 @@ export {
 } from './redis.js';
 export {
   DEFAULT_DEVICE,
+  DEVICE_PATTERN,
   TEMP_F_MAX,
   TEMP_F_MIN,
   type DeadLetter,
   DeadLetterSchema,
+  type DeviceLatestHour,
+  DeviceLatestHourSchema,
   type DeviceWindow,
   DeviceWindowSchema,
   type HourlyAverage,

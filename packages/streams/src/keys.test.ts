@@ -258,7 +258,12 @@ describe('key patterns', () => {
     devicesIndex: [keys.devicesIndex],
     devicesLatest: [keys.devicesLatest],
     reaperLease: [keys.reaperLease],
-    viewerPosition: [keys.viewerPosition('default'), keys.viewerPosition('ops:1')],
+    viewerPosition: [
+      keys.viewerPosition('default'),
+      keys.viewerPosition('ops:1'),
+      keys.viewerPosition('default', 'device:sensor-1:1m'),
+      keys.viewerPosition('ops', 'averages:1d'),
+    ],
     foreign: [
       'temps:20260101',
       '{temps:20260101}:batches',

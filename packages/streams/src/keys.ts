@@ -163,9 +163,12 @@ export class PipelineKeys {
     return `${this.prefix}:reaper:lease`;
   }
 
-  /** A viewer's last shown position, by viewer name. */
-  viewerPosition(name: string): string {
-    return `${this.prefix}:viewer:${name}`;
+  /**
+   * A viewer's last shown position, by viewer name: `temps:viewer:<name>` for the hourly averages,
+   * `temps:viewer:<name>:<series>` for another series it tails (`device:sensor-7:1m`, `averages:1m`).
+   */
+  viewerPosition(name: string, series?: string): string {
+    return series === undefined ? `${this.prefix}:viewer:${name}` : `${this.prefix}:viewer:${name}:${series}`;
   }
 
   /**

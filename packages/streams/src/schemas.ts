@@ -75,6 +75,20 @@ export const DeviceWindowSchema = z.object({
 });
 export type DeviceWindow = z.infer<typeof DeviceWindowSchema>;
 
+/**
+ * A device's latest 1h result as the devices index keeps it (`{temps:devices}:latest`, JSON per device):
+ * the hour's start and its statistics, without first/last times or humidity.
+ */
+export const DeviceLatestHourSchema = DeviceWindowSchema.pick({
+  start: true,
+  count: true,
+  mean: true,
+  stddev: true,
+  min: true,
+  max: true,
+});
+export type DeviceLatestHour = z.infer<typeof DeviceLatestHourSchema>;
+
 /** An entry moved out of its stream because it could not be processed, with everything to replay it. */
 export const DeadLetterSchema = z.object({
   stream: z.string().min(1),

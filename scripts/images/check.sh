@@ -16,7 +16,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-apps=(producer aggregator reaper averages-viewer)
+apps=(producer aggregator reaper alerter averages-viewer)
 started=$(date +%s)
 passed=0
 

@@ -86,6 +86,7 @@ export {
   loadLuaFunctions,
   luaFunction,
 } from './lua-command.js';
+export { Lease } from './lease.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type RedisMemory, redisMemory } from './memory.js';
 export { discoverPartitions } from './partitions.js';

@@ -1,4 +1,4 @@
-import { RedisServer, sleep } from '@pipe/testkit';
+import { type RedisServer, sleep } from '@pipe/testkit';
 import { expect, it } from 'vitest';
 import { runPipelineThroughFault } from '../src/fault-scenario.js';
 import { serverPerTest } from '../src/own-server.js';

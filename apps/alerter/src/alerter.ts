@@ -74,7 +74,7 @@ export class Alerter {
   private readonly stopSignal = new AbortController();
   private stopped: Promise<void> | undefined;
   private failure: Error | undefined;
-  private running = false;
+  private running: Promise<void> | undefined;
   /** Readings this instance applied (a drain reports it). */
   applied = 0;
 
@@ -89,7 +89,7 @@ export class Alerter {
   }
 
   get isRunning(): boolean {
-    return this.running && !this.stopRequested;
+    return this.running !== undefined && !this.stopRequested;
   }
 
   /** The rules in force. */
@@ -107,9 +107,13 @@ export class Alerter {
   }
 
   /** Waits for the lease, then reads until stop(), or with drain until everything present is applied. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
     if (this.running) throw new PipeError('alerter is already running', 'ALREADY_RUNNING');
-    this.running = true;
+    this.running = this.readUntilStopped();
+    return this.running;
+  }
+
+  private async readUntilStopped(): Promise<void> {
     const { redis, log } = this.deps;
     const s = this.settings;
     this.scripts = defineAlerterScripts(redis);
@@ -137,12 +141,13 @@ export class Alerter {
     if (this.failure) throw this.failure;
   }
 
-  /** Lets the batch in hand finish, ends the loop, releases the lease. */
+  /** Lets the batch in hand finish, ends the loop; resolves once the lease is released. */
   stop(): Promise<void> {
     this.stopRequested = true;
     this.stopSignal.abort();
     this.stopped ??= (async () => {
       await this.loop?.stop();
+      await this.running?.catch(() => {});
     })();
     return this.stopped;
   }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { EXIT_REDIS_UNAVAILABLE, exitOnStartupError, runService } from '@pipe/service';
+import { EXIT_REDIS_UNAVAILABLE, exitOnStartupError, runBatchCommand, runService } from '@pipe/service';
 import { Command } from 'commander';
 import { Alerter, LeaseLostError } from './alerter.js';
-import { runConfig } from './config.js';
+import { statusCommand } from './commands/status.js';
+import { runConfig, statusConfig } from './config.js';
 import { AlerterMetrics } from './metrics.js';
 import { type AlertRule, loadRules, RulesError } from './rules.js';
 
@@ -79,6 +80,18 @@ runConfig
         return EXIT_REDIS_UNAVAILABLE;
       },
     });
+  });
+
+statusConfig
+  .addTo(program.command('status'))
+  .description("the lease holder, the alerts firing now, each partition's position and lag")
+  .action(async (flags: Record<string, unknown>) => {
+    const config = statusConfig.read(flags);
+    process.exitCode = await runBatchCommand(
+      config,
+      { program: program.name(), connectionName: 'pipe-alerter:status' },
+      (redis, keys) => statusCommand(config, redis, keys, process.stdout),
+    );
   });
 
 program.parseAsync().catch(exitOnStartupError);

@@ -46,17 +46,22 @@ const ruleSchema = z
       ctx.addIssue({ code: 'custom', path: ['clear'], message: 'must be at least below' });
   });
 
-const rulesFileSchema = z
-  .object({ rules: z.array(ruleSchema) })
-  .strict()
-  .superRefine((file, ctx) => {
-    const seen = new Set<string>();
-    file.rules.forEach((rule, i) => {
-      if (seen.has(rule.name))
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate ${rule.name}` });
-      seen.add(rule.name);
-    });
+const rulesFileSchema = z.object({ rules: z.array(ruleSchema) }).strict();
+
+/** Names given twice, found on the raw file so they are listed beside the other problems. */
+function duplicateNames(raw: unknown): string[] {
+  const rules = (raw as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) return [];
+  const seen = new Set<unknown>();
+  const problems: string[] = [];
+  rules.forEach((rule, i) => {
+    const name = (rule as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') return;
+    if (seen.has(name)) problems.push(`rules.${i}.name: duplicate ${name}`);
+    seen.add(name);
   });
+  return problems;
+}
 
 /** A rule as the scripts apply it. */
 export type AlertRule =
@@ -92,12 +97,11 @@ export function parseRules(text: string, file = '<rules>'): AlertRule[] {
     throw new RulesError(file, [`not YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
   }
   const parsed = rulesFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new RulesError(
-      file,
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`),
-    );
-  }
+  const problems = [
+    ...(parsed.error?.issues ?? []).map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`),
+    ...duplicateNames(raw),
+  ];
+  if (!parsed.success || problems.length > 0) throw new RulesError(file, problems);
   return parsed.data.rules.map((r): AlertRule => {
     if (r.no_data_for !== undefined)
       return { name: r.name, devices: r.devices, kind: 'no_data', forMs: r.no_data_for };

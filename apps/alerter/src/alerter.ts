@@ -15,6 +15,7 @@ import type { AlerterMetrics } from './metrics.js';
 import { hasUnread, partitionToRead } from './partition-order.js';
 import { type AlertRule, encodeRules } from './rules.js';
 import { type AlerterScripts, defineAlerterScripts } from './scripts.js';
+import { WebhookDelivery, type WebhookSettings } from './webhook.js';
 
 export interface AlerterSettings {
   rules: AlertRule[];
@@ -33,6 +34,8 @@ export interface AlerterSettings {
   silenceCheckMs: number;
   /** With drain: how long Redis may keep failing before run() rejects. */
   giveUpAfter?: number;
+  /** --webhook: each transition POSTed by the lease holder, beside the reading (never holding it back). */
+  webhook?: WebhookSettings;
 }
 
 export interface AlerterDeps {
@@ -75,6 +78,7 @@ export class Alerter {
   private stopped: Promise<void> | undefined;
   private failure: Error | undefined;
   private running: Promise<void> | undefined;
+  private webhook: WebhookDelivery | undefined;
   /** Readings this instance applied (a drain reports it). */
   applied = 0;
 
@@ -132,7 +136,11 @@ export class Alerter {
         onIdle: () => this.onIdle(),
       });
       log.info({ group: s.group, rules: this.rules.length, drain: s.drain }, 'alerter started');
+      if (s.webhook) this.webhook = new WebhookDelivery(s.webhook, this.deps);
+      const delivering = this.webhook?.run();
       if (!this.stopRequested) await this.loop.run();
+      await this.webhook?.stop();
+      await delivering;
     } finally {
       clearInterval(this.renewTimer);
       this.deps.metrics?.leaseHolder.set(0);
@@ -146,7 +154,7 @@ export class Alerter {
     this.stopRequested = true;
     this.stopSignal.abort();
     this.stopped ??= (async () => {
-      await this.loop?.stop();
+      await Promise.all([this.loop?.stop(), this.webhook?.stop()]);
       await this.running?.catch(() => {});
     })();
     return this.stopped;
@@ -275,6 +283,12 @@ export class Alerter {
     const seen = await this.deps.redis.hvals(this.deps.keys.alertDevicesSeen);
     if (seen.length > 0) await this.checkSilence(Math.max(...seen.map(Number)));
     this.deps.log.info({ partitions: this.partitions.length, readings: this.applied }, 'drained');
+    if (this.webhook) {
+      // Two empty reads of the webhook: the second began after every transition above was written.
+      await this.webhook.caughtUp();
+      await this.webhook.caughtUp();
+      this.deps.log.info({}, 'webhook caught up');
+    }
     void this.stop();
   }
 }

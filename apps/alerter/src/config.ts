@@ -31,6 +31,11 @@ export const runConfig = new CommandConfig({
       .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
       .optional(),
   }),
+  webhookRetryCap: setting({
+    flag: '--webhook-retry-cap <duration>',
+    help: 'longest pause between webhook retries (they double from 100ms)',
+    schema: duration().prefault('30s'),
+  }),
   group: setting({
     flag: '--group <name>',
     env: 'ALERTER_GROUP',

@@ -52,6 +52,15 @@ runConfig
             holder,
             silenceCheckMs: config.silenceCheck,
             giveUpAfter: config.giveUpAfter,
+            webhook: config.webhook
+              ? {
+                  url: config.webhook,
+                  group: `${config.group}-webhook`,
+                  retryBaseMs: 100,
+                  retryCapMs: config.webhookRetryCap,
+                  timeoutMs: 10_000,
+                }
+              : undefined,
           },
           { redis, keys, log, metrics },
         );

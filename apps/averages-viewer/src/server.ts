@@ -12,6 +12,7 @@ import {
   type StreamEntry,
   withDeadline,
 } from '@pipe/streams';
+import { alertsAnswer } from './alerts-answer.js';
 import { decodeAverageEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
@@ -209,6 +210,12 @@ export class DashboardServer {
         return this.sendJson(res, 200, await this.averages(url.searchParams));
       case '/api/status':
         return this.sendJson(res, 200, await this.status());
+      case '/api/alerts':
+        return this.sendJson(
+          res,
+          200,
+          await this.withRedis(() => alertsAnswer(this.options.redis, this.options.keys)),
+        );
       case '/api/stream':
         return this.openStream(req, res, url.searchParams);
     }

@@ -20,7 +20,7 @@ import { parseRules } from '../dist/rules.js';
 const READINGS = Number(process.env.READINGS ?? 200_000);
 const DEVICES = 10_000;
 const COUNT = 500;
-const ROUNDS = 2;
+const ROUNDS = 3;
 const DAY = Date.UTC(2026, 0, 10);
 
 /** 100 rules: per leading digit of the device number, 8 above-rules and a below-rule; 10 no_data rules. */

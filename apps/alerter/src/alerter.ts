@@ -1,6 +1,8 @@
 import {
   type ConsumerBatch,
   ConsumerGroup,
+  compareIds,
+  type Reading,
   ConsumerLoop,
   decodeReading,
   discoverPartitions,
@@ -15,6 +17,7 @@ import type { AlerterMetrics } from './metrics.js';
 import { hasUnread, partitionToRead } from './partition-order.js';
 import { type AlertRule, encodeRules } from './rules.js';
 import { type AlerterScripts, defineAlerterScripts } from './scripts.js';
+import { AlertStates, type Transition } from './state-machines.js';
 import { WebhookDelivery, type WebhookSettings } from './webhook.js';
 
 export interface AlerterSettings {
@@ -45,6 +48,28 @@ export interface AlerterDeps {
   metrics?: AlerterMetrics;
 }
 
+interface StateCache {
+  states: AlertStates;
+  positions: Map<string, string>;
+}
+
+/** The commit-batch-4.lua arguments of an applied batch. */
+function commitArgs(
+  partition: string,
+  after: string,
+  position: string,
+  states: AlertStates,
+  transitions: Transition[],
+): (string | number)[] {
+  const args: (string | number)[] = [partition, after, position, states.changedStates.size];
+  for (const [field, state] of states.changedStates) args.push(field, state);
+  args.push(states.changedSeen.size);
+  for (const [device, ts] of states.changedSeen) args.push(device, ts);
+  args.push(transitions.length);
+  for (const t of transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
+  return args;
+}
+
 /** How often partitions are rediscovered while entries flow. */
 const DISCOVERY_MS = 2000;
 
@@ -58,9 +83,10 @@ export class LeaseLostError extends PipeError {
 
 /**
  * Applies the readings of the partitions to the alert rules, one partition at a time in order, through
- * its own consumer group: each batch in one script call that skips what its partition's position has
- * passed, runs the state machines, writes each transition to the alerts stream and moves the position
- * (apply-readings-4.lua), then XACK. One instance reads at a time (a lease); others wait for it.
+ * its own consumer group: each batch skips what its partition's position has passed, runs the state
+ * machines (held here, as Redis has them), and commits their changes, the transitions and the new
+ * position in one script call that writes nothing if the position moved meanwhile (commit-batch-4.lua);
+ * then XACK. One instance reads at a time (a lease); others wait for it.
  */
 export class Alerter {
   private rules: AlertRule[];
@@ -79,6 +105,8 @@ export class Alerter {
   private failure: Error | undefined;
   private running: Promise<void> | undefined;
   private webhook: WebhookDelivery | undefined;
+  /** The state machines and positions as Redis holds them after the last commit (one reader: the lease). */
+  private cache: StateCache | undefined;
   /** Readings this instance applied (a drain reports it). */
   applied = 0;
 
@@ -105,6 +133,7 @@ export class Alerter {
   reload(rules: AlertRule[]): void {
     this.rules = rules;
     this.encodedRules = encodeRules(rules);
+    this.cache?.states.useRules(rules);
     this.deps.metrics?.rules.set(rules.length);
     this.deps.metrics?.reloads.inc({ outcome: 'applied' });
     this.deps.log.info({ rules: rules.length }, 'rules reloaded');
@@ -209,34 +238,58 @@ export class Alerter {
     if (!this.settings.drain) await this.checkSilenceOnClock();
   }
 
+  /**
+   * Applies a batch to the state machines held here and commits their changes, the transitions and the
+   * partition's new position in one script call (commit-batch-4.lua), which writes nothing when the
+   * position is no longer the one the batch was applied after: then the states are read again from
+   * Redis and the batch applied once more. Entries at or below the position were applied before (a
+   * redelivery) and are skipped. XACK follows the commit.
+   */
   private async applyBatch({ stream, entries }: ConsumerBatch): Promise<void> {
     const { redis, keys, log, metrics } = this.deps;
-    const args: (string | number)[] = [this.encodedRules, stream, 0];
-    let readings = 0;
     let undecodable = 0;
+    const readings: { id: string; reading: Reading }[] = [];
     for (const entry of entries) {
       const decoded = decodeReading(entry.id, entry.fields);
-      if (!decoded.ok) {
-        undecodable++;
+      if (decoded.ok) readings.push({ id: entry.id, reading: decoded.value });
+      else undecodable++;
+    }
+    for (let attempt = 0; readings.length > 0; attempt++) {
+      const cache = await this.loadedCache();
+      const after = cache.positions.get(stream);
+      const fresh = after === undefined ? readings : readings.filter((r) => compareIds(r.id, after) > 0);
+      const skipped = readings.length - fresh.length;
+      if (skipped > 0) log.info({ stream, count: skipped }, 'skipped readings already applied');
+      metrics?.readingsSkipped.inc(skipped);
+      if (fresh.length === 0) break;
+      const transitions = fresh.flatMap((r) => cache.states.apply(r.reading));
+      const position = fresh[fresh.length - 1]!.id;
+      let committed: unknown;
+      try {
+        committed = await this.scripts!.commitBatch(
+          [keys.alertStates, keys.alertPositions, keys.alertDevicesSeen, keys.alerts],
+          commitArgs(stream, after ?? '', position, cache.states, transitions),
+        );
+      } finally {
+        // Committed or not, the states held here may now differ from Redis's: read them again.
+        if (committed !== 1) this.cache = undefined;
+      }
+      if (committed !== 1) {
+        // Another alerter moved the position (it held the lease while this one stalled): read again.
+        log.warn({ stream, attempt }, 'partition position moved under this alerter; reading its state again');
+        if (attempt >= 2) throw new PipeError(`position of ${stream} keeps moving`, 'POSITION_MOVED', true);
         continue;
       }
-      const r = decoded.value;
-      args.push(entry.id, r.device, r.ts, r.temp_f, r.humidity ?? '');
-      readings++;
-    }
-    args[2] = readings;
-    if (readings > 0) {
-      const [applied, skipped, fired, resolved] = (await this.scripts!.applyReadings(
-        [keys.alertStates, keys.alertPositions, keys.alertDevicesSeen, keys.alerts],
-        args,
-      )) as number[];
-      this.applied += applied!;
-      metrics?.readingsApplied.inc(applied);
-      metrics?.readingsSkipped.inc(skipped);
+      cache.states.clearChanges();
+      cache.positions.set(stream, position);
+      this.applied += fresh.length;
+      metrics?.readingsApplied.inc(fresh.length);
+      const fired = transitions.filter((t) => t.state === 'firing').length;
       metrics?.transitions.inc({ state: 'firing' }, fired);
-      metrics?.transitions.inc({ state: 'resolved' }, resolved);
-      if (skipped! > 0) log.info({ stream, count: skipped }, 'skipped readings already applied');
-      if (fired! + resolved! > 0) log.info({ stream, fired, resolved }, 'alert transitions');
+      metrics?.transitions.inc({ state: 'resolved' }, transitions.length - fired);
+      if (transitions.length > 0)
+        log.info({ stream, fired, resolved: transitions.length - fired }, 'alert transitions');
+      break;
     }
     if (undecodable > 0) {
       metrics?.undecodable.inc(undecodable);
@@ -246,6 +299,26 @@ export class Alerter {
       );
     }
     await new ConsumerGroup(redis, this.settings.group, [stream]).ack(stream, ...entries.map((e) => e.id));
+  }
+
+  /** The states, devices seen and positions, read from Redis when not held (at start, after a failure). */
+  private async loadedCache(): Promise<StateCache> {
+    if (this.cache) return this.cache;
+    const { redis, keys } = this.deps;
+    const [states, seen, positions] = await Promise.all([
+      redis.hgetall(keys.alertStates),
+      redis.hgetall(keys.alertDevicesSeen),
+      redis.hgetall(keys.alertPositions),
+    ]);
+    this.cache = {
+      states: new AlertStates(
+        new Map(Object.entries(states)),
+        new Map(Object.entries(seen).map(([device, ts]) => [device, Number(ts)])),
+        this.rules,
+      ),
+      positions: new Map(Object.entries(positions)),
+    };
+    return this.cache;
   }
 
   /** While live and caught up: no_data rules on the clock, every silenceCheckMs. */
@@ -263,6 +336,8 @@ export class Alerter {
       [this.encodedRules, now],
     )) as number;
     if (fired > 0) {
+      // The script changed states in Redis: the ones held here are read again.
+      this.cache = undefined;
       metrics?.transitions.inc({ state: 'firing' }, fired);
       log.info({ fired, now }, 'silent devices');
     }

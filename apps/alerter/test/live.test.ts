@@ -78,4 +78,27 @@ describe('a live alerter', () => {
     await runs[1];
     expect(await redis.get(keys.alerterLease)).toBeNull();
   });
+
+  it('writes nothing for readings another alerter committed meanwhile: the commit finds the position moved', async () => {
+    const { keys } = fresh();
+    const { alerter, registry } = alerterInTest(redis, keys, drainSettings(HOT, { drain: false }));
+    const running = alerter.run();
+    const now = Date.now();
+    await writeReadings(redis, keys, [{ device: 'd1', ts: now, temp_f: 70 }]);
+    const partition = keys.partitionKeyFor(now);
+    await waitFor(
+      'the first reading applied',
+      async () => (await redis.hget(keys.alertPositions, partition)) !== null,
+    );
+    // Another alerter (that held the lease while this one stalled) applied the next reading already.
+    const id = `${Date.now() + 10_000}-0`;
+    await redis.hset(keys.alertPositions, partition, id);
+    await redis.xadd(partition, id, 'device', 'd1', 'ts', String(now + 1), 'temp_f', '95');
+    await waitFor('the skip', async () =>
+      /pipe_alerter_readings_skipped_total 1/.test(await registry.metrics()),
+    );
+    expect(await transitions(redis, keys)).toEqual([]);
+    await alerter.stop();
+    await running;
+  });
 });

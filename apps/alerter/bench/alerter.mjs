@@ -47,7 +47,10 @@ async function partition() {
   const stream = keys.partitionKeyFor(DAY);
   const temps = new Float64Array(DEVICES).fill(60);
   let seed = 42;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   for (let i = 0; i < READINGS; i += 1000) {
     const pipeline = redis.pipeline();
     for (let j = i; j < Math.min(READINGS, i + 1000); j++) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm demo`: the whole pipeline on this machine. The producer simulates several devices in
-// accelerated time, the aggregator publishes hourly averages, the reaper watches the groups and the
-// dashboard shows them. Uses REDIS_URL when set; otherwise a private redis-server on a free port.
+// accelerated time, the aggregator publishes hourly averages, the reaper watches the groups, the alerter
+// applies apps/alerter/rules.example.yaml and the dashboard shows them. Uses REDIS_URL when set; otherwise a private redis-server on a free port.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -114,6 +114,8 @@ start(
   env,
 );
 start('reaper', 'reaper', ['run', '--min-idle', '10s', '--interval', '5s'], env);
+// Alert rules that fire and resolve within the first minutes (apps/alerter/rules.example.yaml).
+start('alerter', 'alerter', ['run', '--rules', join(root, 'apps', 'alerter', 'rules.example.yaml')], env);
 // One simulated hour every 10 s of wall time, so averages appear within seconds.
 start('producer', 'producer', ['run', '--devices', '5', '--interval', '1s', '--speed', '360'], env);
 

@@ -235,7 +235,10 @@ export class Alerter {
     const started = performance.now();
     for (const batch of batches) await this.applyBatch(batch);
     this.deps.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
-    if (!this.settings.drain) await this.checkSilenceOnClock();
+    // A batch shorter than a read's COUNT means caught up: only then is the clock a fair judge of silence
+    // (while a backlog is read, the devices' last readings lag the clock for the alerter's sake).
+    const caughtUp = batches.every((b) => b.entries.length < this.settings.count);
+    if (!this.settings.drain && caughtUp) await this.checkSilenceOnClock();
   }
 
   /**

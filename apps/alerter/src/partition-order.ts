@@ -1,4 +1,4 @@
-import { groupsOf, type RedisClient } from '@pipe/streams';
+import { compareIds, groupsOf, type RedisClient } from '@pipe/streams';
 
 /**
  * The partition the alerter reads now: the oldest with entries its group has not yet applied (never
@@ -22,5 +22,9 @@ export async function hasUnread(redis: RedisClient, group: string, partition: st
   const info = (await groupsOf(redis, partition)).find((g) => g.name === group);
   // No group yet (or no stream any more: XLEN 0): unread when it has entries.
   if (info === undefined) return (await redis.xlen(partition)) > 0;
-  return info.pending > 0 || info.lag === null || info.lag > 0;
+  if (info.pending > 0 || (info.lag ?? 0) > 0) return true;
+  if (info.lag !== null) return false;
+  // Redis cannot tell the lag (entries were deleted): compare the last delivered ID with the newest one.
+  const [newest] = await redis.xrevrange(partition, '+', '-', 'COUNT', 1);
+  return newest !== undefined && compareIds(newest[0], info.lastDeliveredId) > 0;
 }

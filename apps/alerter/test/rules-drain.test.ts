@@ -209,4 +209,20 @@ describe('exactly once', () => {
       },
     ]);
   });
+
+  it('finishes a partition some entries were deleted from (Redis then cannot tell the lag) and goes on to the next', async () => {
+    const { keys } = fresh();
+    const beforeMidnight = Date.UTC(2026, 0, 5, 23, 50);
+    await writeReadings(redis, keys, series('freezer-1', Array(20).fill(12), beforeMidnight));
+    const first = keys.partitionKeyFor(beforeMidnight);
+    const [, middle] = await redis.xrange(first, '-', '+', 'COUNT', 2);
+    await redis.xdel(first, middle![0]);
+    const alerter = await drainOnce(redis, keys, FREEZER, { count: 3 });
+    expect(alerter.applied).toBe(19);
+    const positions = await redis.hgetall(keys.alertPositions);
+    for (const partition of [first, keys.partitionKeyFor(beforeMidnight + 15 * MIN)]) {
+      const [[newest]] = (await redis.xrevrange(partition, '+', '-', 'COUNT', 1)) as [[string, string[]]];
+      expect(positions[partition]).toBe(newest);
+    }
+  });
 });

@@ -159,6 +159,8 @@ export class Alerter {
         count: s.count,
         blockMs: s.drain ? Math.min(s.blockMs, 50) : s.blockMs,
         giveUpAfterMs: s.drain ? s.giveUpAfter : undefined,
+        // The next batch is read while this one is applied: they are still applied one after the other.
+        prefetch: true,
         logger: log,
         streams: () => this.streamsToRead(),
         handle: (batches) => this.apply(batches),

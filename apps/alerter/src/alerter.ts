@@ -262,12 +262,17 @@ export class Alerter {
     for (let attempt = 0; readings.length > 0; attempt++) {
       const cache = await this.loadedCache();
       const after = cache.positions.get(stream);
-      const fresh = after === undefined ? readings : readings.filter((r) => compareIds(r.id, after) > 0);
+      // A batch's IDs ascend: only one that starts at or below the position holds entries applied before.
+      const fresh =
+        after === undefined || compareIds(readings[0]!.id, after) > 0
+          ? readings
+          : readings.filter((r) => compareIds(r.id, after) > 0);
       const skipped = readings.length - fresh.length;
       if (skipped > 0) log.info({ stream, count: skipped }, 'skipped readings already applied');
       metrics?.readingsSkipped.inc(skipped);
       if (fresh.length === 0) break;
-      const transitions = fresh.flatMap((r) => cache.states.apply(r.reading));
+      const transitions: Transition[] = [];
+      for (const r of fresh) cache.states.apply(r.reading, transitions);
       const position = fresh[fresh.length - 1]!.id;
       let committed: unknown;
       try {

@@ -57,9 +57,8 @@ export class AlertStates {
     this.rulesOfDevice.clear();
   }
 
-  /** Applies one reading; returns its transitions in rule order. */
-  apply(r: Reading): Transition[] {
-    const out: Transition[] = [];
+  /** Applies one reading; its transitions, in rule order, are added to `out` (and returned). */
+  apply(r: Reading, out: Transition[] = []): Transition[] {
     let tempText: string | undefined;
     const temp = () => {
       tempText ??= String(r.temp_f);

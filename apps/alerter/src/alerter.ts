@@ -366,7 +366,10 @@ export class Alerter {
     }
     // Drained: what is silent by the newest reading's time (stream time) fires now.
     const seen = await this.deps.redis.hvals(this.deps.keys.alertDevicesSeen);
-    if (seen.length > 0) await this.checkSilence(Math.max(...seen.map(Number)));
+    // A loop, not Math.max(...seen): a fleet may have more devices than a call takes arguments.
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const ts of seen) newest = Math.max(newest, Number(ts));
+    if (seen.length > 0) await this.checkSilence(newest);
     this.deps.log.info({ partitions: this.partitions.length, readings: this.applied }, 'drained');
     if (this.webhook) {
       // Two empty reads of the webhook: the second began after every transition above was written.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [streams|producer|aggregator|reaper|shards|sizing|devices|windows ...]`: each benchmark script, which prints its
+// `pnpm bench [streams|producer|aggregator|reaper|alerter|shards|sizing|devices|windows ...]`: each benchmark script, which prints its
 // figures beside a baseline measured in the same run. Not part of the tests. With no name, it runs all of
 // them, collects their figures (each script writes them as JSON to the file in BENCH_JSON), prints the
 // side-by-side tables and writes docs/BENCHMARKS.md; one name runs that script alone and writes nothing.
@@ -17,6 +17,7 @@ const benches = {
   producer: 'apps/producer/bench/producer.mjs',
   aggregator: 'apps/aggregator/bench/aggregator.mjs',
   reaper: 'apps/reaper/bench/reaper.mjs',
+  alerter: 'apps/alerter/bench/alerter.mjs',
   shards: 'apps/aggregator/bench/shards.mjs',
   sizing: 'apps/aggregator/bench/sizing.mjs',
   devices: 'apps/producer/bench/devices.mjs',

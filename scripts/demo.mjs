@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `pnpm demo`: the whole pipeline on this machine. The producer simulates several devices in
-// accelerated time, the aggregator publishes hourly averages, the reaper watches the groups and the
-// dashboard shows them. Uses REDIS_URL when set; otherwise a private redis-server on a free port.
+// accelerated time, the aggregator publishes hourly averages, the reaper watches the groups, the alerter
+// applies apps/alerter/rules.example.yaml and the dashboard shows them. Uses REDIS_URL when set; otherwise
+// a private redis-server on a free port.
 // With DEMO_MQTT_URL=mqtt://host:1883 the readings go through an MQTT broker instead: the producer runs
 // as the MQTT bridge (`pipe-producer mqtt`, topic sensors/+/readings) and demo devices publish to the
 // broker, so real devices can publish there too.
@@ -193,6 +194,8 @@ start(
   env,
 );
 start('reaper', 'reaper', ['run', '--min-idle', '10s', '--interval', '5s'], env);
+// Alert rules that fire and resolve within the first minutes (apps/alerter/rules.example.yaml).
+start('alerter', 'alerter', ['run', '--rules', join(root, 'apps', 'alerter', 'rules.example.yaml')], env);
 if (devices) {
   const { hostname, port: mqttPort } = new URL(mqttUrl);
   console.error(`[demo] mqtt ${redact(mqttUrl)}: the producer is the MQTT bridge of sensors/+/readings`);

@@ -286,7 +286,38 @@ stream; ${m.indexPerDevice.toFixed(0)} B per device in the index; while windows 
 ${m.openWindowBytesPerReading.toFixed(1)} B per reading (MEMORY USAGE of the open window hashes), beside the reading itself.`;
 }
 
-const SECTIONS = [writes, library, consumption, endToEnd, reaper, shards, durability, devices, windows];
+function alerter({ alerter: a }) {
+  return `## Alerter: rules beside the bare consumer-group loop
+
+${int(a.readings)} readings of ${int(a.devices)} devices in one partition, ${a.rules} rules (threshold with \`for\` and
+\`clear\`, below, no data); the baseline is a \`ConsumerLoop\` reading the same COUNT and only acknowledging.
+${a.rounds.length} rounds, taking turns, keeping the faster of each.
+
+${table(
+  ['contender', 'readings/s', '/ bare loop'],
+  [
+    ['bare consumer-group loop (read, XACK)', int(a.bare), ratio(1)],
+    [
+      '`pipe-alerter` drain (apply-readings-4.lua per batch, then XACK)',
+      int(a.alerter),
+      ratio(a.alerter / a.bare),
+    ],
+  ],
+)}`;
+}
+
+const SECTIONS = [
+  writes,
+  library,
+  consumption,
+  endToEnd,
+  reaper,
+  alerter,
+  shards,
+  durability,
+  devices,
+  windows,
+];
 
 /** The figures' sections (also printed at the end of the run). */
 export function renderFigures(figures) {
@@ -318,7 +349,7 @@ ${renderFigures(figures)}
 
 \`\`\`sh
 pnpm bench                # every benchmark, then rewrites this file (a few minutes)
-pnpm bench aggregator     # one of: streams, producer, aggregator, reaper, shards, sizing, devices (prints only)
+pnpm bench aggregator     # one of: streams, producer, aggregator, reaper, alerter, shards, sizing, devices (prints only)
 \`\`\`
 
 \`pnpm bench\` builds the workspace first. It needs \`redis-server\`, \`redis-cli\` and \`redis-benchmark\` on the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the four app images work, without a Docker engine (`pnpm images:check`):
+# Proves the five app images work, without a Docker engine (`pnpm images:check`):
 #   1. lints every apps/*/Dockerfile (dockerfile-utils; any finding fails),
 #   2. builds each image with buildah through shared/tools/images/build-and-run.sh and checks its
 #      config (non-root user, HEALTHCHECK, exec-form ENTRYPOINT and CMD),
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-apps=(producer aggregator reaper averages-viewer)
+apps=(producer aggregator reaper alerter averages-viewer)
 started=$(date +%s)
 passed=0
 
@@ -95,7 +95,7 @@ build_stages() { sed -n '/^FROM .* AS base$/,/^FROM .* AS deploy$/p' "apps/$1/Do
 for app in "${apps[@]:1}"; do
   diff <(build_stages "${apps[0]}") <(build_stages "$app") >&2 || fail "the build stages of apps/$app/Dockerfile differ from apps/${apps[0]}/Dockerfile"
 done
-pass "the four Dockerfiles share one build recipe"
+pass "the five Dockerfiles share one build recipe"
 
 # --- 2. build and inspect -----------------------------------------------------------------------
 "$(dirname "$tool")/make-base-image.sh" >/dev/null

@@ -21,7 +21,6 @@ const ctx = (overrides: Partial<AccumulateContext> = {}): AccumulateContext => (
   state: new AggregatorStateKeys(keys),
   group: 'aggregator',
   consumer: 'agg-1',
-  alertAbove: undefined,
   now: 1_000,
   stateAfterPartitionMs: 42,
   ...overrides,
@@ -38,7 +37,6 @@ function layout(args: (string | number)[]) {
       i: string[];
       k: number[];
       x: [number, string, string][];
-      a: number[];
     },
     hours: JSON.parse(String(args[5])) as unknown[][],
     recount: JSON.parse(String(args[6])) as {
@@ -70,13 +68,12 @@ describe('accumulateCall', () => {
     expect(call.args.slice(7)).toEqual([
       keys.late,
       keys.deadLetters,
-      keys.alerts,
       42,
       JSON.stringify([['hour', 'sealed']]),
     ]);
     const { entries: e, hours, recount } = layout(call.args);
     // Each entry names its finest window (1-based); each window its hash's KEYS index, KEYS[5] and KEYS[6].
-    expect(e).toEqual({ i: entries.map((x) => x.id), k: [1, 2, 1], x: [], a: [] });
+    expect(e).toEqual({ i: entries.map((x) => x.id), k: [1, 2, 1], x: [] });
     // [n, sum, sum of squares, humidity n, humidity sum, min, max, first ts, last ts, devices, hash KEYS]
     expect(hours).toEqual([
       [
@@ -178,20 +175,12 @@ describe('accumulateCall', () => {
       [2, [6, 7]],
       [1, [8, 7]],
     ]);
-    expect(call.args[11]).toBe(
+    expect(call.args[10]).toBe(
       JSON.stringify([
         ['window 1m', 'sealed:1m'],
         ['hour', 'sealed'],
       ]),
     );
-  });
-
-  it('marks the readings above alertAbove (1-based), and none without it', () => {
-    const entries = [70, 90, 80.5, 80].map((temp_f, i) => reading({ device: 'a', ts: DAY + i, temp_f }));
-    expect(
-      layout(accumulateCall({ stream: partition, entries }, ctx({ alertAbove: 80 }), HOURS).args).entries.a,
-    ).toEqual([2, 3]);
-    expect(layout(accumulateCall({ stream: partition, entries }, ctx(), HOURS).args).entries.a).toEqual([]);
   });
 });
 

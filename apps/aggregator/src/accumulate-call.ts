@@ -16,7 +16,6 @@ export interface AccumulateContext {
   state: AggregatorStateKeys;
   group: string;
   consumer: string;
-  alertAbove: number | undefined;
   now: number;
   /** How long the partition's `agg` state outlives the partition (see stateAfterPartitionMs). */
   stateAfterPartitionMs: number;
@@ -150,7 +149,6 @@ export function accumulateCall(
   const ids: string[] = [];
   const groupOf: number[] = [];
   const poison: [number, string, string][] = [];
-  const alerts: number[] = [];
   const temps: string[] = [];
   const devices: string[] = [];
   const humidity: (number | false)[] = [];
@@ -191,7 +189,6 @@ export function accumulateCall(
     devices.push(reading.device);
     humidity.push(reading.humidity ?? false);
     times.push(reading.ts);
-    if (ctx.alertAbove !== undefined && reading.temp_f > ctx.alertAbove) alerts.push(ids.length);
     readings.push(reading);
   }
   const args = [
@@ -199,12 +196,11 @@ export function accumulateCall(
     ctx.consumer,
     ctx.now,
     maxts ?? '',
-    JSON.stringify({ i: ids, k: groupOf, x: poison, a: alerts }),
+    JSON.stringify({ i: ids, k: groupOf, x: poison }),
     JSON.stringify(groups),
     JSON.stringify({ t: temps, h: humidity, d: devices, s: times }),
     ctx.keys.late,
     ctx.keys.deadLetters,
-    ctx.keys.alerts,
     ctx.stateAfterPartitionMs,
     JSON.stringify(layout.sizes.map((size) => [windowName(size), state.sealedField(size)])),
   ];

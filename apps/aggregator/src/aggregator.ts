@@ -36,7 +36,6 @@ export type AggregatorSettings = Pick<
   | 'idleClose'
   | 'maxAhead'
   | 'keepHours'
-  | 'alertAbove'
   | 'drain'
   | 'count'
   | 'blockMs'
@@ -289,32 +288,21 @@ export class Aggregator {
           state: this.state,
           group: s.group,
           consumer: s.consumer,
-          alertAbove: s.alertAbove,
           now,
           stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
         };
         const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
         const call = accumulateCall(batch, context, layout);
-        const [counted, duplicates, late, dead, alerts] = await this.scripts!.accumulateBatch(
-          call.keys,
-          call.args,
-        );
+        const [counted, duplicates, late, dead] = await this.scripts!.accumulateBatch(call.keys, call.args);
         this.inHand.delete(batch.stream);
-        for (const index of alerts) {
-          const reading = call.readings[index - 1];
-          log.warn(
-            { device: reading?.device, temp_f: reading?.temp_f, ts: reading?.ts, threshold: s.alertAbove },
-            'high temperature',
-          );
-        }
-        if (late + dead + alerts.length > 0)
+        if (late + dead > 0)
           await forwardOutbox(this.deps.redis, batch.stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
         if (duplicates > 0)
           log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
         this.counted += counted;
-        metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead, alerts.length);
+        metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead);
       }),
     );
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);

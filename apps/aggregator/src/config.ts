@@ -94,11 +94,18 @@ export const AGGREGATOR_SETTINGS = {
     help: 'hourly averages kept (XADD MAXLEN ~)',
     schema: positiveInt().default(120),
   }),
+  /** Retired: alerts are rules of pipe-alerter (duration, hysteresis, no data, exactly once). */
   alertAbove: setting({
     flag: '--alert-above <tempF>',
     env: 'AGGREGATOR_ALERT_ABOVE',
-    help: 'append readings above this °F to the alerts stream',
-    schema: z.coerce.number().finite().optional(),
+    help: 'retired: write an alert rule for pipe-alerter instead (apps/alerter/README.md)',
+    schema: z
+      .unknown()
+      .refine(
+        (given) => given === undefined,
+        'retired: alerts are rules of pipe-alerter now; write `rules: [{name: hot, above: <tempF>}]` to a rules file and run `pipe-alerter run --rules <file>` (apps/alerter/README.md)',
+      )
+      .optional(),
   }),
   drain: setting({
     flag: '--drain',

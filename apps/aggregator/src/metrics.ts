@@ -7,7 +7,6 @@ export class AggregatorMetrics {
   readonly duplicates: Counter;
   readonly late: Counter;
   readonly deadLettered: Counter;
-  readonly alerts: Counter;
   readonly hoursPublished: Counter;
   readonly batchSeconds: Histogram;
 
@@ -27,7 +26,6 @@ export class AggregatorMetrics {
       'pipe_entries_dead_lettered_total',
       'Undecodable entries moved to the dead-letter stream',
     );
-    this.alerts = counter('pipe_alerts_total', 'Readings above the alert threshold');
     this.hoursPublished = counter('pipe_hours_published_total', 'Hourly averages published');
     this.batchSeconds = new Histogram({
       name: 'pipe_batch_duration_seconds',
@@ -37,19 +35,11 @@ export class AggregatorMetrics {
     });
   }
 
-  recordBatch(
-    entries: number,
-    counted: number,
-    duplicates: number,
-    late: number,
-    dead: number,
-    alerts: number,
-  ): void {
+  recordBatch(entries: number, counted: number, duplicates: number, late: number, dead: number): void {
     this.consumed.inc(entries);
     this.counted.inc(counted);
     this.duplicates.inc(duplicates);
     this.late.inc(late);
     this.deadLettered.inc(dead);
-    this.alerts.inc(alerts);
   }
 }

@@ -1,7 +1,7 @@
 import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
-/** accumulate-batch result: counted, already acknowledged, late, dead-lettered, alert entry indexes. */
-export type AccumulateReply = [number, number, number, number, number[]];
+/** accumulate-batch result: counted, already acknowledged, late, dead-lettered. */
+export type AccumulateReply = [number, number, number, number];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];
 export type PublishReply = ['published' | 'already' | 'superseded' | 'regressed', string];
 export type DevicePublishReply = ['published' | 'already' | 'superseded', string];

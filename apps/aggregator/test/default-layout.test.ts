@@ -11,7 +11,8 @@ import { inProcessAggregators } from './in-process.js';
  * (#16) existed, so a change to what the default writes, or to the scripts it runs, fails here. One
  * change since was deliberate: the default layout runs the windows scripts with one size (one protocol,
  * not two), so its hour hashes also keep `sq`, `f` and `l`; what it publishes, and every other key, is
- * as before.
+ * as before. And a second: accumulate-batch-n.lua no longer takes the alerts stream (--alert-above is
+ * retired for pipe-alerter), a new function name with one argument fewer; what it writes is as before.
  *
  * A server of its own: FUNCTION LIST then names exactly the scripts this drain ran (each is loaded on
  * its first call), and nothing another test file does shows up in the keyspace.
@@ -327,7 +328,7 @@ describe('the default layout (--windows 1h)', () => {
     const functions = (await redis.call('FUNCTION', 'LIST')) as unknown[][];
     expect(functions.map((library) => String(library[1])).sort()).toMatchInlineSnapshot(`
       [
-        "pipe_accumulate_batch_n_fa20d8b35de9",
+        "pipe_accumulate_batch_n_aa43b863d47f",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
         "pipe_seal_window_4_7c250ffc697c",

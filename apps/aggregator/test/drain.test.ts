@@ -194,26 +194,6 @@ describe('Aggregator with drain', () => {
     const [newest] = await new Stream(redis, keys.averages).revrange({ count: 1 });
     expect(newest!.id).toBe(`${expectedHours(readings).at(-1)!.hourStart}-0`);
   });
-
-  it('appends readings above --alert-above to the alerts stream', async () => {
-    const { keys } = fresh();
-    const from = today - DAY_MS + 8 * HOUR_MS;
-    const readings = readingsBetween(from, from + HOUR_MS, 60_000, 3, 8);
-    await writeReadings(redis, keys, readings);
-    const run = await drain(keys, { alertAbove: 75 });
-    const hot = readings.filter((r) => r.temp_f > 75);
-    expect(hot.length).toBeGreaterThan(0);
-    const alerts = (await new Stream(redis, keys.alerts).range()).map((e) =>
-      Object.fromEntries(chunk(e.fields)),
-    );
-    expect(alerts.map((a) => [a.device, Number(a.temp_f), Number(a.ts)])).toEqual(
-      hot.map((r) => [r.device, r.temp_f, r.ts]),
-    );
-    expect(run.logged('high temperature').map((l) => [l.device, l.temp_f, l.ts, l.threshold])).toEqual(
-      hot.map((r) => [r.device, r.temp_f, r.ts, 75]),
-    );
-    expect(await metricValue(run, 'pipe_alerts_total')).toBe(hot.length);
-  });
 });
 
 function chunk(fields: string[]): [string, string][] {

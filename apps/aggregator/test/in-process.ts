@@ -20,7 +20,6 @@ export const DEFAULT_SETTINGS: AggregatorSettings = {
   idleClose: 60_000,
   maxAhead: 0,
   keepHours: 120,
-  alertAbove: undefined,
   drain: false,
   count: 500,
   blockMs: 1_000,
@@ -159,7 +158,6 @@ export async function countBatch(
     state: new AggregatorStateKeys(keys),
     group: 'aggregator',
     consumer,
-    alertAbove: undefined,
     now: Date.now(),
     stateAfterPartitionMs: 0,
   };

@@ -14,6 +14,7 @@ import {
   type WindowAverage,
   withDeadline,
 } from '@pipe/streams';
+import { alertsAnswer } from './alerts-answer.js';
 import { decodeAverageEntries, decodeEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
@@ -249,6 +250,12 @@ export class DashboardServer {
         return this.sendJson(res, 200, await this.averages(url.searchParams));
       case '/api/status':
         return this.sendJson(res, 200, await this.status());
+      case '/api/alerts':
+        return this.sendJson(
+          res,
+          200,
+          await this.withRedis(() => alertsAnswer(this.options.redis, this.options.keys)),
+        );
       case '/api/stream':
         return this.openStream(req, res, url.searchParams);
       case '/api/devices':

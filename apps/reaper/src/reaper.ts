@@ -1,5 +1,4 @@
-import { type Logger, PipeError, type PipelineKeys, type RedisClient } from '@pipe/streams';
-import { Lease } from './lease.js';
+import { Lease, type Logger, PipeError, type PipelineKeys, type RedisClient } from '@pipe/streams';
 import type { ReaperMetrics } from './metrics.js';
 import { type SweepPolicy, Sweeper } from './sweeper.js';
 

@@ -1,7 +1,6 @@
 import { sharedRedis } from '@pipe/fixtures';
-import { PipeError } from '@pipe/streams';
+import { Lease, PipeError } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { Lease } from '../src/lease.js';
 import { waitFor } from '@pipe/testkit';
 import { runReaperInProcess } from './in-process.js';
 

@@ -33,6 +33,18 @@ describe('pipelineAcl', () => {
     expect(viewer.keys.filter((k) => !k.startsWith('%R~'))).toEqual(['~temps:viewer:*']);
   });
 
+  it('lets the alerter read partitions through its group and write only the alerts stream, its companions and its lease', () => {
+    const { alerter } = pipelineAcl();
+    expect(alerter.user).toBe('pipe-alerter');
+    expect(alerter.commands).toEqual(expect.arrayContaining(['xreadgroup', 'xack', 'xgroup|create']));
+    expect(alerter.commands).not.toContain('xadd');
+    const own = ['~temps:alerts', '~{temps:alerts}:*', '~temps:alerter:lease'];
+    expect(alerter.keys).toEqual(['~temps:[0-9]*', ...own]);
+    expect(alerter.selectors).toEqual([
+      { commands: ['xadd', 'hset', 'hdel', 'del', 'pexpire', 'get', 'set'], keys: own },
+    ]);
+  });
+
   it('lets the aggregator write the fleet streams of other window sizes and their sources (--windows)', () => {
     const { aggregator } = pipelineAcl();
     expect(aggregator.keys).toEqual(expect.arrayContaining(['~temps:averages:*', '~{temps:averages:*}:*']));

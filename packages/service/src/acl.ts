@@ -5,7 +5,7 @@ import { DEFAULT_PREFIX, PipeError, PipelineKeys } from '@pipe/streams';
  * of @pipe/streams (PipelineKeys) so a prefix change moves them along. Commands that scripts run are
  * checked against the caller's ACL too, so each list includes what the service's Lua scripts call.
  */
-export type ServiceName = 'producer' | 'aggregator' | 'reaper' | 'viewer';
+export type ServiceName = 'producer' | 'aggregator' | 'reaper' | 'viewer' | 'alerter';
 
 export interface AclRules {
   commands: string[];
@@ -68,6 +68,8 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
     patterns.reaperLease,
     patterns.companionsOf(keys.deadLetters),
   );
+  // The alerter's: the alerts stream, its companions (state machines, positions, devices seen), its lease.
+  const alerterOwnKeys = rules(keys.alerts, patterns.companionsOf(keys.alerts), patterns.alerterLease);
   return {
     // Writes readings into partitions and its batch ledgers; reads nothing else, deletes nothing.
     producer: {
@@ -183,6 +185,32 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
             ...reaperOwnKeys,
           ],
         },
+      ],
+    },
+    // Reads partitions through its own group; keeps its state machines beside the alerts stream, adds
+    // transitions to it, reads it through its webhook group, holds its lease. What adds, writes over or
+    // deletes reaches only those keys (the selector): never a partition or another service's state.
+    alerter: {
+      user: 'pipe-alerter',
+      commands: [
+        'xreadgroup',
+        'xack',
+        'xgroup|create',
+        'xinfo|groups',
+        'xinfo|stream',
+        'xpending',
+        'xrange',
+        'xlen',
+        'exists',
+        'scan',
+        'hget',
+        'hgetall',
+        'pttl',
+        'time',
+      ],
+      keys: [...rules(patterns.partitionNames), ...alerterOwnKeys],
+      selectors: [
+        { commands: ['xadd', 'hset', 'hdel', 'del', 'pexpire', 'get', 'set'], keys: alerterOwnKeys },
       ],
     },
     // Reads everything of the pipeline; writes only its own positions.

@@ -158,6 +158,30 @@ export class PipelineKeys {
     return `${this.prefix}:alerts`;
   }
 
+  /**
+   * The alerter's state, companions of the alerts stream in its cluster slot so one script updates them
+   * with the stream: each (rule, device)'s state machine (hash `<rule>:<device>` → `p:<since>` or
+   * `f:<since>:<value>`; absent: ok).
+   */
+  get alertStates(): string {
+    return companionKeyOf(this.alerts, 'state');
+  }
+
+  /** The last partition entry the alerter applied, by partition (hash): a redelivery at or below is skipped. */
+  get alertPositions(): string {
+    return companionKeyOf(this.alerts, 'positions');
+  }
+
+  /** The event time of each device's newest reading the alerter applied (hash), for `no_data_for`. */
+  get alertDevicesSeen(): string {
+    return companionKeyOf(this.alerts, 'seen');
+  }
+
+  /** Lease that elects the one alerter that consumes (order matters to its state machines). */
+  get alerterLease(): string {
+    return `${this.prefix}:alerter:lease`;
+  }
+
   /** Lease that elects the active reaper. */
   get reaperLease(): string {
     return `${this.prefix}:reaper:lease`;
@@ -208,6 +232,7 @@ export class PipelineKeys {
       outputStreams: [this.averages, this.late, this.deadLetters, this.alerts],
       companionsOf: (key: string) => companionKeyOf(key, '*'),
       reaperLease: this.reaperLease,
+      alerterLease: this.alerterLease,
       viewerPositions: this.viewerPosition('*'),
       fleetWindows: `${this.averages}:*`,
       deviceWindows: `{${prefix}:device:*`,
@@ -245,6 +270,8 @@ export interface KeyPatterns {
   companionsOf(key: string): string;
   /** The reaper's lease. */
   reaperLease: string;
+  /** The alerter's lease. */
+  alerterLease: string;
   /** Every viewer's saved position: `temps:viewer:*`. */
   viewerPositions: string;
   /** The fleet's streams of other sizes than 1h: `temps:averages:*` (`temps:averages:1m`, …). */

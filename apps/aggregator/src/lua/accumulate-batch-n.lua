@@ -10,7 +10,7 @@
   every coarser window, and lateness is decided per finest window.
   The caller sends each finest window's figures precomputed; they apply as they are when every entry of
   the window was acknowledged now (the usual case), and are recomputed from the per-entry values
-  otherwise. Every key is in the partition's cluster slot: late readings, dead letters and alerts go to
+  otherwise. Every key is in the partition's cluster slot: late readings and dead letters go to
   the partition's outbox, from which forwardOutbox (@pipe/streams) moves them to their streams exactly once.
 
   KEYS[1] partition stream   KEYS[2] {partition}:agg (maxts, group, and the sealed marker of each size)
@@ -20,7 +20,7 @@
 
   ARGV[1] group   ARGV[2] consumer   ARGV[3] now ms   ARGV[4] newest event time ('' = none)
   ARGV[5] entries JSON { "i": [id, ...], "k": [finest window index (1-based) or 0 for undecodable, ...],
-          "x": [[entry index, reason, original fields JSON], ...], "a": [alert entry indexes] }
+          "x": [[entry index, reason, original fields JSON], ...] }
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
           [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
           element: each device's figures, in the order of the devices, [n, sum, sq, "min", "max", first ts,
@@ -28,19 +28,19 @@
           `n sum sq min max f l hn hsum` (sums %.17g, bounds the reading's text) instead of `1`.
   ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
           { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
-  ARGV[8] late stream   ARGV[9] dead-letter stream   ARGV[10] alerts stream
-  ARGV[11] ms the `agg` hash outlives the partition
-  ARGV[12] sizes JSON, finest first: [[name in late reasons (`hour`, `window 1m`), sealed marker field], ...]
+  ARGV[8] late stream   ARGV[9] dead-letter stream
+  ARGV[10] ms the `agg` hash outlives the partition
+  ARGV[11] sizes JSON, finest first: [[name in late reasons (`hour`, `window 1m`), sealed marker field], ...]
 
-  Returns { counted, already_acked, late, dead_lettered, {alert entry indexes (1-based)} }
+  Returns { counted, already_acked, late, dead_lettered }
 ]==]
 local partition, agg, outbox = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
-local late, dlq, alerts = ARGV[8], ARGV[9], ARGV[10]
+local late, dlq = ARGV[8], ARGV[9]
 local batchMaxts = tonumber(ARGV[4])
 local batch = cjson.decode(ARGV[5])
 local windows = cjson.decode(ARGV[6])
-local sizes = cjson.decode(ARGV[12])
+local sizes = cjson.decode(ARGV[11])
 local ids, windowOf = batch.i, batch.k
 
 -- Nothing is written (no XACK either) unless every figure is a finite number: a script that failed
@@ -123,16 +123,6 @@ for i = 1, #ids do
   else
     duplicates = duplicates + 1
     state[g].skipped = state[g].skipped + 1
-  end
-end
-
-local alertIndexes = {}
-for _, i in ipairs(batch.a) do
-  if fresh[i] then
-    local f = original(ids[i])
-    redis.call('XADD', outbox, '*', 'to', alerts, 'device', f['device'] or 'default', 'temp_f', f['temp_f'] or '',
-      'ts', f['ts'] or string.match(ids[i], '^(%d+)'), 'stream', partition, 'id', ids[i])
-    alertIndexes[#alertIndexes + 1] = i
   end
 end
 
@@ -254,7 +244,7 @@ end
 -- outlive the partition by as long as the published windows' sources: a partition that expires and is
 -- written again (a straggler within --retention) must find its windows sealed, or their new readings
 -- would count into totals that settle-hour drops as already published.
-if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[11])) end
-if ttl > 0 and (lateCount > 0 or dead > 0 or #alertIndexes > 0) then redis.call('PEXPIRE', outbox, ttl) end
+if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[10])) end
+if ttl > 0 and (lateCount > 0 or dead > 0) then redis.call('PEXPIRE', outbox, ttl) end
 
-return { counted, duplicates, lateCount, dead, alertIndexes }
+return { counted, duplicates, lateCount, dead }

@@ -1,6 +1,6 @@
 #!lua
 --[[
-  Extends the lease only while the caller still holds it (compare-and-set), so a reaper that stalled
+  Extends the lease only while the caller still holds it (compare-and-set), so a replica that stalled
   past its lease never extends a lease another replica has taken since.
 
   KEYS[1] the lease key

@@ -1,10 +1,11 @@
-import { defineLuaCommand, type RedisClient } from '@pipe/streams';
+import { defineLuaCommand } from './lua-command.js';
+import type { RedisClient } from './redis.js';
 
 const RENEW_LUA = new URL('./lua/renew-lease-1.lua', import.meta.url);
 const RELEASE_LUA = new URL('./lua/release-lease-1.lua', import.meta.url);
 
 /**
- * A lease in Redis that elects one active reaper among replicas: SET NX PX to take it, a
+ * A lease in Redis that elects one active replica (the reaper's, the alerter's): SET NX PX to take it, a
  * compare-and-set script to renew it, a compare-and-delete script to give it up. A holder that dies
  * without releasing loses it when it expires, `ttlMs` after its last renewal at most.
  */

@@ -1,0 +1,382 @@
+import {
+  type ConsumerBatch,
+  ConsumerGroup,
+  compareIds,
+  type Reading,
+  ConsumerLoop,
+  decodeReading,
+  discoverPartitions,
+  Lease,
+  type Logger,
+  PipeError,
+  type PipelineKeys,
+  pause,
+  type RedisClient,
+} from '@pipe/streams';
+import type { AlerterMetrics } from './metrics.js';
+import { hasUnread, partitionToRead } from './partition-order.js';
+import { type AlertRule, encodeRules } from './rules.js';
+import { type AlerterScripts, defineAlerterScripts } from './scripts.js';
+import { AlertStates, type Transition } from './state-machines.js';
+import { WebhookDelivery, type WebhookSettings } from './webhook.js';
+
+export interface AlerterSettings {
+  rules: AlertRule[];
+  /** The alerter's consumer group on the partitions (its own: it never holds the averages back). */
+  group: string;
+  /** One name for every instance: only the lease holder reads, and takes over what its predecessor held. */
+  consumer: string;
+  /** Read everything there is, fire what is silent by then (stream time), and end. */
+  drain: boolean;
+  count: number;
+  blockMs: number;
+  leaseTtlMs: number;
+  /** This instance's name in the lease. */
+  holder: string;
+  /** While live: how often silent devices are looked for (on the clock), once caught up. */
+  silenceCheckMs: number;
+  /** With drain: how long Redis may keep failing before run() rejects. */
+  giveUpAfter?: number;
+  /** --webhook: each transition POSTed by the lease holder, beside the reading (never holding it back). */
+  webhook?: WebhookSettings;
+}
+
+export interface AlerterDeps {
+  redis: RedisClient;
+  keys: PipelineKeys;
+  log: Logger;
+  metrics?: AlerterMetrics;
+}
+
+interface StateCache {
+  states: AlertStates;
+  positions: Map<string, string>;
+}
+
+/** The commit-batch-4.lua arguments of an applied batch. */
+function commitArgs(
+  partition: string,
+  after: string,
+  position: string,
+  states: AlertStates,
+  transitions: Transition[],
+): (string | number)[] {
+  const args: (string | number)[] = [partition, after, position, states.changedStates.size];
+  for (const [field, state] of states.changedStates) args.push(field, state);
+  args.push(states.changedSeen.size);
+  for (const [device, ts] of states.changedSeen) args.push(device, ts);
+  args.push(transitions.length);
+  for (const t of transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
+  return args;
+}
+
+/** How often partitions are rediscovered while entries flow. */
+const DISCOVERY_MS = 2000;
+
+/** The lease went to another instance while this one read (it stalled past the lease time). */
+export class LeaseLostError extends PipeError {
+  override readonly name = 'LeaseLostError';
+  constructor(holder: string) {
+    super(`lost the alerter lease to ${holder}: stopped reading`, 'LEASE_LOST');
+  }
+}
+
+/**
+ * Applies the readings of the partitions to the alert rules, one partition at a time in order, through
+ * its own consumer group: each batch skips what its partition's position has passed, runs the state
+ * machines (held here, as Redis has them), and commits their changes, the transitions and the new
+ * position in one script call that writes nothing if the position moved meanwhile (commit-batch-4.lua);
+ * then XACK. One instance reads at a time (a lease); others wait for it.
+ */
+export class Alerter {
+  private rules: AlertRule[];
+  private encodedRules: string;
+  private scripts: AlerterScripts | undefined;
+  private loop: ConsumerLoop | undefined;
+  private readonly lease: Lease;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private partitions: string[] = [];
+  private current: string | undefined;
+  private lastDiscovery = 0;
+  private lastSilenceCheck = 0;
+  private stopRequested = false;
+  private readonly stopSignal = new AbortController();
+  private stopped: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private running: Promise<void> | undefined;
+  private webhook: WebhookDelivery | undefined;
+  /** The state machines and positions as Redis holds them after the last commit (one reader: the lease). */
+  private cache: StateCache | undefined;
+  /** Readings this instance applied (a drain reports it). */
+  applied = 0;
+
+  constructor(
+    private readonly settings: AlerterSettings,
+    private readonly deps: AlerterDeps,
+  ) {
+    this.rules = settings.rules;
+    this.encodedRules = encodeRules(this.rules);
+    this.lease = new Lease(deps.redis, deps.keys.alerterLease, settings.holder, settings.leaseTtlMs);
+    deps.metrics?.rules.set(this.rules.length);
+  }
+
+  get isRunning(): boolean {
+    return this.running !== undefined && !this.stopRequested;
+  }
+
+  /** The rules in force. */
+  get activeRules(): readonly AlertRule[] {
+    return this.rules;
+  }
+
+  /** New rules from the next batch on; the state of each (rule, device) stays (SIGHUP). */
+  reload(rules: AlertRule[]): void {
+    this.rules = rules;
+    this.encodedRules = encodeRules(rules);
+    this.cache?.states.useRules(rules);
+    this.deps.metrics?.rules.set(rules.length);
+    this.deps.metrics?.reloads.inc({ outcome: 'applied' });
+    this.deps.log.info({ rules: rules.length }, 'rules reloaded');
+  }
+
+  /** Waits for the lease, then reads until stop(), or with drain until everything present is applied. */
+  run(): Promise<void> {
+    if (this.running) throw new PipeError('alerter is already running', 'ALREADY_RUNNING');
+    this.running = this.readUntilStopped();
+    return this.running;
+  }
+
+  private async readUntilStopped(): Promise<void> {
+    const { redis, log } = this.deps;
+    const s = this.settings;
+    this.scripts = defineAlerterScripts(redis);
+    try {
+      if (!(await this.takeLease())) return;
+      this.loop = new ConsumerLoop({
+        redis,
+        group: s.group,
+        consumer: s.consumer,
+        count: s.count,
+        blockMs: s.drain ? Math.min(s.blockMs, 50) : s.blockMs,
+        giveUpAfterMs: s.drain ? s.giveUpAfter : undefined,
+        // The next batch is read while this one is applied: they are still applied one after the other.
+        prefetch: true,
+        logger: log,
+        streams: () => this.streamsToRead(),
+        handle: (batches) => this.apply(batches),
+        onIdle: () => this.onIdle(),
+      });
+      log.info({ group: s.group, rules: this.rules.length, drain: s.drain }, 'alerter started');
+      if (s.webhook) this.webhook = new WebhookDelivery(s.webhook, this.deps);
+      const delivering = this.webhook?.run();
+      if (!this.stopRequested) await this.loop.run();
+      await this.webhook?.stop();
+      await delivering;
+    } finally {
+      clearInterval(this.renewTimer);
+      this.deps.metrics?.leaseHolder.set(0);
+      await this.lease.release().catch(() => false);
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Lets the batch in hand finish, ends the loop; resolves once the lease is released. */
+  stop(): Promise<void> {
+    this.stopRequested = true;
+    this.stopSignal.abort();
+    this.stopped ??= (async () => {
+      await Promise.all([this.loop?.stop(), this.webhook?.stop()]);
+      await this.running?.catch(() => {});
+    })();
+    return this.stopped;
+  }
+
+  /** Takes the lease, waiting while another instance holds it; false when stopped meanwhile. */
+  private async takeLease(): Promise<boolean> {
+    const { log, metrics } = this.deps;
+    let told = false;
+    while (!this.stopRequested) {
+      try {
+        if (await this.lease.acquire()) break;
+        if (!told)
+          log.info({ holder: await this.lease.holderNow() }, 'another alerter holds the lease; waiting');
+        told = true;
+      } catch (err) {
+        log.warn({ err }, 'cannot take the lease yet; retrying');
+      }
+      await pause(Math.max(50, this.settings.leaseTtlMs / 10), this.stopSignal.signal);
+    }
+    if (this.stopRequested) return false;
+    metrics?.leaseHolder.set(1);
+    log.info({ holder: this.settings.holder }, 'lease acquired; reading');
+    this.renewTimer = setInterval(() => void this.renewLease(), Math.max(50, this.settings.leaseTtlMs / 3));
+    return true;
+  }
+
+  private async renewLease(): Promise<void> {
+    try {
+      if (await this.lease.renew()) return;
+      this.failure = new LeaseLostError((await this.lease.holderNow()) ?? 'nobody');
+      void this.stop();
+    } catch (err) {
+      this.deps.log.warn({ err }, 'cannot renew the lease; retrying');
+    }
+  }
+
+  private async streamsToRead(force = false): Promise<string[]> {
+    const now = Date.now();
+    if (force || now - this.lastDiscovery >= DISCOVERY_MS) {
+      this.lastDiscovery = now;
+      this.partitions = await discoverPartitions(this.deps.redis, this.deps.keys);
+      this.current = await partitionToRead(this.deps.redis, this.settings.group, this.partitions);
+    }
+    return this.current ? [this.current] : [];
+  }
+
+  private async apply(batches: ConsumerBatch[]): Promise<void> {
+    const started = performance.now();
+    for (const batch of batches) await this.applyBatch(batch);
+    this.deps.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    // A batch shorter than a read's COUNT means caught up: only then is the clock a fair judge of silence
+    // (while a backlog is read, the devices' last readings lag the clock for the alerter's sake).
+    const caughtUp = batches.every((b) => b.entries.length < this.settings.count);
+    if (!this.settings.drain && caughtUp) await this.checkSilenceOnClock();
+  }
+
+  /**
+   * Applies a batch to the state machines held here and commits their changes, the transitions and the
+   * partition's new position in one script call (commit-batch-4.lua), which writes nothing when the
+   * position is no longer the one the batch was applied after: then the states are read again from
+   * Redis and the batch applied once more. Entries at or below the position were applied before (a
+   * redelivery) and are skipped. XACK follows the commit.
+   */
+  private async applyBatch({ stream, entries }: ConsumerBatch): Promise<void> {
+    const { redis, keys, log, metrics } = this.deps;
+    let undecodable = 0;
+    const readings: { id: string; reading: Reading }[] = [];
+    for (const entry of entries) {
+      const decoded = decodeReading(entry.id, entry.fields);
+      if (decoded.ok) readings.push({ id: entry.id, reading: decoded.value });
+      else undecodable++;
+    }
+    for (let attempt = 0; readings.length > 0; attempt++) {
+      const cache = await this.loadedCache();
+      const after = cache.positions.get(stream);
+      // A batch's IDs ascend: only one that starts at or below the position holds entries applied before.
+      const fresh =
+        after === undefined || compareIds(readings[0]!.id, after) > 0
+          ? readings
+          : readings.filter((r) => compareIds(r.id, after) > 0);
+      const skipped = readings.length - fresh.length;
+      if (skipped > 0) log.info({ stream, count: skipped }, 'skipped readings already applied');
+      metrics?.readingsSkipped.inc(skipped);
+      if (fresh.length === 0) break;
+      const transitions: Transition[] = [];
+      for (const r of fresh) cache.states.apply(r.reading, transitions);
+      const position = fresh[fresh.length - 1]!.id;
+      let committed: unknown;
+      try {
+        committed = await this.scripts!.commitBatch(
+          [keys.alertStates, keys.alertPositions, keys.alertDevicesSeen, keys.alerts],
+          commitArgs(stream, after ?? '', position, cache.states, transitions),
+        );
+      } finally {
+        // Committed or not, the states held here may now differ from Redis's: read them again.
+        if (committed !== 1) this.cache = undefined;
+      }
+      if (committed !== 1) {
+        // Another alerter moved the position (it held the lease while this one stalled): read again.
+        log.warn({ stream, attempt }, 'partition position moved under this alerter; reading its state again');
+        if (attempt >= 2) throw new PipeError(`position of ${stream} keeps moving`, 'POSITION_MOVED', true);
+        continue;
+      }
+      cache.states.clearChanges();
+      cache.positions.set(stream, position);
+      this.applied += fresh.length;
+      metrics?.readingsApplied.inc(fresh.length);
+      const fired = transitions.filter((t) => t.state === 'firing').length;
+      metrics?.transitions.inc({ state: 'firing' }, fired);
+      metrics?.transitions.inc({ state: 'resolved' }, transitions.length - fired);
+      if (transitions.length > 0)
+        log.info({ stream, fired, resolved: transitions.length - fired }, 'alert transitions');
+      break;
+    }
+    if (undecodable > 0) {
+      metrics?.undecodable.inc(undecodable);
+      log.warn(
+        { stream, count: undecodable },
+        'acknowledged entries that are not readings (left to the aggregator)',
+      );
+    }
+    await new ConsumerGroup(redis, this.settings.group, [stream]).ack(stream, ...entries.map((e) => e.id));
+  }
+
+  /** The states, devices seen and positions, read from Redis when not held (at start, after a failure). */
+  private async loadedCache(): Promise<StateCache> {
+    if (this.cache) return this.cache;
+    const { redis, keys } = this.deps;
+    const [states, seen, positions] = await Promise.all([
+      redis.hgetall(keys.alertStates),
+      redis.hgetall(keys.alertDevicesSeen),
+      redis.hgetall(keys.alertPositions),
+    ]);
+    this.cache = {
+      states: new AlertStates(
+        new Map(Object.entries(states)),
+        new Map(Object.entries(seen).map(([device, ts]) => [device, Number(ts)])),
+        this.rules,
+      ),
+      positions: new Map(Object.entries(positions)),
+    };
+    return this.cache;
+  }
+
+  /** While live and caught up: no_data rules on the clock, every silenceCheckMs. */
+  private async checkSilenceOnClock(): Promise<void> {
+    if (Date.now() - this.lastSilenceCheck < this.settings.silenceCheckMs) return;
+    this.lastSilenceCheck = Date.now();
+    await this.checkSilence(Date.now());
+  }
+
+  private async checkSilence(now: number): Promise<void> {
+    if (!this.rules.some((r) => r.kind === 'no_data')) return;
+    const { keys, metrics, log } = this.deps;
+    const fired = (await this.scripts!.checkSilence(
+      [keys.alertStates, keys.alertDevicesSeen, keys.alerts],
+      [this.encodedRules, now],
+    )) as number;
+    if (fired > 0) {
+      // The script changed states in Redis: the ones held here are read again.
+      this.cache = undefined;
+      metrics?.transitions.inc({ state: 'firing' }, fired);
+      log.info({ fired, now }, 'silent devices');
+    }
+  }
+
+  private async onIdle(): Promise<void> {
+    if (this.stopRequested) return;
+    const before = this.current;
+    await this.streamsToRead(true);
+    // Another partition has entries to apply first: read it next.
+    if (this.current !== before) return;
+    if (this.current && (await hasUnread(this.deps.redis, this.settings.group, this.current))) return;
+    if (!this.settings.drain) {
+      await this.checkSilenceOnClock();
+      return;
+    }
+    // Drained: what is silent by the newest reading's time (stream time) fires now.
+    const seen = await this.deps.redis.hvals(this.deps.keys.alertDevicesSeen);
+    // A loop, not Math.max(...seen): a fleet may have more devices than a call takes arguments.
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const ts of seen) newest = Math.max(newest, Number(ts));
+    if (seen.length > 0) await this.checkSilence(newest);
+    this.deps.log.info({ partitions: this.partitions.length, readings: this.applied }, 'drained');
+    if (this.webhook) {
+      // Two empty reads of the webhook: the second began after every transition above was written.
+      await this.webhook.caughtUp();
+      await this.webhook.caughtUp();
+      this.deps.log.info({}, 'webhook caught up');
+    }
+    void this.stop();
+  }
+}

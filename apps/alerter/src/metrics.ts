@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Prometheus metrics of the alerter. */
+export class AlerterMetrics {
+  readonly readingsApplied: Counter;
+  readonly readingsSkipped: Counter;
+  readonly undecodable: Counter;
+  readonly transitions: Counter<'state'>;
+  readonly leaseHolder: Gauge;
+  readonly rules: Gauge;
+  readonly reloads: Counter<'outcome'>;
+  readonly batchSeconds: Histogram;
+  readonly webhookDelivered: Counter;
+  readonly webhookFailures: Counter;
+  readonly webhookPending: Gauge;
+
+  constructor(registry: Registry) {
+    const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+    this.readingsApplied = counter('pipe_alerter_readings_applied_total', 'Readings applied to the rules');
+    this.readingsSkipped = counter(
+      'pipe_alerter_readings_skipped_total',
+      'Redelivered readings skipped because their partition position had passed them',
+    );
+    this.undecodable = counter(
+      'pipe_alerter_entries_undecodable_total',
+      'Partition entries that are not readings (the aggregator dead-letters them); acknowledged unapplied',
+    );
+    this.transitions = new Counter({
+      name: 'pipe_alerter_transitions_total',
+      help: 'Alert transitions written to the alerts stream, by state (firing, resolved)',
+      labelNames: ['state'],
+      registers: [registry],
+    });
+    this.leaseHolder = gauge('pipe_alerter_lease_holder', '1 while this instance holds the lease and reads');
+    this.rules = gauge('pipe_alerter_rules', 'Rules in force');
+    this.reloads = new Counter({
+      name: 'pipe_alerter_rule_reloads_total',
+      help: 'Rules file reloads on SIGHUP, by outcome (applied, refused)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.batchSeconds = new Histogram({
+      name: 'pipe_alerter_batch_duration_seconds',
+      help: 'Time to apply one batch and acknowledge it',
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
+      registers: [registry],
+    });
+    this.webhookDelivered = counter(
+      'pipe_alerter_webhook_delivered_total',
+      'Transitions the webhook answered 2xx for (then acknowledged)',
+    );
+    this.webhookFailures = counter(
+      'pipe_alerter_webhook_failures_total',
+      'Webhook calls that failed or answered other than 2xx (retried with backoff)',
+    );
+    this.webhookPending = gauge(
+      'pipe_alerter_webhook_undelivered',
+      'Transitions in hand not yet answered 2xx by the webhook',
+    );
+  }
+}

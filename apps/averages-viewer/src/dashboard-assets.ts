@@ -14,7 +14,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The page's own files, in the package (next to dist/ and src/, so both run from them). */
-const PAGE_FILES = ['index.html', 'dashboard.js', 'devices.js', 'dashboard.css'];
+const PAGE_FILES = ['index.html', 'dashboard.js', 'devices.js', 'alerts.js', 'dashboard.css'];
 
 /** The chart library, served from node_modules: the dashboard works offline, no CDN. */
 const UPLOT_FILES = {

@@ -14,7 +14,7 @@ import {
   type WindowAverage,
   withDeadline,
 } from '@pipe/streams';
-import { alertsAnswer } from './alerts-answer.js';
+import { alertEvents, alertsAnswer } from './alerts-answer.js';
 import { decodeAverageEntries, decodeEntries, MalformedTally } from './average-entries.js';
 import { AveragesFeed, NEWEST } from './averages-feed.js';
 import { AveragesRange } from './averages-range.js';
@@ -32,7 +32,7 @@ import { ConnectionHealth, describeError, isReplyError, type RedisHealth } from 
 import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
 import { HostAllowList } from './host-allow-list.js';
 import { RequestGuard } from './request-guard.js';
-import { EVENT_STREAM_HEADERS, type SseClient, SseHub } from './sse-hub.js';
+import { EVENT_STREAM_HEADERS, type ServerEvent, type SseClient, SseHub } from './sse-hub.js';
 import { type PipelineHealth, readPipelineHealth } from './pipeline-health.js';
 
 export interface DashboardServerOptions {
@@ -50,6 +50,8 @@ export interface DashboardServerOptions {
   maxFollowedDevices?: number;
   /** How often followed device series are read for new windows. */
   devicePollMs?: number;
+  /** How often the alerts stream is read for new transitions while a page follows it. */
+  alertsPollMs?: number;
   heartbeatMs?: number;
   /** How long a status read may take before Redis counts as down. */
   statusTimeoutMs?: number;
@@ -110,6 +112,7 @@ export class DashboardServer {
   private readonly range: AveragesRange;
   private readonly devices: DevicesApi;
   private deviceFeeds: DeviceFeeds | undefined;
+  private alertFeed: DeviceFeeds | undefined;
   private readonly malformed = new MalformedTally();
   private readonly health: ConnectionHealth;
   private readonly maxAverages: number;
@@ -178,6 +181,14 @@ export class DashboardServer {
       maxFollowed: this.options.maxFollowedDevices ?? 1000,
       logger: this.log,
     });
+    // The alerts stream is one more polled series: see openAlertsStream.
+    this.alertFeed = new DeviceFeeds({
+      redis: this.options.redis,
+      heartbeatMs: this.options.heartbeatMs ?? 15_000,
+      pollMs: this.options.alertsPollMs ?? 1000,
+      maxFollowed: 1,
+      logger: this.log,
+    });
     let guard: RequestGuard | undefined;
     const server = createServer((req, res) => {
       // Built on the first request: the default allow-list needs the port, known once listening.
@@ -196,7 +207,7 @@ export class DashboardServer {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.hub?.close();
-      await Promise.all([this.feed?.stop(), this.deviceFeeds?.stop()]);
+      await Promise.all([this.feed?.stop(), this.deviceFeeds?.stop(), this.alertFeed?.stop()]);
       await this.feedRun?.catch(() => {});
       this.health.detach();
       const server = this.server;
@@ -213,7 +224,8 @@ export class DashboardServer {
     const viewer = {
       malformedAverages: this.malformed.count,
       recentMalformed: this.malformed.latest(),
-      streamClients: (this.hub?.size ?? 0) + (this.deviceFeeds?.clients ?? 0),
+      streamClients:
+        (this.hub?.size ?? 0) + (this.deviceFeeds?.clients ?? 0) + (this.alertFeed?.clients ?? 0),
     };
     return { at: Date.now(), redis: this.health.current, pipeline, viewer };
   }
@@ -256,6 +268,8 @@ export class DashboardServer {
           200,
           await this.withRedis(() => alertsAnswer(this.options.redis, this.options.keys)),
         );
+      case '/api/alerts/stream':
+        return this.openFeedStream(req, res, this.alertFeed!, this.options.keys.alerts, alertEvents, url.searchParams);
       case '/api/stream':
         return this.openStream(req, res, url.searchParams);
       case '/api/devices':
@@ -306,25 +320,44 @@ export class DashboardServer {
    * device and size (id = its stream ID), `health` as on /api/stream; `?after=` or Last-Event-ID
    * replays what came after. A stream of its own rather than events on /api/stream: see DeviceFeeds.
    */
-  private async openDeviceStream(
+  private openDeviceStream(
     req: IncomingMessage,
     res: ServerResponse,
     device: string,
     params: URLSearchParams,
   ): Promise<void> {
     const size = parseResolution(params);
-    if (req.method === 'HEAD') {
-      res.writeHead(200, EVENT_STREAM_HEADERS).end();
-      return;
-    }
     const series = deviceSeries(this.options.keys, device, size);
     const toEvents = (entries: StreamEntry[]) =>
       this.devices
         .decodeRows(entries)
         .map(({ id, value }) => deviceWindowEvent({ id, device, resolution: size.label, ...value }));
+    return this.openFeedStream(req, res, this.deviceFeeds!, series.key, toEvents, params);
+  }
+
+  /**
+   * An event stream of one polled stream `key` (a device series, or `/api/alerts/stream`: an `alert`
+   * event per transition pipe-alerter writes to the alerts stream), `health` as on /api/stream;
+   * `?after=` or Last-Event-ID replays what came after. The alerts get a stream of their own rather
+   * than events on /api/stream: EventSource keeps one Last-Event-ID, and IDs of two streams in one
+   * sequence would make a reconnect skip (or replay) the other stream's entries; and on a cluster the
+   * alerts and the averages live in different slots, out of reach of the one blocking XREAD.
+   */
+  private async openFeedStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    feeds: DeviceFeeds,
+    key: string,
+    toEvents: (entries: StreamEntry[]) => ServerEvent[],
+    params: URLSearchParams,
+  ): Promise<void> {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, EVENT_STREAM_HEADERS).end();
+      return;
+    }
     const lastEventId = req.headers['last-event-id'];
     const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
-    const client = this.deviceFeeds!.add(series.key, toEvents, res, after);
+    const client = feeds.add(key, toEvents, res, after);
     if (!client) {
       this.sendJson(res, 503, { error: 'too many devices followed at once; try again later' });
       return;
@@ -332,11 +365,11 @@ export class DashboardServer {
     client.deliver({ event: 'health', data: JSON.stringify(this.health.current) });
     if (after !== undefined) {
       try {
-        for await (const page of new AveragesRange(this.options.redis, series.key).after(after)) {
+        for await (const page of new AveragesRange(this.options.redis, key).after(after)) {
           for (const event of toEvents(page)) client.deliver(event);
         }
       } catch (err) {
-        this.log.warn({ err, after, device }, 'could not catch a device stream client up');
+        this.log.warn({ err, after, key }, 'could not catch an event stream client up');
       }
     }
     client.release();
@@ -393,6 +426,7 @@ export class DashboardServer {
     this.connectedOnce ||= health.up;
     this.hub?.broadcast({ event: 'health', data: JSON.stringify(health) });
     this.deviceFeeds?.broadcast({ event: 'health', data: JSON.stringify(health) });
+    this.alertFeed?.broadcast({ event: 'health', data: JSON.stringify(health) });
   }
 
   /** Runs a Redis read when Redis is reachable, bounded in time so a page never waits on an outage. */

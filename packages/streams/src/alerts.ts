@@ -52,17 +52,20 @@ export async function recentAlerts(
   count = 20,
 ): Promise<AlertTransition[]> {
   const entries = await redis.xrevrange(keys.alerts, '+', '-', 'COUNT', count);
-  return entries.map(([id, fields]) => {
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-    return {
-      id,
-      rule: f.rule ?? '',
-      device: f.device ?? '',
-      state: f.state === 'resolved' ? 'resolved' : 'firing',
-      since: Number(f.since),
-      at: Number(f.at),
-      value: f.value ?? '',
-    };
-  });
+  return entries.map(([id, fields]) => decodeAlertTransition(id, fields));
+}
+
+/** One entry of the alerts stream as pipe-alerter writes it (`rule device state since at value`). */
+export function decodeAlertTransition(id: string, fields: string[]): AlertTransition {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return {
+    id,
+    rule: f.rule ?? '',
+    device: f.device ?? '',
+    state: f.state === 'resolved' ? 'resolved' : 'firing',
+    since: Number(f.since),
+    at: Number(f.at),
+    value: f.value ?? '',
+  };
 }

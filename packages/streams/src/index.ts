@@ -96,7 +96,13 @@ export {
   luaFunction,
 } from './lua-command.js';
 export { Lease } from './lease.js';
-export { type ActiveAlert, type AlertTransition, activeAlerts, recentAlerts } from './alerts.js';
+export {
+  type ActiveAlert,
+  type AlertTransition,
+  activeAlerts,
+  decodeAlertTransition,
+  recentAlerts,
+} from './alerts.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type RedisMemory, redisMemory } from './memory.js';
 export { discoverPartitions } from './partitions.js';

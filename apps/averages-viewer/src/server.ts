@@ -269,7 +269,14 @@ export class DashboardServer {
           await this.withRedis(() => alertsAnswer(this.options.redis, this.options.keys)),
         );
       case '/api/alerts/stream':
-        return this.openFeedStream(req, res, this.alertFeed!, this.options.keys.alerts, alertEvents, url.searchParams);
+        return this.openFeedStream(
+          req,
+          res,
+          this.alertFeed!,
+          this.options.keys.alerts,
+          alertEvents,
+          url.searchParams,
+        );
       case '/api/stream':
         return this.openStream(req, res, url.searchParams);
       case '/api/devices':

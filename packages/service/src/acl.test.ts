@@ -30,6 +30,9 @@ describe('pipelineAcl', () => {
     expect(viewer.commands).toEqual(
       expect.arrayContaining(['zrevrange', 'zscan', 'zcard', 'zscore', 'hmget']),
     );
+    // pipe-alerter's state, read-only: /api/alerts.
+    expect(viewer.commands).toContain('hgetall');
+    expect(viewer.keys).toEqual(expect.arrayContaining(['%R~temps:*', '%R~{temps:*']));
     expect(viewer.keys.filter((k) => !k.startsWith('%R~'))).toEqual(['~temps:viewer:*']);
   });
 

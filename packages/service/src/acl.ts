@@ -240,6 +240,8 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'zcard',
         'zscore',
         'hmget',
+        // pipe-alerter's state machines (a hash beside the alerts stream): /api/alerts' active list.
+        'hgetall',
       ],
       keys: [...readOnly(...patterns.all), ...rules(patterns.viewerPositions)],
     },

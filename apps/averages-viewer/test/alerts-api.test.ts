@@ -1,53 +1,14 @@
 import { sharedRedis } from '@pipe/fixtures';
 import { aclSetUserArgs, pipelineAcl } from '@pipe/service';
-import { type AlertTransition, PipelineKeys, type RedisClient } from '@pipe/streams';
+import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 import type { AlertsAnswer } from '../src/alerts-answer.js';
+import { warm, writeTransition } from './alert-fixture.js';
 import { RunningDashboard } from './running-dashboard.js';
 import { SseReader } from './sse-reader.js';
 
 const { url: redisUrl, redis } = sharedRedis('viewer-alerts');
-
-type Transition = Omit<AlertTransition, 'id'>;
-
-/**
- * A transition as pipe-alerter writes it: the entry on the alerts stream and the state machine beside
- * it (firing `f:<since>:<value>`, removed on resolve), in one transaction as its script does.
- */
-async function writeTransition(redis: RedisClient, keys: PipelineKeys, t: Transition): Promise<string> {
-  const field = `${t.rule}:${t.device}`;
-  const tx = redis.multi();
-  if (t.state === 'firing') tx.hset(keys.alertStates, field, `f:${t.since}:${t.value}`);
-  else tx.hdel(keys.alertStates, field);
-  tx.xadd(
-    keys.alerts,
-    '*',
-    'rule',
-    t.rule,
-    'device',
-    t.device,
-    'state',
-    t.state,
-    'since',
-    t.since,
-    'at',
-    t.at,
-    'value',
-    t.value,
-  );
-  const replies = await tx.exec();
-  return replies![1]![1] as string;
-}
-
-const warm = (device: string, state: 'firing' | 'resolved', at: number, value: string): Transition => ({
-  rule: 'freezer-warm',
-  device,
-  state,
-  since: 1000,
-  at,
-  value,
-});
 
 const alertsOf = (reader: SseReader) =>
   reader.events.filter((e) => e.event === 'alert').map((e) => ({ id: e.id, ...JSON.parse(e.data) }));

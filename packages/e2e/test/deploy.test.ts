@@ -10,7 +10,7 @@ import { alertBlocks, exportedNames, type Selector, selectorsOf, valuesOf } from
 
 /**
  * deploy/: the Prometheus rules, their unit tests and scrape config (checked by Debian's promtool), and
- * the Grafana dashboard, whose every queried metric must be one the four services export when run.
+ * the Grafana dashboard, whose every queried metric must be one the five services export when run.
  */
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 const RULES = join(DEPLOY, 'prometheus/rules.yml');
@@ -19,14 +19,15 @@ const CONFIG = join(DEPLOY, 'prometheus/prometheus.yml');
 const DASHBOARD = join(DEPLOY, 'grafana/pipe.json');
 
 /** The scrape job of each service (prometheus.yml must name exactly these). */
-/** The services Prometheus scrapes in deploy/ (pipe-alerter is not one of them yet). */
-type ScrapedApp = Exclude<AppName, 'alerter'>;
-const JOBS: Record<string, ScrapedApp> = {
+const JOBS: Record<string, AppName> = {
   'pipe-producer': 'producer',
   'pipe-aggregator': 'aggregator',
   'pipe-reaper': 'reaper',
   'pipe-averages-viewer': 'averages-viewer',
+  'pipe-alerter': 'alerter',
 };
+/** The demo's rules, as compose.yaml mounts them into the alerter's image. */
+const ALERTER_RULES = fileURLToPath(new URL('../../../apps/alerter/rules.example.yaml', import.meta.url));
 /** Grafana's reference to the dashboard's datasource variable (a Grafana variable, not a template string). */
 const DATASOURCE = '$' + '{datasource}';
 /** Series Prometheus makes itself for every target rather than scraping them. */
@@ -199,11 +200,12 @@ describe('what the rules and the dashboard query, against the running services',
     redis = await RedisServer.start();
     const flags = ['--redis-url', redis.url, '--prefix', randomPrefix('deploy')];
     const ports = await Promise.all(Object.keys(JOBS).map(() => freePort()));
-    const commands: Record<ScrapedApp, string[]> = {
+    const commands: Record<AppName, string[]> = {
       producer: ['run', '--devices', '3', '--interval', '200ms'],
       aggregator: ['run', '--block-ms', '200ms'],
       reaper: ['run', '--interval', '200ms'],
       'averages-viewer': ['serve', '--port', '0'],
+      alerter: ['run', '--rules', ALERTER_RULES, '--block-ms', '200ms'],
     };
     Object.entries(JOBS).forEach(([, app], i) => {
       apps.push(startApp(app, [...commands[app], ...flags, '--metrics-port', String(ports[i])]));

@@ -190,7 +190,19 @@ describe('item 7: hostile requests to the dashboard server', () => {
       });
       expect(deviceStream.status).toBe(200);
       expect(deviceStream.body).toBe('');
-      for (const target of ['/', '/dashboard.js', '/api/averages', '/api/status', '/api/devices']) {
+      const alertStream = await raw(dashboard.base, '/api/alerts/stream', { method: 'HEAD' });
+      expect(alertStream.status).toBe(200);
+      expect(alertStream.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(alertStream.body).toBe('');
+      for (const target of [
+        '/',
+        '/dashboard.js',
+        '/alerts.js',
+        '/api/averages',
+        '/api/status',
+        '/api/devices',
+        '/api/alerts',
+      ]) {
         const answer = await raw(dashboard.base, target, { method: 'HEAD' });
         expect(answer.status, target).toBe(200);
         expect(answer.body, target).toBe('');

@@ -70,6 +70,24 @@ describe('least-privilege users', () => {
     const dlq = await runApp('reaper', ['dlq', 'list', '--json'], { REDIS_URL: urlFor('reaper') });
     expect(dlq.code, dlq.stderr).toBe(0);
 
+    // The alerter drains the same partitions through its own group, as its own user: its state, positions
+    // and transitions (the backfill's 4 hours of humidity cross the example's `dry` rule, and every device
+    // falls silent at the end of a drain's stream time).
+    const alerted = await runApp(
+      'alerter',
+      [
+        'run',
+        '--drain',
+        '--rules',
+        fileURLToPath(new URL('../../../apps/alerter/rules.example.yaml', import.meta.url)),
+      ],
+      { REDIS_URL: urlFor('alerter') },
+    );
+    expect(alerted.code, alerted.stderr).toBe(0);
+    expect(await admin.hlen(keys.alertPositions)).toBeGreaterThan(0);
+    const alertStatus = await runApp('alerter', ['status', '--json'], { REDIS_URL: urlFor('alerter') });
+    expect(alertStatus.code, alertStatus.stderr).toBe(0);
+
     const tail = await runApp('averages-viewer', ['tail', '--name', 'acl-test', '--json'], {
       REDIS_URL: urlFor('viewer'),
     });
@@ -117,7 +135,7 @@ describe('least-privilege users', () => {
     ['producer', ['SET', '{temps:averages}:owner', 'x']],
     ['viewer', ['SET', '{temps:averages}:owner', 'x']],
     // No user runs code of its own: no EVAL, no loading functions.
-    ...(['producer', 'aggregator', 'reaper', 'viewer'] as const).flatMap((service) => [
+    ...(['producer', 'aggregator', 'reaper', 'alerter', 'viewer'] as const).flatMap((service) => [
       [service, ['EVAL', 'while true do end', '0']],
       [service, ['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('x', function() return 1 end)"]],
     ]),
@@ -128,6 +146,11 @@ describe('least-privilege users', () => {
     ['aggregator', ['CONFIG', 'GET', 'maxmemory']],
     ['aggregator', ['GET', 'temps:reaper:lease']],
     ['reaper', ['FLUSHALL']],
+    ['alerter', ['FLUSHALL']],
+    ['alerter', ['XADD', 'temps:averages', '*', 'x', '1']],
+    ['alerter', ['DEL', 'temps:20260101']],
+    ['alerter', ['XADD', 'temps:20260101', '*', 'x', '1']],
+    ['alerter', ['GET', 'temps:reaper:lease']],
     ['reaper', ['XADD', 'temps:averages', '*', 'x', '1']],
     ['viewer', ['XADD', 'temps:averages', '*', 'x', '1']],
     ['viewer', ['DEL', 'temps:averages']],
@@ -244,14 +267,14 @@ describe('pnpm acl', () => {
     const printed = await runNode(ACL_SCRIPT, []);
     expect(printed.code, printed.stderr).toBe(0);
     const lines = printed.stdout.split('\n').filter((l) => l.startsWith('ACL SETUSER'));
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     const scratch = await RedisServer.start();
     try {
       const cli = spawnSync('redis-cli', ['-p', String(scratch.port)], {
         input: lines.join('\n'),
         encoding: 'utf8',
       });
-      expect(cli.stdout.trim().split('\n')).toEqual(['OK', 'OK', 'OK', 'OK']);
+      expect(cli.stdout.trim().split('\n')).toEqual(['OK', 'OK', 'OK', 'OK', 'OK']);
       const admin = new Redis(scratch.url);
       const dryrun = (...command: string[]) =>
         admin.call('ACL', 'DRYRUN', 'pipe-aggregator', ...command).catch((err: Error) => err.message);

@@ -200,11 +200,15 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'xinfo|stream',
         'xpending',
         'xrange',
+        // A partition's newest entry (which partition to read first); the newest transitions (status).
+        'xrevrange',
         'xlen',
         'exists',
         'scan',
         'hget',
         'hgetall',
+        // The devices seen, for the silence check.
+        'hvals',
         'pttl',
         'time',
       ],

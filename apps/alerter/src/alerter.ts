@@ -216,6 +216,17 @@ export class Alerter {
   private async renewLease(): Promise<void> {
     try {
       if (await this.lease.renew()) return;
+      // Expired with nobody holding it: this process stalled past the lease time (a long GC, a loaded
+      // machine). No other alerter read meanwhile unless it took and gave back the lease, and then it moved
+      // the positions, which the next commit sees (commit-batch-4 refuses, the batch is read again). So
+      // take it back rather than stop.
+      if ((await this.lease.holderNow()) === null && (await this.lease.acquire())) {
+        this.deps.log.warn(
+          { holder: this.settings.holder },
+          'the lease had expired with nobody holding it; took it back',
+        );
+        return;
+      }
       this.failure = new LeaseLostError((await this.lease.holderNow()) ?? 'nobody');
       void this.stop();
     } catch (err) {

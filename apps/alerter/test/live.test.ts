@@ -101,4 +101,18 @@ describe('a live alerter', () => {
     await alerter.stop();
     await running;
   });
+  it('takes back a lease that expired with nobody holding it, and stops when another instance holds it', async () => {
+    const { keys } = fresh();
+    const { alerter } = alerterInTest(redis, keys, drainSettings(HOT, { drain: false, holder: 'stalled' }));
+    const running = alerter.run();
+    await waitFor('the lease', async () => (await redis.get(keys.alerterLease)) === 'stalled');
+    // As if this process had stalled past the lease time: the lease is gone, nobody took it.
+    await redis.del(keys.alerterLease);
+    await waitFor('the lease taken back', async () => (await redis.get(keys.alerterLease)) === 'stalled');
+    await writeReadings(redis, keys, [{ device: 'd3', ts: Date.now(), temp_f: 92 }]);
+    await waitFor('the reading applied', async () => (await transitions(redis, keys)).length === 1);
+    // Another instance took the expired lease: this one must stop reading, with the reason.
+    await redis.set(keys.alerterLease, 'other', 'PX', 10_000);
+    await expect(running).rejects.toThrow('lost the alerter lease to other');
+  });
 });

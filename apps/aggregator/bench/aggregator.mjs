@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { encodeReading, PipelineKeys } from '@pipe/streams';
 import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
-import { backfill, checkAverages, drain, hoursSpanned } from './jobs.mjs';
+import { backfill, bareLoop, checkAverages, drain, hoursSpanned } from './jobs.mjs';
 import { replicaCaughtUp, waitCalls } from '../../../scripts/bench/replica.mjs';
 
 const total = Number(process.argv[2] ?? 1_000_000);
@@ -43,30 +43,6 @@ async function write(redis, keys, from, count, stepMs, devices) {
   for (const key of touched) pipeline.pexpire(key, 7 * DAY);
   await pipeline.exec();
   return [...touched];
-}
-
-async function bareLoop(redis, partitions) {
-  for (const p of partitions) await redis.xgroup('CREATE', p, 'bare', '0');
-  let n = 0;
-  const started = performance.now();
-  for (;;) {
-    const reply = await redis.xreadgroup(
-      'GROUP',
-      'bare',
-      'c1',
-      'COUNT',
-      1000,
-      'STREAMS',
-      ...partitions,
-      ...partitions.map(() => '>'),
-    );
-    if (!reply) break;
-    for (const [stream, entries] of reply) {
-      n += entries.length;
-      await redis.xack(stream, 'bare', ...entries.map(([id]) => id));
-    }
-  }
-  return { n, seconds: (performance.now() - started) / 1000 };
 }
 
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

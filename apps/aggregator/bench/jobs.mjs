@@ -1,4 +1,4 @@
-// The pipeline's own processes as the end-to-end benchmarks run them: `pipe-producer backfill` and
+// The pipeline's own processes as the end-to-end benchmarks run them, and the bare consumer-group loop they are set against: `pipe-producer backfill` and
 // `pipe-aggregator run --drain` (the built CLIs), each timed from spawn to exit (process start included,
 // as an operator would see it) with its peak RSS sampled from /proc; and the check that a drain published
 // every reading written, so that a fast but wrong run cannot pass for a result.
@@ -109,4 +109,29 @@ export async function checkAverages(redis, keys, readings, hours) {
     );
   }
   return { hours: entries.length, observations };
+}
+
+/** The baseline: a bare consumer group read with XREADGROUP COUNT 1000 and XACK per batch, no work. */
+export async function bareLoop(redis, partitions) {
+  for (const p of partitions) await redis.xgroup('CREATE', p, 'bare', '0');
+  let n = 0;
+  const started = performance.now();
+  for (;;) {
+    const reply = await redis.xreadgroup(
+      'GROUP',
+      'bare',
+      'c1',
+      'COUNT',
+      1000,
+      'STREAMS',
+      ...partitions,
+      ...partitions.map(() => '>'),
+    );
+    if (!reply) break;
+    for (const [stream, entries] of reply) {
+      n += entries.length;
+      await redis.xack(stream, 'bare', ...entries.map(([id]) => id));
+    }
+  }
+  return { n, seconds: (performance.now() - started) / 1000 };
 }

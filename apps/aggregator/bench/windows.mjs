@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { encodeReading, PipelineKeys } from '@pipe/streams';
 import { RedisServer, sleep, startNode } from '@pipe/testkit';
 import { Redis } from 'ioredis';
-import { drain } from './jobs.mjs';
+import { bareLoop, drain } from './jobs.mjs';
 
 const devices = Number(process.argv[2] ?? 10_000);
 const minutes = Number(process.argv[3] ?? 5);
@@ -58,30 +58,6 @@ async function copyTo(redis, source, sourceKeys, prefix) {
     out.push(copy);
   }
   return out;
-}
-
-async function bareLoop(redis, partitions) {
-  for (const p of partitions) await redis.xgroup('CREATE', p, 'bare', '0');
-  let n = 0;
-  const started = performance.now();
-  for (;;) {
-    const reply = await redis.xreadgroup(
-      'GROUP',
-      'bare',
-      'c1',
-      'COUNT',
-      1000,
-      'STREAMS',
-      ...partitions,
-      ...partitions.map(() => '>'),
-    );
-    if (!reply) break;
-    for (const [stream, entries] of reply) {
-      n += entries.length;
-      await redis.xack(stream, 'bare', ...entries.map(([id]) => id));
-    }
-  }
-  return { n, seconds: (performance.now() - started) / 1000 };
 }
 
 async function scanAll(redis, match) {

@@ -1,42 +1,18 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { sharedRedis } from '@pipe/fixtures';
 import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { warm, writeTransition } from './alert-fixture.js';
+import { headlessChromium, screenshot } from './chromium.js';
 import { RunningDashboard } from './running-dashboard.js';
 
 // The alerts panel of the page (public/alerts.js) in headless Chromium, as dashboard.browser.test.ts
 // drives the rest of the page: transitions written as pipe-alerter writes them reach it live.
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
-
 const { url: redisUrl, redis } = sharedRedis('viewer');
-let browser: Browser;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const { browser } = headlessChromium();
 
 /** The rows of the active list and of the transitions, cell texts. */
 function panel(page: Page) {
@@ -69,7 +45,7 @@ describe('alerts panel in headless Chromium', () => {
     const keys = new PipelineKeys(randomPrefix('apage'));
     await writeTransition(redis, keys, warm('freezer-0', 'firing', 1500, '11'));
     const dashboard = await RunningDashboard.start(redisUrl, keys.prefix, { alertsPollMs: 100 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 1400 } });
     const refused: string[] = [];
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
@@ -110,8 +86,7 @@ describe('alerts panel in headless Chromium', () => {
         true,
       );
 
-      await mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: `${ARTIFACTS}alerts.png`, fullPage: true });
+      await screenshot(page, 'alerts');
       expect(refused).toEqual([]);
     } finally {
       await page.close();

@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { sharedRedis } from '@pipe/fixtures';
 import { encodeReading, type HourlyAverage, HOUR_MS, PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { DashboardStatus } from '../src/server.js';
 import {
   averageFor,
@@ -15,35 +12,13 @@ import {
   writeHours,
   writeMalformed,
 } from './averages-fixture.js';
+import { headlessChromium, screenshot } from './chromium.js';
 import { RunningDashboard } from './running-dashboard.js';
 import { ownRedis } from './own-redis.js';
 
-/** Debian's chromium; CI installs it (.ci/run). Missing, the test fails: a skipped browser test proves nothing. */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
-
 const { url: redisUrl, redis } = sharedRedis('viewer');
-let browser: Browser;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const { browser } = headlessChromium();
 
 /**
  * What the page's Content-Security-Policy refused, from Chromium's console: the policy must allow all
@@ -168,7 +143,7 @@ describe('dashboard in headless Chromium', () => {
     await seedPipeline(keys);
     const inRedis = await averagesInRedis(redis, keys);
     const dashboard = await RunningDashboard.start(redisUrl, keys.prefix);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 900 } });
     const refused = watchPolicy(page);
     try {
       await page.goto(dashboard.base);
@@ -233,8 +208,7 @@ describe('dashboard in headless Chromium', () => {
         true,
       );
 
-      await mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+      await screenshot(page, 'dashboard');
       expect(refused).toEqual([]);
     } finally {
       await page.close();
@@ -247,7 +221,7 @@ describe('dashboard in headless Chromium', () => {
     const keys = new PipelineKeys(randomPrefix('page'));
     await writeAverage(own, keys, averageFor(FIRST_HOUR));
     const dashboard = await RunningDashboard.start(server.url, keys.prefix);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(dashboard.base);
       await page.waitForFunction(() => document.getElementById('chart')!.dataset.points === '1');

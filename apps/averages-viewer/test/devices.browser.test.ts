@@ -1,43 +1,20 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { sharedRedis } from '@pipe/fixtures';
 import { PipelineKeys } from '@pipe/streams';
 import { randomPrefix } from '@pipe/testkit';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { deviceReadings, publishDeviceWindows, writeDeviceWindow } from './device-fixture.js';
+import { headlessChromium, screenshot } from './chromium.js';
 import { RunningDashboard } from './running-dashboard.js';
 
 // The per-device panel of the page (public/devices.js) in headless Chromium, as dashboard.browser.test.ts
 // drives the rest of the page.
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const DEVICES = ['sensor-1', 'Sensor-2', 'lab:fridge.3'];
 
 const { url: redisUrl, redis } = sharedRedis('viewer');
-let browser: Browser;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const { browser } = headlessChromium();
 
 /** What the device panel shows: the chart's figures, its line pixels, the picker, the table. */
 async function panel(page: Page) {
@@ -78,7 +55,7 @@ describe('device panel in headless Chromium', () => {
     const keys = new PipelineKeys(randomPrefix('dpage'));
     const tally = await publishDeviceWindows(redis, keys, deviceReadings(DEVICES, 40));
     const dashboard = await RunningDashboard.start(redisUrl, keys.prefix, { devicePollMs: 250 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 1400 } });
     const refused: string[] = [];
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
@@ -171,8 +148,7 @@ describe('device panel in headless Chromium', () => {
       );
       expect((await panel(page)).points).toBe(tally.expectedOfDevice('sensor-1', '1m').length);
 
-      await mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: `${ARTIFACTS}devices.png`, fullPage: true });
+      await screenshot(page, 'devices');
       expect(refused).toEqual([]);
     } finally {
       await page.close();

@@ -1,22 +1,24 @@
 import { DecodeError } from './errors.js';
 import { hourLabel, parseId } from './ids.js';
+import type {
+  DeadLetter,
+  DeviceLatestHour,
+  DeviceWindow,
+  HourlyAverage,
+  LateReading,
+  Reading,
+  WindowAverage,
+} from './schemas.js';
 import {
   DEFAULT_DEVICE,
   DEVICE_PATTERN,
-  type DeadLetter,
   DeadLetterSchema,
-  type DeviceLatestHour,
   DeviceLatestHourSchema,
-  type DeviceWindow,
   DeviceWindowSchema,
-  type HourlyAverage,
   HourlyAverageSchema,
-  type LateReading,
   LateReadingSchema,
-  type Reading,
   TEMP_F_MAX,
   TEMP_F_MIN,
-  type WindowAverage,
   WindowAverageSchema,
 } from './schemas.js';
 

@@ -1,16 +1,8 @@
-import type { Reading } from '@pipe/streams';
+import type { AlertTransition, Reading } from '@pipe/streams';
 import type { AlertRule } from './rules.js';
 
-/** A transition as the alerts stream holds it. */
-export interface Transition {
-  rule: string;
-  device: string;
-  state: 'firing' | 'resolved';
-  since: number;
-  at: number;
-  /** The reading that caused it (its text as the scripts write it); empty for no data. */
-  value: string;
-}
+/** A transition as the alerts stream holds it, before it has an entry ID. */
+export type Transition = Omit<AlertTransition, 'id'>;
 
 /** A device glob as a RegExp: `*` any run, `?` one character, the rest literal. */
 export function globRegExp(glob: string): RegExp {

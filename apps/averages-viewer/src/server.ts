@@ -366,7 +366,7 @@ export class DashboardServer {
     const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
     const client = feeds.add(key, toEvents, res, after);
     if (!client) {
-      this.sendJson(res, 503, { error: 'too many devices followed at once; try again later' });
+      this.sendJson(res, 503, { error: 'too many event streams followed at once; try again later' });
       return;
     }
     client.deliver({ event: 'health', data: JSON.stringify(this.health.current) });

@@ -298,7 +298,7 @@ describe('DashboardServer: per-device API', () => {
       same.close();
       const refused = await fetch(`${dashboard.base}/api/devices/Sensor-2/stream`);
       expect(refused.status).toBe(503);
-      expect(((await refused.json()) as Failure).error).toMatch(/too many devices followed/);
+      expect(((await refused.json()) as Failure).error).toMatch(/too many event streams followed/);
     } finally {
       first.close();
     }

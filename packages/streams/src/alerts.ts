@@ -19,6 +19,7 @@ export interface AlertTransition {
   state: 'firing' | 'resolved';
   since: number;
   at: number;
+  /** The reading that caused it (its text as the alerter writes it); empty for no data. */
   value: string;
 }
 

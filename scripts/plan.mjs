@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm plan [--devices N] [--interval 1s] [--retention 2d] [--shards N] [--keep-hours 120] [--batch-size N]
-// [--json] [--redis-url <url> | --cluster-nodes <list>]`: the Redis memory a pipeline of that size needs,
+// [--windows 1m,1h,1d] [--per-device] [--keep 1m=12h,...] [--json] [--redis-url <url> | --cluster-nodes <list>]`: the Redis memory a pipeline of that size needs,
 // from the figures `pnpm bench sizing` measured (docs/sizing.json), and with a server, how it compares to
 // each master's maxmemory. The model is scripts/plan/model.mjs.
 import { readFileSync } from 'node:fs';
@@ -11,17 +11,20 @@ import {
   formatDuration,
   parseDuration,
 } from '@pipe/service';
-import { connect, redisMemory } from '@pipe/streams';
+import { connect, parseKeep, redisMemory, WindowLayout } from '@pipe/streams';
 import { compare, DAY_MS, plan, runBatchReadings } from './plan/model.mjs';
 
 const USAGE = `usage: pnpm plan [--devices N] [--interval 1s] [--retention 2d] [--shards N] [--keep-hours N]
-                 [--batch-size N] [--json] [--redis-url <url> | --cluster-nodes host:port,...]
+                 [--batch-size N] [--windows 1m,1h,1d] [--per-device] [--keep 1m=12h,1h=30d,1d=400d]
+                 [--json] [--redis-url <url> | --cluster-nodes host:port,...]
                  [--tls-ca <file> --tls-cert <file> --tls-key <file>] [--memory-ready-ratio 0.9]
 
 The Redis memory pipe needs for --devices devices (default 3) each sending a reading every --interval
 (default 1s), kept --retention (default 2d, the producer's), in --shards streams per day (default 1), with
 --keep-hours hourly averages (default 120, the aggregator's). --batch-size: readings per producer batch
-(default: as \`pipe-producer run\` sends them; \`ingest\` and \`backfill\` send 1000). With --redis-url or
+(default: as \`pipe-producer run\` sends them; \`ingest\` and \`backfill\` send 1000). --windows,
+--per-device and --keep as the aggregator takes them: the fleet's other sizes, every device's results of
+every size (at steady state: each tier holds its --keep), the windows' state. With --redis-url or
 --cluster-nodes it reads each master's used_memory, maxmemory and policy and says whether the need fits.
 Figures: docs/sizing.json, measured by \`pnpm bench sizing\`. Exit 2 on invalid flags.`;
 
@@ -40,6 +43,9 @@ const FLAGS = {
   tlsCert: 'value',
   tlsKey: 'value',
   memoryReadyRatio: 'value',
+  windows: 'value',
+  perDevice: 'switch',
+  keep: 'value',
 };
 
 /** The flags, or every problem with them. */
@@ -90,7 +96,30 @@ function parseFlags(argv) {
   if (input.intervalMs && input.retentionMs && input.intervalMs >= input.retentionMs)
     problems.push('--interval: must be shorter than --retention');
   if (input.retentionMs > 3650 * DAY_MS) problems.push('--retention: at most 3650d');
+  const layout = attempt(problems, '--windows', () =>
+    WindowLayout.parse(flags.windows ?? '1h').withPerDevice(flags.perDevice === true),
+  );
+  const keep = layout && attempt(problems, '--keep', () => parseKeep(flags.keep ?? '', layout));
+  if (keep) {
+    input.perDevice = layout.perDevice;
+    input.windows = layout.sizes.map((size) => ({
+      label: size.label,
+      ms: size.ms,
+      keepMs: keep.get(size.label),
+      hour: size.label === '1h',
+    }));
+  }
   return { flags, input, problems };
+}
+
+/** What `parse` returns, or undefined with its error's message among the problems. */
+function attempt(problems, flag, parse) {
+  try {
+    return parse();
+  } catch (err) {
+    problems.push(`${flag}: ${err.message}`);
+    return undefined;
+  }
 }
 
 const kebab = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -117,6 +146,10 @@ function render(result, figures, servers) {
   lines.push(
     `pipe plan: ${int(input.devices)} devices, one reading each per ${formatDuration(input.intervalMs)} (${int(result.readingsPerDay)} readings a day), retention ${formatDuration(input.retentionMs)}, ${input.shards} shard${input.shards === 1 ? '' : 's'} a day, --keep-hours ${input.keepHours}, ${int(input.batchReadings)} readings per producer batch`,
   );
+  if (input.windows.length > 1 || input.perDevice)
+    lines.push(
+      `windows ${input.windows.map((w) => w.label).join(',')}${input.perDevice ? ' per device' : ''}, kept ${input.windows.map((w) => `${w.label}=${formatDuration(w.keepMs)}`).join(',')}${input.perDevice ? '' : ' (1h: --keep-hours)'}`,
+    );
   lines.push(
     `figures: docs/sizing.json, measured ${figures.measured.slice(0, 10)} by \`${figures.command}\` on redis ${figures.redisVersion}`,
   );
@@ -130,8 +163,10 @@ function render(result, figures, servers) {
   const rows = [
     ['partitions', 'day partitions (streams, consumer group)'],
     ['ledgers', 'batch ledgers (producer)'],
-    ['aggregatorState', 'aggregator state (agg, open hours)'],
+    ['aggregatorState', 'aggregator state (agg, open windows)'],
     ['averages', 'averages stream and sources'],
+    ...(input.windows.length > 1 ? [['windows', 'fleet streams of other sizes']] : []),
+    ...(input.perDevice ? [['devices', 'per-device results and index']] : []),
     ['functions', 'functions, bookkeeping'],
   ];
   lines.push(

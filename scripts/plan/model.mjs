@@ -50,12 +50,69 @@ export function keysAt(input, t) {
   return days;
 }
 
+/** Whether a window's totals for `devices` devices fit a listpack (the server's limit), else a hash table. */
+const smallWindow = (figures, devices) =>
+  devices + figures.hour.fieldsBesideDevices <= figures.config['hash-max-listpack-entries'];
+
 /** Bytes of one open hour's totals for `devices` devices (a listpack up to the server's limit). */
 function hourBytes(figures, devices) {
-  const fields = devices + figures.hour.fieldsBesideDevices;
-  const small = fields <= figures.config['hash-max-listpack-entries'];
-  const f = small ? figures.hour.listpack : figures.hour.hashtable;
+  const f = smallWindow(figures, devices) ? figures.hour.listpack : figures.hour.hashtable;
   return f.perKey + f.perDevice * devices;
+}
+
+/**
+ * Bytes of a settled window's totals (settle-hour-4.lua writes them anew without the devices, a listpack):
+ * the hour's fields, or with other sizes or --per-device the spread and times too (tiers.settledWindow).
+ */
+function settledBytes(figures, input) {
+  const windowed = (input.windows?.length ?? 1) > 1 || input.perDevice;
+  return windowed ? figures.tiers.settledWindow : hourBytes(figures, 0);
+}
+
+/**
+ * Results a capped stream holds at steady state: `keep` of windows, plus the trim's slack (`MINID ~`
+ * and `MAXLEN ~` drop whole nodes only), half a node on average.
+ */
+function keptResults(figures, keepMs, sizeMs) {
+  return keepMs / sizeMs + figures.config['stream-node-max-entries'] / 2;
+}
+
+/**
+ * Bytes of `--windows` other than 1h and of `--per-device` (nothing for the default layout): the fleet
+ * streams of other sizes and their windows' sources, each device's stream of every size and its place in the index, and the
+ * windows' state in each partition (open windows of other sizes; with --per-device the open windows of
+ * every size hold each device's totals; settled windows of other sizes while their partition lives).
+ * `input.windows`: [{ ms, keepMs, hour }] of every size, 1h included; `livePartitions`: days whose
+ * partitions exist.
+ */
+export function windowsBytes(input, figures, livePartitions) {
+  const { devices, shards, windows = [], perDevice = false } = input;
+  const perShard = Math.ceil(devices / shards);
+  const others = windows.filter((w) => !w.hour);
+  const bytes = { windows: 0, devices: 0, windowState: 0 };
+  for (const w of others) {
+    // Each published window's sources are kept as long as the hour's (--keep-hours plus a week).
+    const sources = (input.keepHours * HOUR_MS + WEEK_MS) / w.ms;
+    bytes.windows +=
+      keptResults(figures, w.keepMs, w.ms) * figures.tiers.fleetResult + sources * figures.sources.perKey;
+    // Settled windows keep their totals, listed in a sorted set per size, while the partition lives.
+    const settled = settledBytes(figures, input) + figures.tiers.settledIndex;
+    bytes.windowState += livePartitions * shards * (DAY_MS / w.ms) * settled;
+    if (!perDevice) bytes.windowState += OPEN_HOURS * shards * hourBytes(figures, perShard);
+  }
+  if (perDevice) {
+    for (const w of windows) {
+      // A window that holds one reading per device stores its short figures (count 1, stddev 0).
+      const result =
+        input.intervalMs >= w.ms ? figures.tiers.deviceResultOneReading : figures.tiers.deviceResult;
+      bytes.devices += devices * (keptResults(figures, w.keepMs, w.ms) * result + figures.tiers.deviceStream);
+      // Each device's totals in its open windows of every size, instead of its name alone (hourBytes).
+      bytes.windowState += OPEN_HOURS * devices * figures.tiers.openDeviceWindow;
+      if (w.hour) bytes.windowState -= OPEN_HOURS * shards * hourBytes(figures, perShard);
+    }
+    bytes.devices += devices * figures.tiers.devicesIndex;
+  }
+  return bytes;
 }
 
 /** Bytes by kind of key `t` ms into the day; `perReading` overrides the partitions' figure (a range). */
@@ -78,12 +135,16 @@ export function memoryAt(input, figures, t, perReading = figures.stream.perReadi
       OPEN_HOURS * shards * hourBytes(figures, Math.ceil(devices / shards)) +
       // Settled hours keep their totals without devices while their partition lives (settle-hour-4.lua),
       // listed in a sorted set like the open hours.
-      live.length * shards * (24 * hourBytes(figures, 0) + figures.open.perKey),
+      live.length * shards * (24 * settledBytes(figures, input) + figures.open.perKey),
     averages:
       (keepHours + figures.averages.entriesPerNode) * figures.averages.perEntry +
       (keepHours + WEEK_MS / HOUR_MS) * figures.sources.perKey,
     functions: figures.fixed,
   };
+  const tiers = windowsBytes(input, figures, live.length);
+  bytes.aggregatorState += tiers.windowState;
+  bytes.windows = tiers.windows;
+  bytes.devices = tiers.devices;
   const keys = Object.values(bytes).reduce((a, b) => a + b, 0);
   return { t, partitions: live.length, readingsKept, bytes, total: keys + figures.emptyServer };
 }
@@ -131,8 +192,10 @@ export function plan(input, figures) {
 export function compare(result, figures, masters, readyRatio) {
   const { shards } = result.input;
   const share = Math.ceil(shards / masters.length) / shards;
-  const keys = result.peakHigh - figures.emptyServer - figures.fixed;
-  const need = figures.emptyServer + figures.fixed + keys * share;
+  // Device streams spread over every master by their device's slot, whatever the shards.
+  const devices = result.peak.bytes.devices;
+  const keys = result.peakHigh - figures.emptyServer - figures.fixed - devices;
+  const need = figures.emptyServer + figures.fixed + keys * share + devices / masters.length;
   const recommended = Math.ceil(need / readyRatio);
   return masters.map((m) => ({
     ...m,

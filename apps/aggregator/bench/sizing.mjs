@@ -19,6 +19,17 @@ import { dirname } from 'node:path';
 import { fieldsToObject, PipelineKeys } from '@pipe/streams';
 import { RedisServer, startNode, waitFor } from '@pipe/testkit';
 import { Redis } from 'ioredis';
+import {
+  copyTo,
+  deviceResultsMemory,
+  freedBy,
+  marginalPerResult,
+  memoryUsage,
+  openWindowMemory,
+  scanAll,
+  usedMemory,
+  writeReadings,
+} from './device-memory.mjs';
 import { backfill, drain } from './jobs.mjs';
 
 const DAY = 86_400_000;
@@ -42,28 +53,6 @@ const server = await RedisServer.start();
 const redis = new Redis(server.url);
 const connection = ['--redis-url', server.url];
 
-const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
-const memoryUsage = async (key) => Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
-
-/** used_memory freed by deleting `keys` (one DEL), in bytes. */
-async function freedByDeleting(keys) {
-  if (keys.length === 0) return 0;
-  const before = await usedMemory();
-  await redis.del(...keys);
-  return before - (await usedMemory());
-}
-
-async function scanAll(pattern) {
-  const keys = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys.sort();
-}
-
 /** What kind of pipe key this is (the aggregator's and producer's names, see state-keys.ts). */
 function kindOf(keys, key) {
   if (keys.isPartitionKey(key)) return 'stream';
@@ -82,7 +71,7 @@ async function caughtUp(keys) {
     async () => {
       if (Date.now() - lastCheck < 1000) return false;
       lastCheck = Date.now();
-      const partitions = (await scanAll(`${keys.prefix}:*`)).filter((k) => keys.isPartitionKey(k));
+      const partitions = (await scanAll(redis, `${keys.prefix}:*`)).filter((k) => keys.isPartitionKey(k));
       for (const partition of partitions) {
         const groups = await redis.xinfo('GROUPS', partition).catch(() => []);
         const group = groups.map(fieldsToObject).find((g) => g.name === 'aggregator');
@@ -102,7 +91,7 @@ async function runScenario(s) {
   await redis.function('FLUSH');
   const prefix = `size-${s.name}`;
   const keys = new PipelineKeys(prefix);
-  const empty = await usedMemory();
+  const empty = await usedMemory(redis);
   const to = Math.floor(Date.now() / s.intervalMs) * s.intervalMs;
   const from = Math.floor(Date.now() / DAY) * DAY - 3 * DAY;
   const readings = Math.ceil((to - from) / s.intervalMs) * s.devices;
@@ -139,19 +128,23 @@ async function runScenario(s) {
   if (exit.code !== 0) throw new Error(`aggregator run exited ${exit.code}: ${exit.stderr.slice(-2000)}`);
   console.log(`  aggregator caught up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const running = { hour: [], open: [] };
-  for (const key of await scanAll(`*${prefix}*`)) {
+  for (const key of await scanAll(redis, `*${prefix}*`)) {
     const kind = kindOf(keys, key);
     if (kind !== 'hour' && kind !== 'open') continue;
     // Only hours still open: a settled hour has no per-device fields left (settle-hour-4.lua).
     if (kind === 'hour' && (await redis.hexists(key, 'settled'))) continue;
-    const entry = { key, memoryUsage: await memoryUsage(key), encoding: await redis.object('ENCODING', key) };
+    const entry = {
+      key,
+      memoryUsage: await memoryUsage(redis, [key]),
+      encoding: await redis.object('ENCODING', key),
+    };
     if (kind === 'hour') entry.devices = Number(await redis.hget(key, 'devices'));
     running[kind].push(entry);
   }
 
   await drain(connection, prefix);
   const measured = { stream: [], ledger: [], agg: [], sources: [], averages: [], other: [] };
-  const all = await scanAll(`*${prefix}*`);
+  const all = await scanAll(redis, `*${prefix}*`);
   const byKind = {};
   for (const key of all) {
     const kind = kindOf(keys, key);
@@ -170,7 +163,7 @@ async function runScenario(s) {
   if (s.name === 'large') {
     const sizes = await Promise.all(byKind.stream.map((k) => redis.xlen(k)));
     const biggest = byKind.stream[sizes.indexOf(Math.max(...sizes))];
-    const before = await usedMemory();
+    const before = await usedMemory(redis);
     let cursor = '-';
     let copied = 0;
     for (;;) {
@@ -183,31 +176,31 @@ async function runScenario(s) {
       copied += entries.length;
       cursor = entries.at(-1)[0];
     }
-    const bytes = (await usedMemory()) - before;
-    baseline = { readings: copied, bytes, memoryUsage: await memoryUsage('baseline:bare') };
+    const bytes = (await usedMemory(redis)) - before;
+    baseline = { readings: copied, bytes, memoryUsage: await memoryUsage(redis, ['baseline:bare']) };
     await redis.del('baseline:bare');
   }
 
   for (const key of byKind.stream ?? []) {
-    const memory = await memoryUsage(key);
+    const memory = await memoryUsage(redis, [key]);
     const n = await redis.xlen(key);
     const ledger = keys.companionKey(key, 'batches');
     const fields = await redis.hlen(ledger);
-    const ledgerMemory = await memoryUsage(ledger);
+    const ledgerMemory = await memoryUsage(redis, [ledger]);
     const ledgerEncoding = await redis.object('ENCODING', ledger);
-    measured.stream.push({ key, readings: n, memoryUsage: memory, bytes: await freedByDeleting([key]) });
+    measured.stream.push({ key, readings: n, memoryUsage: memory, bytes: await freedBy(redis, [key]) });
     measured.ledger.push({
       key: ledger,
       readings: n,
       batches: fields / 2,
       encoding: ledgerEncoding,
       memoryUsage: ledgerMemory,
-      bytes: await freedByDeleting([ledger]),
+      bytes: await freedBy(redis, [ledger]),
     });
   }
   for (const kind of ['agg', 'sources', 'averages', 'other']) {
     const list = byKind[kind] ?? [];
-    const memory = (await Promise.all(list.map(memoryUsage))).reduce((a, b) => a + b, 0);
+    const memory = await memoryUsage(redis, list);
     const entries = kind === 'averages' && list.length ? await redis.xlen(list[0]) : undefined;
     const info =
       kind === 'averages' && list.length ? fieldsToObject(await redis.xinfo('STREAM', list[0])) : undefined;
@@ -216,14 +209,96 @@ async function runScenario(s) {
       entries,
       nodes: info ? Number(info['radix-tree-keys']) : undefined,
       memoryUsage: memory,
-      bytes: await freedByDeleting(list),
+      bytes: await freedBy(redis, list),
     };
   }
   const left = await redis.dbsize();
   if (left !== 0) throw new Error(`${left} keys not classified`);
   // What stays once every key is gone: the functions the services loaded, the server's own bookkeeping.
-  const fixed = (await usedMemory()) - empty;
+  const fixed = (await usedMemory(redis)) - empty;
   return { ...s, readings, empty, fixed, running, measured, baseline };
+}
+
+/**
+ * The per-device tiers' scales: 1,000 devices, one reading every 10 s, 10 minutes of a past day (the
+ * device figures), and 10 devices, one reading a minute for three hours (1m results of one reading,
+ * and a sorted set of settled 1m windows past zset-max-listpack-entries, as a day's 1,440 are).
+ */
+const DEVICE_TIERS = [
+  { devices: 1000, minutes: 10, stepMs: 10_000 },
+  { devices: 10, minutes: 180, stepMs: 60_000 },
+];
+/** Fleet results added to the 1m stream to measure one more (see marginalPerResult). */
+const FLEET_MARGINAL = 1000;
+
+/**
+ * A drain of `scale` readings by the real aggregator with --windows 1m,1h,1d --per-device, then what its
+ * keys take: per settled window of another size than 1h (its totals, kept while the partition lives), per
+ * fleet result of another size, and (deviceResultsMemory) per stored device result, per device stream
+ * and per device in the index.
+ */
+async function drainTiers(scale) {
+  await redis.flushall();
+  await redis.function('FLUSH');
+  const source = new PipelineKeys('tiers-src');
+  const past = await writeReadings(redis, source, {
+    ...scale,
+    from: Math.floor(Date.now() / DAY) * DAY - DAY / 2,
+  });
+  const prefix = 'size-tiers';
+  const keys = new PipelineKeys(prefix);
+  const partitions = await copyTo(redis, past.partitions, source, prefix);
+  await redis.del(...past.partitions);
+  console.log(
+    `\nper-device tiers: ${scale.devices} devices, one reading each per ${scale.stepMs / 1000} s, ${past.readings.toLocaleString('en')} readings over ${scale.minutes} min, --windows 1m,1h,1d --per-device`,
+  );
+  const run = await drain(connection, prefix, ['--windows', '1m,1h,1d', '--per-device']);
+  if (run.counted !== past.readings) throw new Error(`the drain counted ${run.counted} of ${past.readings}`);
+  const state = (await Promise.all(partitions.map((p) => scanAll(redis, keys.companionKey(p, '*'))))).flat();
+  const settled = state.filter((k) => /:win:/.test(k));
+  const settledBytes = await freedBy(redis, settled);
+  console.log(
+    `  ${settled.length} settled windows of 1m and 1d: ${Math.round(settledBytes / settled.length)} B each`,
+  );
+  // Each size's sorted set of settled windows (hours': figures.open): a skiplist past 128 members.
+  const indexes = state.filter((k) => /:settled:/.test(k));
+  let indexed = 0;
+  for (const key of indexes) indexed += await redis.zcard(key);
+  const settledIndexBytes = await freedBy(redis, indexes);
+  const fleet = keys.averagesFor({ label: '1m', ms: 60_000 });
+  const fleetEntry = await marginalPerResult(redis, [fleet], 60_000, FLEET_MARGINAL);
+  const results = await deviceResultsMemory(redis, keys, scale.devices);
+  if (results.results !== past.deviceWindows)
+    throw new Error(`the drain stored ${results.results} device results, expected ${past.deviceWindows}`);
+  return { ...scale, settled: settled.length, settledBytes, indexed, settledIndexBytes, fleetEntry, results };
+}
+
+/**
+ * What `--windows` other than 1h and `--per-device` add, for `pnpm plan`: drainTiers at both scales,
+ * then a live run (the first scale) that has counted the last minutes and closed nothing: per open
+ * device window.
+ */
+async function measureDeviceTiers() {
+  const drains = [];
+  for (const scale of DEVICE_TIERS) drains.push(await drainTiers(scale));
+  await redis.flushall();
+  const source = new PipelineKeys('tiers-src');
+  const now = Date.now();
+  const from = Math.max(Math.floor(now / DAY) * DAY, now - DEVICE_TIERS[0].minutes * 60_000);
+  const live = await writeReadings(redis, source, { ...DEVICE_TIERS[0], from });
+  const open = await openWindowMemory(redis, server.url, live.partitions, source, live);
+  await redis.flushall();
+  // A settled window's totals, written anew without the devices (settle-hour-4.lua): the same whatever
+  // the devices were, so the two scales' figures agree but for the allocator's rounding.
+  const settled =
+    drains.reduce((sum, d) => sum + d.settledBytes, 0) / drains.reduce((sum, d) => sum + d.settled, 0);
+  return {
+    drain: drains[0],
+    oneReading: drains[1],
+    open,
+    settled,
+    settledIndex: drains[1].settledIndexBytes / drains[1].indexed,
+  };
 }
 
 /**
@@ -275,6 +350,7 @@ try {
   console.log(`sizing bench: redis-server ${version} on port ${server.port} (no persistence)`);
   const runs = [];
   for (const scenario of SCENARIOS) runs.push(await runScenario(scenario));
+  const tiers = await measureDeviceTiers();
 
   const streams = runs.flatMap((r) => r.measured.stream);
   // A ledger is a hash table but for a partition of few small batches (hash-max-listpack-entries): the
@@ -359,6 +435,23 @@ try {
       perEntry: round(averagesRun.bytes / averagesRun.entries),
       entriesPerNode: round(averagesRun.entries / averagesRun.nodes, 1),
     },
+    /**
+     * `--windows` other than 1h and `--per-device` (measureDeviceTiers): a stored device result in a
+     * stream that holds many, a device stream's own cost, a device in the index, an open device window
+     * of one size, a settled window's totals of another size than 1h, a fleet result of another size.
+     */
+    tiers: {
+      scale: `${tiers.drain.devices} devices, one reading each per ${tiers.drain.stepMs / 1000} s for ${tiers.drain.minutes} min, --windows 1m,1h,1d --per-device`,
+      deviceResult: round(tiers.drain.results.perResultSteady),
+      // A window of one reading stores short figures (count 1, stddev 0, the reading's own text).
+      deviceResultOneReading: round(tiers.oneReading.results.perResultSteady),
+      deviceStream: round(tiers.drain.results.perStream, 0),
+      devicesIndex: round(tiers.drain.results.indexPerDevice),
+      openDeviceWindow: round(tiers.open.perDeviceWindow),
+      settledIndex: round(tiers.settledIndex),
+      settledWindow: round(tiers.settled, 0),
+      fleetResult: round(tiers.drain.fleetEntry.perResult),
+    },
     baseline: {
       what: 'bare XADD of the largest partition entries (same IDs and fields) into a plain stream',
       readings: large.baseline.readings,
@@ -402,6 +495,8 @@ fitted over every key of every scenario (worst error of the fit: partitions ${(s
   open hour        listpack ${hour.listpack.perKey} + ${hour.listpack.perDevice} B/device; hash table ${hour.hashtable.perDevice} B/device
   agg state        ${figures.agg.perKey} B/key;  open hours ${figures.open.perKey} B/key;  sources ${figures.sources.perKey} B/hour
   averages         ${figures.averages.perEntry} B/entry (${figures.averages.entriesPerNode} entries per node)
+  per device       ${figures.tiers.deviceResult} B/result (${figures.tiers.deviceResultOneReading} B of one reading) + ${figures.tiers.deviceStream} B/stream (a device and size) + ${figures.tiers.devicesIndex} B in the index; ${figures.tiers.openDeviceWindow} B/open device window
+  other sizes      ${figures.tiers.fleetResult} B/fleet result; ${figures.tiers.settledWindow} B/settled window, ${figures.tiers.settledIndex} B in its sorted set
   server           ${int(figures.emptyServer)} B empty; ${int(figures.fixed)} B left after every key is deleted (functions)
   pipe per reading, 1000-reading batches: ${(st.perReading + lg.perReading + lg.perBatch / 1000).toFixed(2)} B = ${((st.perReading + lg.perReading + lg.perBatch / 1000) / baseline.perReading).toFixed(2)} x bare XADD`);
 

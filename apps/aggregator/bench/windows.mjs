@@ -11,195 +11,23 @@
 // reading while windows are open (a live `run --grace 1h` that has counted readings of the last minutes
 // and closed nothing: MEMORY USAGE of the partition's companion keys).
 import { writeFile } from 'node:fs/promises';
-import { encodeReading, PipelineKeys } from '@pipe/streams';
-import { RedisServer, sleep, startNode } from '@pipe/testkit';
+import { PipelineKeys } from '@pipe/streams';
+import { RedisServer } from '@pipe/testkit';
 import { Redis } from 'ioredis';
+import {
+  copyTo,
+  deviceResultsMemory,
+  MARGINAL_RESULTS,
+  openWindowMemory,
+  writeReadings,
+} from './device-memory.mjs';
 import { bareLoop, drain } from './jobs.mjs';
 
 const devices = Number(process.argv[2] ?? 10_000);
 const minutes = Number(process.argv[3] ?? 5);
 const STEP_MS = 10_000;
 const DAY = 86_400_000;
-const aggregatorMain = new URL('../dist/main.js', import.meta.url).pathname;
-
-/** Each device one reading every STEP_MS from `from` for `minutes`; returns the partition keys and count. */
-async function write(redis, keys, from) {
-  let pipeline = redis.pipeline();
-  const touched = new Set();
-  // Each device's windows of 1m, 1h and 1d that the readings fall in.
-  const deviceWindows = new Set();
-  let n = 0;
-  for (let t = from; t < from + minutes * 60_000; t += STEP_MS) {
-    for (let d = 0; d < devices; d++) {
-      const ts = t + (d % STEP_MS);
-      const key = keys.partitionKeyFor(ts);
-      touched.add(key);
-      const temp_f = 50 + ((d * 7 + ts / 1000) % 37) / 3;
-      pipeline.xadd(key, '*', ...encodeReading({ device: `dev-${d}`, ts, temp_f, humidity: 30 + (d % 40) }));
-      n++;
-      for (const size of [60_000, 3_600_000, DAY]) deviceWindows.add(`${d}:${size}:${Math.floor(ts / size)}`);
-      if (pipeline.length >= 2000) {
-        await pipeline.exec();
-        pipeline = redis.pipeline();
-      }
-    }
-  }
-  for (const key of touched) pipeline.pexpire(key, 7 * DAY);
-  await pipeline.exec();
-  return { partitions: [...touched], readings: n, deviceWindows: deviceWindows.size };
-}
-
-async function copyTo(redis, source, sourceKeys, prefix) {
-  const target = new PipelineKeys(prefix);
-  const out = [];
-  for (const key of source) {
-    const copy = target.partitionKeyFor(sourceKeys.parsePartitionKey(key));
-    await redis.copy(key, copy);
-    out.push(copy);
-  }
-  return out;
-}
-
-async function scanAll(redis, match) {
-  const found = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    found.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
-
-async function usedMemory(redis) {
-  // Twice, a moment apart: the allocator's figure settles after a large delete.
-  await sleep(200);
-  const info = await redis.info('memory');
-  return Number(/^used_memory:(\d+)/m.exec(info)[1]);
-}
-
-/** Bytes that deleting `keys` frees (used_memory before minus after). */
-async function freedBy(redis, keys) {
-  const before = await usedMemory(redis);
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-  return before - (await usedMemory(redis));
-}
-
-async function memoryUsage(redis, keys) {
-  let bytes = 0;
-  for (const key of keys) bytes += Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
-  return bytes;
-}
-
-/** Device streams of a drain: their keys, the results they hold, and what they cost. */
-async function deviceResultsMemory(redis, keys) {
-  const streams = await scanAll(redis, keys.patterns.deviceWindows);
-  let results = 0;
-  for (const key of streams) results += await redis.xlen(key);
-  const sample = streams.slice(0, 300);
-  let sampled = 0;
-  for (const key of sample) sampled += await redis.xlen(key);
-  const usage = await memoryUsage(redis, sample);
-  const marginal = await marginalPerResult(redis, streams.filter((k) => k.endsWith(':1m')).slice(0, 1000));
-  const freed = await freedBy(redis, streams);
-  const index = await freedBy(redis, [keys.devicesIndex, keys.devicesLatest]);
-  // The streams as the drain left them: what deleting them freed, less the results added since.
-  const young = freed - marginal.perResult * marginal.added;
-  return {
-    streams: streams.length,
-    results,
-    perResult: young / results,
-    perResultSteady: marginal.perResult,
-    perStream: (young - marginal.perResult * results) / streams.length,
-    usagePerEntry: usage / sampled,
-    indexPerDevice: index / devices,
-  };
-}
-
-/**
- * What one more result costs a device stream that holds many (the steady state of a tier, which a
- * few minutes of data do not reach): each stream gets MARGINAL_RESULTS more entries shaped as the
- * aggregator's (its newest entry's fields, the next windows' IDs), and used_memory grows by that much.
- */
-const MARGINAL_RESULTS = 250;
-async function marginalPerResult(redis, streams) {
-  const before = await usedMemory(redis);
-  let pipeline = redis.pipeline();
-  for (const key of streams) {
-    const [[id, fields]] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
-    const start = Number(id.split('-')[0]);
-    for (let i = 1; i <= MARGINAL_RESULTS; i++) pipeline.xadd(key, `${start + i * 60_000}-0`, ...fields);
-    if (pipeline.length >= 5000) {
-      await pipeline.exec();
-      pipeline = redis.pipeline();
-    }
-  }
-  await pipeline.exec();
-  const added = streams.length * MARGINAL_RESULTS;
-  return { added, perResult: ((await usedMemory(redis)) - before) / added };
-}
-
-/** A live aggregator that counts and closes nothing (grace 1h): the memory of its open windows. */
-async function openWindowMemory(redis, url, source, sourceKeys, readings) {
-  const prefix = 'open';
-  const keys = new PipelineKeys(prefix);
-  const partitions = await copyTo(redis, source, sourceKeys, prefix);
-  const run = startNode(
-    aggregatorMain,
-    [
-      'run',
-      '--redis-url',
-      url,
-      '--prefix',
-      prefix,
-      '--windows',
-      '1m,1h,1d',
-      '--per-device',
-      '--grace',
-      '1h',
-      '--idle-close',
-      '1h',
-      '--log-level',
-      'warn',
-    ],
-    { env: { PIPE_PRETTY_LOGS: '0' } },
-  );
-  try {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      let counted = 0;
-      for (const p of partitions) {
-        const groups = await redis.xinfo('GROUPS', p).catch(() => []);
-        const group = groups.map((g) => Object.fromEntries(chunk(g))).find((g) => g.name === 'aggregator');
-        if (group && Number(group.pending) === 0) counted += Number(group['entries-read'] ?? 0);
-      }
-      if (counted >= readings) break;
-      if (Date.now() > deadline)
-        throw new Error(`the live aggregator counted ${counted} of ${readings} in 120 s`);
-      await sleep(250);
-    }
-    const published = await redis.xlen(keys.averages);
-    if (published !== 0) throw new Error(`the live aggregator published ${published} hours with --grace 1h`);
-    const state = [];
-    for (const p of partitions) state.push(...(await scanAll(redis, keys.companionKey(p, '*'))));
-    const open = state.filter((k) => /:(win|hour):/.test(k));
-    return {
-      perReading: (await memoryUsage(redis, open)) / readings,
-      stateKeys: state.length,
-      windowKeys: open.length,
-      allState: (await memoryUsage(redis, state)) / readings,
-    };
-  } finally {
-    run.kill('SIGTERM');
-    await run.exited;
-  }
-}
-
-function chunk(flat) {
-  const out = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
-  return out;
-}
+const write = (redis, keys, from) => writeReadings(redis, keys, { devices, minutes, from, stepMs: STEP_MS });
 
 const server = await RedisServer.start();
 const redis = new Redis(server.url);
@@ -238,7 +66,7 @@ try {
   const bare = bareRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const fleet = fleetRuns.reduce((a, b) => (b.drainSeconds < a.drainSeconds ? b : a));
   const winKeys = new PipelineKeys('win');
-  const memory = await deviceResultsMemory(redis, winKeys);
+  const memory = await deviceResultsMemory(redis, winKeys, devices);
   if (memory.results !== expectedResults)
     throw new Error(`the drain stored ${memory.results} device results, expected ${expectedResults}`);
 
@@ -247,7 +75,7 @@ try {
   const now = Date.now();
   const liveFrom = Math.max(Math.floor(now / DAY) * DAY, now - minutes * 60_000);
   const live = await write(redis, sourceKeys, liveFrom);
-  const open = await openWindowMemory(redis, server.url, live.partitions, sourceKeys, live.readings);
+  const open = await openWindowMemory(redis, server.url, live.partitions, sourceKeys, live);
 
   const bareRate = bare.n / bare.seconds;
   const rate = (run) => readings / run.drainSeconds;
@@ -281,12 +109,11 @@ try {
       `streams / ${memory.results.toLocaleString('en')} results; MEMORY USAGE ${memory.usagePerEntry.toFixed(1)} B per entry ` +
       `over 300 streams); the index ${memory.indexPerDevice.toFixed(1)} B per device`,
   );
-  const openWindows = live.deviceWindows;
   console.log(
     `Redis memory while windows are open (1m,1h,1d, per device): ${open.perReading.toFixed(1)} B per reading at one ` +
-      `reading per device every ${STEP_MS / 1000} s, ${((open.perReading * live.readings) / openWindows).toFixed(0)} B per ` +
+      `reading per device every ${STEP_MS / 1000} s, ${open.perDeviceWindow.toFixed(0)} B per ` +
       `open device window (MEMORY USAGE of ${open.windowKeys} open window hashes; ${live.readings.toLocaleString('en')} readings, ` +
-      `${openWindows.toLocaleString('en')} device windows), beside each reading in its partition`,
+      `${live.deviceWindows.toLocaleString('en')} device windows), beside each reading in its partition`,
   );
   console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
 

@@ -332,7 +332,7 @@ describe('the default layout (--windows 1h)', () => {
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
         "pipe_seal_window_4_7c250ffc697c",
-        "pipe_settle_hour_4_3166b5df6c5f",
+        "pipe_settle_hour_4_664cf36cbc5a",
       ]
     `);
   });

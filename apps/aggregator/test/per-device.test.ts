@@ -72,6 +72,27 @@ describe('--per-device', () => {
       399 * DAY_MS,
     );
   });
+
+  it('settles a window as a listpack of its totals without the devices, with its expiry', async () => {
+    const { keys } = fresh();
+    const from = today - DAY_MS + 5 * HOUR_MS;
+    // 50 devices: the packed per-device totals made each window hash a hash table while it was open.
+    const readings = readingsBetween(from, from + 2 * 60_000, 30_000, 50, 7);
+    await writeReadings(redis, keys, readings);
+    await drain(keys, perDevice);
+    const partition = keys.partitionKeyFor(from);
+    const minute = keys.companionKey(partition, `win:1m:${from}`);
+    const hour = keys.companionKey(partition, `hour:${from}`);
+    for (const key of [minute, hour]) {
+      const totals = await redis.hgetall(key);
+      expect(totals.settled).toBe('1');
+      expect(Number(totals.n)).toBe(key === minute ? 100 : 200);
+      expect(Object.keys(totals).filter((f) => f.startsWith('d:'))).toEqual([]);
+      expect(await redis.object('ENCODING', key)).toBe('listpack');
+      // The expiry the hash had (the partition's state's) survives the rewrite: -1 would be for ever.
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('publishDeviceWindows', () => {

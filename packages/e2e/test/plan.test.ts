@@ -28,19 +28,25 @@ async function plan(args: string[]): Promise<PlanJson> {
  * a longer retention, so that it accepts them; the expiry's value takes no more memory), drained by
  * the real aggregator. used_memory then, less the empty server's, is what `pnpm plan` must estimate.
  */
-async function measureThreeDays(flags: string[], readings: number) {
+async function measureThreeDays(flags: string[], readings: number, aggregatorFlags: string[] = []) {
   // A fresh server each time: one that held keys before reports more used_memory once they are gone.
   const server = await RedisServer.start();
   const redis = new Redis(server.url);
   try {
-    return await measureOn(server, redis, flags, readings);
+    return await measureOn(server, redis, flags, readings, aggregatorFlags);
   } finally {
     redis.disconnect();
     await server.stop();
   }
 }
 
-async function measureOn(server: RedisServer, redis: Redis, flags: string[], readings: number) {
+async function measureOn(
+  server: RedisServer,
+  redis: Redis,
+  flags: string[],
+  readings: number,
+  aggregatorFlags: string[],
+) {
   const before = await usedMemory(redis);
   const prefix = randomPrefix('plan');
   const today = Math.floor(Date.now() / DAY) * DAY;
@@ -59,6 +65,7 @@ async function measureOn(server: RedisServer, redis: Redis, flags: string[], rea
     server.url,
     '--prefix',
     prefix,
+    ...aggregatorFlags,
   ]);
   expect(drained.code, drained.stderr).toBe(0);
   expect(await redis.xlen(`${prefix}:averages`)).toBe(72);
@@ -67,10 +74,13 @@ async function measureOn(server: RedisServer, redis: Redis, flags: string[], rea
   const keys = await redis.keys(`*${prefix}*`);
   const byKind: Record<string, number> = {};
   for (const [kind, pattern] of [
+    ['devices', /:devices?[:}]|:devices$/],
+    ['state', new RegExp(`^\\{${prefix}:\\d{8}\\}:(agg|open|settled|hour|win)`)],
     ['ledgers', /:batches$/],
     ['partitions', new RegExp(`^${prefix}:\\d{8}`)],
   ] as const) {
     const some = keys.filter((k) => pattern.test(k));
+    if (some.length === 0) continue;
     const used = await usedMemory(redis);
     await redis.del(...some);
     byKind[kind] = used - (await usedMemory(redis));
@@ -115,6 +125,21 @@ describe('pnpm plan', () => {
     );
     expect(Math.abs(pipeline - measured) / measured).toBeLessThan(0.15);
   }, 60_000);
+
+  it('estimates within 15 % the device tiers and window state of 10 devices every minute with --windows 1m,1h,1d --per-device', async () => {
+    // Every tier keeps the three days written, so each holds what the plan's steady state does (the
+    // trim's slack aside); the fleet windows' sources, kept --keep-hours plus a week, do not reach it.
+    const tiers = ['--windows', '1m,1h,1d', '--per-device', '--keep', '1m=3d,1h=3d,1d=3d'];
+    const flags = ['--devices', '10', '--interval', '1m'];
+    const { byKind } = await measureThreeDays(flags, 3 * 1440 * 10, tiers);
+    const estimate = await plan([...flags, ...tiers, '--retention', '2d', '--batch-size', '1000']);
+    console.log('10 devices x 1m x 3 days, per device: measured', byKind, 'plan', estimate.peak.bytes);
+    const off = (kind: string, measured: number) =>
+      Math.abs(estimate.peak.bytes[kind]! - measured) / measured;
+    expect(off('devices', byKind.devices!)).toBeLessThan(0.15);
+    // The partitions' companion state: 4,320 settled 1m windows, 72 hours, 3 days, agg hashes.
+    expect(off('aggregatorState', byKind.state!)).toBeLessThan(0.15);
+  }, 120_000);
 
   it("compares the need with a server's maxmemory", async () => {
     const small = await RedisServer.start({ args: ['--maxmemory', '5mb'] });

@@ -117,8 +117,6 @@ export function pipelineAcl(prefix = DEFAULT_PREFIX): Record<ServiceName, Servic
         'scan',
         'hget',
         'hgetall',
-        // settle-hour drops a settled hour's per-device fields.
-        'hdel',
         'hincrby',
         'hincrbyfloat',
         'hmget',

@@ -63,9 +63,8 @@ class Stopping extends Error {}
  * messages through writeMessages. A message is acknowledged (PUBACK) only once its readings are confirmed
  * in Redis or rejected with a reason; up to maxInHand messages are in hand, written together (one script
  * call per partition, each message its own batch in the ledger), their PUBACKs sent in arrival order as
- * they are confirmed. While
- * Redis is away nothing is acknowledged, and once maxInHand messages are in hand no packet is read: the
- * broker keeps the rest. A message redelivered after a crash has the same content, so the ledger keeps
+ * they are confirmed. While Redis is away nothing is acknowledged, and once maxInHand messages are in hand
+ * no packet is read: the broker keeps the rest. A message redelivered after a crash has the same content, so the ledger keeps
  * its readings from being written twice. No I/O until start().
  */
 export class MqttBridge {
@@ -185,7 +184,10 @@ export class MqttBridge {
     return this.done;
   }
 
-  /** Finishes the message in hand (written and acknowledged, unless Redis is away), then disconnects. */
+  /**
+   * Finishes the writes in progress (written and acknowledged, unless Redis is away; the messages not in a
+   * write yet stay unacknowledged), then disconnects.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       while (this.tasks.size > 0) await Promise.all([...this.tasks]);
@@ -295,7 +297,8 @@ export class MqttBridge {
   /** Writes messages together, retrying while Redis is away (the ledger recognises what landed). */
   private async write(messages: Waiting[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (this.stopping) {
+      // Stopping, or stopped by another write's failure: the messages stay unacknowledged for the next run.
+      if (this.stopping || this.failure !== undefined) {
         for (const message of messages) message.failed(new Stopping());
         return;
       }

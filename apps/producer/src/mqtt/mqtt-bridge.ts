@@ -36,7 +36,7 @@ const ATTEMPT_MS = 2000;
 /**
  * Writes of messages in progress at once. The messages that arrive meanwhile wait and go together in the
  * next write (one script call per partition for all of them): one call and one socket write for about
- * --max-in-flight messages instead of one each, which took the bridge from 150–190 to 55–80 CPU ms per
+ * --max-in-flight messages instead of one each, which took the bridge from 154–189 to 56–88 CPU ms per
  * 1,000 one-reading messages (Redis from 37–51 to 12–16). Two rather than one so that the bridge can
  * prepare the next write while Redis runs one; on the shared 2-core machine 1 and 2 measured the same.
  */

@@ -72,7 +72,6 @@ local function addBatch(batch, batchExpireAt, encoded, fingerprints)
   end
 
   local outcome = table.concat(rejections, '\n')
-  redis.call('HSET', ledger, batch, outcome)
   if #rejections > 0 then
     local kept = {}
     for i = 1, index do
@@ -80,7 +79,12 @@ local function addBatch(batch, batchExpireAt, encoded, fingerprints)
     end
     fingerprints = table.concat(kept)
   end
-  if #fingerprints > 0 then redis.call('HSET', ledger, batch .. ':readings', fingerprints) end
+  -- One HSET for both fields: the bridge sends a batch per message, so a command less per message counts.
+  if #fingerprints > 0 then
+    redis.call('HSET', ledger, batch, outcome, batch .. ':readings', fingerprints)
+  else
+    redis.call('HSET', ledger, batch, outcome)
+  end
   if expireAt == nil or batchExpireAt > expireAt then expireAt = batchExpireAt end
   return 1, outcome
 end

@@ -21,7 +21,7 @@ export interface WriteRecordsOptions {
   addReadings: AddReadings;
   /** How long Redis may stay away before the call gives up (GaveUpError). */
   giveUpAfterMs: number;
-  /** Readings per script call. */
+  /** Records per batch of a request or message, and readings per script call. */
   batchSize: number;
   log: Logger;
 }

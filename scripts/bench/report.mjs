@@ -233,8 +233,9 @@ function devices({ devices }) {
   return `## Readings from devices: HTTP endpoint and MQTT bridge beside bare baselines
 
 HTTP: ${int(http.readings)} readings in ${int(http.perRequest)}-reading NDJSON requests from ${http.concurrency} clients. MQTT:
-${int(mqtt.messages)} QoS 1 messages of one reading each, published by MQTT.js through a real mosquitto. Rates
-run from the first request or publish until every reading is in Redis; the target is 0.8 of the baseline.
+${int(mqtt.messages)} QoS 1 messages of one reading each, published by ${mqtt.publishers ?? 1} MQTT.js client(s) through a real mosquitto
+(best of ${mqtt.rounds?.length ?? 1} round(s) each). Rates run from the first request or publish until every reading is in Redis; the
+target is 0.8 of the baseline.
 
 ${table(
   ['path', 'readings/s', '/ baseline'],
@@ -247,7 +248,7 @@ ${table(
     ],
     ['bare MQTT.js subscriber pipelining XADDs (acks on arrival)', int(mqtt.bare), ratio(1)],
     [
-      '`pipe-producer mqtt` (PUBACK after the write, one message in hand)',
+      '`pipe-producer mqtt` (PUBACK after the write; the messages in hand written together)',
       int(mqtt.bridge),
       ratio(mqtt.bridge / mqtt.bare),
     ],

@@ -8,33 +8,34 @@ import {
 
 const SCRIPT = new URL('./lua/add-readings-2.lua', import.meta.url);
 
-/** What the script reports for one partition batch (see lua/add-readings-2.lua). */
+/** What the script reports for one batch of a call (see lua/add-readings-2.lua). */
 export interface AddReadingsOutcome {
   /** False when the batch ledger shows the batch was written before (a retry or a re-run). */
   applied: boolean;
-  /** The batch's newest reading + retention is not after Redis's clock: nothing was written. */
+  /** The batch's newest reading + retention is not after Redis's clock: nothing of it was written. */
   expired: boolean;
   /** Readings Redis refused, by 0-based index in the batch, with Redis's error. */
   refused: { index: number; error: string }[];
 }
 
-/**
- * The arguments of one call: batch id, expire-at ms, '1' for `<ts>-*` IDs, the readings as JSON, their
- * packed fingerprints.
- */
-export type AddReadingsArgs = [
-  batchId: string,
-  expireAt: string,
-  idFromTime: '0' | '1',
-  readings: string,
-  fingerprints: Buffer,
-];
+/** One batch of a call: its ledger entry's id, the expiry it needs and its readings. */
+export interface LedgerBatch extends EncodedReadings {
+  /** A digest of the batch's content, fixed across retries. */
+  id: string;
+  /** The batch's newest reading + retention, in ms. */
+  expireAt: number;
+}
 
+/**
+ * Writes batches to one partition in one script call, each recognised by its own id in the ledger;
+ * resolves with each batch's outcome, in order.
+ */
 export type AddReadings = (
   partition: string,
   ledger: string,
-  args: AddReadingsArgs,
-) => Promise<AddReadingsOutcome>;
+  idFromTime: boolean,
+  batches: readonly LedgerBatch[],
+) => Promise<AddReadingsOutcome[]>;
 
 /** The script's last two arguments for a batch: its readings as JSON and their packed fingerprints. */
 export interface EncodedReadings {
@@ -62,9 +63,19 @@ export function encodeReadings(batch: readonly Reading[]): EncodedReadings {
 /** Registers the batch script on a client and returns its caller. */
 export function addReadingsCommand(redis: RedisClient): AddReadings {
   const run = defineLuaCommand(redis, 'pipeAddReadings', SCRIPT);
-  return async (partition, ledger, args) => {
-    const [applied, rejections] = (await run([partition, ledger], args)) as [number, string];
-    return { applied: applied === 1, expired: applied === -1, refused: parseRejections(rejections) };
+  return async (partition, ledger, idFromTime, batches) => {
+    const args: (string | Buffer)[] = [idFromTime ? '1' : '0'];
+    for (const batch of batches)
+      args.push(batch.id, String(batch.expireAt), batch.readings, batch.fingerprints);
+    const replies = (await run([partition, ledger], args)) as (number | string)[];
+    return batches.map((_, n) => {
+      const applied = replies[2 * n] as number;
+      return {
+        applied: applied === 1,
+        expired: applied === -1,
+        refused: parseRejections(replies[2 * n + 1] as string),
+      };
+    });
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type AddReadingsOutcome,
   addReadingsCommand,
   encodeReadings,
+  type LedgerBatch,
 } from './add-readings-script.js';
 import { describeRedisFailure, formatDuration } from '@pipe/service';
 import { GaveUpError, WriteFailedError } from './errors.js';
@@ -27,20 +28,20 @@ import { whyInvalid, whyOutsideRetention } from './reading-check.js';
 import { type Fingerprint, fingerprintOf, WrittenReadings } from './reading-fingerprint.js';
 import { isTransient } from './retry-policy.js';
 
-/** One partition batch on its way to Redis. */
-interface Batch {
+/** One script call to a partition (one batch or several) on its way to Redis. */
+interface ScriptCall {
   /** Send order: retries go earliest first. */
   seq: number;
   partition: string;
   started: number;
-  send: () => Promise<AddReadingsOutcome>;
+  send: () => Promise<AddReadingsOutcome[]>;
   /** An attempt went out (it may have landed with its reply lost). */
   sent: boolean;
   /** The attempt that succeeded had one before it. */
   retried?: boolean;
   firstFailure?: number;
   /** Resolves the batch's wait in the retry queue: its outcome, or undefined when it is given up. */
-  settle?: (outcome: AddReadingsOutcome | undefined) => void;
+  settle?: (outcomes: AddReadingsOutcome[] | undefined) => void;
 }
 
 /** A reading and where it came from (an input line, nothing for simulated ones), for rejection reports. */
@@ -112,7 +113,7 @@ export class PartitionWriter<S = undefined> {
   private addReadings: AddReadings | undefined;
   private sent = 0;
   /** Batches waiting to be retried, earliest sent first, and the loop retrying them (see retryInOrder). */
-  private readonly retries: Batch[] = [];
+  private readonly retries: ScriptCall[] = [];
   private retrying: Promise<void> | undefined;
   /** Per partition, the readings earlier runs wrote there (skipWritten), loading and loaded. */
   private readonly written = new Map<string, Promise<WrittenReadings>>();
@@ -168,49 +169,76 @@ export class PartitionWriter<S = undefined> {
    * it may have aged out since, and it is in its partition all the same.
    * Throws the writer's failure once it has given up.
    */
-  async write(items: WriteItem<S>[], { checked = false } = {}): Promise<void> {
+  write(items: WriteItem<S>[], options: { checked?: boolean } = {}): Promise<void> {
+    return this.writeBatches([items], options);
+  }
+
+  /**
+   * write() for several batches at once (the MQTT messages in hand): each batch's share of a partition
+   * keeps its own id in the ledger, so a batch sent again, alone or among others, is recognised, while
+   * the shares of a partition go in one script call of up to `readingsPerCall` readings (a share larger
+   * than that goes alone).
+   */
+  async writeBatches(
+    batches: readonly WriteItem<S>[][],
+    { checked = false, readingsPerCall = Number.POSITIVE_INFINITY } = {},
+  ): Promise<void> {
     if (this.failure) throw this.failure;
     const now = this.now();
-    const byPartition = new Map<string, WriteItem<S>[]>();
-    for (const item of items) {
-      const invalid = checked ? undefined : whyInvalid(item.reading);
-      if (invalid) {
-        this.reject(item.source, invalid);
-        continue;
+    // Per partition, each batch's share of it, in batch order.
+    const byPartition = new Map<string, WriteItem<S>[][]>();
+    for (const items of batches) {
+      const shares = new Map<string, WriteItem<S>[]>();
+      for (const item of items) {
+        const invalid = checked ? undefined : whyInvalid(item.reading);
+        if (invalid) {
+          this.reject(item.source, invalid);
+          continue;
+        }
+        const partition = this.partitionOf(item.reading);
+        const written = this.options.skipWritten
+          ? (this.loaded.get(partition) ?? (await this.writtenTo(partition)))
+          : undefined;
+        // Fingerprinted here only when the partition has readings of earlier runs (else in encodeReadings()).
+        if (written && written.size > 0 && this.tookFrom(written, fingerprintOf(item.reading))) continue;
+        const reason = whyOutsideRetention(item.reading, now, this.options.retentionMs);
+        if (reason) {
+          this.reject(item.source, reason);
+          continue;
+        }
+        const share = shares.get(partition);
+        if (share) share.push(item);
+        else shares.set(partition, [item]);
       }
-      const partition = this.partitionOf(item.reading);
-      const written = this.options.skipWritten
-        ? (this.loaded.get(partition) ?? (await this.writtenTo(partition)))
-        : undefined;
-      // Fingerprinted here only when the partition has readings of earlier runs (else in encodeReadings()).
-      if (written && written.size > 0 && this.tookFrom(written, fingerprintOf(item.reading))) continue;
-      const reason = whyOutsideRetention(item.reading, now, this.options.retentionMs);
-      if (reason) {
-        this.reject(item.source, reason);
-        continue;
+      for (const [partition, share] of shares) {
+        const all = byPartition.get(partition);
+        if (all) all.push(share);
+        else byPartition.set(partition, [share]);
       }
-      const group = byPartition.get(partition);
-      if (group) group.push(item);
-      else byPartition.set(partition, [item]);
     }
-    for (const [partition, group] of byPartition) {
-      await this.acquire();
-      if (this.failure) {
+    for (const [partition, shares] of byPartition) {
+      for (const call of packCalls(shares, readingsPerCall)) await this.send(partition, call);
+    }
+  }
+
+  /** Sends one script call once there is room among the calls in flight. */
+  private async send(partition: string, shares: WriteItem<S>[][]): Promise<void> {
+    await this.acquire();
+    if (this.failure) {
+      this.release();
+      throw this.failure;
+    }
+    // An error writePartition does not expect fails the writer: flush() reports it rather than an
+    // unhandled rejection once the task has left `tasks`.
+    const task = this.writePartition(partition, shares)
+      .catch((err: unknown) => {
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+      })
+      .finally(() => {
+        this.tasks.delete(task);
         this.release();
-        throw this.failure;
-      }
-      // An error writePartition does not expect fails the writer: flush() reports it rather than an
-      // unhandled rejection once the task has left `tasks`.
-      const task = this.writePartition(partition, group)
-        .catch((err: unknown) => {
-          this.failure ??= err instanceof Error ? err : new Error(String(err));
-        })
-        .finally(() => {
-          this.tasks.delete(task);
-          this.release();
-        });
-      this.tasks.add(task);
-    }
+      });
+    this.tasks.add(task);
   }
 
   /** Waits for every batch in flight; throws when the writer gave up or a batch failed for good. */
@@ -284,62 +312,70 @@ export class PartitionWriter<S = undefined> {
     }
   }
 
-  private async writePartition(partition: string, group: WriteItem<S>[]): Promise<void> {
+  /** One script call: each share its own batch in the ledger. */
+  private async writePartition(partition: string, shares: WriteItem<S>[][]): Promise<void> {
     const addReadings = this.addReadings;
     if (!addReadings) throw new Error('PartitionWriter.start() was not called');
-    const { readings, fingerprints } = encodeReadings(group.map((item) => item.reading));
-    // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
-    // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
-    // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
-    const batchId = createHash('sha1').update(readings).digest().subarray(0, 12).toString('base64url');
+    const ledgerBatches = shares.map((share): LedgerBatch => {
+      const encoded = encodeReadings(share.map((item) => item.reading));
+      return {
+        // The batch id stays fixed across retries even if readings drop out, so the ledger recognises an
+        // attempt whose reply was lost; content-derived, so re-running the same input is recognised too.
+        // 96 bits of the digest: no collision among a partition's batches in practice, and a small ledger field.
+        id: createHash('sha1').update(encoded.readings).digest().subarray(0, 12).toString('base64url'),
+        expireAt: this.newest(share) + this.options.retentionMs,
+        ...encoded,
+      };
+    });
     const ledger = this.keys.batchLedger(partition);
-    const batch: Batch = {
+    const call: ScriptCall = {
       seq: this.sent++,
       partition,
       started: performance.now(),
       sent: false,
       send: async () => {
-        batch.sent = true;
+        call.sent = true;
         const since = connectionEpoch(this.redis);
-        const outcome = await addReadings(partition, ledger, [
-          batchId,
-          String(this.newest(group) + this.options.retentionMs),
-          this.options.idFromTime ? '1' : '0',
-          readings,
-          fingerprints,
-        ]);
+        const outcomes = await addReadings(partition, ledger, this.options.idFromTime, ledgerBatches);
         // Confirmed only once the replicas hold it: a failover to a replica that lacks the batch would
         // lose readings already counted as written. Too few in time fails the attempt, which is retried
         // (the ledger recognises the batch if it did land).
         await waitForReplicas(this.redis, partition, this.options.durability ?? NO_WAIT, since);
-        return outcome;
+        return outcomes;
       },
     };
     // Straight out, unless earlier batches wait for their retry: sent now, this one would land before them.
-    let outcome = this.retries.length === 0 ? await this.firstAttempt(batch) : undefined;
-    if (outcome === undefined && !this.failure) outcome = await this.retryInOrder(batch);
-    if (outcome === undefined) {
-      this.unconfirmed += group.length;
+    let outcomes = this.retries.length === 0 ? await this.firstAttempt(call) : undefined;
+    if (outcomes === undefined && !this.failure) outcomes = await this.retryInOrder(call);
+    if (outcomes === undefined) {
+      for (const share of shares) this.unconfirmed += share.length;
       return;
     }
-    if (outcome.expired) {
-      const reason = `ts: older than the retention of ${formatDuration(this.options.retentionMs)} by the time Redis took the batch; it would expire as it is written`;
-      for (const item of group) this.reject(item.source, reason);
-      return;
+    let landedInCall = 0;
+    for (const [n, outcome] of outcomes.entries()) {
+      const share = shares[n]!;
+      if (outcome.expired) {
+        const reason = `ts: older than the retention of ${formatDuration(this.options.retentionMs)} by the time Redis took the batch; it would expire as it is written`;
+        for (const item of share) this.reject(item.source, reason);
+        continue;
+      }
+      const landed = share.length - outcome.refused.length;
+      // Not applied after an earlier attempt of this run: that attempt landed and its reply was lost.
+      if (outcome.applied || call.retried) this.stats.written += landed;
+      else this.stats.alreadyPresent += landed;
+      for (const { index, error } of outcome.refused)
+        this.reject(share[index]!.source, `refused by Redis: ${error}`);
+      this.stats.partitions.add(partition);
+      landedInCall += landed;
     }
-    const landed = group.length - outcome.refused.length;
-    // Not applied after an earlier attempt of this run: that attempt landed and its reply was lost.
-    if (outcome.applied || batch.retried) this.stats.written += landed;
-    else this.stats.alreadyPresent += landed;
-    for (const { index, error } of outcome.refused)
-      this.reject(group[index]!.source, `refused by Redis: ${error}`);
-    this.stats.partitions.add(partition);
-    this.metrics.written(landed);
-    this.metrics.batchSeconds((performance.now() - batch.started) / 1000);
+    if (outcomes.some((o) => !o.expired)) {
+      this.metrics.written(landedInCall);
+      this.metrics.batchSeconds((performance.now() - call.started) / 1000);
+    }
   }
 
   /** The batch's first attempt; undefined when it failed and must wait for its turn to retry. */
-  private async firstAttempt(batch: Batch): Promise<AddReadingsOutcome | undefined> {
+  private async firstAttempt(batch: ScriptCall): Promise<AddReadingsOutcome[] | undefined> {
     try {
       return await batch.send();
     } catch (err) {
@@ -359,7 +395,7 @@ export class PartitionWriter<S = undefined> {
    * out of order. Ordered by send order rather than by when each failure came back: a batch refused at
    * once (not connected) can report before the batches the dropped connection held.
    */
-  private retryInOrder(batch: Batch): Promise<AddReadingsOutcome | undefined> {
+  private retryInOrder(batch: ScriptCall): Promise<AddReadingsOutcome[] | undefined> {
     return new Promise((settle) => {
       batch.settle = settle;
       let at = this.retries.length;
@@ -399,7 +435,7 @@ export class PartitionWriter<S = undefined> {
   }
 
   /** Whether this failure ends the batch: the writer gave up already, Redis refused it, or time ran out. */
-  private failedForGood(batch: Batch, err: unknown): boolean {
+  private failedForGood(batch: ScriptCall, err: unknown): boolean {
     if (this.failure) return true;
     if (!isTransient(err)) {
       this.failure = new WriteFailedError(batch.partition, { cause: err });
@@ -428,7 +464,7 @@ export class PartitionWriter<S = undefined> {
     return this.lastPartitions[shardOfDevice(reading.device, this.shards)]!;
   }
 
-  private newest(group: WriteItem<S>[]): number {
+  private newest(group: readonly WriteItem<S>[]): number {
     let newest = 0;
     for (const { reading } of group) if (reading.ts > newest) newest = reading.ts;
     return newest;
@@ -444,4 +480,22 @@ export class PartitionWriter<S = undefined> {
     this.inFlight--;
     this.waiting.shift()?.();
   }
+}
+
+/** Consecutive shares of a partition grouped into script calls of up to `readingsPerCall` readings. */
+function packCalls<T>(shares: T[][], readingsPerCall: number): T[][][] {
+  const calls: T[][][] = [];
+  let call: T[][] = [];
+  let readings = 0;
+  for (const share of shares) {
+    if (call.length > 0 && readings + share.length > readingsPerCall) {
+      calls.push(call);
+      call = [];
+      readings = 0;
+    }
+    call.push(share);
+    readings += share.length;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
 }

@@ -209,7 +209,7 @@ describe('pipe-producer mqtt', () => {
     }
   });
 
-  it('acknowledges nothing while Redis is down, holds at most --max-in-flight messages, and writes every reading once it is back', async () => {
+  it('acknowledges nothing while Redis is down, holds at most --max-in-flight messages, and writes every reading once it is back, the messages it held together', async () => {
     const server = await RedisServer.start();
     const direct = new Redis(server.url, { lazyConnect: true });
     const bridge = await startBridge({ maxInFlight: '5' }, server.url);
@@ -246,6 +246,14 @@ describe('pipe-producer mqtt', () => {
       const stored = await storedTimes(direct, bridge.prefix);
       expect(stored.size).toBe(30);
       expect([...stored.values()].every((n) => n === 1)).toBe(true);
+      // The messages that waited while both writes retried went together, in one script call: fewer
+      // calls than messages (at most 27 of them: 30 less the 4 that waited, plus their one call).
+      const calls = metricValue(
+        await fetch(bridge.metricsUrl).then((r) => r.text()),
+        /pipe_producer_batch_seconds_count\{service="producer"\} (\d+)/,
+      );
+      expect(calls).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(27);
     } finally {
       await bridge.stop();
       direct.disconnect();

@@ -89,6 +89,8 @@ function commitArgs(partition: string, batch: AppliedBatch): (string | number)[]
 
 /** How often partitions are rediscovered while entries flow. */
 const DISCOVERY_MS = 2000;
+/** How often the positions of partitions that are gone are looked for (at the first discovery, then so). */
+const PRUNE_MS = 10 * 60_000;
 
 /** The lease went to another instance while this one read (it stalled past the lease time). */
 export class LeaseLostError extends PipeError {
@@ -115,6 +117,7 @@ export class Alerter {
   private partitions: string[] = [];
   private current: string | undefined;
   private lastDiscovery = 0;
+  private lastPrune = 0;
   private lastSilenceCheck = 0;
   private stopRequested = false;
   private readonly stopSignal = new AbortController();
@@ -265,6 +268,10 @@ export class Alerter {
       this.lastDiscovery = now;
       this.partitions = await discoverPartitions(this.deps.redis, this.deps.keys);
       this.current = await partitionToRead(this.deps.redis, this.settings.group, this.partitions);
+      if (now - this.lastPrune >= PRUNE_MS) {
+        this.lastPrune = now;
+        await this.prunePositions();
+      }
     }
     return this.current ? [this.current] : [];
   }
@@ -448,6 +455,32 @@ export class Alerter {
       positions: new Map(Object.entries(positions)),
     };
     return this.cache;
+  }
+
+  /**
+   * Deletes the positions of partitions whose key no longer exists (expired, deleted): they can deliver
+   * nothing, and were they written again, their new entries' IDs are above the old position anyway (see
+   * prune-positions-1.lua, which deletes a position only if it is still the one seen here). Without this
+   * the positions hash would keep an entry for every partition ever read.
+   */
+  private async prunePositions(): Promise<void> {
+    const { redis, keys, log, metrics } = this.deps;
+    const known = new Set(this.partitions);
+    const gone: string[] = [];
+    for (const [partition, position] of Object.entries(await redis.hgetall(keys.alertPositions))) {
+      // EXISTS one key at a time: on a cluster each partition may live on another node.
+      if (!known.has(partition) && (await redis.exists(partition)) === 0) gone.push(partition, position);
+    }
+    if (gone.length === 0) return;
+    // The positions held here must not include one being deleted: nothing may be in flight.
+    await this.settled();
+    const pruned = (await this.scripts!.prunePositions([keys.alertPositions], gone)) as number;
+    if (pruned > 0) this.cache = undefined;
+    metrics?.positionsPruned.inc(pruned);
+    log.info(
+      { pruned, partitions: gone.filter((_, i) => i % 2 === 0) },
+      'forgot the positions of partitions that are gone',
+    );
   }
 
   /** While live and caught up: no_data rules on the clock, every silenceCheckMs. */

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export class AlerterMetrics {
   readonly readingsApplied: Counter;
   readonly readingsSkipped: Counter;
+  readonly positionsPruned: Counter;
   readonly undecodable: Counter;
   readonly transitions: Counter<'state'>;
   readonly leaseHolder: Gauge;
@@ -21,6 +22,10 @@ export class AlerterMetrics {
     this.readingsSkipped = counter(
       'pipe_alerter_readings_skipped_total',
       'Redelivered readings skipped because their partition position had passed them',
+    );
+    this.positionsPruned = counter(
+      'pipe_alerter_positions_pruned_total',
+      'Partition positions forgotten because their partition is gone (expired or deleted)',
     );
     this.undecodable = counter(
       'pipe_alerter_entries_undecodable_total',

@@ -14,6 +14,9 @@ export class AlerterMetrics {
   readonly webhookDelivered: Counter;
   readonly webhookFailures: Counter;
   readonly webhookPending: Gauge;
+  readonly webhookBacklog: Gauge;
+  /** How the backlog is read at scrape time: set by the webhook delivery (only with --webhook). */
+  private readBacklog: (() => Promise<number>) | undefined;
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
@@ -63,5 +66,25 @@ export class AlerterMetrics {
       'pipe_alerter_webhook_undelivered',
       'Transitions in hand not yet answered 2xx by the webhook',
     );
+    const metrics = this;
+    this.webhookBacklog = new Gauge({
+      name: 'pipe_alerter_webhook_backlog',
+      help: 'Transitions of the alerts stream the webhook has not acknowledged (lag and pending of its group); read at scrape time',
+      registers: [registry],
+      async collect() {
+        const read = metrics.readBacklog;
+        if (!read) return;
+        // Redis down at scrape time: no figure rather than a failed /metrics or a stale one.
+        await read().then(
+          (backlog) => this.set(backlog),
+          () => this.reset(),
+        );
+      },
+    });
+  }
+
+  /** Reads the webhook's backlog at each scrape from now on. */
+  watchWebhookBacklog(read: () => Promise<number>): void {
+    this.readBacklog = read;
   }
 }

@@ -75,12 +75,17 @@ interface CommitInFlight {
   reply: Promise<unknown>;
 }
 
-/** The commit-batch-4.lua arguments of an applied batch. */
+/** The commit-batch-4.lua arguments of an applied batch: states set and deleted apart, as HSET and HDEL take them. */
 function commitArgs(partition: string, batch: AppliedBatch): (string | number)[] {
   const { states, seen } = batch.changes;
-  const args: (string | number)[] = [partition, batch.after, batch.position, states.size];
-  for (const [field, state] of states) args.push(field, state);
-  args.push(seen.size);
+  const sets: string[] = [];
+  const deletes: string[] = [];
+  for (const [field, state] of states) {
+    if (state === '') deletes.push(field);
+    else sets.push(field, state);
+  }
+  const args: (string | number)[] = [partition, batch.after, batch.position, sets.length / 2, ...sets];
+  args.push(deletes.length, ...deletes, seen.size);
   for (const [device, ts] of seen) args.push(device, ts);
   args.push(batch.transitions.length);
   for (const t of batch.transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);

@@ -50,7 +50,7 @@ export class AlerterMetrics {
     });
     this.batchSeconds = new Histogram({
       name: 'pipe_alerter_batch_duration_seconds',
-      help: 'Time to apply one batch and acknowledge it',
+      help: "Time to apply one read's batches, taking the previous commit's answer (a backlog's commits overlap the next batch)",
       buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
       registers: [registry],
     });

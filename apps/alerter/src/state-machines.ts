@@ -41,8 +41,11 @@ export class AlertStates {
   private rules: AlertRule[] = [];
   private patterns: RegExp[] = [];
   private tracksSeen = false;
-  /** Each device's rules with its state field in each, found once per device and rules. */
-  private readonly rulesOfDevice = new Map<string, { rule: AlertRule; field: string }[]>();
+  /**
+   * Each device's rules with its state in each, found once per device and rules: a reading then looks up
+   * its device once, not its state field in every rule (the states map is kept in step, for a reload).
+   */
+  private readonly rulesOfDevice = new Map<string, RuleSlot[]>();
 
   constructor(
     private readonly states: Map<string, string>,
@@ -61,16 +64,16 @@ export class AlertStates {
 
   /** Applies one reading; its transitions, in rule order, are added to `out` (and returned). */
   apply(r: Reading, out: Transition[] = []): Transition[] {
-    // No closures or parsing per (reading, rule): this runs for every reading and every rule it matches.
+    // No closures and no state lookups per (reading, rule): this runs for every reading and rule it matches.
     const device = r.device;
     const previous = this.tracksSeen ? this.seen.get(device) : undefined;
-    for (const { rule, field } of this.matching(device)) {
-      const state = this.states.get(field);
+    for (const slot of this.matching(device)) {
+      const { rule, state } = slot;
       const firing = state !== undefined && state.charCodeAt(0) === F;
       if (rule.kind === 'no_data') {
         if (firing) {
           out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(r.temp_f)));
-          this.set(field, '');
+          this.set(slot, '');
         } else if (previous !== undefined && r.ts - previous >= rule.forMs) {
           out.push(transition(rule, device, 'firing', previous, previous + rule.forMs, ''));
           out.push(transition(rule, device, 'resolved', previous, r.ts, String(r.temp_f)));
@@ -83,28 +86,28 @@ export class AlertStates {
       if (firing) {
         if (above ? value <= rule.clear : value >= rule.clear) {
           out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(value)));
-          this.set(field, '');
+          this.set(slot, '');
         }
         continue;
       }
       const holds = above ? value > rule.threshold : value < rule.threshold;
       if (state !== undefined) {
         // Pending since `since`.
-        if (!holds) this.set(field, '');
+        if (!holds) this.set(slot, '');
         else {
           const since = sinceOf(state);
           if (r.ts - since >= rule.forMs) {
             const text = String(value);
             out.push(transition(rule, device, 'firing', since, r.ts, text));
-            this.set(field, `f:${since}:${text}`);
+            this.set(slot, `f:${since}:${text}`);
           }
         }
       } else if (holds) {
         if (rule.forMs <= 0) {
           const text = String(value);
           out.push(transition(rule, device, 'firing', r.ts, r.ts, text));
-          this.set(field, `f:${r.ts}:${text}`);
-        } else this.set(field, `p:${r.ts}`);
+          this.set(slot, `f:${r.ts}:${text}`);
+        } else this.set(slot, `p:${r.ts}`);
       }
     }
     if (this.tracksSeen && (previous === undefined || r.ts > previous)) {
@@ -125,22 +128,35 @@ export class AlertStates {
     return changes;
   }
 
-  private set(field: string, state: string): void {
-    if (state === '') this.states.delete(field);
-    else this.states.set(field, state);
-    this.changedStates.set(field, state);
+  private set(slot: RuleSlot, state: string): void {
+    slot.state = state === '' ? undefined : state;
+    if (state === '') this.states.delete(slot.field);
+    else this.states.set(slot.field, state);
+    this.changedStates.set(slot.field, state);
   }
 
-  private matching(device: string): { rule: AlertRule; field: string }[] {
+  private matching(device: string): RuleSlot[] {
     let list = this.rulesOfDevice.get(device);
     if (!list) {
-      list = this.rules
-        .filter((_, i) => this.patterns[i]!.test(device))
-        .map((rule) => ({ rule, field: `${rule.name}:${device}` }));
+      list = [];
+      for (const [i, rule] of this.rules.entries()) {
+        if (!this.patterns[i]!.test(device)) continue;
+        const field = `${rule.name}:${device}`;
+        list.push({ rule, field, state: this.states.get(field) });
+      }
       this.rulesOfDevice.set(device, list);
     }
     return list;
   }
+}
+
+/** A (rule, device) state machine as a reading of the device meets it. */
+interface RuleSlot {
+  rule: AlertRule;
+  /** `<rule>:<device>`, its field in the states hash. */
+  field: string;
+  /** `p:<since>` pending, `f:<since>:<value>` firing; undefined: ok. */
+  state: string | undefined;
 }
 
 /** The first character of a firing state (`f:<since>:<value>`). */

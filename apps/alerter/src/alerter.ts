@@ -411,7 +411,7 @@ export class Alerter {
       this.cache = undefined;
       throw err;
     }
-    if (batch !== undefined) this.committed(stream, batch);
+    if (batch !== undefined) this.countCommitted(stream, batch);
     this.acking = this.ack(stream, flight.ids);
     // Awaited at the next settle (or settled()); until then it must not count as unhandled.
     this.acking.catch(() => {});
@@ -430,7 +430,7 @@ export class Alerter {
   }
 
   /** Counts a committed batch. */
-  private committed(stream: string, batch: AppliedBatch): void {
+  private countCommitted(stream: string, batch: AppliedBatch): void {
     const { metrics, log } = this.deps;
     const { transitions } = batch;
     this.applied += batch.readings;

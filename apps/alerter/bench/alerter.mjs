@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark (not a test): the alerter with 100 rules over 10,000 devices, draining a partition on its own
 // redis-server, beside a baseline measured in the same run on the same data: the bare consumer-group loop
-// (ConsumerLoop reading the same COUNT with the same read-ahead and only acknowledging). Two rounds, the contenders taking turns.
+// (ConsumerLoop reading the same COUNT with the same read-ahead and only acknowledging). Three rounds, the contenders taking turns (best of each).
 // Run after a build: `pnpm --filter @pipe/alerter bench` (env READINGS to change the size; with
 // BENCH_JSON=<file> it also writes its figures there as JSON, for `pnpm bench`'s report).
 import { writeFile } from 'node:fs/promises';

@@ -17,7 +17,7 @@ import type { AlerterMetrics } from './metrics.js';
 import { hasUnread, partitionToRead } from './partition-order.js';
 import { type AlertRule, encodeRules } from './rules.js';
 import { type AlerterScripts, defineAlerterScripts } from './scripts.js';
-import { AlertStates, type Transition } from './state-machines.js';
+import { AlertStates, type StateChanges, type Transition } from './state-machines.js';
 import { WebhookDelivery, type WebhookSettings } from './webhook.js';
 
 export interface AlerterSettings {
@@ -53,25 +53,49 @@ interface StateCache {
   positions: Map<string, string>;
 }
 
-/** The commit-batch-4.lua arguments of an applied batch. */
-function commitArgs(
-  partition: string,
-  after: string,
-  position: string,
-  states: AlertStates,
-  transitions: Transition[],
-): (string | number)[] {
-  const args: (string | number)[] = [partition, after, position, states.changedStates.size];
-  for (const [field, state] of states.changedStates) args.push(field, state);
-  args.push(states.changedSeen.size);
-  for (const [device, ts] of states.changedSeen) args.push(device, ts);
-  args.push(transitions.length);
-  for (const t of transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
+/** A batch applied to the states held: what its commit (commit-batch-4.lua) writes. */
+interface AppliedBatch {
+  /** The partition's position the batch was applied after ('' = none). */
+  after: string;
+  /** Its last reading's ID: the partition's position once committed. */
+  position: string;
+  readings: number;
+  changes: StateChanges;
+  transitions: Transition[];
+}
+
+/** A batch whose commit was sent and is not yet answered; acknowledged once committed. */
+interface CommitInFlight {
+  stream: string;
+  /** Every entry ID of the batch, readings or not: acknowledged after the commit. */
+  ids: string[];
+  /** Its readings, to apply again should the position have moved meanwhile. */
+  readings: { id: string; reading: Reading }[];
+  applied: AppliedBatch;
+  reply: Promise<unknown>;
+}
+
+/** The commit-batch-4.lua arguments of an applied batch: states set and deleted apart, as HSET and HDEL take them. */
+function commitArgs(partition: string, batch: AppliedBatch): (string | number)[] {
+  const { states, seen } = batch.changes;
+  const sets: string[] = [];
+  const deletes: string[] = [];
+  for (const [field, state] of states) {
+    if (state === '') deletes.push(field);
+    else sets.push(field, state);
+  }
+  const args: (string | number)[] = [partition, batch.after, batch.position, sets.length / 2, ...sets];
+  args.push(deletes.length, ...deletes, seen.size);
+  for (const [device, ts] of seen) args.push(device, ts);
+  args.push(batch.transitions.length);
+  for (const t of batch.transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
   return args;
 }
 
 /** How often partitions are rediscovered while entries flow. */
 const DISCOVERY_MS = 2000;
+/** How often the positions of partitions that are gone are looked for (at the first discovery, then so). */
+const PRUNE_MS = 10 * 60_000;
 
 /** The lease went to another instance while this one read (it stalled past the lease time). */
 export class LeaseLostError extends PipeError {
@@ -98,6 +122,7 @@ export class Alerter {
   private partitions: string[] = [];
   private current: string | undefined;
   private lastDiscovery = 0;
+  private lastPrune = 0;
   private lastSilenceCheck = 0;
   private stopRequested = false;
   private readonly stopSignal = new AbortController();
@@ -107,6 +132,10 @@ export class Alerter {
   private webhook: WebhookDelivery | undefined;
   /** The state machines and positions as Redis holds them after the last commit (one reader: the lease). */
   private cache: StateCache | undefined;
+  /** The batch whose commit was sent last and is not yet answered (see settle()). */
+  private inFlight: CommitInFlight | undefined;
+  /** The XACK of the batch committed last, not yet answered. */
+  private acking: Promise<void> | undefined;
   /** Readings this instance applied (a drain reports it). */
   applied = 0;
 
@@ -170,6 +199,10 @@ export class Alerter {
       if (s.webhook) this.webhook = new WebhookDelivery(s.webhook, this.deps);
       const delivering = this.webhook?.run();
       if (!this.stopRequested) await this.loop.run();
+      await this.settled().catch((err) => {
+        // Its entries stay pending: the next start reads them again (and skips them if committed).
+        log.warn({ err }, 'the last commit did not settle');
+      });
       await this.webhook?.stop();
       await delivering;
     } finally {
@@ -240,6 +273,10 @@ export class Alerter {
       this.lastDiscovery = now;
       this.partitions = await discoverPartitions(this.deps.redis, this.deps.keys);
       this.current = await partitionToRead(this.deps.redis, this.settings.group, this.partitions);
+      if (now - this.lastPrune >= PRUNE_MS) {
+        this.lastPrune = now;
+        await this.prunePositions();
+      }
     }
     return this.current ? [this.current] : [];
   }
@@ -251,66 +288,28 @@ export class Alerter {
     // A batch shorter than a read's COUNT means caught up: only then is the clock a fair judge of silence
     // (while a backlog is read, the devices' last readings lag the clock for the alerter's sake).
     const caughtUp = batches.every((b) => b.entries.length < this.settings.count);
+    // A commit stays in flight only while a backlog is read: the loop then reads ahead (never its own
+    // pending entries, which would include the batch not yet acknowledged). Caught up, it is finished here.
+    if (caughtUp) await this.settled();
     if (!this.settings.drain && caughtUp) await this.checkSilenceOnClock();
   }
 
   /**
-   * Applies a batch to the state machines held here and commits their changes, the transitions and the
+   * Applies a batch to the state machines held here and sends their changes, the transitions and the
    * partition's new position in one script call (commit-batch-4.lua), which writes nothing when the
-   * position is no longer the one the batch was applied after: then the states are read again from
-   * Redis and the batch applied once more. Entries at or below the position were applied before (a
-   * redelivery) and are skipped. XACK follows the commit.
+   * position is no longer the one the batch was applied after. Entries at or below the position were
+   * applied before (a redelivery) and are skipped. The commit is not awaited: the next batch is applied
+   * while Redis runs it, and settle() then takes its answer, acknowledges its batch (XACK) or, when the
+   * position had moved, applies it again on the states read anew from Redis.
    */
   private async applyBatch({ stream, entries }: ConsumerBatch): Promise<void> {
-    const { redis, keys, log, metrics } = this.deps;
+    const { metrics, log } = this.deps;
     let undecodable = 0;
     const readings: { id: string; reading: Reading }[] = [];
     for (const entry of entries) {
       const decoded = decodeReading(entry.id, entry.fields);
       if (decoded.ok) readings.push({ id: entry.id, reading: decoded.value });
       else undecodable++;
-    }
-    for (let attempt = 0; readings.length > 0; attempt++) {
-      const cache = await this.loadedCache();
-      const after = cache.positions.get(stream);
-      // A batch's IDs ascend: only one that starts at or below the position holds entries applied before.
-      const fresh =
-        after === undefined || compareIds(readings[0]!.id, after) > 0
-          ? readings
-          : readings.filter((r) => compareIds(r.id, after) > 0);
-      const skipped = readings.length - fresh.length;
-      if (skipped > 0) log.info({ stream, count: skipped }, 'skipped readings already applied');
-      metrics?.readingsSkipped.inc(skipped);
-      if (fresh.length === 0) break;
-      const transitions: Transition[] = [];
-      for (const r of fresh) cache.states.apply(r.reading, transitions);
-      const position = fresh[fresh.length - 1]!.id;
-      let committed: unknown;
-      try {
-        committed = await this.scripts!.commitBatch(
-          [keys.alertStates, keys.alertPositions, keys.alertDevicesSeen, keys.alerts],
-          commitArgs(stream, after ?? '', position, cache.states, transitions),
-        );
-      } finally {
-        // Committed or not, the states held here may now differ from Redis's: read them again.
-        if (committed !== 1) this.cache = undefined;
-      }
-      if (committed !== 1) {
-        // Another alerter moved the position (it held the lease while this one stalled): read again.
-        log.warn({ stream, attempt }, 'partition position moved under this alerter; reading its state again');
-        if (attempt >= 2) throw new PipeError(`position of ${stream} keeps moving`, 'POSITION_MOVED', true);
-        continue;
-      }
-      cache.states.clearChanges();
-      cache.positions.set(stream, position);
-      this.applied += fresh.length;
-      metrics?.readingsApplied.inc(fresh.length);
-      const fired = transitions.filter((t) => t.state === 'firing').length;
-      metrics?.transitions.inc({ state: 'firing' }, fired);
-      metrics?.transitions.inc({ state: 'resolved' }, transitions.length - fired);
-      if (transitions.length > 0)
-        log.info({ stream, fired, resolved: transitions.length - fired }, 'alert transitions');
-      break;
     }
     if (undecodable > 0) {
       metrics?.undecodable.inc(undecodable);
@@ -319,7 +318,128 @@ export class Alerter {
         'acknowledged entries that are not readings (left to the aggregator)',
       );
     }
-    await new ConsumerGroup(redis, this.settings.group, [stream]).ack(stream, ...entries.map((e) => e.id));
+    const ids = entries.map((e) => e.id);
+    try {
+      // On the states held, which already include the batch whose commit is in flight (if any).
+      const held = this.cache;
+      let applied = held ? this.applyReadings(held, stream, readings) : undefined;
+      await this.settle();
+      // That commit was not made: the states were read again, and this batch is applied to them.
+      if (held === undefined || this.cache !== held)
+        applied = this.applyReadings(await this.loadedCache(), stream, readings);
+      if (applied === undefined) {
+        await this.ack(stream, ids);
+        return;
+      }
+      const reply = this.commit(stream, applied);
+      // Its failure is taken by settle(); until then it must not count as unhandled.
+      reply.catch(() => {});
+      this.inFlight = { stream, ids, readings, applied, reply };
+    } catch (err) {
+      // The states held may include readings never committed: read them again from Redis.
+      this.cache = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Applies the readings after the partition's position to the states held, and moves the position held.
+   * Undefined when every reading was applied before (a redelivery: skipped).
+   */
+  private applyReadings(
+    cache: StateCache,
+    stream: string,
+    readings: { id: string; reading: Reading }[],
+  ): AppliedBatch | undefined {
+    const after = cache.positions.get(stream);
+    // A batch's IDs ascend: only one that starts at or below the position holds entries applied before.
+    const fresh =
+      after === undefined || readings.length === 0 || compareIds(readings[0]!.id, after) > 0
+        ? readings
+        : readings.filter((r) => compareIds(r.id, after) > 0);
+    const skipped = readings.length - fresh.length;
+    if (skipped > 0) {
+      this.deps.log.info({ stream, count: skipped }, 'skipped readings already applied');
+      this.deps.metrics?.readingsSkipped.inc(skipped);
+    }
+    if (fresh.length === 0) return undefined;
+    const transitions: Transition[] = [];
+    for (const r of fresh) cache.states.apply(r.reading, transitions);
+    const position = fresh[fresh.length - 1]!.id;
+    cache.positions.set(stream, position);
+    const changes = cache.states.takeChanges();
+    return { after: after ?? '', position, readings: fresh.length, changes, transitions };
+  }
+
+  private commit(stream: string, batch: AppliedBatch): Promise<unknown> {
+    const { keys } = this.deps;
+    return this.scripts!.commitBatch(
+      [keys.alertStates, keys.alertPositions, keys.alertDevicesSeen, keys.alerts],
+      commitArgs(stream, batch),
+    );
+  }
+
+  /**
+   * Takes the answer of the commit in flight. Committed: its batch is acknowledged (the XACK is sent, and
+   * awaited at the next settle). Not committed (another alerter moved the position): the states are read
+   * again from Redis and the batch applied and committed once more. A failure drops the states held.
+   */
+  private async settle(): Promise<void> {
+    const acking = this.acking;
+    this.acking = undefined;
+    await acking;
+    const flight = this.inFlight;
+    if (!flight) return;
+    this.inFlight = undefined;
+    const { stream } = flight;
+    let batch: AppliedBatch | undefined = flight.applied;
+    let committed: unknown;
+    try {
+      committed = await flight.reply;
+      for (let attempt = 1; committed !== 1; attempt++) {
+        this.cache = undefined;
+        this.deps.log.warn(
+          { stream, attempt },
+          'partition position moved under this alerter; reading its state again',
+        );
+        if (attempt > 2) throw new PipeError(`position of ${stream} keeps moving`, 'POSITION_MOVED', true);
+        batch = this.applyReadings(await this.loadedCache(), stream, flight.readings);
+        if (batch === undefined) break;
+        committed = await this.commit(stream, batch);
+      }
+    } catch (err) {
+      this.cache = undefined;
+      throw err;
+    }
+    if (batch !== undefined) this.countCommitted(stream, batch);
+    this.acking = this.ack(stream, flight.ids);
+    // Awaited at the next settle (or settled()); until then it must not count as unhandled.
+    this.acking.catch(() => {});
+  }
+
+  /** Settles the commit in flight and waits for its XACK: nothing of this alerter's is left under way. */
+  private async settled(): Promise<void> {
+    await this.settle();
+    const acking = this.acking;
+    this.acking = undefined;
+    await acking;
+  }
+
+  private async ack(stream: string, ids: string[]): Promise<void> {
+    await new ConsumerGroup(this.deps.redis, this.settings.group, [stream]).ack(stream, ...ids);
+  }
+
+  /** Counts a committed batch. */
+  private countCommitted(stream: string, batch: AppliedBatch): void {
+    const { metrics, log } = this.deps;
+    const { transitions } = batch;
+    this.applied += batch.readings;
+    metrics?.readingsApplied.inc(batch.readings);
+    const fired = transitions.filter((t) => t.state === 'firing').length;
+    metrics?.transitions.inc({ state: 'firing' }, fired);
+    metrics?.transitions.inc({ state: 'resolved' }, transitions.length - fired);
+    if (transitions.length > 0)
+      log.info({ stream, fired, resolved: transitions.length - fired }, 'alert transitions');
   }
 
   /** The states, devices seen and positions, read from Redis when not held (at start, after a failure). */
@@ -342,6 +462,32 @@ export class Alerter {
     return this.cache;
   }
 
+  /**
+   * Deletes the positions of partitions whose key no longer exists (expired, deleted): they can deliver
+   * nothing, and were they written again, their new entries' IDs are above the old position anyway (see
+   * prune-positions-1.lua, which deletes a position only if it is still the one seen here). Without this
+   * the positions hash would keep an entry for every partition ever read.
+   */
+  private async prunePositions(): Promise<void> {
+    const { redis, keys, log, metrics } = this.deps;
+    const known = new Set(this.partitions);
+    const gone: string[] = [];
+    for (const [partition, position] of Object.entries(await redis.hgetall(keys.alertPositions))) {
+      // EXISTS one key at a time: on a cluster each partition may live on another node.
+      if (!known.has(partition) && (await redis.exists(partition)) === 0) gone.push(partition, position);
+    }
+    if (gone.length === 0) return;
+    // The positions held here must not include one being deleted: nothing may be in flight.
+    await this.settled();
+    const pruned = (await this.scripts!.prunePositions([keys.alertPositions], gone)) as number;
+    if (pruned > 0) this.cache = undefined;
+    metrics?.positionsPruned.inc(pruned);
+    log.info(
+      { pruned, partitions: gone.filter((_, i) => i % 2 === 0) },
+      'forgot the positions of partitions that are gone',
+    );
+  }
+
   /** While live and caught up: no_data rules on the clock, every silenceCheckMs. */
   private async checkSilenceOnClock(): Promise<void> {
     if (Date.now() - this.lastSilenceCheck < this.settings.silenceCheckMs) return;
@@ -351,6 +497,8 @@ export class Alerter {
 
   private async checkSilence(now: number): Promise<void> {
     if (!this.rules.some((r) => r.kind === 'no_data')) return;
+    // The script reads and writes the states: every commit sent must be in first.
+    await this.settled();
     const { keys, metrics, log } = this.deps;
     const fired = (await this.scripts!.checkSilence(
       [keys.alertStates, keys.alertDevicesSeen, keys.alerts],
@@ -365,6 +513,7 @@ export class Alerter {
   }
 
   private async onIdle(): Promise<void> {
+    await this.settled();
     if (this.stopRequested) return;
     const before = this.current;
     await this.streamsToRead(true);

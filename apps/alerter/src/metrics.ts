@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export class AlerterMetrics {
   readonly readingsApplied: Counter;
   readonly readingsSkipped: Counter;
+  readonly positionsPruned: Counter;
   readonly undecodable: Counter;
   readonly transitions: Counter<'state'>;
   readonly leaseHolder: Gauge;
@@ -13,6 +14,9 @@ export class AlerterMetrics {
   readonly webhookDelivered: Counter;
   readonly webhookFailures: Counter;
   readonly webhookPending: Gauge;
+  readonly webhookBacklog: Gauge;
+  /** How the backlog is read at scrape time: set by the webhook delivery (only with --webhook). */
+  private readBacklog: (() => Promise<number>) | undefined;
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
@@ -21,6 +25,10 @@ export class AlerterMetrics {
     this.readingsSkipped = counter(
       'pipe_alerter_readings_skipped_total',
       'Redelivered readings skipped because their partition position had passed them',
+    );
+    this.positionsPruned = counter(
+      'pipe_alerter_positions_pruned_total',
+      'Partition positions forgotten because their partition is gone (expired or deleted)',
     );
     this.undecodable = counter(
       'pipe_alerter_entries_undecodable_total',
@@ -42,7 +50,7 @@ export class AlerterMetrics {
     });
     this.batchSeconds = new Histogram({
       name: 'pipe_alerter_batch_duration_seconds',
-      help: 'Time to apply one batch and acknowledge it',
+      help: "Time to apply one read's batches, taking the previous commit's answer (a backlog's commits overlap the next batch)",
       buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
       registers: [registry],
     });
@@ -58,5 +66,25 @@ export class AlerterMetrics {
       'pipe_alerter_webhook_undelivered',
       'Transitions in hand not yet answered 2xx by the webhook',
     );
+    const metrics = this;
+    this.webhookBacklog = new Gauge({
+      name: 'pipe_alerter_webhook_backlog',
+      help: 'Transitions of the alerts stream the webhook has not acknowledged (lag and pending of its group); read at scrape time',
+      registers: [registry],
+      async collect() {
+        const read = metrics.readBacklog;
+        if (!read) return;
+        // Redis down at scrape time: no figure rather than a failed /metrics or a stale one.
+        await read().then(
+          (backlog) => this.set(backlog),
+          () => this.reset(),
+        );
+      },
+    });
+  }
+
+  /** Reads the webhook's backlog at each scrape from now on. */
+  watchWebhookBacklog(read: () => Promise<number>): void {
+    this.readBacklog = read;
   }
 }

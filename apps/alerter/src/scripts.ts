@@ -8,11 +8,14 @@ export interface AlerterScripts {
   commitBatch: LuaCommand;
   /** check-silence-3.lua: → fired. */
   checkSilence: LuaCommand;
+  /** prune-positions-1.lua: → positions deleted. */
+  prunePositions: LuaCommand;
 }
 
 export function defineAlerterScripts(redis: RedisClient): AlerterScripts {
   return {
     commitBatch: defineLuaCommand(redis, 'pipeCommitBatch', lua('commit-batch-4.lua')),
     checkSilence: defineLuaCommand(redis, 'pipeCheckSilence', lua('check-silence-3.lua')),
+    prunePositions: defineLuaCommand(redis, 'pipePrunePositions', lua('prune-positions-1.lua')),
   };
 }

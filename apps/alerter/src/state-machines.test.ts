@@ -28,7 +28,7 @@ describe('AlertStates', () => {
       { rule: 'warm', device: 'd', state: 'resolved', since: 0, at: 240_000, value: '8' },
     ]);
     expect(s.changedStates).toEqual(new Map([['warm:d', '']]));
-    s.clearChanges();
+    expect(s.takeChanges().states).toEqual(new Map([['warm:d', '']]));
     expect(s.changedStates.size).toBe(0);
   });
 

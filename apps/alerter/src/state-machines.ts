@@ -4,6 +4,14 @@ import type { AlertRule } from './rules.js';
 /** A transition as the alerts stream holds it, before it has an entry ID. */
 export type Transition = Omit<AlertTransition, 'id'>;
 
+/** What applied readings changed, as commit-batch-4.lua writes it. */
+export interface StateChanges {
+  /** `<rule>:<device>` → state (`''`: ok, the field is deleted). */
+  states: Map<string, string>;
+  /** device → newest reading time. */
+  seen: Map<string, number>;
+}
+
 /** A device glob as a RegExp: `*` any run, `?` one character, the rest literal. */
 export function globRegExp(glob: string): RegExp {
   const body = [...glob]
@@ -26,13 +34,18 @@ export function globRegExp(glob: string): RegExp {
  * resolves at once with that reading), or resolves the firing check-silence-3.lua left.
  */
 export class AlertStates {
-  readonly changedStates = new Map<string, string>();
-  readonly changedSeen = new Map<string, number>();
+  /** State fields changed since takeChanges() (`''` = back to ok). */
+  changedStates = new Map<string, string>();
+  /** Devices whose newest reading time changed since takeChanges(). */
+  changedSeen = new Map<string, number>();
   private rules: AlertRule[] = [];
   private patterns: RegExp[] = [];
   private tracksSeen = false;
-  /** Each device's rules with its state field in each, found once per device and rules. */
-  private readonly rulesOfDevice = new Map<string, { rule: AlertRule; field: string }[]>();
+  /**
+   * Each device's rules with its state in each, found once per device and rules: a reading then looks up
+   * its device once, not its state field in every rule (the states map is kept in step, for a reload).
+   */
+  private readonly rulesOfDevice = new Map<string, RuleSlot[]>();
 
   constructor(
     private readonly states: Map<string, string>,
@@ -51,81 +64,111 @@ export class AlertStates {
 
   /** Applies one reading; its transitions, in rule order, are added to `out` (and returned). */
   apply(r: Reading, out: Transition[] = []): Transition[] {
-    let tempText: string | undefined;
-    const temp = () => {
-      tempText ??= String(r.temp_f);
-      return tempText;
-    };
-    const previous = this.tracksSeen ? this.seen.get(r.device) : undefined;
-    for (const { rule, field } of this.matching(r.device)) {
-      const state = this.states.get(field) ?? '';
-      const emit = (state: Transition['state'], since: number, at: number, value: string) => {
-        out.push({ rule: rule.name, device: r.device, state, since, at, value });
-      };
+    // No closures and no state lookups per (reading, rule): this runs for every reading and rule it matches.
+    const device = r.device;
+    const previous = this.tracksSeen ? this.seen.get(device) : undefined;
+    for (const slot of this.matching(device)) {
+      const { rule, state } = slot;
+      const firing = state !== undefined && state.charCodeAt(0) === F;
       if (rule.kind === 'no_data') {
-        if (state.startsWith('f:')) {
-          emit('resolved', sinceOf(state), r.ts, temp());
-          this.set(field, '');
+        if (firing) {
+          out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(r.temp_f)));
+          this.set(slot, '');
         } else if (previous !== undefined && r.ts - previous >= rule.forMs) {
-          emit('firing', previous, previous + rule.forMs, '');
-          emit('resolved', previous, r.ts, temp());
+          out.push(transition(rule, device, 'firing', previous, previous + rule.forMs, ''));
+          out.push(transition(rule, device, 'resolved', previous, r.ts, String(r.temp_f)));
         }
         continue;
       }
       const value = rule.metric === 'temp_f' ? r.temp_f : r.humidity;
       if (value === undefined) continue;
       const above = rule.kind === 'above';
-      const holds = above ? value > rule.threshold : value < rule.threshold;
-      if (state.startsWith('f:')) {
+      if (firing) {
         if (above ? value <= rule.clear : value >= rule.clear) {
-          emit('resolved', sinceOf(state), r.ts, String(value));
-          this.set(field, '');
+          out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(value)));
+          this.set(slot, '');
         }
-      } else if (state.startsWith('p:')) {
-        const since = sinceOf(state);
-        if (!holds) this.set(field, '');
-        else if (r.ts - since >= rule.forMs) {
-          const text = String(value);
-          emit('firing', since, r.ts, text);
-          this.set(field, `f:${since}:${text}`);
+        continue;
+      }
+      const holds = above ? value > rule.threshold : value < rule.threshold;
+      if (state !== undefined) {
+        // Pending since `since`.
+        if (!holds) this.set(slot, '');
+        else {
+          const since = sinceOf(state);
+          if (r.ts - since >= rule.forMs) {
+            const text = String(value);
+            out.push(transition(rule, device, 'firing', since, r.ts, text));
+            this.set(slot, `f:${since}:${text}`);
+          }
         }
       } else if (holds) {
         if (rule.forMs <= 0) {
           const text = String(value);
-          emit('firing', r.ts, r.ts, text);
-          this.set(field, `f:${r.ts}:${text}`);
-        } else this.set(field, `p:${r.ts}`);
+          out.push(transition(rule, device, 'firing', r.ts, r.ts, text));
+          this.set(slot, `f:${r.ts}:${text}`);
+        } else this.set(slot, `p:${r.ts}`);
       }
     }
     if (this.tracksSeen && (previous === undefined || r.ts > previous)) {
-      this.seen.set(r.device, r.ts);
-      this.changedSeen.set(r.device, r.ts);
+      this.seen.set(device, r.ts);
+      this.changedSeen.set(device, r.ts);
     }
     return out;
   }
 
-  /** Forgets what was changed (after a commit). */
-  clearChanges(): void {
-    this.changedStates.clear();
-    this.changedSeen.clear();
+  /**
+   * What was changed since the last call, handed over for a commit; later readings are recorded apart,
+   * so the next batch can be applied while this one's commit is under way.
+   */
+  takeChanges(): StateChanges {
+    const changes = { states: this.changedStates, seen: this.changedSeen };
+    this.changedStates = new Map();
+    this.changedSeen = new Map();
+    return changes;
   }
 
-  private set(field: string, state: string): void {
-    if (state === '') this.states.delete(field);
-    else this.states.set(field, state);
-    this.changedStates.set(field, state);
+  private set(slot: RuleSlot, state: string): void {
+    slot.state = state === '' ? undefined : state;
+    if (state === '') this.states.delete(slot.field);
+    else this.states.set(slot.field, state);
+    this.changedStates.set(slot.field, state);
   }
 
-  private matching(device: string): { rule: AlertRule; field: string }[] {
+  private matching(device: string): RuleSlot[] {
     let list = this.rulesOfDevice.get(device);
     if (!list) {
-      list = this.rules
-        .filter((_, i) => this.patterns[i]!.test(device))
-        .map((rule) => ({ rule, field: `${rule.name}:${device}` }));
+      list = [];
+      for (const [i, rule] of this.rules.entries()) {
+        if (!this.patterns[i]!.test(device)) continue;
+        const field = `${rule.name}:${device}`;
+        list.push({ rule, field, state: this.states.get(field) });
+      }
       this.rulesOfDevice.set(device, list);
     }
     return list;
   }
 }
 
+/** A (rule, device) state machine as a reading of the device meets it. */
+interface RuleSlot {
+  rule: AlertRule;
+  /** `<rule>:<device>`, its field in the states hash. */
+  field: string;
+  /** `p:<since>` pending, `f:<since>:<value>` firing; undefined: ok. */
+  state: string | undefined;
+}
+
+/** The first character of a firing state (`f:<since>:<value>`). */
+const F = 'f'.charCodeAt(0);
+
 const sinceOf = (state: string): number => Number.parseInt(state.slice(2), 10);
+
+const transition = (
+  rule: AlertRule,
+  device: string,
+  state: Transition['state'],
+  since: number,
+  at: number,
+  value: string,
+): Transition => ({ rule: rule.name, device, state, since, at, value });

@@ -1,4 +1,5 @@
 import {
+  groupsOf,
   type ConsumerBatch,
   ConsumerGroup,
   ConsumerLoop,
@@ -75,7 +76,18 @@ export class WebhookDelivery {
   constructor(
     private readonly settings: WebhookSettings,
     private readonly deps: WebhookDeps,
-  ) {}
+  ) {
+    deps.metrics?.watchWebhookBacklog(() => this.backlog());
+  }
+
+  /** Transitions not yet acknowledged: not yet delivered to the group, or delivered and unanswered. */
+  async backlog(): Promise<number> {
+    const { redis, keys } = this.deps;
+    const group = (await groupsOf(redis, keys.alerts)).find((g) => g.name === this.settings.group);
+    if (!group) return redis.xlen(keys.alerts);
+    // Lag unknown (entries deleted from the stream): the pending ones at least.
+    return (group.lag ?? 0) + group.pending;
+  }
 
   run(): Promise<void> {
     this.loop = new ConsumerLoop({

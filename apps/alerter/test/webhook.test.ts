@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sharedRedis, writeReadings } from '@pipe/fixtures';
+import { waitFor } from '@pipe/testkit';
+import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebhookBody } from '../src/webhook.js';
 import { alerterInTest, drainSettings, transitions } from './in-process.js';
@@ -105,5 +107,29 @@ describe('--webhook', () => {
     const second = alerterInTest(redis, keys, drainSettings(RULES, { webhook: webhookOf(ok.url) }));
     await second.alerter.run();
     expect(ok.calls.map((c) => c.key)).toEqual([hook.calls[0]!.key]);
+  });
+
+  it('counts the transitions not yet acknowledged in pipe_alerter_webhook_backlog, read at scrape time', async () => {
+    const { keys } = fresh();
+    const backlogOf = async (registry: Registry) =>
+      (await registry.metrics()).match(/^pipe_alerter_webhook_backlog (\d+)$/m)?.[1];
+    await writeReadings(redis, keys, [
+      { device: 'a', ts: T0, temp_f: 95 },
+      { device: 'b', ts: T0 + 1, temp_f: 96 },
+      { device: 'a', ts: T0 + 2, temp_f: 70 },
+    ]);
+    const refusing = await receiver(1_000_000);
+    const settings = drainSettings(RULES, { drain: false, webhook: webhookOf(refusing.url) });
+    const first = alerterInTest(redis, keys, settings);
+    const running = first.alerter.run();
+    // One transition in hand (pending), two not yet delivered to the webhook's group (lag).
+    await waitFor('the backlog of three', async () => (await backlogOf(first.registry)) === '3');
+    await first.alerter.stop();
+    await running;
+    const ok = await receiver(0);
+    const second = alerterInTest(redis, keys, drainSettings(RULES, { webhook: webhookOf(ok.url) }));
+    await second.alerter.run();
+    expect(ok.calls).toHaveLength(3);
+    expect(await backlogOf(second.registry)).toBe('0');
   });
 });

@@ -10,9 +10,11 @@
   KEYS[2] positions (hash partition -> last applied entry ID)
   KEYS[3] devices seen (hash device -> newest ts)   KEYS[4] the alerts stream
   ARGV[1] partition   ARGV[2] the position the batch was applied after ('' = none)   ARGV[3] new position
-  ARGV[4] s, then s pairs: field, state ('' = ok: delete)
+  ARGV[4] s, then s pairs: field, state (states set)
+  then h, then h fields (states back to ok: deleted)
   then d, then d pairs: device, ts
   then t, then t times: rule, device, state (firing|resolved), since, at, value
+  The pairs and fields go from ARGV to HSET and HDEL as they are: no Lua table is built per batch.
 
   Returns 1 when committed, 0 when the position was not ARGV[2] (nothing written).
 ]]
@@ -20,35 +22,23 @@ local states, positions, seen, alerts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local partition, expected, position = ARGV[1], ARGV[2], ARGV[3]
 if (redis.call('HGET', positions, partition) or '') ~= expected then return 0 end
 
--- Calls with many arguments go in slices: Lua's unpack has a limit.
+-- Calls with many arguments go in slices: Lua's unpack has a limit. `per` arguments make one item.
 local SLICE = 1000
-local function flush(command, key, args)
-  for from = 1, #args, SLICE do
-    redis.call(command, key, unpack(args, from, math.min(#args, from + SLICE - 1)))
+local function each(command, key, from, count, per)
+  local last = from + count * per - 1
+  for first = from, last, SLICE do
+    redis.call(command, key, unpack(ARGV, first, math.min(last, first + SLICE - 1)))
   end
+  return last + 1
 end
 
 local i = 4
 local s = tonumber(ARGV[i])
-local sets, deletes = {}, {}
-for k = 1, s do
-  local field, state = ARGV[i + 2 * k - 1], ARGV[i + 2 * k]
-  if state == '' then
-    deletes[#deletes + 1] = field
-  else
-    sets[#sets + 1] = field
-    sets[#sets + 1] = state
-  end
-end
-flush('HSET', states, sets)
-flush('HDEL', states, deletes)
-i = i + 2 * s + 1
-
+i = each('HSET', states, i + 1, s, 2)
+local h = tonumber(ARGV[i])
+i = each('HDEL', states, i + 1, h, 1)
 local d = tonumber(ARGV[i])
-local seenPairs = {}
-for k = 1, 2 * d do seenPairs[k] = ARGV[i + k] end
-flush('HSET', seen, seenPairs)
-i = i + 2 * d + 1
+i = each('HSET', seen, i + 1, d, 2)
 
 local t = tonumber(ARGV[i])
 for k = 0, t - 1 do

@@ -8,6 +8,7 @@ import {
   writeReadings,
 } from '@pipe/fixtures';
 import {
+  calculateSlot,
   DAY_MS,
   encodeReading,
   HOUR_MS,
@@ -17,7 +18,7 @@ import {
   WindowLayout,
 } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { deviceWindowsOf, publishDeviceWindows } from '../src/device-windows.js';
+import { deviceKeyGroups, deviceWindowsOf, publishDeviceWindows } from '../src/device-windows.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { inProcessAggregators } from './in-process.js';
 
@@ -112,5 +113,21 @@ describe('publishDeviceWindows', () => {
       'two',
       String(start + 2),
     ]);
+  });
+
+  it('groups device keys by cluster slot for one script call each, never more than the limit', () => {
+    const { keys } = fresh();
+    const size = parseWindowSize('1h');
+    const streams = Array.from({ length: 40 }, (_, i) => keys.deviceWindows(`sensor-${i % 13}`, size));
+    for (const cluster of [true, false]) {
+      const groups = deviceKeyGroups(streams, cluster, 3);
+      expect(groups.flat().sort((a, b) => a - b)).toEqual(streams.map((_, i) => i));
+      for (const group of groups) {
+        expect(group.length).toBeLessThanOrEqual(3);
+        if (cluster) expect(new Set(group.map((i) => calculateSlot(streams[i]!))).size).toBe(1);
+      }
+    }
+    // One server: any keys share a call, so 40 keys take ceil(40 / 3) calls.
+    expect(deviceKeyGroups(streams, false, 3)).toHaveLength(14);
   });
 });

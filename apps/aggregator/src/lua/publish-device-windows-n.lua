@@ -25,17 +25,21 @@ for k = 1, #KEYS do
   local key, count = KEYS[k], tonumber(ARGV[at])
   local from, to = at + 1, at + count
   at = to + 1
-  if redis.call('XRANGE', key, id, id)[1] then
+  -- A stream only takes IDs above its newest: XADD refuses exactly the windows already there or
+  -- superseded, which the usual first publication then need not look for.
+  local added = redis.pcall('XADD', key, 'MINID', '~', minid, id, unpack(ARGV, from, to))
+  if type(added) ~= 'table' or not added.err then
+    redis.call('PEXPIRE', key, ARGV[3])
+    outcomes[k] = 1
+  elseif redis.call('XRANGE', key, id, id)[1] then
     outcomes[k] = 0
   else
     local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-    if top and tonumber(string.match(top[1], '^(%d+)')) >= tonumber(start) then
-      outcomes[k] = -1
-    else
-      redis.call('XADD', key, 'MINID', '~', minid, id, unpack(ARGV, from, to))
-      redis.call('PEXPIRE', key, ARGV[3])
-      outcomes[k] = 1
+    -- Any other refusal (a key of another type) is the caller's error, not an outcome.
+    if not (top and tonumber(string.match(top[1], '^(%d+)')) >= tonumber(start)) then
+      return redis.error_reply(added.err)
     end
+    outcomes[k] = -1
   end
 end
 return outcomes

@@ -76,7 +76,7 @@ export function memoryAt(input, figures, t, perReading = figures.stream.perReadi
       days.filter((d) => d.stateLive).length * shards * figures.agg.perKey +
       shards * figures.open.perKey +
       OPEN_HOURS * shards * hourBytes(figures, Math.ceil(devices / shards)) +
-      // Settled hours keep their totals without devices while their partition lives (settle-hour-4.lua),
+      // Settled hours keep their totals without devices while their partition lives (settle-window-n.lua),
       // listed in a sorted set like the open hours.
       live.length * shards * (24 * hourBytes(figures, 0) + figures.open.perKey),
     averages:

@@ -142,7 +142,7 @@ async function runScenario(s) {
   for (const key of await scanAll(`*${prefix}*`)) {
     const kind = kindOf(keys, key);
     if (kind !== 'hour' && kind !== 'open') continue;
-    // Only hours still open: a settled hour has no per-device fields left (settle-hour-4.lua).
+    // Only hours still open: a settled hour has no per-device fields left (settle-window-n.lua).
     if (kind === 'hour' && (await redis.hexists(key, 'settled'))) continue;
     const entry = { key, memoryUsage: await memoryUsage(key), encoding: await redis.object('ENCODING', key) };
     if (kind === 'hour') entry.devices = Number(await redis.hget(key, 'devices'));
@@ -157,7 +157,7 @@ async function runScenario(s) {
     const kind = kindOf(keys, key);
     byKind[kind] = [...(byKind[kind] ?? []), key];
   }
-  // Published hours stay as settled totals (settle-hour-4.lua), counted with the other small keys.
+  // Published hours stay as settled totals (settle-window-n.lua), counted with the other small keys.
   for (const key of byKind.hour ?? []) {
     if (!(await redis.hexists(key, 'settled'))) throw new Error(`open hour left after the drain: ${key}`);
   }

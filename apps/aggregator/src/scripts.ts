@@ -26,9 +26,9 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
   const script = (name: string, file: string) =>
     defineLuaCommand(redis, name, new URL(`./lua/${file}`, import.meta.url));
   const accumulate = script('pipeAccumulateBatch', 'accumulate-batch-n.lua');
-  const sealWindow = script('pipeSealWindow', 'seal-window-4.lua');
+  const sealWindow = script('pipeSealWindow', 'seal-window-n.lua');
   const publish = script('pipePublishHour', 'publish-hour-2.lua');
-  const settle = script('pipeSettleHour', 'settle-hour-4.lua');
+  const settle = script('pipeSettleHour', 'settle-window-n.lua');
   const takeOver = script('pipeTakeOver', 'take-over-2.lua');
   const publishDevices = script('pipePublishDeviceWindows', 'publish-device-windows-n.lua');
   const indexDevices = script('pipeIndexDevices', 'index-devices-2.lua');

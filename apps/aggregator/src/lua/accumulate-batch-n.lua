@@ -24,8 +24,10 @@
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
           [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
           element: each device's figures, in the order of the devices, [n, sum, sq, "min", "max", first ts,
-          last ts, hn, hsum]. Then each hash's `d:<device>` holds the device's totals packed as
-          `n sum sq min max f l hn hsum` (sums %.17g, bounds the reading's text) instead of `1`.
+          last ts, hn, hsum]. Then the finest window's hash holds in `d:<device>` the device's totals
+          packed as `n sum sq min max f l hn hsum` (sums %.17g, bounds the reading's text) instead of
+          `1`; coarser hashes get their devices when each finer window settles (settle-window-n.lua
+          folds its sealed totals in), not once per batch.
   ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
           { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
   ARGV[8] late stream   ARGV[9] dead-letter stream
@@ -65,7 +67,7 @@ if owner and owner ~= group then
 end
 if not owner then redis.call('HSET', agg, 'group', group) end
 
--- Windows at or before their size's sealed marker are closed for good (seal-window-4.lua): a finest
+-- Windows at or before their size's sealed marker are closed for good (seal-window-n.lua): a finest
 -- window is late when its window of any size is.
 local markers = {}
 for j, size in ipairs(sizes) do markers[j] = tonumber(redis.call('HGET', agg, size[2]) or '-1') end
@@ -168,8 +170,9 @@ local function recount(g)
   return { n, sum, sq, hn, hsum, min, max, first, last, devices, windows[g][11], perDevice and figures or nil }
 end
 
--- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of a
--- window hash (one HMGET, one HSET per 1000 devices); returns how many devices the hash did not list.
+-- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of the
+-- finest window's hash (one HMGET, one HSET per 1000 devices); returns how many devices the hash did not list.
+local PACKED = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
 local function mergeDevices(key, devices, figures)
   local added = 0
   for from = 1, #devices, 1000 do
@@ -182,13 +185,13 @@ local function mergeDevices(key, devices, figures)
       local d, o = figures[i], old[i - from + 1]
       local n, sum, sq, min, max, f, l, hn, hsum = d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]
       if o then
-        local p = {}
-        for x in string.gmatch(o, '%S+') do p[#p + 1] = x end
-        n, sum, sq = n + tonumber(p[1]), sum + tonumber(p[2]), sq + tonumber(p[3])
-        if tonumber(p[4]) <= tonumber(min) then min = p[4] end
-        if tonumber(p[5]) >= tonumber(max) then max = p[5] end
-        f, l = math.min(f, tonumber(p[6])), math.max(l, tonumber(p[7]))
-        hn, hsum = hn + tonumber(p[8]), hsum + tonumber(p[9])
+        -- One match, not a loop over the fields: this runs for every device of every batch.
+        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = string.match(o, PACKED)
+        n, sum, sq = n + tonumber(on), sum + tonumber(osum), sq + tonumber(osq)
+        if tonumber(omin) <= tonumber(min) then min = omin end
+        if tonumber(omax) >= tonumber(max) then max = omax end
+        f, l = math.min(f, tonumber(of)), math.max(l, tonumber(ol))
+        hn, hsum = hn + tonumber(ohn), hsum + tonumber(ohsum)
       else
         added = added + 1
       end
@@ -221,7 +224,8 @@ for g, w in ipairs(windows) do
       if not old[3] or w[8] < tonumber(old[3]) then redis.call('HSET', key, 'f', string.format('%d', w[8])) end
       if not old[4] or w[9] > tonumber(old[4]) then redis.call('HSET', key, 'l', string.format('%d', w[9])) end
       local newDevices = 0
-      if w[12] then newDevices = mergeDevices(key, w[10], w[12])
+      if w[12] then
+        if j == 1 then newDevices = mergeDevices(key, w[10], w[12]) end
       else
         for _, device in ipairs(w[10]) do newDevices = newDevices + redis.call('HSETNX', key, 'd:' .. device, 1) end
       end

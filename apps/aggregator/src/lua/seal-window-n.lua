@@ -11,6 +11,9 @@
   KEYS[1] partition stream   KEYS[2] {partition}:agg (hash: maxts, sealed markers)
   KEYS[3] the size's open windows ({partition}:open for 1h, {partition}:open:<size> else)
   KEYS[4] the window's hash ({partition}:hour:<start> for 1h, {partition}:win:<size>:<start> else)
+  KEYS[5] (--per-device, a size with a finer one in the layout) the next finer size's open windows:
+          while one inside this window is open, its device totals are not folded in yet
+          (settle-window-n.lua), and the partition is not sealed
 
   ARGV[1] group   ARGV[2] window start ms   ARGV[3] max pending entries to inspect
   ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
@@ -18,7 +21,8 @@
   ARGV[8] the size's sealed marker field in `agg` (`sealed` for 1h, `sealed:<size>` else)
 
   Returns { 'sealed', HGETALL of the window } (with 'check': { 'sealable', '' }) or
-  { 'earlier-open' | 'pending', detail }.
+  { 'earlier-open' | 'pending', detail } ('earlier-open' also for an open finer window, detail
+  `<size ms> <start>`).
 ]]
 local partition, agg, open, windowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, marker = ARGV[1], ARGV[8]
@@ -30,6 +34,10 @@ local sealed = tonumber(redis.call('HGET', agg, marker) or '-1')
 if sealed < start then
   local earlier = redis.call('ZRANGEBYSCORE', open, '-inf', '(' .. start, 'LIMIT', 0, 1)
   if earlier[1] then return { 'earlier-open', earlier[1] } end
+  if KEYS[5] then
+    local finer = redis.call('ZRANGEBYSCORE', KEYS[5], start, '(' .. windowEnd, 'LIMIT', 0, 1)
+    if finer[1] then return { 'earlier-open', 'finer ' .. finer[1] } end
+  end
 
   local ok, pending = pcall(redis.call, 'XPENDING', partition, group, '-', '+', pendingLimit)
   if ok then

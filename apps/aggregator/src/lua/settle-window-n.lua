@@ -1,6 +1,6 @@
 #!lua
 --[[
-  Ends a partition's part in an hour after publish-hour-2.lua answered: marks the totals the published
+  Ends a partition's part in a window (an hour, or any size) after publish-hour-2.lua answered: marks the totals the published
   entry holds as settled, or sends totals it does not hold to the late stream (through the outbox) with
   the reason, so nothing is lost and nothing counted twice. Idempotent.
 
@@ -9,8 +9,16 @@
   --wait-replicas), the hour closer finds settled hours newer than the stream's newest entry and
   publishes them again from these totals, exactly.
 
+  With --per-device, the window's device totals are final once sealed: the first settle folds them
+  into the next coarser window's hash (KEYS[5]), which therefore gets them once, from the sealed
+  totals, rather than from every batch (accumulate-batch-n.lua merges devices into the finest window
+  only). Also when the totals go late: the coarser window's fleet totals hold those readings (the
+  batch script adds every reading to every size's fleet totals), so its devices must too. The coarser
+  window cannot be sealed before this settle (seal-window-n.lua refuses while a finer window is open).
+
   KEYS[1] {partition}:open   KEYS[2] {partition}:hour:<start>   KEYS[3] {partition}:outbox
   KEYS[4] {partition}:settled (sorted set of settled hours)
+  KEYS[5] (--per-device, a size with a coarser one) the window of the next coarser size that holds it
 
   ARGV[1] hour start ms   ARGV[2] '' = settle, else the reason the totals are late   ARGV[3] partition
   ARGV[4] the late stream's key (the outbox entry's destination)
@@ -21,6 +29,56 @@ local open, hourKey, outbox, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local hourStart, reason = ARGV[1], ARGV[2]
 local late = 0
 local stats = redis.call('HGETALL', hourKey)
+
+-- Merges the packed `d:<device>` totals (`n sum sq min max f l hn hsum`, accumulate-batch-n.lua) of
+-- `stats` into `coarser`; counts the devices it did not list yet in its `devices` field.
+local PACKED = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+local function fold(coarser)
+  local names, values = {}, {}
+  for j = 1, #stats, 2 do
+    if string.sub(stats[j], 1, 2) == 'd:' then
+      names[#names + 1] = stats[j]
+      values[#values + 1] = stats[j + 1]
+    end
+  end
+  local added = 0
+  for from = 1, #names, 1000 do
+    local to = math.min(from + 999, #names)
+    local old = redis.call('HMGET', coarser, unpack(names, from, to))
+    local packed = {}
+    for i = from, to do
+      local o = old[i - from + 1]
+      packed[#packed + 1] = names[i]
+      if o then
+        local n, sum, sq, min, max, f, l, hn, hsum = string.match(values[i], PACKED)
+        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = string.match(o, PACKED)
+        if tonumber(omin) <= tonumber(min) then min = omin end
+        if tonumber(omax) >= tonumber(max) then max = omax end
+        packed[#packed + 1] = string.format('%d %.17g %.17g %s %s %d %d %d %.17g', n + on, sum + osum,
+          sq + osq, min, max, math.min(tonumber(f), tonumber(of)), math.max(tonumber(l), tonumber(ol)),
+          hn + ohn, hsum + ohsum)
+      else
+        -- The coarser window's first total of the device: the finer one's as it is.
+        packed[#packed + 1] = values[i]
+        added = added + 1
+      end
+    end
+    redis.call('HSET', coarser, unpack(packed))
+  end
+  if added > 0 then redis.call('HINCRBY', coarser, 'devices', added) end
+  -- The coarser hash exists (the batches wrote its fleet totals) and keeps its expiry; should it not,
+  -- it lives as long as this one.
+  if #names > 0 and redis.call('PTTL', coarser) == -1 then
+    local ttl = redis.call('PTTL', hourKey)
+    if ttl > 0 then redis.call('PEXPIRE', coarser, ttl) end
+  end
+end
+
+local settledBefore = false
+for j = 1, #stats, 2 do
+  if stats[j] == 'settled' then settledBefore = true end
+end
+if KEYS[5] and not settledBefore then fold(KEYS[5]) end
 if reason ~= '' then
   local totals = {}
   for j = 1, #stats, 2 do

@@ -20,7 +20,8 @@
   ARGV[6] ms the `agg` hash outlives the partition   ARGV[7] window size ms
   ARGV[8] the size's sealed marker field in `agg` (`sealed` for 1h, `sealed:<size>` else)
 
-  Returns { 'sealed', HGETALL of the window } (with 'check': { 'sealable', '' }) or
+  Returns { 'sealed', HGETALL of the window, each device's packed totals (--per-device) as text
+  `n sum sq min max f l hn hsum` } (with 'check': { 'sealable', '' }) or
   { 'earlier-open' | 'pending', detail } ('earlier-open' also for an open finer window, detail
   `<size ms> <start>`).
 ]]
@@ -29,6 +30,19 @@ local group, marker = ARGV[1], ARGV[8]
 local start, pendingLimit, dayStart = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local checkOnly = ARGV[5] == 'check'
 local windowEnd = start + tonumber(ARGV[7])
+
+-- The window's totals; --per-device totals, packed as nine doubles (accumulate-batch-n.lua), as text
+-- that reads back to the same doubles, which is what the closer merges and publishes.
+local function totals()
+  local hash = redis.call('HGETALL', windowKey)
+  for j = 2, #hash, 2 do
+    if string.byte(hash[j], 1) == 0 and string.sub(hash[j - 1], 1, 2) == 'd:' then
+      hash[j] = string.format('%d %.17g %.17g %.17g %.17g %d %d %d %.17g',
+        struct.unpack('<ddddddddd', hash[j]))
+    end
+  end
+  return hash
+end
 
 local sealed = tonumber(redis.call('HGET', agg, marker) or '-1')
 if sealed < start then
@@ -61,11 +75,11 @@ if sealed < start then
   if checkOnly then return { 'sealable', '' } end
   -- A partition that expired since it was discovered needs no seal, and gets no state without expiry.
   local ttl = redis.call('PTTL', partition)
-  if ttl == -2 then return { 'sealed', redis.call('HGETALL', windowKey) } end
+  if ttl == -2 then return { 'sealed', totals() } end
   redis.call('HSET', agg, marker, start)
   local keep = ttl + tonumber(ARGV[6])
   local left = redis.call('PTTL', agg)
   if ttl > 0 and (left == -1 or left < keep) then redis.call('PEXPIRE', agg, keep) end
 end
 if checkOnly then return { 'sealable', '' } end
-return { 'sealed', redis.call('HGETALL', windowKey) }
+return { 'sealed', totals() }

@@ -30,9 +30,16 @@ local hourStart, reason = ARGV[1], ARGV[2]
 local late = 0
 local stats = redis.call('HGETALL', hourKey)
 
--- Merges the packed `d:<device>` totals (`n sum sq min max f l hn hsum`, accumulate-batch-n.lua) of
--- `stats` into `coarser`; counts the devices it did not list yet in its `devices` field.
-local PACKED = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+-- Merges the packed `d:<device>` totals (nine doubles, or text from an earlier version: see
+-- accumulate-batch-n.lua's mergeDevices) of `stats` into `coarser`; counts the devices it did not list
+-- yet in its `devices` field.
+local PACKED, TEXT = '<ddddddddd', '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+local function totalsOf(packed)
+  if string.byte(packed, 1) == 0 then return struct.unpack(PACKED, packed) end
+  local n, sum, sq, min, max, f, l, hn, hsum = string.match(packed, TEXT)
+  return tonumber(n), tonumber(sum), tonumber(sq), tonumber(min), tonumber(max), tonumber(f), tonumber(l),
+    tonumber(hn), tonumber(hsum)
+end
 local function fold(coarser)
   local names, values = {}, {}
   for j = 1, #stats, 2 do
@@ -49,19 +56,18 @@ local function fold(coarser)
     for i = from, to do
       local o = old[i - from + 1]
       packed[#packed + 1] = names[i]
+      local n, sum, sq, min, max, f, l, hn, hsum = totalsOf(values[i])
       if o then
-        local n, sum, sq, min, max, f, l, hn, hsum = string.match(values[i], PACKED)
-        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = string.match(o, PACKED)
-        if tonumber(omin) <= tonumber(min) then min = omin end
-        if tonumber(omax) >= tonumber(max) then max = omax end
-        packed[#packed + 1] = string.format('%d %.17g %.17g %s %s %d %d %d %.17g', n + on, sum + osum,
-          sq + osq, min, max, math.min(tonumber(f), tonumber(of)), math.max(tonumber(l), tonumber(ol)),
-          hn + ohn, hsum + ohsum)
+        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = totalsOf(o)
+        n, sum, sq, hn, hsum = n + on, sum + osum, sq + osq, hn + ohn, hsum + ohsum
+        if omin < min then min = omin end
+        if omax > max then max = omax end
+        if of < f then f = of end
+        if ol > l then l = ol end
       else
-        -- The coarser window's first total of the device: the finer one's as it is.
-        packed[#packed + 1] = values[i]
         added = added + 1
       end
+      packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
     end
     redis.call('HSET', coarser, unpack(packed))
   end

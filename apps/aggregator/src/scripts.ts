@@ -9,7 +9,7 @@ export type DevicePublishReply = (1 | 0 | -1)[];
 export type TakeOverReply = ['taken' | 'already' | 'pending' | 'no-group', string | number];
 
 export interface AggregatorScripts {
-  accumulateBatch(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
+  accumulateBatch(keys: string[], args: (string | number | Buffer)[]): Promise<AccumulateReply>;
   sealWindow(keys: string[], args: (string | number)[]): Promise<SealReply>;
   publishHour(keys: string[], args: (string | number)[]): Promise<PublishReply>;
   settleHour(keys: string[], args: (string | number)[]): Promise<number>;

@@ -23,16 +23,19 @@
           "x": [[entry index, reason, original fields JSON], ...] }
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
           [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
-          element: each device's figures, in the order of the devices, [n, sum, sq, "min", "max", first ts,
-          last ts, hn, hsum]. Then the finest window's hash holds in `d:<device>` the device's totals
-          packed as nine little-endian doubles `n sum sq min max f l hn hsum` (see mergeDevices)
-          instead of `1`; coarser hashes get their devices when each finer window settles
-          (settle-window-n.lua folds its sealed totals in), not once per batch.
+          element: the byte offset in ARGV[12] of its devices' figures. Then the finest window's hash
+          holds in `d:<device>` the device's totals packed as nine little-endian doubles
+          `n sum sq min max f l hn hsum` (see mergeDevices) instead of `1`; coarser hashes get their
+          devices when each finer window settles (settle-window-n.lua folds its sealed totals in), not
+          once per batch.
   ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
           { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
   ARGV[8] late stream   ARGV[9] dead-letter stream
   ARGV[10] ms the `agg` hash outlives the partition
   ARGV[11] sizes JSON, finest first: [[name in late reasons (`hour`, `window 1m`), sealed marker field], ...]
+  ARGV[12] with --per-device: each finest window's devices' figures, in the order of its devices, as
+          they are packed (nine little-endian doubles each, 72 bytes); the caller checked that they
+          are finite. Binary: no JSON to write, send or decode for the largest part of the batch.
 
   Returns { counted, already_acked, late, dead_lettered }
 ]==]
@@ -51,11 +54,6 @@ local function finite(x) return type(x) == 'number' and x == x and x ~= math.hug
 for _, w in ipairs(windows) do
   if not (finite(w[1]) and finite(w[2]) and finite(w[3]) and finite(w[4]) and finite(w[5])) then
     return redis.error_reply('accumulate-batch: a window\'s figures are not finite numbers; batch refused whole')
-  end
-  for _, d in ipairs(w[12] or {}) do
-    if not (finite(d[2]) and finite(d[3]) and finite(d[9])) then
-      return redis.error_reply('accumulate-batch: a device\'s figures are not finite numbers; batch refused whole')
-    end
   end
 end
 
@@ -184,7 +182,10 @@ local function totalsOf(packed)
   return tonumber(n), tonumber(sum), tonumber(sq), tonumber(min), tonumber(max), tonumber(f), tonumber(l),
     tonumber(hn), tonumber(hsum)
 end
+local DEVICE_BYTES = 72
+-- `figures`: the recounted figures (a table, see recount), or the byte offset of the caller's in ARGV[12].
 local function mergeDevices(key, devices, figures)
+  local blob = ARGV[12]
   local added = 0
   for from = 1, #devices, 1000 do
     local to = math.min(from + 999, #devices)
@@ -193,9 +194,15 @@ local function mergeDevices(key, devices, figures)
     local old = redis.call('HMGET', key, unpack(names))
     local packed = {}
     for i = from, to do
-      local d, o = figures[i], old[i - from + 1]
-      local n, sum, sq, min, max, f, l, hn, hsum =
-        d[1], d[2], d[3], tonumber(d[4]), tonumber(d[5]), d[6], d[7], d[8], d[9]
+      local o = old[i - from + 1]
+      packed[#packed + 1] = names[i - from + 1]
+      local n, sum, sq, min, max, f, l, hn, hsum
+      if type(figures) == 'table' then
+        local d = figures[i]
+        n, sum, sq, min, max, f, l, hn, hsum = d[1], d[2], d[3], tonumber(d[4]), tonumber(d[5]), d[6], d[7], d[8], d[9]
+      elseif o then
+        n, sum, sq, min, max, f, l, hn, hsum = struct.unpack(PACKED, blob, figures + (i - 1) * DEVICE_BYTES + 1)
+      end
       if o then
         local on, osum, osq, omin, omax, of, ol, ohn, ohsum = totalsOf(o)
         n, sum, sq, hn, hsum = n + on, sum + osum, sq + osq, hn + ohn, hsum + ohsum
@@ -203,11 +210,16 @@ local function mergeDevices(key, devices, figures)
         if omax > max then max = omax end
         if of < f then f = of end
         if ol > l then l = ol end
+        packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
       else
         added = added + 1
+        if n then packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
+        else
+          -- The device's first figures of the window: stored as the caller packed them.
+          local at = figures + (i - 1) * DEVICE_BYTES + 1
+          packed[#packed + 1] = string.sub(blob, at, at + DEVICE_BYTES - 1)
+        end
       end
-      packed[#packed + 1] = names[i - from + 1]
-      packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
     end
     redis.call('HSET', key, unpack(packed))
   end

@@ -9,7 +9,6 @@ import {
   windowOf,
 } from '@pipe/streams';
 import { checkedEntries } from './partition-entries.js';
-import type { AggregatorScripts } from './scripts.js';
 import type { AggregatorStateKeys } from './state-keys.js';
 
 export interface AccumulateContext {
@@ -27,11 +26,6 @@ export interface AccumulateCall {
   args: (string | number | Buffer)[];
   /** The decoded reading of each entry (undefined for an undecodable one), in entry order. */
   readings: (Reading | undefined)[];
-  /**
-   * `args` with the per-entry values, for when the script answers that it needs them (an entry was
-   * no longer pending: it may have been acknowledged before); `args` leave them out.
-   */
-  withValues(): (string | number | Buffer)[];
 }
 
 /** Readings' figures: count, sums, bounds and first and last event time. */
@@ -233,33 +227,12 @@ export function accumulateCall(
     maxts ?? '',
     JSON.stringify({ i: ids, k: groupOf, x: poison }),
     JSON.stringify(groups),
-    '',
+    JSON.stringify({ t: temps, h: humidity, d: devices, s: times }),
     ctx.keys.late,
     ctx.keys.deadLetters,
     ctx.stateAfterPartitionMs,
     JSON.stringify(layout.sizes.map((size) => [windowName(size), state.sealedField(size)])),
     packed,
   ];
-  const withValues = () => {
-    const all = [...args];
-    all[6] = JSON.stringify({ t: temps, h: humidity, d: devices, s: times });
-    return all;
-  };
-  return { keys, args, readings, withValues };
-}
-
-/**
- * Runs a batch's call: first without the per-entry values, and again with them when the script asks
- * (an entry was no longer pending, so it may have been counted before and the windows need a recount).
- * Resolves with counted, already acknowledged, late and dead-lettered.
- */
-export async function accumulate(
-  scripts: AggregatorScripts,
-  call: AccumulateCall,
-): Promise<[number, number, number, number]> {
-  const reply = await scripts.accumulateBatch(call.keys, call.args);
-  if (reply.length === 4) return reply;
-  const again = await scripts.accumulateBatch(call.keys, call.withValues());
-  if (again.length === 4) return again;
-  throw new Error('accumulate-batch asked for the per-entry values it was sent');
+  return { keys, args, readings };
 }

@@ -16,7 +16,7 @@ import {
   withDeadline,
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
-import { accumulate, accumulateCall } from './accumulate-call.js';
+import { accumulateCall } from './accumulate-call.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
 import { stateAfterPartitionMs, WindowCloser } from './window-closer.js';
@@ -293,7 +293,7 @@ export class Aggregator {
         };
         const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
         const call = accumulateCall(batch, context, layout);
-        const [counted, duplicates, late, dead] = await accumulate(this.scripts!, call);
+        const [counted, duplicates, late, dead] = await this.scripts!.accumulateBatch(call.keys, call.args);
         this.inHand.delete(batch.stream);
         if (late + dead > 0)
           await forwardOutbox(this.deps.redis, batch.stream, { durability: this.durability });

@@ -1,10 +1,7 @@
 import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
-/**
- * accumulate-batch result: counted, already acknowledged, late, dead-lettered; or [-1] (nothing written)
- * when called without the per-entry values and it needs them.
- */
-export type AccumulateReply = [number, number, number, number] | [-1];
+/** accumulate-batch result: counted, already acknowledged, late, dead-lettered. */
+export type AccumulateReply = [number, number, number, number];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];
 export type PublishReply = ['published' | 'already' | 'superseded' | 'regressed', string];
 /** publish-device-windows result per device: 1 published, 0 already, -1 superseded. */

@@ -328,7 +328,7 @@ describe('the default layout (--windows 1h)', () => {
     const functions = (await redis.call('FUNCTION', 'LIST')) as unknown[][];
     expect(functions.map((library) => String(library[1])).sort()).toMatchInlineSnapshot(`
       [
-        "pipe_accumulate_batch_n_431683873fcb",
+        "pipe_accumulate_batch_n_20da48177f79",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
         "pipe_seal_window_n_51d05ed61529",

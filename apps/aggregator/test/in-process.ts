@@ -2,7 +2,7 @@ import { connect, type PipelineKeys, type RedisClient, type StreamEntry, WindowL
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, inject } from 'vitest';
-import { accumulate, accumulateCall } from '../src/accumulate-call.js';
+import { accumulateCall } from '../src/accumulate-call.js';
 import { Aggregator, type AggregatorSettings } from '../src/aggregator.js';
 import { AggregatorMetrics } from '../src/metrics.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
@@ -162,6 +162,6 @@ export async function countBatch(
     stateAfterPartitionMs: 0,
   };
   const call = accumulateCall({ stream: partition, entries }, context, layout);
-  const [counted, skipped] = await accumulate(defineAggregatorScripts(redis), call);
+  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
   return { counted, skipped, call };
 }

@@ -29,10 +29,7 @@
           devices when each finer window settles (settle-window-n.lua folds its sealed totals in), not
           once per batch.
   ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
-          { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] },
-          or '' (the usual first call: they cost the caller more to write than the rest of the batch):
-          then unless every entry is pending in the group, so that none can have been acknowledged
-          before, the script writes nothing and answers { -1 }: call again with the values.
+          { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
   ARGV[8] late stream   ARGV[9] dead-letter stream
   ARGV[10] ms the `agg` hash outlives the partition
   ARGV[11] sizes JSON, finest first: [[name in late reasons (`hour`, `window 1m`), sealed marker field], ...]
@@ -40,8 +37,7 @@
           they are packed (nine little-endian doubles each, 72 bytes); the caller checked that they
           are finite. Binary: no JSON to write, send or decode for the largest part of the batch.
 
-  Returns { counted, already_acked, late, dead_lettered }, or { -1 } (nothing written) when ARGV[7] is
-  needed.
+  Returns { counted, already_acked, late, dead_lettered }
 ]==]
 local partition, agg, outbox = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
@@ -58,19 +54,6 @@ local function finite(x) return type(x) == 'number' and x == x and x ~= math.hug
 for _, w in ipairs(windows) do
   if not (finite(w[1]) and finite(w[2]) and finite(w[3]) and finite(w[4]) and finite(w[5])) then
     return redis.error_reply('accumulate-batch: a window\'s figures are not finite numbers; batch refused whole')
-  end
-end
-
--- Without the per-entry values, only a batch that cannot need them (see recount) goes on: every entry
--- in the group's pending list, which it leaves only when acknowledged. Its IDs are in stream order as
--- read; should they not be, the range misses some and the caller sends the values.
-if ARGV[7] == '' and #ids > 0 then
-  local pending = {}
-  for _, p in ipairs(redis.call('XPENDING', partition, group, ids[1], ids[#ids], 2 * #ids)) do
-    pending[p[1]] = true
-  end
-  for i = 1, #ids do
-    if not pending[ids[i]] then return { -1 } end
   end
 end
 

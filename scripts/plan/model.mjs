@@ -61,7 +61,7 @@ function hourBytes(figures, devices) {
 }
 
 /**
- * Bytes of a settled window's totals (settle-hour-4.lua writes them anew without the devices, a listpack):
+ * Bytes of a settled window's totals (settle-window-n.lua writes them anew without the devices, a listpack):
  * the hour's fields, or with other sizes or --per-device the spread and times too (tiers.settledWindow).
  */
 function settledBytes(figures, input) {
@@ -133,7 +133,7 @@ export function memoryAt(input, figures, t, perReading = figures.stream.perReadi
       days.filter((d) => d.stateLive).length * shards * figures.agg.perKey +
       shards * figures.open.perKey +
       OPEN_HOURS * shards * hourBytes(figures, Math.ceil(devices / shards)) +
-      // Settled hours keep their totals without devices while their partition lives (settle-hour-4.lua),
+      // Settled hours keep their totals without devices while their partition lives (settle-window-n.lua),
       // listed in a sorted set like the open hours.
       live.length * shards * (24 * settledBytes(figures, input) + figures.open.perKey),
     averages:

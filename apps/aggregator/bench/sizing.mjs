@@ -131,7 +131,7 @@ async function runScenario(s) {
   for (const key of await scanAll(redis, `*${prefix}*`)) {
     const kind = kindOf(keys, key);
     if (kind !== 'hour' && kind !== 'open') continue;
-    // Only hours still open: a settled hour has no per-device fields left (settle-hour-4.lua).
+    // Only hours still open: a settled hour has no per-device fields left (settle-window-n.lua).
     if (kind === 'hour' && (await redis.hexists(key, 'settled'))) continue;
     const entry = {
       key,
@@ -150,7 +150,7 @@ async function runScenario(s) {
     const kind = kindOf(keys, key);
     byKind[kind] = [...(byKind[kind] ?? []), key];
   }
-  // Published hours stay as settled totals (settle-hour-4.lua), counted with the other small keys.
+  // Published hours stay as settled totals (settle-window-n.lua), counted with the other small keys.
   for (const key of byKind.hour ?? []) {
     if (!(await redis.hexists(key, 'settled'))) throw new Error(`open hour left after the drain: ${key}`);
   }
@@ -288,7 +288,7 @@ async function measureDeviceTiers() {
   const live = await writeReadings(redis, source, { ...DEVICE_TIERS[0], from });
   const open = await openWindowMemory(redis, server.url, live.partitions, source, live);
   await redis.flushall();
-  // A settled window's totals, written anew without the devices (settle-hour-4.lua): the same whatever
+  // A settled window's totals, written anew without the devices (settle-window-n.lua): the same whatever
   // the devices were, so the two scales' figures agree but for the allocator's rounding.
   const settled =
     drains.reduce((sum, d) => sum + d.settledBytes, 0) / drains.reduce((sum, d) => sum + d.settled, 0);

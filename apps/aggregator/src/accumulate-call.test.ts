@@ -31,7 +31,7 @@ const entry = (fields: string[]): StreamEntry => ({ id: `${DAY}-${seq++}`, field
 const reading = (r: Reading): StreamEntry => entry(encodeReading(r));
 
 /** The JSON arguments of the call, parsed. */
-function layout(args: (string | number)[]) {
+function layout(args: (string | number | Buffer)[]) {
   return {
     entries: JSON.parse(String(args[4])) as {
       i: string[];
@@ -70,6 +70,7 @@ describe('accumulateCall', () => {
       keys.deadLetters,
       42,
       JSON.stringify([['hour', 'sealed']]),
+      '',
     ]);
     const { entries: e, hours, recount } = layout(call.args);
     // Each entry names its finest window (1-based); each window its hash's KEYS index, KEYS[5] and KEYS[6].
@@ -100,22 +101,25 @@ describe('accumulateCall', () => {
     expect(call.readings.map((r) => r?.device)).toEqual(['a', 'b', 'a']);
   });
 
-  it('with --per-device, adds each device’s own figures to its window, in the order of the devices', () => {
+  it('packs each device’s figures (--per-device) as nine doubles per device, in the order of its window’s devices', () => {
     const entries = [
-      reading({ device: 'a', ts: DAY + 5, temp_f: 70.5, humidity: 40 }),
-      reading({ device: 'b', ts: DAY + 7, temp_f: 60 }),
-      reading({ device: 'a', ts: DAY + 3, temp_f: 80.25, humidity: 50 }),
+      reading({ device: 'a', ts: DAY + 65_000, temp_f: 70.5, humidity: 40 }),
+      reading({ device: 'b', ts: DAY + 5_000, temp_f: 60 }),
+      reading({ device: 'a', ts: DAY + 61_000, temp_f: 80.25, humidity: 50 }),
     ];
-    const call = accumulateCall({ stream: partition, entries }, ctx(), HOURS.withPerDevice(true));
-    const [window] = layout(call.args).hours;
-    expect(window!.slice(9)).toEqual([
-      ['a', 'b'],
-      [5],
-      [
-        // [n, sum, sq, min, max, first ts, last ts, humidity n, humidity sum]
-        [2, 150.75, 70.5 ** 2 + 80.25 ** 2, '70.5', '80.25', DAY + 3, DAY + 5, 2, 90],
-        [1, 60, 3600, '60', '60', DAY + 7, DAY + 7, 0, 0],
-      ],
+    const perDevice = WindowLayout.parse('1m,1h').withPerDevice(true);
+    const call = accumulateCall({ stream: partition, entries }, ctx(), perDevice);
+    const { hours } = layout(call.args);
+    // Minute 1 (device a) first, then minute 0 (device b): each names where its devices start.
+    expect(hours.map((w) => [w[9], w[11]])).toEqual([
+      [['a'], 0],
+      [['b'], 72],
+    ]);
+    const packed = call.args[11] as Buffer;
+    const doubles = Array.from({ length: packed.length / 8 }, (_, i) => packed.readDoubleLE(i * 8));
+    expect(doubles).toEqual([
+      ...[2, 150.75, 70.5 ** 2 + 80.25 ** 2, 70.5, 80.25, DAY + 61_000, DAY + 65_000, 2, 90],
+      ...[1, 60, 3600, 60, 60, DAY + 5_000, DAY + 5_000, 0, 0],
     ]);
   });
 

@@ -23,7 +23,7 @@ export interface AccumulateContext {
 
 export interface AccumulateCall {
   keys: string[];
-  args: (string | number)[];
+  args: (string | number | Buffer)[];
   /** The decoded reading of each entry (undefined for an undecodable one), in entry order. */
   readings: (Reading | undefined)[];
 }
@@ -60,12 +60,22 @@ class Figures {
     }
   }
 
-  /** A device's figures as the script merges them: `[n, sum, sq, "min", "max", f, l, hn, hsum]`. */
-  toJSON(): unknown[] {
+  /**
+   * A device's figures as the script stores them: nine little-endian doubles `n sum sq min max f l hn
+   * hsum` at `offset`. Throws when a sum is not finite, as the script refuses such a window (nothing
+   * of the batch is written); the codec's temperature range keeps sums far from overflowing.
+   */
+  pack(into: Buffer, offset: number): void {
     const { n, sum, sq, min, max, first, last, humidityN, humiditySum } = this;
-    return [n, sum, sq, String(min), String(max), first, last, humidityN, humiditySum];
+    if (!Number.isFinite(sum) || !Number.isFinite(sq) || !Number.isFinite(humiditySum))
+      throw new Error("accumulate-batch: a device's figures are not finite numbers; batch refused whole");
+    const figures = [n, sum, sq, min, max, first, last, humidityN, humiditySum];
+    for (let i = 0; i < DEVICE_BYTES / 8; i++) into.writeDoubleLE(figures[i]!, offset + i * 8);
   }
 }
+
+/** Bytes of one device's packed figures (accumulate-batch-n.lua's ARGV[12]). */
+const DEVICE_BYTES = 72;
 
 /** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
 class WindowFigures extends Figures {
@@ -91,11 +101,24 @@ class WindowFigures extends Figures {
     device?.add(reading);
   }
 
-  override toJSON(): unknown[] {
+  /** With --per-device: where its devices' figures start in the batch's packed figures. */
+  private packedAt = 0;
+
+  /** Packs its devices' figures at `offset` of `into`; returns the offset past them. */
+  packDevices(into: Buffer, offset: number): number {
+    this.packedAt = offset;
+    for (const figures of this.devices.values()) {
+      figures!.pack(into, offset);
+      offset += DEVICE_BYTES;
+    }
+    return offset;
+  }
+
+  toJSON(): unknown[] {
     const { n, sum, sq, humidityN, humiditySum, min, max, first, last } = this;
     const figures = [n, sum, sq, humidityN, humiditySum, String(min), String(max), first, last];
     const window = [...figures, [...this.devices.keys()], this.hashKeys];
-    return this.perDevice ? [...window, [...this.devices.values()]] : window;
+    return this.perDevice ? [...window, this.packedAt] : window;
   }
 }
 
@@ -191,6 +214,12 @@ export function accumulateCall(
     times.push(reading.ts);
     readings.push(reading);
   }
+  let packed: Buffer | string = '';
+  if (layout.perDevice) {
+    packed = Buffer.allocUnsafe(groups.reduce((bytes, g) => bytes + g.devices.size * DEVICE_BYTES, 0));
+    let offset = 0;
+    for (const g of groups) offset = g.packDevices(packed, offset);
+  }
   const args = [
     ctx.group,
     ctx.consumer,
@@ -203,6 +232,7 @@ export function accumulateCall(
     ctx.keys.deadLetters,
     ctx.stateAfterPartitionMs,
     JSON.stringify(layout.sizes.map((size) => [windowName(size), state.sealedField(size)])),
+    packed,
   ];
   return { keys, args, readings };
 }

@@ -99,15 +99,40 @@ export interface DevicesPublished {
   superseded: number;
 }
 
-/** Device calls in flight at once: bounds the replies held, not the rate (ioredis pipelines them). */
-const DEVICE_CALLS_AT_ONCE = 1000;
+/**
+ * Devices per publish-device-windows call: bounds the script's run (Redis answers nobody else meanwhile)
+ * and the reply; a call per device cost more than the writes themselves.
+ */
+const DEVICES_PER_CALL = 500;
+/** Calls in flight at once: bounds the requests held, not the rate (ioredis pipelines them). */
+const CALLS_AT_ONCE = 20;
 
 /**
- * Writes each device's result of a sealed window to its stream of the size, one single-key script per
- * device on the device's slot (a cluster refuses a pipeline or script that spans slots), then updates
- * the devices index. Resolves only when every device call answered (and, with --wait-replicas, its
- * master's replicas hold it): the caller settles the partitions after it, so a crash before repeats the
- * calls, and the done devices answer `already`.
+ * The devices' stream keys of a size in groups that one script call may write: on a cluster, the keys
+ * of one slot (a script must not span slots); on one server, any. Each group holds at most `limit`.
+ */
+export function deviceKeyGroups(keys: string[], cluster: boolean, limit: number): number[][] {
+  const bySlot = new Map<number, number[]>();
+  keys.forEach((key, i) => {
+    const slot = cluster ? calculateSlot(key) : 0;
+    const group = bySlot.get(slot);
+    if (group) group.push(i);
+    else bySlot.set(slot, [i]);
+  });
+  const groups: number[][] = [];
+  for (const group of bySlot.values())
+    for (let from = 0; from < group.length; from += limit) groups.push(group.slice(from, from + limit));
+  return groups;
+}
+
+const OUTCOMES = { 1: 'published', 0: 'already', [-1]: 'superseded' } as const;
+
+/**
+ * Writes each device's result of a sealed window to its stream of the size, many devices per script
+ * call (publish-device-windows-n.lua; on a cluster, one call per slot's devices), then updates the
+ * devices index. Resolves only when every call answered (and, with --wait-replicas, the masters'
+ * replicas hold them): the caller settles the partitions after it, so a crash before repeats the calls,
+ * and the done devices answer `already`.
  */
 export async function publishDeviceWindows(
   o: DevicePublication,
@@ -119,18 +144,21 @@ export async function publishDeviceWindows(
   const devices = [...windows.entries()];
   if (devices.length === 0) return counts;
   const writtenSince = connectionEpoch(o.redis);
-  for (let from = 0; from < devices.length; from += DEVICE_CALLS_AT_ONCE) {
-    const replies = await Promise.all(
-      devices
-        .slice(from, from + DEVICE_CALLS_AT_ONCE)
-        .map(([device, w]) =>
-          o.scripts.publishDeviceWindow(
-            [o.keys.deviceWindows(device, size)],
-            [start, o.keepMs, o.keepMs + size.ms, ...encodeDeviceWindow(w)],
-          ),
-        ),
+  const keys = devices.map(([device]) => o.keys.deviceWindows(device, size));
+  const calls = deviceKeyGroups(keys, isCluster(o.redis), DEVICES_PER_CALL).map((group) => () => {
+    const args: (string | number)[] = [start, o.keepMs, o.keepMs + size.ms];
+    for (const i of group) {
+      const fields = encodeDeviceWindow(devices[i]![1]);
+      args.push(fields.length, ...fields);
+    }
+    return o.scripts.publishDeviceWindows(
+      group.map((i) => keys[i]!),
+      args,
     );
-    for (const [outcome] of replies) counts[outcome]++;
+  });
+  for (let from = 0; from < calls.length; from += CALLS_AT_ONCE) {
+    const replies = await Promise.all(calls.slice(from, from + CALLS_AT_ONCE).map((call) => call()));
+    for (const outcomes of replies) for (const outcome of outcomes) counts[OUTCOMES[outcome]]++;
   }
   await waitForDeviceReplicas(
     o,

@@ -1,6 +1,6 @@
 import { type HourlyAverage, hourLabel, type WindowAverage, type WindowSize } from '@pipe/streams';
 
-/** One partition's totals of an hour, as seal-window-4.lua returns them (HGETALL of the hour's hash). */
+/** One partition's totals of an hour, as seal-window-n.lua returns them (HGETALL of the hour's hash). */
 export interface PartitionTotals {
   partition: string;
   /** Flat field/value list: n, sum, min, max, hn, hsum, devices, d:<device>... */
@@ -33,7 +33,7 @@ export function sumHourTotals(parts: PartitionTotals[]): HourTotals | undefined 
   let totals: HourTotals | undefined;
   // A device writes to one shard, but a re-sharded day could see it in two: count it once.
   const devices = new Set<string>();
-  // Settled totals (see settle-hour-4.lua) keep their device count without the devices: an hour made
+  // Settled totals (see settle-window-n.lua) keep their device count without the devices: an hour made
   // again from them counts a device that wrote to two shards of a day (a re-sharded day) twice. Its
   // readings, mean, min and max are exact.
   let settledDevices = 0;

@@ -4,16 +4,17 @@ import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 export type AccumulateReply = [number, number, number, number];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];
 export type PublishReply = ['published' | 'already' | 'superseded' | 'regressed', string];
-export type DevicePublishReply = ['published' | 'already' | 'superseded', string];
+/** publish-device-windows result per device: 1 published, 0 already, -1 superseded. */
+export type DevicePublishReply = (1 | 0 | -1)[];
 export type TakeOverReply = ['taken' | 'already' | 'pending' | 'no-group', string | number];
 
 export interface AggregatorScripts {
-  accumulateBatch(keys: string[], args: (string | number)[]): Promise<AccumulateReply>;
+  accumulateBatch(keys: string[], args: (string | number | Buffer)[]): Promise<AccumulateReply>;
   sealWindow(keys: string[], args: (string | number)[]): Promise<SealReply>;
   publishHour(keys: string[], args: (string | number)[]): Promise<PublishReply>;
   settleHour(keys: string[], args: (string | number)[]): Promise<number>;
   takeOver(keys: string[], args: (string | number)[]): Promise<TakeOverReply>;
-  publishDeviceWindow(keys: string[], args: (string | number)[]): Promise<DevicePublishReply>;
+  publishDeviceWindows(keys: string[], args: (string | number)[]): Promise<DevicePublishReply>;
   indexDevices(keys: string[], args: (string | number)[]): Promise<number>;
 }
 
@@ -25,11 +26,11 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
   const script = (name: string, file: string) =>
     defineLuaCommand(redis, name, new URL(`./lua/${file}`, import.meta.url));
   const accumulate = script('pipeAccumulateBatch', 'accumulate-batch-n.lua');
-  const sealWindow = script('pipeSealWindow', 'seal-window-4.lua');
+  const sealWindow = script('pipeSealWindow', 'seal-window-n.lua');
   const publish = script('pipePublishHour', 'publish-hour-2.lua');
-  const settle = script('pipeSettleHour', 'settle-hour-4.lua');
+  const settle = script('pipeSettleHour', 'settle-window-n.lua');
   const takeOver = script('pipeTakeOver', 'take-over-2.lua');
-  const publishDevice = script('pipePublishDeviceWindow', 'publish-device-window-1.lua');
+  const publishDevices = script('pipePublishDeviceWindows', 'publish-device-windows-n.lua');
   const indexDevices = script('pipeIndexDevices', 'index-devices-2.lua');
   return {
     accumulateBatch: (keys, args) => accumulate(keys, args) as Promise<AccumulateReply>,
@@ -37,7 +38,7 @@ export function defineAggregatorScripts(redis: RedisClient): AggregatorScripts {
     publishHour: (keys, args) => publish(keys, args) as Promise<PublishReply>,
     settleHour: (keys, args) => settle(keys, args) as Promise<number>,
     takeOver: (keys, args) => takeOver(keys, args) as Promise<TakeOverReply>,
-    publishDeviceWindow: (keys, args) => publishDevice(keys, args) as Promise<DevicePublishReply>,
+    publishDeviceWindows: (keys, args) => publishDevices(keys, args) as Promise<DevicePublishReply>,
     indexDevices: (keys, args) => indexDevices(keys, args) as Promise<number>,
   };
 }

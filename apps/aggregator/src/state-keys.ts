@@ -27,7 +27,7 @@ export class AggregatorStateKeys {
   }
 
   /**
-   * Sorted set of the partition's hours whose totals a publication holds (settle-hour-4.lua keeps those
+   * Sorted set of the partition's hours whose totals a publication holds (settle-window-n.lua keeps those
    * totals): the hours to publish again should the averages stream lose their publication.
    */
   settledHours(partition: string): string {

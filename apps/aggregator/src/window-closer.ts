@@ -18,6 +18,7 @@ import {
   type WindowLayout,
   type WindowSize,
   windowName,
+  windowOf,
 } from '@pipe/streams';
 import { deviceWindowsOf, publishDeviceWindows } from './device-windows.js';
 import { averageOf, type PartitionTotals, sumHourTotals, windowAverageOf } from './hour-totals.js';
@@ -223,6 +224,17 @@ export class WindowCloser {
     );
   }
 
+  /**
+   * With --per-device, the size next to `size` in the day's layout (-1 finer, +1 coarser): device totals
+   * fold from each window into the coarser one that holds it when it settles (settle-window-n.lua).
+   */
+  private neighbour(day: number, size: WindowSize, step: -1 | 1): WindowSize | undefined {
+    const layout = this.o.layoutOf?.(day);
+    if (!layout?.perDevice) return undefined;
+    const sizes = layout.sizes;
+    return sizes[sizes.findIndex((s) => s.label === size.label) + step];
+  }
+
   /** Seals one partition for a window (or only checks that it could be). */
   private seal(size: WindowSize, start: number, p: PartitionProgress, mode: 'check' | 'seal') {
     const { scripts, state } = this.o;
@@ -232,6 +244,9 @@ export class WindowCloser {
       state.openWindows(p.partition, size),
       state.window(p.partition, size, start),
     ];
+    // Not sealed while a finer window inside it has not folded its devices in yet.
+    const finer = this.neighbour(p.day, size, -1);
+    if (finer) keys.push(state.openWindows(p.partition, finer));
     return scripts.sealWindow(keys, [
       this.o.group,
       start,
@@ -377,21 +392,21 @@ export class WindowCloser {
     if (totals) await waitForReplicas(this.o.redis, averages, durability, publishedSince);
     const included = outcome === 'already' ? new Set<string>(detail ? JSON.parse(detail) : []) : undefined;
     const what = windowName(size);
+    const coarser = this.neighbour(day, size, 1);
     for (const partition of new Set([...holders, ...(totals?.sources ?? [])])) {
       let reason = '';
       if (outcome === 'superseded')
         reason = `a later ${size.label === '1h' ? 'hour' : 'window'} (${detail}) was published first`;
       else if (included && !included.has(partition))
         reason = `${what} ${start} was published without these readings`;
-      const late = await scripts.settleHour(
-        [
-          state.openWindows(partition, size),
-          state.window(partition, size, start),
-          outboxOf(partition),
-          state.settledWindows(partition, size),
-        ],
-        [start, reason, partition, this.o.keys.late],
-      );
+      const keys = [
+        state.openWindows(partition, size),
+        state.window(partition, size, start),
+        outboxOf(partition),
+        state.settledWindows(partition, size),
+      ];
+      if (coarser) keys.push(state.window(partition, coarser, windowOf(start, coarser).start));
+      const late = await scripts.settleHour(keys, [start, reason, partition, this.o.keys.late]);
       if (late > 0) await forwardOutbox(this.o.redis, partition, { durability });
     }
     return { outcome };

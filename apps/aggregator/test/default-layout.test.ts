@@ -328,11 +328,11 @@ describe('the default layout (--windows 1h)', () => {
     const functions = (await redis.call('FUNCTION', 'LIST')) as unknown[][];
     expect(functions.map((library) => String(library[1])).sort()).toMatchInlineSnapshot(`
       [
-        "pipe_accumulate_batch_n_aa43b863d47f",
+        "pipe_accumulate_batch_n_20da48177f79",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
-        "pipe_seal_window_4_7c250ffc697c",
-        "pipe_settle_hour_4_664cf36cbc5a",
+        "pipe_seal_window_n_51d05ed61529",
+        "pipe_settle_window_n_cd1437b9a395",
       ]
     `);
   });

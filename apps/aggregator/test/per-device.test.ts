@@ -8,17 +8,20 @@ import {
   writeReadings,
 } from '@pipe/fixtures';
 import {
+  calculateSlot,
   DAY_MS,
   encodeReading,
   HOUR_MS,
   NO_WAIT,
+  outboxOf,
   parseWindowSize,
   shardOfDevice,
   WindowLayout,
 } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { deviceWindowsOf, publishDeviceWindows } from '../src/device-windows.js';
+import { deviceKeyGroups, deviceWindowsOf, publishDeviceWindows } from '../src/device-windows.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
+import { AggregatorStateKeys } from '../src/state-keys.js';
 import { inProcessAggregators } from './in-process.js';
 
 const { redis, fresh } = sharedRedis('dev');
@@ -133,5 +136,93 @@ describe('publishDeviceWindows', () => {
       'two',
       String(start + 2),
     ]);
+  });
+
+  it('groups device keys by cluster slot for one script call each, never more than the limit', () => {
+    const { keys } = fresh();
+    const size = parseWindowSize('1h');
+    const streams = Array.from({ length: 40 }, (_, i) => keys.deviceWindows(`sensor-${i % 13}`, size));
+    for (const cluster of [true, false]) {
+      const groups = deviceKeyGroups(streams, cluster, 3);
+      expect(groups.flat().sort((a, b) => a - b)).toEqual(streams.map((_, i) => i));
+      for (const group of groups) {
+        expect(group.length).toBeLessThanOrEqual(3);
+        if (cluster) expect(new Set(group.map((i) => calculateSlot(streams[i]!))).size).toBe(1);
+      }
+    }
+    // One server: any keys share a call, so 40 keys take ceil(40 / 3) calls.
+    expect(deviceKeyGroups(streams, false, 3)).toHaveLength(14);
+  });
+});
+
+describe('coarser windows from the finer ones’ sealed device totals', () => {
+  it('folds a window’s device totals into the coarser window once, however often it settles, and seals no coarser window while a finer one inside is open', async () => {
+    const { keys } = fresh();
+    const state = new AggregatorStateKeys(keys);
+    const scripts = defineAggregatorScripts(redis);
+    const [minute, hour] = [parseWindowSize('1m'), parseWindowSize('1h')];
+    const hourStart = today - DAY_MS + 5 * HOUR_MS;
+    const start = hourStart + 7 * 60_000;
+    const partition = keys.partitionKeyFor(start);
+    await redis.xadd(partition, '*', ...encodeReading({ device: 'one', ts: start, temp_f: 50 }));
+    await redis.pexpire(partition, DAY_MS);
+    await redis.xgroup('CREATE', partition, 'g', '$');
+    const minuteHash = state.window(partition, minute, start);
+    const hourHash = state.window(partition, hour, hourStart);
+    // `n sum sq min max f l hn hsum`: the minute's two devices; the hour already holds one of them.
+    await redis.hset(minuteHash, 'n', 3, 'd:one', `2 100 5000 40 60 ${start} ${start + 9} 1 30`);
+    await redis.hset(minuteHash, 'd:two', `1 70 4900 70 70 ${start + 5} ${start + 5} 0 0`);
+    await redis.hset(
+      hourHash,
+      'n',
+      4,
+      'devices',
+      1,
+      'd:one',
+      `1 80 6400 80 80 ${hourStart} ${hourStart} 0 0`,
+    );
+    await redis.pexpire(hourHash, DAY_MS);
+    await redis.zadd(state.openWindows(partition, minute), start, start);
+
+    const seal = (mode: string) =>
+      scripts.sealWindow(
+        [
+          partition,
+          state.aggHash(partition),
+          state.openWindows(partition, hour),
+          hourHash,
+          state.openWindows(partition, minute),
+        ],
+        ['g', hourStart, 100, today - DAY_MS, mode, DAY_MS, hour.ms, state.sealedField(hour)],
+      );
+    expect(await seal('check')).toEqual(['earlier-open', `finer ${start}`]);
+    expect(await seal('seal')).toEqual(['earlier-open', `finer ${start}`]);
+
+    const settle = () =>
+      scripts.settleHour(
+        [
+          state.openWindows(partition, minute),
+          minuteHash,
+          outboxOf(partition),
+          state.settledWindows(partition, minute),
+          hourHash,
+        ],
+        [start, '', partition, keys.late],
+      );
+    for (let i = 0; i < 3; i++) expect(await settle()).toBe(0);
+    expect(await redis.hget(minuteHash, 'settled')).toBe('1');
+    expect(await seal('check')).toEqual(['sealable', '']);
+    // The seal answers the hour's device totals as text (the hash packs them as doubles).
+    const [status, hash] = await seal('seal');
+    expect(status).toBe('sealed');
+    const fields = Object.fromEntries(
+      (hash as string[]).flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])),
+    );
+    expect(fields).toEqual({
+      n: '4',
+      devices: '2',
+      'd:one': `3 180 11400 40 80 ${hourStart} ${start + 9} 1 30`,
+      'd:two': `1 70 4900 70 70 ${start + 5} ${start + 5} 0 0`,
+    });
   });
 });

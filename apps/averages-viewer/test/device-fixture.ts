@@ -95,7 +95,7 @@ export async function publishDeviceWindows(
   return tally;
 }
 
-/** One device window as `publish-device-window-1.lua` writes it. */
+/** One device window as `publish-device-windows-n.lua` writes it. */
 export async function writeDeviceWindow(
   redis: RedisClient,
   keys: PipelineKeys,

@@ -11,14 +11,19 @@
   KEYS[1] partition stream   KEYS[2] {partition}:agg (hash: maxts, sealed markers)
   KEYS[3] the size's open windows ({partition}:open for 1h, {partition}:open:<size> else)
   KEYS[4] the window's hash ({partition}:hour:<start> for 1h, {partition}:win:<size>:<start> else)
+  KEYS[5] (--per-device, a size with a finer one in the layout) the next finer size's open windows:
+          while one inside this window is open, its device totals are not folded in yet
+          (settle-window-n.lua), and the partition is not sealed
 
   ARGV[1] group   ARGV[2] window start ms   ARGV[3] max pending entries to inspect
   ARGV[4] the partition's UTC midnight ms   ARGV[5] 'check' to only say whether it could be sealed
   ARGV[6] ms the `agg` hash outlives the partition   ARGV[7] window size ms
   ARGV[8] the size's sealed marker field in `agg` (`sealed` for 1h, `sealed:<size>` else)
 
-  Returns { 'sealed', HGETALL of the window } (with 'check': { 'sealable', '' }) or
-  { 'earlier-open' | 'pending', detail }.
+  Returns { 'sealed', HGETALL of the window, each device's packed totals (--per-device) as text
+  `n sum sq min max f l hn hsum` } (with 'check': { 'sealable', '' }) or
+  { 'earlier-open' | 'pending', detail } ('earlier-open' also for an open finer window, detail
+  `<size ms> <start>`).
 ]]
 local partition, agg, open, windowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, marker = ARGV[1], ARGV[8]
@@ -26,10 +31,27 @@ local start, pendingLimit, dayStart = tonumber(ARGV[2]), tonumber(ARGV[3]), tonu
 local checkOnly = ARGV[5] == 'check'
 local windowEnd = start + tonumber(ARGV[7])
 
+-- The window's totals; --per-device totals, packed as nine doubles (accumulate-batch-n.lua), as text
+-- that reads back to the same doubles, which is what the closer merges and publishes.
+local function totals()
+  local hash = redis.call('HGETALL', windowKey)
+  for j = 2, #hash, 2 do
+    if string.byte(hash[j], 1) == 0 and string.sub(hash[j - 1], 1, 2) == 'd:' then
+      hash[j] = string.format('%d %.17g %.17g %.17g %.17g %d %d %d %.17g',
+        struct.unpack('<ddddddddd', hash[j]))
+    end
+  end
+  return hash
+end
+
 local sealed = tonumber(redis.call('HGET', agg, marker) or '-1')
 if sealed < start then
   local earlier = redis.call('ZRANGEBYSCORE', open, '-inf', '(' .. start, 'LIMIT', 0, 1)
   if earlier[1] then return { 'earlier-open', earlier[1] } end
+  if KEYS[5] then
+    local finer = redis.call('ZRANGEBYSCORE', KEYS[5], start, '(' .. windowEnd, 'LIMIT', 0, 1)
+    if finer[1] then return { 'earlier-open', 'finer ' .. finer[1] } end
+  end
 
   local ok, pending = pcall(redis.call, 'XPENDING', partition, group, '-', '+', pendingLimit)
   if ok then
@@ -53,11 +75,11 @@ if sealed < start then
   if checkOnly then return { 'sealable', '' } end
   -- A partition that expired since it was discovered needs no seal, and gets no state without expiry.
   local ttl = redis.call('PTTL', partition)
-  if ttl == -2 then return { 'sealed', redis.call('HGETALL', windowKey) } end
+  if ttl == -2 then return { 'sealed', totals() } end
   redis.call('HSET', agg, marker, start)
   local keep = ttl + tonumber(ARGV[6])
   local left = redis.call('PTTL', agg)
   if ttl > 0 and (left == -1 or left < keep) then redis.call('PEXPIRE', agg, keep) end
 end
 if checkOnly then return { 'sealable', '' } end
-return { 'sealed', redis.call('HGETALL', windowKey) }
+return { 'sealed', totals() }

@@ -7,7 +7,7 @@ import {
   writeReadings,
 } from '@pipe/fixtures';
 import { connect, DAY_MS, HOUR_MS, PipelineKeys } from '@pipe/streams';
-import { freePort, giveUpProblems, RedisServer, randomPrefix, runTimed, waitFor } from '@pipe/testkit';
+import { closedPort, giveUpProblems, RedisServer, randomPrefix, runTimed, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const base = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
@@ -29,7 +29,7 @@ const drain = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 describe('aggregator run --drain without Redis', () => {
   it('gives up after the default 10 s when nothing listens: exit 3, one line naming the cause', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const exit = await drain(['--redis-url', `redis://127.0.0.1:${port}`]);
     expect(
       giveUpProblems(exit, {

@@ -1,6 +1,6 @@
 import { appMain } from '@pipe/fixtures';
 import { connect } from '@pipe/streams';
-import { freePort, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
+import { closedPort, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
 import { describe, expect, it } from 'vitest';
 
 const viewer = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -8,7 +8,7 @@ const viewer = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 describe('pipe-viewer tail without Redis', () => {
   it('exits 3 after --give-up-after when nothing listens, with one line naming the cause', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const exit = await viewer(['tail', '--redis-url', `redis://127.0.0.1:${port}`], { GIVE_UP_AFTER: '1s' });
     expect(
       giveUpProblems(exit, {

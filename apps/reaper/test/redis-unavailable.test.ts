@@ -1,6 +1,6 @@
 import { appMain } from '@pipe/fixtures';
 import { connect } from '@pipe/streams';
-import { freePort, generateTlsFiles, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
+import { closedPort, generateTlsFiles, giveUpProblems, RedisServer, runTimed } from '@pipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const reaper = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -17,7 +17,7 @@ describe('pipe-reaper once and status without Redis', () => {
   afterAll(() => server.stop());
 
   it('status: exit 3 after --give-up-after when nothing listens, one line naming the cause', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const exit = await reaper([
       'status',
       '--redis-url',
@@ -36,7 +36,7 @@ describe('pipe-reaper once and status without Redis', () => {
   });
 
   it('once: the same, with REDIS_URL and GIVE_UP_AFTER from the environment', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const exit = await reaper(['once'], { REDIS_URL: `redis://127.0.0.1:${port}`, GIVE_UP_AFTER: '1500ms' });
     expect(
       giveUpProblems(exit, {
@@ -64,7 +64,7 @@ describe('pipe-reaper once and status without Redis', () => {
   });
 
   it('status: exit 3 when no cluster seed answers', async () => {
-    const seeds = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
+    const seeds = `127.0.0.1:${await closedPort()},127.0.0.1:${await closedPort()}`;
     const exit = await reaper(['status', '--cluster-nodes', seeds, '--give-up-after', '1s']);
     expect(
       giveUpProblems(exit, {

@@ -1,4 +1,4 @@
-import { freePort, startNode, type TestProcess, waitFor } from '@pipe/testkit';
+import { closedPort, freePort, startNode, type TestProcess, waitFor } from '@pipe/testkit';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 
 const FIXTURE = new URL('./fixtures/run-service.mjs', import.meta.url).pathname;
@@ -65,7 +65,7 @@ describe('runService', () => {
   });
 
   it('gives up a run that must end with exit 3 and one line when Redis stays unreachable', async () => {
-    const exit = await start('batch', { REDIS_URL: `redis://127.0.0.1:${await freePort()}` }).exited;
+    const exit = await start('batch', { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }).exited;
     expect(exit.code).toBe(3);
     expect(exit.stderr).toMatch(
       /^pipe-test: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*; gave up after 300ms\n$/,

@@ -1,5 +1,5 @@
 import './provided-context.js';
-export { freePort } from './free-port.js';
+export { closedPort, freePort } from './free-port.js';
 export { randomPrefix } from './prefix.js';
 export { RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { type ClusterPerFile, clusterPerFile } from './cluster-per-file.js';

@@ -121,11 +121,13 @@ describe('exactly once through the CLIs', () => {
   it('sends a reading of a published hour to the late stream after its partition expired and came back', async () => {
     const prefix = randomPrefix('recreated');
     const keys = new PipelineKeys(prefix);
-    // Two readings 20 s apart in one hour, the first 50 s old (wait while an hour turns between them).
-    let first = Date.now() - 50_000;
+    // Two readings 20 s apart in one hour, the first 40 s old (wait while an hour turns between them):
+    // each ingest has 20 s to start and write before its reading is past the 60 s retention (50 s old
+    // left 10 s, which a process start under CI's load once outlived: nothing written, nothing counted).
+    let first = Date.now() - 40_000;
     while (Math.floor(first / HOUR_MS) !== Math.floor((first + 20_000) / HOUR_MS)) {
       await sleep(1000);
-      first = Date.now() - 50_000;
+      first = Date.now() - 40_000;
     }
     const partition = keys.partitionKeyFor(first);
     const one = await ingest(prefix, [{ device: 'a', ts: first, temp_f: 50 }], '--retention', '60s');

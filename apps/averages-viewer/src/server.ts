@@ -358,12 +358,8 @@ export class DashboardServer {
     toEvents: (entries: StreamEntry[]) => ServerEvent[],
     params: URLSearchParams,
   ): Promise<void> {
-    if (req.method === 'HEAD') {
-      res.writeHead(200, EVENT_STREAM_HEADERS).end();
-      return;
-    }
-    const lastEventId = req.headers['last-event-id'];
-    const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
+    if (answeredHead(req, res)) return;
+    const after = resumeAfter(req, params);
     const client = feeds.add(key, toEvents, res, after);
     if (!client) {
       this.sendJson(res, 503, { error: 'too many event streams followed at once; try again later' });
@@ -391,13 +387,8 @@ export class DashboardServer {
     res: ServerResponse,
     params: URLSearchParams,
   ): Promise<void> {
-    if (req.method === 'HEAD') {
-      // An event stream never ends; HEAD gets its headers and the end, and registers no client.
-      res.writeHead(200, EVENT_STREAM_HEADERS).end();
-      return;
-    }
-    const lastEventId = req.headers['last-event-id'];
-    const after = validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
+    if (answeredHead(req, res)) return;
+    const after = resumeAfter(req, params);
     const client = this.hub!.add(res, after);
     client.deliver({ event: 'health', data: JSON.stringify(this.health.current) });
     if (after !== undefined) {
@@ -487,6 +478,19 @@ export class DashboardServer {
       this.sendJson(res, 500, { error: describeError(err) });
     }
   }
+}
+
+/** An event stream never ends: HEAD gets its headers and the end, and registers no client. True when answered. */
+function answeredHead(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== 'HEAD') return false;
+  res.writeHead(200, EVENT_STREAM_HEADERS).end();
+  return true;
+}
+
+/** Where an event stream client resumes: Last-Event-ID when EventSource reconnects, else `?after=`. */
+function resumeAfter(req: IncomingMessage, params: URLSearchParams): string | undefined {
+  const lastEventId = req.headers['last-event-id'];
+  return validId(typeof lastEventId === 'string' ? lastEventId : params.get('after'));
 }
 
 function validId(text: string | null | undefined): string | undefined {

@@ -7,7 +7,7 @@ import {
   WindowLayout,
 } from '@pipe/streams';
 import { describe, expect, it } from 'vitest';
-import { type AccumulateContext, accumulateCall, temperatureText } from './accumulate-call.js';
+import { type AccumulateContext, accumulateCall } from './accumulate-call.js';
 import { AggregatorStateKeys } from './state-keys.js';
 
 const DAY = Date.UTC(2026, 2, 14);
@@ -39,13 +39,16 @@ function layout(args: (string | number | Buffer)[]) {
       x: [number, string, string][];
     },
     hours: JSON.parse(String(args[5])) as unknown[][],
-    recount: JSON.parse(String(args[6])) as {
-      t: string[];
-      h: (number | false)[];
-      d: string[];
-      s: number[];
-    },
+    recount: recountValues(args[6] as Buffer),
   };
+}
+
+/** ARGV[7]: each entry's `temp_f ts humidity device` as four doubles, read back as rows. */
+function recountValues(values: Buffer): number[][] {
+  const rows: number[][] = [];
+  for (let at = 0; at < values.length; at += 32)
+    rows.push([0, 8, 16, 24].map((offset) => values.readDoubleLE(at + offset)));
+  return rows;
 }
 
 describe('accumulateCall', () => {
@@ -92,12 +95,12 @@ describe('accumulateCall', () => {
       ],
       [1, 60, 3600, 0, 0, '60', '60', DAY + HOUR_MS, DAY + HOUR_MS, ['b'], [6]],
     ]);
-    expect(recount).toEqual({
-      t: ['70.5', '60', '80.25'],
-      h: [40, false, 50],
-      d: ['a', 'b', 'a'],
-      s: [DAY + 2 * HOUR_MS + 5, DAY + HOUR_MS, DAY + 2 * HOUR_MS + 9],
-    });
+    // Each entry's temp_f, ts, humidity (NaN: none) and its device's place in its window's list.
+    expect(recount).toEqual([
+      [70.5, DAY + 2 * HOUR_MS + 5, 40, 1],
+      [60, DAY + HOUR_MS, Number.NaN, 1],
+      [80.25, DAY + 2 * HOUR_MS + 9, 50, 1],
+    ]);
     expect(call.readings.map((r) => r?.device)).toEqual(['a', 'b', 'a']);
   });
 
@@ -138,7 +141,10 @@ describe('accumulateCall', () => {
         JSON.stringify({ device: 'a', ts: String(DAY), temp_f: 'warm' }),
       ],
     ]);
-    expect(recount).toEqual({ t: ['50', '0'], h: [false, false], d: ['a', ''], s: [DAY + 60_000, 0] });
+    expect(recount).toEqual([
+      [50, DAY + 60_000, Number.NaN, 1],
+      [0, 0, 0, 0],
+    ]);
     expect(call.readings[1]).toBeUndefined();
   });
 
@@ -185,31 +191,5 @@ describe('accumulateCall', () => {
         ['hour', 'sealed'],
       ]),
     );
-  });
-});
-
-describe('temperatureText', () => {
-  it('keeps the entry’s own text when it is a bare number, which Lua’s tonumber reads as the codec did', () => {
-    expect(temperatureText(['temp_f', '7.15e1'], 71.5)).toBe('7.15e1');
-    expect(temperatureText(['temp_f', '69.50'], 69.5)).toBe('69.50');
-  });
-
-  it('sends the number’s shortest text for padded text, which tonumber would refuse', () => {
-    expect(temperatureText(['temp_f', ' 70.25 '], 70.25)).toBe('70.25');
-  });
-
-  it('sends the number’s shortest text for a text longer than 24 characters', () => {
-    const long = `70.${'0'.repeat(30)}1`;
-    expect(temperatureText(['temp_f', long], Number(long))).toBe('70');
-  });
-
-  it('takes the last temp_f of whole field pairs, as the codec does', () => {
-    expect(temperatureText(['temp_f', '10', 'device', 'a', 'temp_f', '80'], 80)).toBe('80');
-    // A trailing odd field is no pair: the codec ignores it, and so must the recount.
-    expect(temperatureText(['temp_f', '10', 'temp_f'], 10)).toBe('10');
-  });
-
-  it('falls back to the number when no field holds it', () => {
-    expect(temperatureText(['device', 'a'], 12.5)).toBe('12.5');
   });
 });

@@ -79,8 +79,10 @@ const DEVICE_BYTES = 72;
 
 /** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
 class WindowFigures extends Figures {
-  /** Each device's own figures with --per-device; else only its name (null). */
-  readonly devices = new Map<string, Figures | null>();
+  /** Each device's 1-based position in the window's device list (the script's recount names it so). */
+  readonly devices = new Map<string, number>();
+  /** With --per-device, each device's own figures, in the order of the list. */
+  private readonly deviceFigures: Figures[] = [];
 
   /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
   constructor(
@@ -91,24 +93,32 @@ class WindowFigures extends Figures {
     super(first);
   }
 
-  override add(reading: Reading): void {
+  /** Adds a reading; returns its device's position in the window's device list. */
+  addReading(reading: Reading): number {
     super.add(reading);
-    let device = this.devices.get(reading.device);
-    if (device === undefined) {
-      device = this.perDevice ? new Figures(reading) : null;
-      this.devices.set(reading.device, device);
+    let position = this.devices.get(reading.device);
+    if (position === undefined) {
+      position = this.devices.size + 1;
+      this.devices.set(reading.device, position);
+      if (this.perDevice) this.deviceFigures.push(new Figures(reading));
     }
-    device?.add(reading);
+    if (this.perDevice) this.deviceFigures[position - 1]!.add(reading);
+    return position;
   }
 
   /** With --per-device: where its devices' figures start in the batch's packed figures. */
   private packedAt = 0;
 
+  /** Bytes its devices' packed figures take. */
+  get packedBytes(): number {
+    return this.deviceFigures.length * DEVICE_BYTES;
+  }
+
   /** Packs its devices' figures at `offset` of `into`; returns the offset past them. */
   packDevices(into: Buffer, offset: number): number {
     this.packedAt = offset;
-    for (const figures of this.devices.values()) {
-      figures!.pack(into, offset);
+    for (const figures of this.deviceFigures) {
+      figures.pack(into, offset);
       offset += DEVICE_BYTES;
     }
     return offset;
@@ -122,24 +132,8 @@ class WindowFigures extends Figures {
   }
 }
 
-/** Longer texts (a thousand digits is still a valid number) travel as the number's shortest text. */
-const MAX_TEXT = 24;
-
-/**
- * A reading's temperature as the script's recount reads it (tonumber): the entry's own text when it is a
- * bare number, which Lua reads exactly as the codec did, else the number's shortest text. Turning each
- * number back into text cost more than the rest of the batch's layout.
- */
-export function temperatureText(fields: string[], temp: number): string {
-  // The last temp_f field, as the codec takes the last (of whole pairs: a trailing odd field is ignored).
-  for (let i = fields.length - 2 - (fields.length % 2); i >= 0; i -= 2) {
-    if (fields[i] === 'temp_f') {
-      const text = fields[i + 1]!;
-      return text.length <= MAX_TEXT && text.trim() === text ? text : String(temp);
-    }
-  }
-  return String(temp);
-}
+/** Bytes of one entry's values for the script's recount (ARGV[7]): `temp_f ts humidity device`. */
+const ENTRY_BYTES = 32;
 
 /**
  * Decodes one partition's batch (in one place: the codecs) and lays it out as the arguments of
@@ -172,28 +166,19 @@ export function accumulateCall(
   const ids: string[] = [];
   const groupOf: number[] = [];
   const poison: [number, string, string][] = [];
-  const temps: string[] = [];
-  const devices: string[] = [];
-  const humidity: (number | false)[] = [];
-  const times: number[] = [];
   const readings: (Reading | undefined)[] = [];
+  // Zeros for undecodable entries: the recount reads only the entries of a window.
+  const values = Buffer.alloc(entries.length * ENTRY_BYTES);
   let maxts: number | undefined;
-  const deadLetter = (id: string, reason: string, fields: string[]) => {
-    ids.push(id);
-    groupOf.push(0);
-    temps.push('0');
-    devices.push('');
-    humidity.push(false);
-    times.push(0);
-    poison.push([ids.length, reason, JSON.stringify(fieldsToObject(fields))]);
-    readings.push(undefined);
-  };
   for (const entry of checkedEntries(stream, day, entries)) {
     if ('poison' in entry) {
-      deadLetter(entry.id, entry.poison, entry.fields);
+      ids.push(entry.id);
+      groupOf.push(0);
+      poison.push([ids.length, entry.poison, JSON.stringify(fieldsToObject(entry.fields))]);
+      readings.push(undefined);
       continue;
     }
-    const { id, fields, reading } = entry;
+    const { id, reading } = entry;
     const { start } = windowOf(reading.ts, layout.finest);
     let g = groupIndex.get(start);
     if (g === undefined) {
@@ -204,19 +189,19 @@ export function accumulateCall(
       g = groups.length; // 1-based, as Lua indexes
       groupIndex.set(start, g);
     }
-    groups[g - 1]!.add(reading);
+    const at = ids.length * ENTRY_BYTES;
+    values.writeDoubleLE(reading.temp_f, at);
+    values.writeDoubleLE(reading.ts, at + 8);
+    values.writeDoubleLE(reading.humidity ?? Number.NaN, at + 16);
+    values.writeDoubleLE(groups[g - 1]!.addReading(reading), at + 24);
     if (maxts === undefined || reading.ts > maxts) maxts = reading.ts;
     ids.push(id);
     groupOf.push(g);
-    temps.push(temperatureText(fields, reading.temp_f));
-    devices.push(reading.device);
-    humidity.push(reading.humidity ?? false);
-    times.push(reading.ts);
     readings.push(reading);
   }
   let packed: Buffer | string = '';
   if (layout.perDevice) {
-    packed = Buffer.allocUnsafe(groups.reduce((bytes, g) => bytes + g.devices.size * DEVICE_BYTES, 0));
+    packed = Buffer.allocUnsafe(groups.reduce((bytes, g) => bytes + g.packedBytes, 0));
     let offset = 0;
     for (const g of groups) offset = g.packDevices(packed, offset);
   }
@@ -227,7 +212,7 @@ export function accumulateCall(
     maxts ?? '',
     JSON.stringify({ i: ids, k: groupOf, x: poison }),
     JSON.stringify(groups),
-    JSON.stringify({ t: temps, h: humidity, d: devices, s: times }),
+    values,
     ctx.keys.late,
     ctx.keys.deadLetters,
     ctx.stateAfterPartitionMs,

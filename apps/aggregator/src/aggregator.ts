@@ -94,8 +94,10 @@ export class Aggregator {
   /** Readings this instance counted, and when it started: a drain reports its rate. */
   private counted = 0;
   private startedAt = 0;
-  /** The batch being counted: each partition's entries until its script answered. */
-  private readonly inHand = new Map<string, { entries: number; firstId: string; lastId: string }>();
+  /** The batches being counted: each partition's entries until its script answered. */
+  private readonly inHand = new Set<{ stream: string; entries: number; firstId: string; lastId: string }>();
+  /** The last read's scripts, sent and not yet answered (see count()). */
+  private inFlight: Promise<void> | undefined;
   /** With drain: what to do about entries pending with other consumers (dead-consumers.ts). */
   private deadConsumers: DeadConsumerWatch | undefined;
 
@@ -153,7 +155,8 @@ export class Aggregator {
       prefetch: true,
       logger: log,
       streams: () => this.livePartitions(),
-      handle: (batches) => this.handle(batches),
+      handle: (batches) => this.unlessTakenOver(() => this.count(batches)),
+      settle: () => this.unlessTakenOver(() => this.settle()),
       onIdle: () => this.onIdle(),
     });
     if (s.drain) {
@@ -222,7 +225,7 @@ export class Aggregator {
       },
     );
     if (!late) return;
-    const batch = [...this.inHand].map(([stream, held]) => ({ stream, ...held }));
+    const batch = [...this.inHand];
     const entries = batch.reduce((sum, b) => sum + b.entries, 0);
     this.deps.log.warn(
       { consumer: this.settings.consumer, waitedMs: budgetMs, entries, batch },
@@ -252,9 +255,9 @@ export class Aggregator {
     return this.partitions;
   }
 
-  private async handle(batches: ConsumerBatch[]): Promise<void> {
+  private async unlessTakenOver(counting: () => Promise<void>): Promise<void> {
     try {
-      await this.count(batches);
+      await counting();
     } catch (err) {
       // Another group took the averages over while this one ran: its entries stay pending here, unread
       // by anyone who counts, and this instance stops rather than retry for ever.
@@ -266,35 +269,67 @@ export class Aggregator {
     }
   }
 
+  /**
+   * Lays out and sends one script per partition of the read (a multi-day backfill costs one round trip
+   * per read), then waits for the previous read's scripts: while Redis counts one batch, this lays out
+   * the next (ConsumerLoop's settle() awaits the last). Safe because every script acknowledges its own
+   * entries and counts only those XACK returned 1 for, and all go over one connection in order.
+   */
   private async count(batches: ConsumerBatch[]): Promise<void> {
     const started = performance.now();
+    const counting = this.send(batches);
+    const previous = this.inFlight;
+    this.inFlight = counting;
+    // Rejections are taken by settle() or below; until then they must not count as unhandled.
+    counting.catch(() => {});
+    try {
+      await previous;
+    } catch (err) {
+      // Its entries stay pending and are read again; so are this read's, unless counted meanwhile.
+      await counting.catch(() => {});
+      this.inFlight = undefined;
+      throw err;
+    }
+    this.deps.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) {
+      await this.settle();
+      await this.closeRound();
+    }
+  }
+
+  /** Waits for the scripts in flight (and their forwards) to be answered. */
+  private async settle(): Promise<void> {
+    const counting = this.inFlight;
+    this.inFlight = undefined;
+    await counting;
+  }
+
+  private async send(batches: ConsumerBatch[]): Promise<void> {
     const { keys, log, metrics } = this.deps;
     const s = this.settings;
     const now = Date.now();
-    this.inHand.clear();
-    for (const b of batches) {
-      if (b.entries.length > 0)
-        this.inHand.set(b.stream, {
-          entries: b.entries.length,
-          firstId: b.entries[0]!.id,
-          lastId: b.entries[b.entries.length - 1]!.id,
-        });
-    }
-    // One script per partition, sent together: a multi-day backfill costs one round trip per read.
+    const context = {
+      keys,
+      state: this.state,
+      group: s.group,
+      consumer: s.consumer,
+      now,
+      stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
+    };
+    const sent = batches.map((batch) => {
+      const held = { stream: batch.stream, entries: batch.entries.length, firstId: '', lastId: '' };
+      if (held.entries > 0) {
+        held.firstId = batch.entries[0]!.id;
+        held.lastId = batch.entries[held.entries - 1]!.id;
+        this.inHand.add(held);
+      }
+      const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
+      const call = accumulateCall(batch, context, layout);
+      return { batch, held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
+    });
     await Promise.all(
-      batches.map(async (batch) => {
-        const context = {
-          keys,
-          state: this.state,
-          group: s.group,
-          consumer: s.consumer,
-          now,
-          stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
-        };
-        const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
-        const call = accumulateCall(batch, context, layout);
-        const [counted, duplicates, late, dead] = await this.scripts!.accumulateBatch(call.keys, call.args);
-        this.inHand.delete(batch.stream);
+      sent.map(async ({ batch, held, reply }) => {
+        const [counted, duplicates, late, dead] = await reply.finally(() => this.inHand.delete(held));
         if (late + dead > 0)
           await forwardOutbox(this.deps.redis, batch.stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
@@ -302,12 +337,10 @@ export class Aggregator {
         if (duplicates > 0)
           log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
         this.counted += counted;
+        this.quietSince = Date.now();
         metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead);
       }),
     );
-    metrics?.batchSeconds.observe((performance.now() - started) / 1000);
-    this.quietSince = Date.now();
-    if (Date.now() - this.lastCloseRound >= CLOSE_ROUND_MS) await this.closeRound();
   }
 
   /** Closes due hours; with `endedBy`, also every hour that ended by then (see WindowCloser). */

@@ -22,6 +22,14 @@ export interface ConsumerLoopOptions {
   /** Called when a read for new entries came back empty. */
   onIdle?: () => Promise<void>;
   /**
+   * Work a handler may leave in flight: with a backlog (the next batch read ahead), a handler can return
+   * once its writes are sent, so that it lays out the next batch while Redis runs them, and wait for
+   * their answers in its next call. The loop awaits settle() whenever it has no batch read ahead: before
+   * its next read (of its own pending entries too, which would include the batch in flight), before it
+   * idles, after a failure and before it stops.
+   */
+  settle?: () => Promise<void>;
+  /**
    * Entries per stream and read (XREADGROUP COUNT). Reading several streams at once, each gets less,
    * down to a tenth, so that one read holds about three times this many entries at most: a ten-day
    * backfill read in one go keeps memory and per-batch pauses low, and its batches overlap with the
@@ -154,6 +162,7 @@ export class ConsumerLoop {
             next.catch(() => {});
           }
           await this.options.handle(batches);
+          if (!next) await this.options.settle?.();
         } else if (!this.stopping) {
           await this.options.onIdle?.();
         }
@@ -161,6 +170,8 @@ export class ConsumerLoop {
         failingSince = undefined;
       } catch (err) {
         next = undefined;
+        // Whatever the handler left in flight settles before its entries are read again.
+        await this.options.settle?.().catch(() => {});
         if (this.stopping) break;
         failures++;
         failingSince ??= Date.now();

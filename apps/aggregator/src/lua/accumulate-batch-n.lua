@@ -28,8 +28,11 @@
           `n sum sq min max f l hn hsum` (see mergeDevices) instead of `1`; coarser hashes get their
           devices when each finer window settles (settle-window-n.lua folds its sealed totals in), not
           once per batch.
-  ARGV[7] per-entry values JSON, read only when a window had entries acknowledged before:
-          { "t": ["temp_f", ...], "h": [humidity or false, ...], "d": [device, ...], "s": [ts, ...] }
+  ARGV[7] per-entry values, read only when a window had entries acknowledged before (see recount):
+          four little-endian doubles per entry, `temp_f ts humidity device` (humidity NaN when the
+          reading has none; device the 1-based position in its finest window's device list; all 0 for
+          an undecodable entry). Binary, as ARGV[12]: laying them out as JSON text cost the caller more
+          than the rest of the batch, for a path that runs only after a redelivery.
   ARGV[8] late stream   ARGV[9] dead-letter stream
   ARGV[10] ms the `agg` hash outlives the partition
   ARGV[11] sizes JSON, finest first: [[name in late reasons (`hour`, `window 1m`), sealed marker field], ...]
@@ -47,6 +50,7 @@ local batch = cjson.decode(ARGV[5])
 local windows = cjson.decode(ARGV[6])
 local sizes = cjson.decode(ARGV[11])
 local ids, windowOf = batch.i, batch.k
+local ENTRY_BYTES = 32
 
 -- Nothing is written (no XACK either) unless every figure is a finite number: a script that failed
 -- half-way would leave entries acknowledged and not counted.
@@ -127,45 +131,47 @@ for i = 1, #ids do
 end
 
 -- The figures of finest window g's entries acknowledged now, when some of its entries had been
--- acknowledged before: only those may count.
-local values = nil
+-- acknowledged before: only those may count. Bounds travel as text (HSET), written exactly (%.17g).
+local function exact(x) return string.format('%.17g', x) end
 local function recount(g)
-  values = values or cjson.decode(ARGV[7])
   local perDevice = windows[g][12] ~= nil
+  local names = windows[g][10]
   local n, sum, sq, hn, hsum, min, max, first, last, devices, seen = 0, 0, 0, 0, 0, nil, nil, nil, nil, {}, {}
   local figures = {}
   for i = 1, #ids do
     if fresh[i] and windowOf[i] == g then
-      local t, ts, h = tonumber(values.t[i]), values.s[i], values.h[i]
+      local t, ts, h, at = struct.unpack('<dddd', ARGV[7], (i - 1) * ENTRY_BYTES + 1)
       n = n + 1
       sum = sum + t
       sq = sq + t * t
-      if h then
+      -- NaN: the reading carries no humidity.
+      if h == h then
         hn = hn + 1
         hsum = hsum + h
       end
-      if not min or t < tonumber(min) then min = values.t[i] end
-      if not max or t > tonumber(max) then max = values.t[i] end
+      if not min or t < min then min = t end
+      if not max or t > max then max = t end
       if not first or ts < first then first = ts end
       if not last or ts > last then last = ts end
-      local device = values.d[i]
+      local device = names[at]
       if not seen[device] then
         seen[device] = #devices + 1
         devices[#devices + 1] = device
-        if perDevice then figures[#devices] = { 0, 0, 0, values.t[i], values.t[i], ts, ts, 0, 0 } end
+        if perDevice then figures[#devices] = { 0, 0, 0, t, t, ts, ts, 0, 0 } end
       end
       if perDevice then
         local d = figures[seen[device]]
         d[1], d[2], d[3] = d[1] + 1, d[2] + t, d[3] + t * t
-        if t < tonumber(d[4]) then d[4] = values.t[i] end
-        if t > tonumber(d[5]) then d[5] = values.t[i] end
+        if t < d[4] then d[4] = t end
+        if t > d[5] then d[5] = t end
         if ts < d[6] then d[6] = ts end
         if ts > d[7] then d[7] = ts end
-        if h then d[8], d[9] = d[8] + 1, d[9] + h end
+        if h == h then d[8], d[9] = d[8] + 1, d[9] + h end
       end
     end
   end
-  return { n, sum, sq, hn, hsum, min, max, first, last, devices, windows[g][11], perDevice and figures or nil }
+  return { n, sum, sq, hn, hsum, exact(min), exact(max), first, last, devices, windows[g][11],
+    perDevice and figures or nil }
 end
 
 -- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of the
@@ -250,7 +256,16 @@ for g, w in ipairs(windows) do
       if w[12] then
         if j == 1 then newDevices = mergeDevices(key, w[10], w[12]) end
       else
-        for _, device in ipairs(w[10]) do newDevices = newDevices + redis.call('HSETNX', key, 'd:' .. device, 1) end
+        -- HSET answers how many fields are new: one call per 2000 devices rather than one each.
+        local names = w[10]
+        for from = 1, #names, 2000 do
+          local fields = {}
+          for i = from, math.min(from + 1999, #names) do
+            fields[#fields + 1] = 'd:' .. names[i]
+            fields[#fields + 1] = 1
+          end
+          newDevices = newDevices + redis.call('HSET', key, unpack(fields))
+        end
       end
       if newDevices > 0 then redis.call('HINCRBY', key, 'devices', newDevices) end
       local start = string.match(key, '(%d+)$')

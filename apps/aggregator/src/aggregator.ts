@@ -325,20 +325,21 @@ export class Aggregator {
       }
       const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
       const call = accumulateCall(batch, context, layout);
-      return { batch, held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
+      // Only `held` is kept while the script runs, not the entries: a batch kept past the next read
+      // would outlive young-generation collections and be copied into the old one.
+      return { held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
     });
     await Promise.all(
-      sent.map(async ({ batch, held, reply }) => {
+      sent.map(async ({ held, reply }) => {
+        const { stream, entries } = held;
         const [counted, duplicates, late, dead] = await reply.finally(() => this.inHand.delete(held));
-        if (late + dead > 0)
-          await forwardOutbox(this.deps.redis, batch.stream, { durability: this.durability });
-        if (dead > 0) log.warn({ stream: batch.stream, count: dead }, 'dead-lettered undecodable entries');
-        if (late > 0) log.warn({ stream: batch.stream, count: late }, 'routed late readings');
-        if (duplicates > 0)
-          log.info({ stream: batch.stream, count: duplicates }, 'skipped entries already counted');
+        if (late + dead > 0) await forwardOutbox(this.deps.redis, stream, { durability: this.durability });
+        if (dead > 0) log.warn({ stream, count: dead }, 'dead-lettered undecodable entries');
+        if (late > 0) log.warn({ stream, count: late }, 'routed late readings');
+        if (duplicates > 0) log.info({ stream, count: duplicates }, 'skipped entries already counted');
         this.counted += counted;
         this.quietSince = Date.now();
-        metrics?.recordBatch(batch.entries.length, counted, duplicates, late, dead);
+        metrics?.recordBatch(entries, counted, duplicates, late, dead);
       }),
     );
   }

@@ -154,6 +154,18 @@ describe('codecs.decodeReading agrees with ReadingSchema', () => {
     ['humidity above', ['temp_f', '1', 'humidity', '100.5']],
     ['humidity below', ['temp_f', '1', 'humidity', '-1']],
     ['humidity word', ['temp_f', '1', 'humidity', 'wet']],
+    ['minus zero', ['temp_f', '-0']],
+    ['trailing point', ['temp_f', '5.']],
+    ['leading point', ['temp_f', '.5', 'humidity', '-.0']],
+    ['negative leading point', ['temp_f', '-.5']],
+    ['lone point', ['temp_f', '.']],
+    ['lone minus', ['temp_f', '-']],
+    ['two points', ['temp_f', '1.2.3']],
+    ['minus inside', ['temp_f', '1-2']],
+    ['double minus', ['temp_f', '--1']],
+    ['leading zeros', ['temp_f', '007.50', 'humidity', '040.0']],
+    ['15 digits', ['temp_f', '123.456789012345']],
+    ['16 digits', ['temp_f', '123.4567890123456']],
   ];
 
   it.each(cases)('on %s', (_, fields) => {
@@ -161,6 +173,25 @@ describe('codecs.decodeReading agrees with ReadingSchema', () => {
     const decoded = codecs.decodeReading(id, fields);
     expect(decoded.ok).toBe(reference.success);
     if (decoded.ok && reference.success) expect(decoded.value).toEqual(reference.data);
+  });
+
+  it('reads plain decimals exactly as Number() does', () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let n = 0; n < 5000; n++) {
+      const digits = 1 + Math.floor(random() * 15);
+      let text = '';
+      for (let d = 0; d < digits; d++) text += Math.floor(random() * 10);
+      const point = Math.floor(random() * (digits + 1));
+      text = `${random() < 0.3 ? '-' : ''}${text.slice(0, point)}.${text.slice(point)}`;
+      const decoded = codecs.decodeReading(id, ['temp_f', '0', 'humidity', text]);
+      const expected = Number(text);
+      if (expected < 0 || expected > 100) expect(decoded.ok).toBe(false);
+      else expect(Object.is(decoded.ok && decoded.value.humidity, expected)).toBe(true);
+    }
   });
 
   it('has cases on both sides of the contract', () => {

@@ -43,6 +43,12 @@ export function connect(options: ConnectionOptions, { blocking = false } = {}): 
     const clusterOptions: ClusterOptions = {
       redisOptions: base,
       slotsRefreshTimeout: 2000,
+      // While a failover settles, nodes disagree for a moment about who owns a slot: retried at once,
+      // a command used up its 16 redirections in milliseconds, and once kept failing for a minute
+      // (ioredis#1863). Spaced out, its redirections outlast the disagreement; and the slot map is
+      // refreshed now and then, not only on a redirection.
+      retryDelayOnMoved: 100,
+      slotsRefreshInterval: 5000,
       enableReadyCheck: true,
     };
     return new Cluster(startup, clusterOptions);

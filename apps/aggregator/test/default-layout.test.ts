@@ -14,7 +14,8 @@ import { inProcessAggregators } from './in-process.js';
  * as before. And a second: accumulate-batch-n.lua no longer takes the alerts stream (--alert-above is
  * retired for pipe-alerter), a new function name with one argument fewer; what it writes is as before.
  * And a third: accumulate-batch-n.lua takes the recount's per-entry values packed as doubles, and adds
- * the hour's devices in one HSET, a new function name again; what it writes is as before.
+ * the hour's devices in one HSET, a new function name again, and it and settle-window-n.lua include
+ * their shared Lua (lib/device-totals.lua) where each had a copy; what they write is as before.
  *
  * A server of its own: FUNCTION LIST then names exactly the scripts this drain ran (each is loaded on
  * its first call), and nothing another test file does shows up in the keyspace.
@@ -330,11 +331,11 @@ describe('the default layout (--windows 1h)', () => {
     const functions = (await redis.call('FUNCTION', 'LIST')) as unknown[][];
     expect(functions.map((library) => String(library[1])).sort()).toMatchInlineSnapshot(`
       [
-        "pipe_accumulate_batch_n_3bc8e780be61",
+        "pipe_accumulate_batch_n_cbbf7e1b2e91",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
         "pipe_seal_window_n_51d05ed61529",
-        "pipe_settle_window_n_cd1437b9a395",
+        "pipe_settle_window_n_951c55c5617b",
       ]
     `);
   });

@@ -16,14 +16,24 @@ export interface LuaFunction {
   library: string;
 }
 
-/** The function a Lua file (`<name>-<numKeys>.lua`, starting with `#!lua`) becomes. */
+/** The function a Lua file (`<name>-<numKeys>.lua`, starting with `#!lua`, its includes expanded) becomes. */
 export function luaFunction(file: URL): LuaFunction {
-  const source = readFileSync(file, 'utf8');
+  const source = withIncludes(readFileSync(file, 'utf8'), file);
   const body = source.startsWith('#!') ? source.slice(source.indexOf('\n') + 1) : source;
   const stem = basename(fileURLToPath(file), '.lua').replace(/[^A-Za-z0-9]/g, '_');
   const name = `pipe_${stem}_${createHash('sha1').update(body).digest('hex').slice(0, 12)}`;
   const library = `#!lua name=${name}\nredis.register_function('${name}', function(KEYS, ARGV)\n${body}\nend)\n`;
   return { name, library };
+}
+
+/**
+ * Each `--#include <file>` line replaced by that file (a path relative to the script): Lua two scripts
+ * share, since each script is a function library of its own. The name's hash covers what is included.
+ */
+function withIncludes(source: string, file: URL): string {
+  return source.replace(/^--#include (\S+)[ \t]*$/gm, (_, name: string) =>
+    readFileSync(new URL(name, file), 'utf8').trimEnd(),
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 import { RedisServer, randomPrefix } from '@pipe/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineLuaCommand, PipeError } from '../src/index.js';
+import { defineLuaCommand, luaFunction, PipeError } from '../src/index.js';
 
 // A server of its own: these tests flush its functions, which the other files' scripts use.
 let server: RedisServer;
@@ -19,6 +19,21 @@ afterAll(async () => {
 const APPEND = new URL('./fixtures/append-1.lua', import.meta.url);
 
 describe('scripts as Redis 7 functions', () => {
+  it('expands a script’s --#include lines with the files they name, relative to the script', async () => {
+    const file = new URL('./fixtures/append-twice-1.lua', import.meta.url);
+    const { library } = luaFunction(file);
+    expect(library).not.toContain('--#include');
+    expect(library).toContain('local function twice(text)');
+    const key = randomPrefix('fn');
+    const client = new Redis(url);
+    try {
+      await defineLuaCommand(client, 'appendTwice', file)([key], ['ab']);
+      expect(await admin.lrange(key, 0, -1)).toEqual(['abab']);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('loads the function before the first call, so calls sent together land in order', async () => {
     await admin.function('FLUSH');
     const key = randomPrefix('fn');

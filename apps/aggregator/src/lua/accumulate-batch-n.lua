@@ -174,20 +174,10 @@ local function recount(g)
     perDevice and figures or nil }
 end
 
+--#include lib/device-totals.lua
 -- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of the
 -- finest window's hash (one HMGET, one HSET per 1000 devices); returns how many devices the hash did
--- not list. Packed as nine little-endian doubles (`n sum sq min max f l hn hsum`, struct): this runs
--- for every device of every batch, and struct reads and writes them exactly at a fraction of the cost
--- of text (string.match, tonumber, string.format %.17g). A field packed as text by an earlier version
--- (`n sum sq min max f l hn hsum`, space separated) still reads.
-local PACKED, TEXT = '<ddddddddd', '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
-local function totalsOf(packed)
-  -- A double of a small whole count starts with a zero byte; text starts with a digit.
-  if string.byte(packed, 1) == 0 then return struct.unpack(PACKED, packed) end
-  local n, sum, sq, min, max, f, l, hn, hsum = string.match(packed, TEXT)
-  return tonumber(n), tonumber(sum), tonumber(sq), tonumber(min), tonumber(max), tonumber(f), tonumber(l),
-    tonumber(hn), tonumber(hsum)
-end
+-- not list. This runs for every device of every batch.
 local DEVICE_BYTES = 72
 -- `figures`: the recounted figures (a table, see recount), or the byte offset of the caller's in ARGV[12].
 local function mergeDevices(key, devices, figures)
@@ -210,13 +200,7 @@ local function mergeDevices(key, devices, figures)
         n, sum, sq, min, max, f, l, hn, hsum = struct.unpack(PACKED, blob, figures + (i - 1) * DEVICE_BYTES + 1)
       end
       if o then
-        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = totalsOf(o)
-        n, sum, sq, hn, hsum = n + on, sum + osum, sq + osq, hn + ohn, hsum + ohsum
-        if omin < min then min = omin end
-        if omax > max then max = omax end
-        if of < f then f = of end
-        if ol > l then l = ol end
-        packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
+        packed[#packed + 1] = mergedTotals(n, sum, sq, min, max, f, l, hn, hsum, o)
       else
         added = added + 1
         if n then packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)

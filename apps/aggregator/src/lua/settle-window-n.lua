@@ -33,13 +33,7 @@ local stats = redis.call('HGETALL', hourKey)
 -- Merges the packed `d:<device>` totals (nine doubles, or text from an earlier version: see
 -- accumulate-batch-n.lua's mergeDevices) of `stats` into `coarser`; counts the devices it did not list
 -- yet in its `devices` field.
-local PACKED, TEXT = '<ddddddddd', '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
-local function totalsOf(packed)
-  if string.byte(packed, 1) == 0 then return struct.unpack(PACKED, packed) end
-  local n, sum, sq, min, max, f, l, hn, hsum = string.match(packed, TEXT)
-  return tonumber(n), tonumber(sum), tonumber(sq), tonumber(min), tonumber(max), tonumber(f), tonumber(l),
-    tonumber(hn), tonumber(hsum)
-end
+--#include lib/device-totals.lua
 local function fold(coarser)
   local names, values = {}, {}
   for j = 1, #stats, 2 do
@@ -58,16 +52,11 @@ local function fold(coarser)
       packed[#packed + 1] = names[i]
       local n, sum, sq, min, max, f, l, hn, hsum = totalsOf(values[i])
       if o then
-        local on, osum, osq, omin, omax, of, ol, ohn, ohsum = totalsOf(o)
-        n, sum, sq, hn, hsum = n + on, sum + osum, sq + osq, hn + ohn, hsum + ohsum
-        if omin < min then min = omin end
-        if omax > max then max = omax end
-        if of < f then f = of end
-        if ol > l then l = ol end
+        packed[#packed + 1] = mergedTotals(n, sum, sq, min, max, f, l, hn, hsum, o)
       else
         added = added + 1
+        packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
       end
-      packed[#packed + 1] = struct.pack(PACKED, n, sum, sq, min, max, f, l, hn, hsum)
     end
     redis.call('HSET', coarser, unpack(packed))
   end

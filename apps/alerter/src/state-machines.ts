@@ -4,7 +4,7 @@ import type { AlertRule } from './rules.js';
 /** A transition as the alerts stream holds it, before it has an entry ID. */
 export type Transition = Omit<AlertTransition, 'id'>;
 
-/** What applied readings changed, as commit-batch-4.lua writes it. */
+/** What applied readings changed, as commit-batch-5.lua writes it. */
 export interface StateChanges {
   /** `<rule>:<device>` → state (`''`: ok, the field is deleted). */
   states: Map<string, string>;

@@ -88,11 +88,11 @@ function commitArgs(partition: string, batch: AppliedBatch): (string | number)[]
     if (state === '') deletes.push(field);
     else sets.push(field, state);
   }
-  // Device IDs hold no spaces (decodeReading refuses them).
-  let times = '';
-  for (const [device, ts] of seen) times += `${device} ${ts} `;
+  // Times as strings: Lua would write a number back in its own format.
+  const times: string[] = [];
+  for (const [device, ts] of seen) times.push(device, String(ts));
   const args: (string | number)[] = [partition, batch.after, batch.position, sets.length / 2, ...sets];
-  args.push(deletes.length, ...deletes, times, batch.transitions.length);
+  args.push(deletes.length, ...deletes, JSON.stringify(times), batch.transitions.length);
   for (const t of batch.transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
   return args;
 }

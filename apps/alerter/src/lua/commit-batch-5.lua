@@ -12,12 +12,11 @@
   ARGV[1] partition   ARGV[2] the position the batch was applied after ('' = none)   ARGV[3] new position
   ARGV[4] s, then s pairs: field, state (states set)
   then h, then h fields (states back to ok: deleted)
-  then one argument: the devices' newest times, `device ts device ts ...` separated by spaces (device IDs
-    have none), '' for none
+  then one argument: the devices' newest times, a JSON array of strings `["device","ts",...]`
   then t, then t times: rule, device, state (firing|resolved), since, at, value
   The state pairs and fields go from ARGV to HSET and HDEL as they are. The devices' times, a pair per
   device of the batch (most of its readings), come as one argument: a thousand arguments cost the alerter
-  more to send than the one split here costs Redis.
+  more to send than one costs Redis to decode (cjson: in C, about half what splitting it in Lua took).
 
   Returns 1 when committed, 0 when the position was not ARGV[2] (nothing written).
 ]]
@@ -41,12 +40,8 @@ i = each('HSET', states, ARGV, i + 1, s, 2)
 local h = tonumber(ARGV[i])
 i = each('HDEL', states, ARGV, i + 1, h, 1)
 
-local times, n = {}, 0
-for word in string.gmatch(ARGV[i], '%S+') do
-  n = n + 1
-  times[n] = word
-end
-each('HSET', seen, times, 1, n / 2, 2)
+local times = cjson.decode(ARGV[i])
+each('HSET', seen, times, 1, #times / 2, 2)
 i = i + 1
 
 local t = tonumber(ARGV[i])

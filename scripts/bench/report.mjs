@@ -299,7 +299,7 @@ ${table(
   [
     ['bare consumer-group loop (read, XACK)', int(a.bare), ratio(1)],
     [
-      '`pipe-alerter` drain (state machines in the process, commit-batch-4.lua per batch overlapping the next, then XACK)',
+      '`pipe-alerter` drain (state machines in the process, commit-batch-5.lua per batch overlapping the next, then XACK)',
       int(a.alerter),
       ratio(a.alerter / a.bare),
     ],

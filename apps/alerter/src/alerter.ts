@@ -53,7 +53,7 @@ interface StateCache {
   positions: Map<string, string>;
 }
 
-/** A batch applied to the states held: what its commit (commit-batch-4.lua) writes. */
+/** A batch applied to the states held: what its commit (commit-batch-5.lua) writes. */
 interface AppliedBatch {
   /** The partition's position the batch was applied after ('' = none). */
   after: string;
@@ -75,7 +75,11 @@ interface CommitInFlight {
   reply: Promise<unknown>;
 }
 
-/** The commit-batch-4.lua arguments of an applied batch: states set and deleted apart, as HSET and HDEL take them. */
+/**
+ * The commit-batch-5.lua arguments of an applied batch: states set and deleted apart, as HSET and HDEL
+ * take them, and the devices' newest times in one argument (a pair per device of the batch: sent as
+ * arguments of their own, they were the bulk of what the commit cost this process).
+ */
 function commitArgs(partition: string, batch: AppliedBatch): (string | number)[] {
   const { states, seen } = batch.changes;
   const sets: string[] = [];
@@ -84,10 +88,11 @@ function commitArgs(partition: string, batch: AppliedBatch): (string | number)[]
     if (state === '') deletes.push(field);
     else sets.push(field, state);
   }
+  // Times as strings: Lua would write a number back in its own format.
+  const times: string[] = [];
+  for (const [device, ts] of seen) times.push(device, String(ts));
   const args: (string | number)[] = [partition, batch.after, batch.position, sets.length / 2, ...sets];
-  args.push(deletes.length, ...deletes, seen.size);
-  for (const [device, ts] of seen) args.push(device, ts);
-  args.push(batch.transitions.length);
+  args.push(deletes.length, ...deletes, JSON.stringify(times), batch.transitions.length);
   for (const t of batch.transitions) args.push(t.rule, t.device, t.state, t.since, t.at, t.value);
   return args;
 }
@@ -109,7 +114,7 @@ export class LeaseLostError extends PipeError {
  * Applies the readings of the partitions to the alert rules, one partition at a time in order, through
  * its own consumer group: each batch skips what its partition's position has passed, runs the state
  * machines (held here, as Redis has them), and commits their changes, the transitions and the new
- * position in one script call that writes nothing if the position moved meanwhile (commit-batch-4.lua);
+ * position in one script call that writes nothing if the position moved meanwhile (commit-batch-5.lua);
  * then XACK. One instance reads at a time (a lease); others wait for it.
  */
 export class Alerter {
@@ -251,7 +256,7 @@ export class Alerter {
       if (await this.lease.renew()) return;
       // Expired with nobody holding it: this process stalled past the lease time (a long GC, a loaded
       // machine). No other alerter read meanwhile unless it took and gave back the lease, and then it moved
-      // the positions, which the next commit sees (commit-batch-4 refuses, the batch is read again). So
+      // the positions, which the next commit sees (commit-batch-5 refuses, the batch is read again). So
       // take it back rather than stop.
       if ((await this.lease.holderNow()) === null && (await this.lease.acquire())) {
         this.deps.log.warn(
@@ -296,7 +301,7 @@ export class Alerter {
 
   /**
    * Applies a batch to the state machines held here and sends their changes, the transitions and the
-   * partition's new position in one script call (commit-batch-4.lua), which writes nothing when the
+   * partition's new position in one script call (commit-batch-5.lua), which writes nothing when the
    * position is no longer the one the batch was applied after. Entries at or below the position were
    * applied before (a redelivery) and are skipped. The commit is not awaited: the next batch is applied
    * while Redis runs it, and settle() then takes its answer, acknowledges its batch (XACK) or, when the

@@ -74,6 +74,29 @@ describe('AlertStates', () => {
     );
   });
 
+  it('keeps each device its own states in the rules devices share, and across a reload', () => {
+    const s = statesFor(
+      'rules:\n  - {name: warm, devices: "f*", above: 10, for: 1m}\n  - {name: hot, devices: "f?", above: 20}\n' +
+        '  - {name: cold, devices: "f*", below: 0}\n',
+    );
+    s.apply({ device: 'f1', ts: 0, temp_f: 11 });
+    s.apply({ device: 'f2', ts: 0, temp_f: 9 });
+    s.apply({ device: 'f10', ts: 0, temp_f: 25 });
+    expect(s.takeChanges().states).toEqual(
+      new Map([
+        ['warm:f1', 'p:0'],
+        ['warm:f10', 'p:0'],
+      ]),
+    );
+    expect(s.apply({ device: 'f2', ts: 60_000, temp_f: 25 }).map((t) => `${t.rule} ${t.state}`)).toEqual([
+      'hot firing',
+    ]);
+    s.useRules(parseRules('rules:\n  - {name: warm, devices: "f*", above: 10, for: 1m}\n'));
+    expect(s.apply({ device: 'f1', ts: 60_000, temp_f: 12 })).toEqual([
+      { rule: 'warm', device: 'f1', state: 'firing', since: 0, at: 60_000, value: '12' },
+    ]);
+  });
+
   it('takes new rules at once, for devices it had matched before too', () => {
     const s = statesFor('rules:\n  - {name: warm, devices: "x*", above: 10}\n');
     expect(s.apply({ device: 'y1', ts: 1, temp_f: 11 })).toEqual([]);

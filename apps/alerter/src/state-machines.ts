@@ -4,7 +4,7 @@ import type { AlertRule } from './rules.js';
 /** A transition as the alerts stream holds it, before it has an entry ID. */
 export type Transition = Omit<AlertTransition, 'id'>;
 
-/** What applied readings changed, as commit-batch-4.lua writes it. */
+/** What applied readings changed, as commit-batch-5.lua writes it. */
 export interface StateChanges {
   /** `<rule>:<device>` → state (`''`: ok, the field is deleted). */
   states: Map<string, string>;
@@ -39,13 +39,22 @@ export class AlertStates {
   /** Devices whose newest reading time changed since takeChanges(). */
   changedSeen = new Map<string, number>();
   private rules: AlertRule[] = [];
-  private patterns: RegExp[] = [];
+  /** The rules' distinct device globs (rules often share one), and each rule's index among them. */
+  private globs: RegExp[] = [];
+  private globOfRule: number[] = [];
   private tracksSeen = false;
   /**
    * Each device's rules with its state in each, found once per device and rules: a reading then looks up
    * its device once, not its state field in every rule (the states map is kept in step, for a reload).
    */
-  private readonly rulesOfDevice = new Map<string, RuleSlot[]>();
+  private readonly rulesOfDevice = new Map<string, DeviceRules>();
+  /** The rule lists devices have, one per set of matching rules: devices with the same globs share it. */
+  private readonly ruleLists = new Map<string, AlertRule[]>();
+  /**
+   * Devices with a state other than ok in the states map: only theirs are looked up when a device is
+   * first met (a fleet's first readings would otherwise build a field name per device and rule).
+   */
+  private readonly devicesWithStates = new Set<string>();
 
   constructor(
     private readonly states: Map<string, string>,
@@ -57,9 +66,18 @@ export class AlertStates {
 
   useRules(rules: AlertRule[]): void {
     this.rules = rules;
-    this.patterns = rules.map((r) => globRegExp(r.devices));
+    const globIndex = new Map<string, number>();
+    this.globOfRule = rules.map((r) => {
+      if (!globIndex.has(r.devices)) globIndex.set(r.devices, globIndex.size);
+      return globIndex.get(r.devices)!;
+    });
+    this.globs = [...globIndex.keys()].map(globRegExp);
     this.tracksSeen = rules.some((r) => r.kind === 'no_data');
     this.rulesOfDevice.clear();
+    this.ruleLists.clear();
+    this.devicesWithStates.clear();
+    // Rule names hold no ':' (RULE_NAME): the device is what follows the first one.
+    for (const field of this.states.keys()) this.devicesWithStates.add(field.slice(field.indexOf(':') + 1));
   }
 
   /** Applies one reading; its transitions, in rule order, are added to `out` (and returned). */
@@ -67,13 +85,16 @@ export class AlertStates {
     // No closures and no state lookups per (reading, rule): this runs for every reading and rule it matches.
     const device = r.device;
     const previous = this.tracksSeen ? this.seen.get(device) : undefined;
-    for (const slot of this.matching(device)) {
-      const { rule, state } = slot;
+    const machines = this.matching(device);
+    const { rules, states } = machines;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      const state = states[i];
       const firing = state !== undefined && state.charCodeAt(0) === F;
       if (rule.kind === 'no_data') {
         if (firing) {
           out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(r.temp_f)));
-          this.set(slot, '');
+          this.set(machines, i, '');
         } else if (previous !== undefined && r.ts - previous >= rule.forMs) {
           out.push(transition(rule, device, 'firing', previous, previous + rule.forMs, ''));
           out.push(transition(rule, device, 'resolved', previous, r.ts, String(r.temp_f)));
@@ -86,28 +107,28 @@ export class AlertStates {
       if (firing) {
         if (above ? value <= rule.clear : value >= rule.clear) {
           out.push(transition(rule, device, 'resolved', sinceOf(state), r.ts, String(value)));
-          this.set(slot, '');
+          this.set(machines, i, '');
         }
         continue;
       }
       const holds = above ? value > rule.threshold : value < rule.threshold;
       if (state !== undefined) {
         // Pending since `since`.
-        if (!holds) this.set(slot, '');
+        if (!holds) this.set(machines, i, '');
         else {
           const since = sinceOf(state);
           if (r.ts - since >= rule.forMs) {
             const text = String(value);
             out.push(transition(rule, device, 'firing', since, r.ts, text));
-            this.set(slot, `f:${since}:${text}`);
+            this.set(machines, i, `f:${since}:${text}`);
           }
         }
       } else if (holds) {
         if (rule.forMs <= 0) {
           const text = String(value);
           out.push(transition(rule, device, 'firing', r.ts, r.ts, text));
-          this.set(slot, `f:${r.ts}:${text}`);
-        } else this.set(slot, `p:${r.ts}`);
+          this.set(machines, i, `f:${r.ts}:${text}`);
+        } else this.set(machines, i, `p:${r.ts}`);
       }
     }
     if (this.tracksSeen && (previous === undefined || r.ts > previous)) {
@@ -128,35 +149,40 @@ export class AlertStates {
     return changes;
   }
 
-  private set(slot: RuleSlot, state: string): void {
-    slot.state = state === '' ? undefined : state;
-    if (state === '') this.states.delete(slot.field);
-    else this.states.set(slot.field, state);
-    this.changedStates.set(slot.field, state);
+  private set(machines: DeviceRules, i: number, state: string): void {
+    machines.states[i] = state === '' ? undefined : state;
+    const field = `${machines.rules[i]!.name}:${machines.device}`;
+    if (state === '') this.states.delete(field);
+    else this.states.set(field, state);
+    this.changedStates.set(field, state);
   }
 
-  private matching(device: string): RuleSlot[] {
-    let list = this.rulesOfDevice.get(device);
-    if (!list) {
-      list = [];
-      for (const [i, rule] of this.rules.entries()) {
-        if (!this.patterns[i]!.test(device)) continue;
-        const field = `${rule.name}:${device}`;
-        list.push({ rule, field, state: this.states.get(field) });
+  private matching(device: string): DeviceRules {
+    let machines = this.rulesOfDevice.get(device);
+    if (!machines) {
+      const matches = this.globs.map((glob) => glob.test(device));
+      const key = matches.map(Number).join('');
+      let rules = this.ruleLists.get(key);
+      if (!rules) {
+        rules = this.rules.filter((_, i) => matches[this.globOfRule[i]!]);
+        this.ruleLists.set(key, rules);
       }
-      this.rulesOfDevice.set(device, list);
+      const known = this.devicesWithStates.has(device);
+      const states = rules.map((rule) => (known ? this.states.get(`${rule.name}:${device}`) : undefined));
+      machines = { device, rules, states };
+      this.rulesOfDevice.set(device, machines);
     }
-    return list;
+    return machines;
   }
 }
 
-/** A (rule, device) state machine as a reading of the device meets it. */
-interface RuleSlot {
-  rule: AlertRule;
-  /** `<rule>:<device>`, its field in the states hash. */
-  field: string;
-  /** `p:<since>` pending, `f:<since>:<value>` firing; undefined: ok. */
-  state: string | undefined;
+/** A device's rules and its state machine in each, as its readings meet them. */
+interface DeviceRules {
+  device: string;
+  /** The rules whose glob matches the device, in rule order (shared with devices the same rules match). */
+  rules: AlertRule[];
+  /** Its state in each rule: `p:<since>` pending, `f:<since>:<value>` firing; undefined: ok. */
+  states: (string | undefined)[];
 }
 
 /** The first character of a firing state (`f:<since>:<value>`). */

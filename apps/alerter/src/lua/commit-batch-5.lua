@@ -12,9 +12,11 @@
   ARGV[1] partition   ARGV[2] the position the batch was applied after ('' = none)   ARGV[3] new position
   ARGV[4] s, then s pairs: field, state (states set)
   then h, then h fields (states back to ok: deleted)
-  then d, then d pairs: device, ts
+  then one argument: the devices' newest times, a JSON array of strings `["device","ts",...]`
   then t, then t times: rule, device, state (firing|resolved), since, at, value
-  The pairs and fields go from ARGV to HSET and HDEL as they are: no Lua table is built per batch.
+  The state pairs and fields go from ARGV to HSET and HDEL as they are. The devices' times, a pair per
+  device of the batch (most of its readings), come as one argument: a thousand arguments cost the alerter
+  more to send than one costs Redis to decode (cjson: in C, about half what splitting it in Lua took).
 
   Returns 1 when committed, 0 when the position was not ARGV[2] (nothing written).
 ]]
@@ -24,21 +26,23 @@ if (redis.call('HGET', positions, partition) or '') ~= expected then return 0 en
 
 -- Calls with many arguments go in slices: Lua's unpack has a limit. `per` arguments make one item.
 local SLICE = 1000
-local function each(command, key, from, count, per)
+local function each(command, key, list, from, count, per)
   local last = from + count * per - 1
   for first = from, last, SLICE do
-    redis.call(command, key, unpack(ARGV, first, math.min(last, first + SLICE - 1)))
+    redis.call(command, key, unpack(list, first, math.min(last, first + SLICE - 1)))
   end
   return last + 1
 end
 
 local i = 4
 local s = tonumber(ARGV[i])
-i = each('HSET', states, i + 1, s, 2)
+i = each('HSET', states, ARGV, i + 1, s, 2)
 local h = tonumber(ARGV[i])
-i = each('HDEL', states, i + 1, h, 1)
-local d = tonumber(ARGV[i])
-i = each('HSET', seen, i + 1, d, 2)
+i = each('HDEL', states, ARGV, i + 1, h, 1)
+
+local times = cjson.decode(ARGV[i])
+each('HSET', seen, times, 1, #times / 2, 2)
+i = i + 1
 
 local t = tonumber(ARGV[i])
 for k = 0, t - 1 do

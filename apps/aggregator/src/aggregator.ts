@@ -272,8 +272,9 @@ export class Aggregator {
   /**
    * Lays out and sends one script per partition of the read (a multi-day backfill costs one round trip
    * per read), then waits for the previous read's scripts: while Redis counts one batch, this lays out
-   * the next (ConsumerLoop's settle() awaits the last). Safe because every script acknowledges its own
-   * entries and counts only those XACK returned 1 for, and all go over one connection in order.
+   * the next (ConsumerLoop's settle() awaits the last). Safe in any order (on a cluster a redirected
+   * script may run after a later one): every script acknowledges its own entries and counts only those
+   * XACK returned 1 for, and a window is sealed only once none of its readings is pending.
    */
   private async count(batches: ConsumerBatch[]): Promise<void> {
     const started = performance.now();
@@ -305,30 +306,8 @@ export class Aggregator {
   }
 
   private async send(batches: ConsumerBatch[]): Promise<void> {
-    const { keys, log, metrics } = this.deps;
-    const s = this.settings;
-    const now = Date.now();
-    const context = {
-      keys,
-      state: this.state,
-      group: s.group,
-      consumer: s.consumer,
-      now,
-      stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
-    };
-    const sent = batches.map((batch) => {
-      const held = { stream: batch.stream, entries: batch.entries.length, firstId: '', lastId: '' };
-      if (held.entries > 0) {
-        held.firstId = batch.entries[0]!.id;
-        held.lastId = batch.entries[held.entries - 1]!.id;
-        this.inHand.add(held);
-      }
-      const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
-      const call = accumulateCall(batch, context, layout);
-      // Only `held` is kept while the script runs, not the entries: a batch kept past the next read
-      // would outlive young-generation collections and be copied into the old one.
-      return { held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
-    });
+    const { log, metrics } = this.deps;
+    const sent = this.dispatch(batches);
     await Promise.all(
       sent.map(async ({ held, reply }) => {
         const { stream, entries } = held;
@@ -342,6 +321,39 @@ export class Aggregator {
         metrics?.recordBatch(entries, counted, duplicates, late, dead);
       }),
     );
+  }
+
+  /**
+   * Lays out every batch of the read, then sends their scripts: a layout that throws sends nothing.
+   * Returns each batch's reply with what is held of it meanwhile (not its entries: a batch kept past the
+   * next read would outlive young-generation collections and be copied into the old one).
+   */
+  private dispatch(batches: ConsumerBatch[]) {
+    const { keys } = this.deps;
+    const s = this.settings;
+    const context = {
+      keys,
+      state: this.state,
+      group: s.group,
+      consumer: s.consumer,
+      now: Date.now(),
+      stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
+    };
+    const calls = batches.map((batch) => {
+      const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
+      const { entries } = batch;
+      const held = {
+        stream: batch.stream,
+        entries: entries.length,
+        firstId: entries[0]?.id ?? '',
+        lastId: entries[entries.length - 1]?.id ?? '',
+      };
+      return { held, call: accumulateCall(batch, context, layout) };
+    });
+    return calls.map(({ held, call }) => {
+      if (held.entries > 0) this.inHand.add(held);
+      return { held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
+    });
   }
 
   /** Closes due hours; with `endedBy`, also every hour that ended by then (see WindowCloser). */

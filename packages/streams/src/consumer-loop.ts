@@ -163,8 +163,11 @@ export class ConsumerLoop {
           }
           await this.options.handle(batches);
           if (!next) await this.options.settle?.();
-        } else if (!this.stopping) {
-          await this.options.onIdle?.();
+        } else {
+          // A read ahead that came back empty (a backlog of a whole number of batches): what the last
+          // batch left in flight settles before the loop idles or stops.
+          await this.options.settle?.();
+          if (!this.stopping) await this.options.onIdle?.();
         }
         failures = 0;
         failingSince = undefined;

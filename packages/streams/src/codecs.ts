@@ -58,8 +58,8 @@ function parseNumber(raw: string | undefined, field: string): number | DecodeErr
 }
 
 /**
- * A decimal as sensors write one (`-12.5`, `57.33`): an optional minus, digits, an optional fraction, 15
- * digits at most. Read digit by digit and divided by a power of ten, which is exact: both are exact
+ * A decimal as sensors and the producer write one (`-12.5`, `57.33`, epoch ms): an optional minus,
+ * digits, an optional fraction, 15 digits at most. Read digit by digit and divided by a power of ten, which is exact: both are exact
  * doubles (under 2^53 and 10^22), and IEEE division rounds correctly, as Number() does. Anything else
  * takes the general path; the regular expression and Number() cost more than the rest of a decode.
  */
@@ -86,20 +86,9 @@ function plainDecimal(raw: string): number | undefined {
   return raw.charCodeAt(0) === 45 ? -value : value;
 }
 
-/**
- * Epoch ms as the producer writes it, digits only: read digit by digit, a fraction of the cost of the
- * general number path. Up to 15 digits, so the value is exact; anything else takes the general path.
- */
-function plainEpochMs(raw: string): number | undefined {
-  const length = raw.length;
-  if (length === 0 || length > 15) return undefined;
-  let n = 0;
-  for (let i = 0; i < length; i++) {
-    const digit = raw.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return undefined;
-    n = n * 10 + digit;
-  }
-  return n;
+/** A field's number: a plain decimal read by hand, anything else by the general path. */
+function numberOf(raw: string | undefined, field: string): number | DecodeError {
+  return (raw === undefined ? undefined : plainDecimal(raw)) ?? parseNumber(raw, field);
 }
 
 /**
@@ -139,18 +128,18 @@ export function decodeReading(id: string, fields: FieldList): Decoded<Reading> {
       return fail(`no ts field and the ID ${id} carries no time`, 'ts', cause);
     }
   } else {
-    const parsed = plainEpochMs(tsRaw) ?? parseNumber(tsRaw, 'ts');
+    const parsed = numberOf(tsRaw, 'ts');
     if (parsed instanceof DecodeError) return { ok: false, error: parsed };
     if (!Number.isSafeInteger(parsed) || parsed < 0) return fail(`not epoch milliseconds: ${tsRaw}`, 'ts');
     ts = parsed;
   }
-  const temp = (tempRaw !== undefined ? plainDecimal(tempRaw) : undefined) ?? parseNumber(tempRaw, 'temp_f');
+  const temp = numberOf(tempRaw, 'temp_f');
   if (temp instanceof DecodeError) return { ok: false, error: temp };
   if (temp < TEMP_F_MIN || temp > TEMP_F_MAX)
     return fail(`out of range ${TEMP_F_MIN} to ${TEMP_F_MAX} °F: ${tempRaw}`, 'temp_f');
   const value: Reading = { device: device ?? DEFAULT_DEVICE, ts, temp_f: temp };
   if (humidityRaw !== undefined) {
-    const humidity = plainDecimal(humidityRaw) ?? parseNumber(humidityRaw, 'humidity');
+    const humidity = numberOf(humidityRaw, 'humidity');
     if (humidity instanceof DecodeError) return { ok: false, error: humidity };
     if (humidity < 0 || humidity > 100) return fail(`out of range 0-100: ${humidityRaw}`, 'humidity');
     value.humidity = humidity;

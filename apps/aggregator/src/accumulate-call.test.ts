@@ -74,6 +74,7 @@ describe('accumulateCall', () => {
       42,
       JSON.stringify([['hour', 'sealed']]),
       '',
+      '',
     ]);
     const { entries: e, hours, recount } = layout(call.args);
     // Each entry names its finest window (1-based); each window its hash's KEYS index, KEYS[5] and KEYS[6].

@@ -8,6 +8,7 @@ import {
   windowName,
   windowOf,
 } from '@pipe/streams';
+import { type DeviceTotalsCache, TOTALS, type WindowDeviceTotals } from './device-totals-cache.js';
 import { checkedEntries } from './partition-entries.js';
 import type { AggregatorStateKeys } from './state-keys.js';
 
@@ -19,6 +20,8 @@ export interface AccumulateContext {
   now: number;
   /** How long the partition's `agg` state outlives the partition (see stateAfterPartitionMs). */
   stateAfterPartitionMs: number;
+  /** With --per-device: the devices' totals this instance last wrote, sent as a hint (see the cache). */
+  deviceTotals?: DeviceTotalsCache;
 }
 
 export interface AccumulateCall {
@@ -26,6 +29,8 @@ export interface AccumulateCall {
   args: (string | number | Buffer)[];
   /** The decoded reading of each entry (undefined for an undecodable one), in entry order. */
   readings: (Reading | undefined)[];
+  /** The hash key of each finest window of the call, by the script's 1-based index (its reply names some). */
+  finestWindows: string[];
 }
 
 /** Readings' figures: count, sums, bounds and first and last event time. */
@@ -62,16 +67,67 @@ class Figures {
 
   /**
    * A device's figures as the script stores them: nine little-endian doubles `n sum sq min max f l hn
-   * hsum` at `offset`. Throws when a sum is not finite, as the script refuses such a window (nothing
+   * hsum` at byte `offset`. Throws when a sum is not finite, as the script refuses such a window (nothing
    * of the batch is written); the codec's temperature range keeps sums far from overflowing.
    */
-  pack(into: Buffer, offset: number): void {
-    const { n, sum, sq, min, max, first, last, humidityN, humiditySum } = this;
+  pack(into: DataView, offset: number): void {
+    const { sum, sq, humiditySum } = this;
     if (!Number.isFinite(sum) || !Number.isFinite(sq) || !Number.isFinite(humiditySum))
       throw new Error("accumulate-batch: a device's figures are not finite numbers; batch refused whole");
-    const figures = [n, sum, sq, min, max, first, last, humidityN, humiditySum];
-    for (let i = 0; i < DEVICE_BYTES / 8; i++) into.writeDoubleLE(figures[i]!, offset + i * 8);
+    into.setFloat64(offset, this.n, true);
+    into.setFloat64(offset + 8, sum, true);
+    into.setFloat64(offset + 16, sq, true);
+    into.setFloat64(offset + 24, this.min, true);
+    into.setFloat64(offset + 32, this.max, true);
+    into.setFloat64(offset + 40, this.first, true);
+    into.setFloat64(offset + 48, this.last, true);
+    into.setFloat64(offset + 56, this.humidityN, true);
+    into.setFloat64(offset + 64, humiditySum, true);
   }
+
+  /** These figures as the totals at `v[at ..]` (n sum sq min max f l hn hsum). */
+  copyInto(v: Float64Array, at: number): void {
+    v[at] = this.n;
+    v[at + 1] = this.sum;
+    v[at + 2] = this.sq;
+    v[at + 3] = this.min;
+    v[at + 4] = this.max;
+    v[at + 5] = this.first;
+    v[at + 6] = this.last;
+    v[at + 7] = this.humidityN;
+    v[at + 8] = this.humiditySum;
+  }
+
+  /**
+   * Merges these figures into the totals at `v[at ..]` (n sum sq min max f l hn hsum), as the script's
+   * mergedTotals() does, comparison for comparison: the script compares the bytes.
+   */
+  mergeInto(v: Float64Array, at: number): void {
+    v[at] = this.n + v[at]!;
+    v[at + 1] = this.sum + v[at + 1]!;
+    v[at + 2] = this.sq + v[at + 2]!;
+    v[at + 3] = v[at + 3]! < this.min ? v[at + 3]! : this.min;
+    v[at + 4] = v[at + 4]! > this.max ? v[at + 4]! : this.max;
+    v[at + 5] = v[at + 5]! < this.first ? v[at + 5]! : this.first;
+    v[at + 6] = v[at + 6]! > this.last ? v[at + 6]! : this.last;
+    v[at + 7] = this.humidityN + v[at + 7]!;
+    v[at + 8] = this.humiditySum + v[at + 8]!;
+  }
+}
+
+/** Nine doubles of `v` from `at`, little-endian at byte `offset` of `into`. */
+function writeTotals(into: DataView, offset: number, v: Float64Array, at: number): void {
+  for (let i = 0; i < TOTALS; i++) into.setFloat64(offset + i * 8, v[at + i]!, true);
+}
+
+/**
+ * With the device totals cache: where a batch writes each device's totals after it
+ * (accumulate-batch-n.lua's ARGV[13], at the offsets of ARGV[12]), and the window's totals as the
+ * cache holds them, updated as the batch is laid out.
+ */
+interface ExpectedTotals {
+  after: DataView;
+  totals: WindowDeviceTotals;
 }
 
 /** Bytes of one device's packed figures (accumulate-batch-n.lua's ARGV[12]). */
@@ -87,6 +143,8 @@ class WindowFigures extends Figures {
   /** `hashKeys`: the KEYS index of the window's hash of each size, finest first. */
   constructor(
     first: Reading,
+    /** Its finest window's hash key. */
+    readonly finestKey: string,
     private readonly hashKeys: number[],
     private readonly perDevice: boolean,
   ) {
@@ -114,11 +172,29 @@ class WindowFigures extends Figures {
     return this.deviceFigures.length * DEVICE_BYTES;
   }
 
+  /** With expected totals: the readings its hash counts before the batch (the script checks them). */
+  private expects: number | undefined;
+
   /** Packs its devices' figures at `offset` of `into`; returns the offset past them. */
-  packDevices(into: Buffer, offset: number): number {
+  packDevices(into: DataView, offset: number, expected?: ExpectedTotals): number {
     this.packedAt = offset;
-    for (const figures of this.deviceFigures) {
+    this.expects = expected?.totals.n;
+    if (expected) expected.totals.n += this.n;
+    let i = 0;
+    for (const device of this.devices.keys()) {
+      const figures = this.deviceFigures[i++]!;
       figures.pack(into, offset);
+      if (expected) {
+        const { totals } = expected;
+        let at = totals.at(device);
+        if (at === undefined) {
+          at = totals.add(device);
+          figures.copyInto(totals.values, at);
+        } else {
+          figures.mergeInto(totals.values, at);
+        }
+        writeTotals(expected.after, offset, totals.values, at);
+      }
       offset += DEVICE_BYTES;
     }
     return offset;
@@ -128,7 +204,9 @@ class WindowFigures extends Figures {
     const { n, sum, sq, humidityN, humiditySum, min, max, first, last } = this;
     const figures = [n, sum, sq, humidityN, humiditySum, String(min), String(max), first, last];
     const window = [...figures, [...this.devices.keys()], this.hashKeys];
-    return this.perDevice ? [...window, this.packedAt] : window;
+    if (!this.perDevice) return window;
+    const { expects } = this;
+    return expects === undefined ? [...window, this.packedAt] : [...window, this.packedAt, expects];
   }
 }
 
@@ -185,7 +263,7 @@ export function accumulateCall(
       const hashes = layout.sizes.map((size) =>
         hashKey(state.window(stream, size, windowOf(reading.ts, size).start)),
       );
-      groups.push(new WindowFigures(reading, hashes, layout.perDevice));
+      groups.push(new WindowFigures(reading, keys[hashes[0]! - 1]!, hashes, layout.perDevice));
       g = groups.length; // 1-based, as Lua indexes
       groupIndex.set(start, g);
     }
@@ -200,10 +278,23 @@ export function accumulateCall(
     readings.push(reading);
   }
   let packed: Buffer | string = '';
+  let after: Buffer | string = '';
   if (layout.perDevice) {
-    packed = Buffer.allocUnsafe(groups.reduce((bytes, g) => bytes + g.packedBytes, 0));
+    const bytes = groups.reduce((total, g) => total + g.packedBytes, 0);
+    const into = Buffer.alloc(bytes);
+    const cache = ctx.deviceTotals;
+    const expected = cache && Buffer.alloc(bytes);
+    const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const expectedView = expected && view(expected);
     let offset = 0;
-    for (const g of groups) offset = g.packDevices(packed, offset);
+    let expects = false;
+    for (const g of groups) {
+      const totals = cache?.window(g.finestKey);
+      if (totals) expects = true;
+      offset = g.packDevices(view(into), offset, expectedView && totals && { after: expectedView, totals });
+    }
+    packed = into;
+    if (expected && expects) after = expected;
   }
   const args = [
     ctx.group,
@@ -218,6 +309,7 @@ export function accumulateCall(
     ctx.stateAfterPartitionMs,
     JSON.stringify(layout.sizes.map((size) => [windowName(size), state.sealedField(size)])),
     packed,
+    after,
   ];
-  return { keys, args, readings };
+  return { keys, args, readings, finestWindows: groups.map((g) => g.finestKey) };
 }

@@ -17,6 +17,7 @@ import {
 } from '@pipe/streams';
 import { durabilityOf } from '@pipe/service';
 import { accumulateCall } from './accumulate-call.js';
+import { DeviceTotalsCache } from './device-totals-cache.js';
 import type { AggregatorConfig } from './config.js';
 import { DeadConsumerWatch, DrainBlockedError } from './dead-consumers.js';
 import { stateAfterPartitionMs, WindowCloser } from './window-closer.js';
@@ -100,6 +101,8 @@ export class Aggregator {
   private inFlight: Promise<void> | undefined;
   /** With drain: what to do about entries pending with other consumers (dead-consumers.ts). */
   private deadConsumers: DeadConsumerWatch | undefined;
+  /** With --per-device, each device's totals of its open finest windows as this instance wrote them. */
+  private readonly deviceTotals = new DeviceTotalsCache();
 
   constructor(
     private readonly settings: AggregatorSettings,
@@ -309,9 +312,16 @@ export class Aggregator {
     const { log, metrics } = this.deps;
     const sent = this.dispatch(batches);
     await Promise.all(
-      sent.map(async ({ held, reply }) => {
+      sent.map(async ({ held, finestWindows, reply }) => {
         const { stream, entries } = held;
-        const [counted, duplicates, late, dead] = await reply.finally(() => this.inHand.delete(held));
+        const [counted, duplicates, late, dead, unexpected] = await reply
+          .catch((err: unknown) => {
+            // Whatever the script did or not: the device totals this instance expects are a guess now.
+            this.deviceTotals.clear();
+            throw err;
+          })
+          .finally(() => this.inHand.delete(held));
+        for (const g of unexpected) this.deviceTotals.forget(finestWindows[g - 1]!);
         if (late + dead > 0) await forwardOutbox(this.deps.redis, stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream, count: late }, 'routed late readings');
@@ -338,6 +348,7 @@ export class Aggregator {
       consumer: s.consumer,
       now: Date.now(),
       stateAfterPartitionMs: stateAfterPartitionMs(s.keepHours),
+      deviceTotals: this.deviceTotals,
     };
     const calls = batches.map((batch) => {
       const layout = this.record.layoutOf(keys.parsePartitionKey(batch.stream));
@@ -352,7 +363,11 @@ export class Aggregator {
     });
     return calls.map(({ held, call }) => {
       if (held.entries > 0) this.inHand.add(held);
-      return { held, reply: this.scripts!.accumulateBatch(call.keys, call.args) };
+      return {
+        held,
+        finestWindows: call.finestWindows,
+        reply: this.scripts!.accumulateBatch(call.keys, call.args),
+      };
     });
   }
 

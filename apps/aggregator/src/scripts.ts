@@ -1,7 +1,10 @@
 import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
-/** accumulate-batch result: counted, already acknowledged, late, dead-lettered. */
-export type AccumulateReply = [number, number, number, number];
+/**
+ * accumulate-batch result: counted, already acknowledged, late, dead-lettered, and the finest windows
+ * (1-based) whose device totals are not the ones the call expected (DeviceTotalsCache).
+ */
+export type AccumulateReply = [number, number, number, number, number[]];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];
 export type PublishReply = ['published' | 'already' | 'superseded' | 'regressed', string];
 /** publish-device-windows result per device: 1 published, 0 already, -1 superseded. */

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, inject } from 'vitest';
 import { accumulateCall } from '../src/accumulate-call.js';
 import { Aggregator, type AggregatorSettings } from '../src/aggregator.js';
+import type { DeviceTotalsCache } from '../src/device-totals-cache.js';
 import { AggregatorMetrics } from '../src/metrics.js';
 import { defineAggregatorScripts } from '../src/scripts.js';
 import { AggregatorStateKeys } from '../src/state-keys.js';
@@ -152,6 +153,7 @@ export async function countBatch(
   consumer: string,
   entries: StreamEntry[],
   layout = WindowLayout.parse('1h'),
+  deviceTotals?: DeviceTotalsCache,
 ) {
   const context = {
     keys,
@@ -160,8 +162,15 @@ export async function countBatch(
     consumer,
     now: Date.now(),
     stateAfterPartitionMs: 0,
+    deviceTotals,
   };
   const call = accumulateCall({ stream: partition, entries }, context, layout);
-  const [counted, skipped] = await defineAggregatorScripts(redis).accumulateBatch(call.keys, call.args);
-  return { counted, skipped, call };
+  const [counted, skipped, , , unexpected] = await defineAggregatorScripts(redis).accumulateBatch(
+    call.keys,
+    call.args,
+  );
+  // The windows whose device totals the script merged itself, by hash key (as the aggregator forgets them).
+  const merged = unexpected.map((g) => call.finestWindows[g - 1]!);
+  for (const key of merged) deviceTotals?.forget(key);
+  return { counted, skipped, merged, call };
 }

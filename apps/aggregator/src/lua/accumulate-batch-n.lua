@@ -23,7 +23,8 @@
           "x": [[entry index, reason, original fields JSON], ...] }
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
           [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
-          element: the byte offset in ARGV[12] of its devices' figures. Then the finest window's hash
+          element: the byte offset in ARGV[12] of its devices' figures, and maybe a 13th: the readings
+          the caller expects the hash to count before the batch (see storeDevices). Then the finest window's hash
           holds in `d:<device>` the device's totals packed as nine little-endian doubles
           `n sum sq min max f l hn hsum` (see mergeDevices) instead of `1`; coarser hashes get their
           devices when each finer window settles (settle-window-n.lua folds its sealed totals in), not
@@ -40,7 +41,12 @@
           they are packed (nine little-endian doubles each, 72 bytes); the caller checked that they
           are finite. Binary: no JSON to write, send or decode for the largest part of the batch.
 
-  Returns { counted, already_acked, late, dead_lettered }
+  ARGV[13] with --per-device, optional (a window's 13th element says it holds its devices): each
+          device's packed totals after the batch as the caller expects them, at the offsets of ARGV[12]
+          (see storeDevices).
+
+  Returns { counted, already_acked, late, dead_lettered, [finest window index, ...] }, the last the
+  windows with expected totals whose devices were merged here rather than stored as the caller sent them.
 ]==]
 local partition, agg, outbox = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
@@ -216,10 +222,35 @@ local function mergeDevices(key, devices, figures)
   return added
 end
 
+-- mergeDevices when the caller knows the hash's device totals (DeviceTotalsCache): it sent each
+-- device's totals after the batch in ARGV[13] (at the offsets of ARGV[12]), stored here as they are,
+-- with no read, unpack, merge or pack per device. It knows them when the hash counts exactly the
+-- readings the caller counted into it (`n`, checked before this batch adds to it): every write of a
+-- device's totals adds its readings to `n`, so equal counts mean nobody else wrote here.
+local function storeDevices(key, devices, offset)
+  local after, added = ARGV[13], 0
+  for from = 1, #devices, 1000 do
+    local packed = {}
+    for i = from, math.min(from + 999, #devices) do
+      local at = offset + (i - 1) * DEVICE_BYTES + 1
+      packed[#packed + 1] = 'd:' .. devices[i]
+      packed[#packed + 1] = string.sub(after, at, at + DEVICE_BYTES - 1)
+    end
+    added = added + redis.call('HSET', key, unpack(packed))
+  end
+  return added
+end
+
 -- Companion state lives as long as its partition, so nothing is left behind when a day expires.
 local ttl = redis.call('PTTL', partition)
+-- The finest windows (by index) with expected totals (a 13th element) that the hash did not count
+-- as the caller expected, or where not every reading counted: the caller's totals of them are a guess now.
+local unexpected = {}
 for g, w in ipairs(windows) do
   local s = state[g]
+  -- w[13]: the readings the caller expects the finest window's hash to count before this batch.
+  local asExpected = s.counted > 0 and s.skipped == 0 and w[13] ~= nil
+    and tonumber(redis.call('HGET', KEYS[w[11][1]], 'n') or '0') == w[13]
   if s.counted > 0 then
     if s.skipped > 0 then w = recount(g) end
     for j, k in ipairs(w[11]) do
@@ -238,7 +269,8 @@ for g, w in ipairs(windows) do
       if not old[4] or w[9] > tonumber(old[4]) then redis.call('HSET', key, 'l', string.format('%d', w[9])) end
       local newDevices = 0
       if w[12] then
-        if j == 1 then newDevices = mergeDevices(key, w[10], w[12]) end
+        if j == 1 and asExpected then newDevices = storeDevices(key, w[10], w[12])
+        elseif j == 1 then newDevices = mergeDevices(key, w[10], w[12]) end
       else
         -- HSET answers how many fields are new: one call per 2000 devices rather than one each.
         local names = w[10]
@@ -257,6 +289,7 @@ for g, w in ipairs(windows) do
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
     end
   end
+  if windows[g][13] and not asExpected then unexpected[#unexpected + 1] = g end
 end
 
 if counted > 0 then
@@ -273,4 +306,4 @@ end
 if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[10])) end
 if ttl > 0 and (lateCount > 0 or dead > 0) then redis.call('PEXPIRE', outbox, ttl) end
 
-return { counted, duplicates, lateCount, dead }
+return { counted, duplicates, lateCount, dead, unexpected }

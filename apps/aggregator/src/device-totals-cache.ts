@@ -8,6 +8,11 @@ export class WindowDeviceTotals {
   /** Readings the window's hash counts (its `n`) once the batches laid out so far are counted. */
   n = 0;
 
+  /** Devices held. */
+  get size(): number {
+    return this.slots.size;
+  }
+
   /** The index in `values` of the device's totals; undefined for a device the window lacks. */
   at(device: string): number | undefined {
     return this.slots.get(device);
@@ -39,8 +44,14 @@ export class DeviceTotalsCache {
   /** By window hash key, oldest first; `unknown`: the hash holds totals this instance cannot tell. */
   private readonly windows = new Map<string, WindowDeviceTotals | 'unknown'>();
 
-  /** `maxWindows`: windows kept (a batch writes the one or two newest finest windows of its partition). */
-  constructor(private readonly maxWindows = 16) {}
+  /**
+   * The oldest windows go first beyond `maxWindows` windows (a partition's batches write its one or two
+   * newest finest windows) or `maxDevices` devices over all (about 130 B each: a few tens of MB).
+   */
+  constructor(
+    private readonly maxWindows = 16,
+    private readonly maxDevices = 250_000,
+  ) {}
 
   /**
    * The devices' totals of a window as this instance last wrote them (a window it never wrote: none),
@@ -52,8 +63,11 @@ export class DeviceTotalsCache {
     if (known) return known;
     const fresh = new WindowDeviceTotals();
     this.windows.set(key, fresh);
-    for (const oldest of this.windows.keys()) {
-      if (this.windows.size <= this.maxWindows) break;
+    let devices = 0;
+    for (const w of this.windows.values()) if (w !== 'unknown') devices += w.size;
+    for (const [oldest, w] of this.windows) {
+      if (oldest === key || (this.windows.size <= this.maxWindows && devices <= this.maxDevices)) break;
+      if (w !== 'unknown') devices -= w.size;
       this.windows.delete(oldest);
     }
     return fresh;

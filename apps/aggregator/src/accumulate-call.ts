@@ -128,6 +128,8 @@ function writeTotals(into: DataView, offset: number, v: Float64Array, at: number
 interface ExpectedTotals {
   after: DataView;
   totals: WindowDeviceTotals;
+  /** This batch's token for the window (DeviceTotalsCache.nextToken). */
+  token: string;
 }
 
 /** Bytes of one device's packed figures (accumulate-batch-n.lua's ARGV[12]). */
@@ -172,14 +174,20 @@ class WindowFigures extends Figures {
     return this.deviceFigures.length * DEVICE_BYTES;
   }
 
-  /** With expected totals: the readings its hash counts before the batch (the script checks them). */
-  private expects: number | undefined;
+  /**
+   * With expected totals, what the script checks: the readings the hash counts before the batch and
+   * the token of the batch that wrote its devices last; then this batch's token.
+   */
+  private expects: [n: number, last: string, token: string] | undefined;
 
   /** Packs its devices' figures at `offset` of `into`; returns the offset past them. */
   packDevices(into: DataView, offset: number, expected?: ExpectedTotals): number {
     this.packedAt = offset;
-    this.expects = expected?.totals.n;
-    if (expected) expected.totals.n += this.n;
+    this.expects = expected && [expected.totals.n, expected.totals.token, expected.token];
+    if (expected) {
+      expected.totals.n += this.n;
+      expected.totals.token = expected.token;
+    }
     let i = 0;
     for (const device of this.devices.keys()) {
       const figures = this.deviceFigures[i++]!;
@@ -206,7 +214,7 @@ class WindowFigures extends Figures {
     const window = [...figures, [...this.devices.keys()], this.hashKeys];
     if (!this.perDevice) return window;
     const { expects } = this;
-    return expects === undefined ? [...window, this.packedAt] : [...window, this.packedAt, expects];
+    return expects ? [...window, this.packedAt, ...expects] : [...window, this.packedAt];
   }
 }
 
@@ -291,7 +299,12 @@ export function accumulateCall(
     for (const g of groups) {
       const totals = cache?.window(g.finestKey);
       if (totals) expects = true;
-      offset = g.packDevices(view(into), offset, expectedView && totals && { after: expectedView, totals });
+      const token = cache?.nextToken() ?? '';
+      offset = g.packDevices(
+        view(into),
+        offset,
+        expectedView && totals && { after: expectedView, totals, token },
+      );
     }
     packed = into;
     if (expected && expects) after = expected;

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /** Doubles of one device's packed totals: `n sum sq min max f l hn hsum` (accumulate-batch-n.lua). */
 export const TOTALS = 9;
 
@@ -7,6 +9,8 @@ export class WindowDeviceTotals {
   values = new Float64Array(TOTALS * 64);
   /** Readings the window's hash counts (its `n`) once the batches laid out so far are counted. */
   n = 0;
+  /** The token of the last batch laid out for the window ('' before the first): see DeviceTotalsCache. */
+  token = '';
 
   /** Devices held. */
   get size(): number {
@@ -34,13 +38,27 @@ export class WindowDeviceTotals {
 /**
  * Each device's totals of the finest windows this instance is counting, as it wrote them with
  * accumulate-batch-n.lua: with them a batch sends each device's totals after the batch, and the
- * script stores them as they are when the window's hash counts the readings this instance expects
- * (every write of a device's totals adds its readings to the hash's `n`), instead of reading, unpacking,
- * merging and packing each device's totals in Lua. Only a hint: whatever differs (another instance or a
- * redelivery counted into the window, a restart, a batch that failed) takes the script's own merge,
- * and the script names the windows where that happened so that this instance stops guessing for them.
+ * script stores them as they are, instead of reading, unpacking, merging and packing each device's
+ * totals in Lua, when the window's hash is as this instance left it:
+ * - its `dv` is the token of this instance's previous batch for the window, which the script stored
+ *   with that batch's totals (a merge stores `-`): no other batch wrote device totals since, nor did
+ *   that one run after this one (a redirect on a cluster can reorder calls);
+ * - and its `n` is the count of readings this instance expects: a script of an earlier version, which
+ *   knows no `dv`, adds to `n` whenever it writes device totals.
+ * Only a hint: whatever differs (another instance or a redelivery counted into the window, a restart, a
+ * batch that failed) takes the script's own merge, and the script names the windows where that
+ * happened so that this instance stops guessing for them.
  */
 export class DeviceTotalsCache {
+  /** Tells this instance's tokens from any other's, also after a restart under the same consumer name. */
+  private readonly instance = randomBytes(6).toString('hex');
+  private batches = 0;
+
+  /** A token no other batch has: `<instance>:<n>`. */
+  nextToken(): string {
+    return `${this.instance}:${++this.batches}`;
+  }
+
   /** By window hash key, oldest first; `unknown`: the hash holds totals this instance cannot tell. */
   private readonly windows = new Map<string, WindowDeviceTotals | 'unknown'>();
 

@@ -23,8 +23,9 @@
           "x": [[entry index, reason, original fields JSON], ...] }
   ARGV[6] finest windows JSON, each [n, sum, sq, hn, hsum, "min", "max", first ts, last ts, [device, ...],
           [KEYS index of its window hash of each size, finest first]] and, with --per-device, a 12th
-          element: the byte offset in ARGV[12] of its devices' figures, and maybe a 13th: the readings
-          the caller expects the hash to count before the batch (see storeDevices). Then the finest window's hash
+          element: the byte offset in ARGV[12] of its devices' figures, and maybe a 13th to 15th: the
+          readings the caller expects the hash to count before the batch, the token it expects in its
+          `dv` ('' none), and this batch's token (see storeDevices). Then the finest window's hash
           holds in `d:<device>` the device's totals packed as nine little-endian doubles
           `n sum sq min max f l hn hsum` (see mergeDevices) instead of `1`; coarser hashes get their
           devices when each finer window settles (settle-window-n.lua folds its sealed totals in), not
@@ -224,9 +225,10 @@ end
 
 -- mergeDevices when the caller knows the hash's device totals (DeviceTotalsCache): it sent each
 -- device's totals after the batch in ARGV[13] (at the offsets of ARGV[12]), stored here as they are,
--- with no read, unpack, merge or pack per device. It knows them when the hash counts exactly the
--- readings the caller counted into it (`n`, checked before this batch adds to it): every write of a
--- device's totals adds its readings to `n`, so equal counts mean nobody else wrote here.
+-- with no read, unpack, merge or pack per device. It knows them when the hash is as its previous batch
+-- for the window left it (checked before this batch adds to it): `dv` holds that batch's token, which
+-- only that batch's store writes (a merge writes `-`), and `n` the readings the caller counted into
+-- the window (an earlier version of this script writes device totals without `dv`, never without `n`).
 local function storeDevices(key, devices, offset)
   local after, added = ARGV[13], 0
   for from = 1, #devices, 1000 do
@@ -248,9 +250,12 @@ local ttl = redis.call('PTTL', partition)
 local unexpected = {}
 for g, w in ipairs(windows) do
   local s = state[g]
-  -- w[13]: the readings the caller expects the finest window's hash to count before this batch.
-  local asExpected = s.counted > 0 and s.skipped == 0 and w[13] ~= nil
-    and tonumber(redis.call('HGET', KEYS[w[11][1]], 'n') or '0') == w[13]
+  -- w[13], w[14]: the finest window's hash as the caller expects it before this batch (storeDevices).
+  local asExpected = false
+  if s.counted > 0 and s.skipped == 0 and w[13] ~= nil then
+    local held = redis.call('HMGET', KEYS[w[11][1]], 'n', 'dv')
+    asExpected = tonumber(held[1] or '0') == w[13] and (held[2] or '') == w[14]
+  end
   if s.counted > 0 then
     if s.skipped > 0 then w = recount(g) end
     for j, k in ipairs(w[11]) do
@@ -269,8 +274,14 @@ for g, w in ipairs(windows) do
       if not old[4] or w[9] > tonumber(old[4]) then redis.call('HSET', key, 'l', string.format('%d', w[9])) end
       local newDevices = 0
       if w[12] then
-        if j == 1 and asExpected then newDevices = storeDevices(key, w[10], w[12])
-        elseif j == 1 then newDevices = mergeDevices(key, w[10], w[12]) end
+        if j == 1 and asExpected then
+          newDevices = storeDevices(key, w[10], w[12])
+          redis.call('HSET', key, 'dv', w[15])
+        elseif j == 1 then
+          newDevices = mergeDevices(key, w[10], w[12])
+          -- Whatever a caller expects of the hash now, it is not what it holds.
+          redis.call('HSET', key, 'dv', '-')
+        end
       else
         -- HSET answers how many fields are new: one call per 2000 devices rather than one each.
         local names = w[10]

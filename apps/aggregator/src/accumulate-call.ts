@@ -289,25 +289,26 @@ export function accumulateCall(
   let after: Buffer | string = '';
   if (layout.perDevice) {
     const bytes = groups.reduce((total, g) => total + g.packedBytes, 0);
+    const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
     const into = Buffer.alloc(bytes);
+    const intoView = view(into);
     const cache = ctx.deviceTotals;
     const expected = cache && Buffer.alloc(bytes);
-    const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
     const expectedView = expected && view(expected);
     let offset = 0;
-    let expects = false;
+    let anyExpected = false;
     for (const g of groups) {
       const totals = cache?.window(g.finestKey);
-      if (totals) expects = true;
+      if (totals) anyExpected = true;
       const token = cache?.nextToken() ?? '';
       offset = g.packDevices(
-        view(into),
+        intoView,
         offset,
         expectedView && totals && { after: expectedView, totals, token },
       );
     }
     packed = into;
-    if (expected && expects) after = expected;
+    if (expected && anyExpected) after = expected;
   }
   const args = [
     ctx.group,

@@ -277,7 +277,9 @@ export class Aggregator {
    * per read), then waits for the previous read's scripts: while Redis counts one batch, this lays out
    * the next (ConsumerLoop's settle() awaits the last). Safe in any order (on a cluster a redirected
    * script may run after a later one): every script acknowledges its own entries and counts only those
-   * XACK returned 1 for, and a window is sealed only once none of its readings is pending.
+   * XACK returned 1 for, and a window is sealed only once none of its readings is pending. The device
+   * totals cache guesses each batch's outcome before it is known; the script trusts a guess only where
+   * the window's hash was last written by the batch laid out before for it (DeviceTotalsCache).
    */
   private async count(batches: ConsumerBatch[]): Promise<void> {
     const started = performance.now();
@@ -314,14 +316,14 @@ export class Aggregator {
     await Promise.all(
       sent.map(async ({ held, finestWindows, reply }) => {
         const { stream, entries } = held;
-        const [counted, duplicates, late, dead, unexpected] = await reply
+        const [counted, duplicates, late, dead, merged] = await reply
           .catch((err: unknown) => {
             // Whatever the script did or not: the device totals this instance expects are a guess now.
             this.deviceTotals.clear();
             throw err;
           })
           .finally(() => this.inHand.delete(held));
-        for (const g of unexpected) this.deviceTotals.forget(finestWindows[g - 1]!);
+        for (const g of merged) this.deviceTotals.forget(finestWindows[g - 1]!);
         if (late + dead > 0) await forwardOutbox(this.deps.redis, stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream, count: dead }, 'dead-lettered undecodable entries');
         if (late > 0) log.warn({ stream, count: late }, 'routed late readings');
@@ -359,7 +361,13 @@ export class Aggregator {
         firstId: entries[0]?.id ?? '',
         lastId: entries[entries.length - 1]?.id ?? '',
       };
-      return { held, call: accumulateCall(batch, context, layout) };
+      try {
+        return { held, call: accumulateCall(batch, context, layout) };
+      } catch (err) {
+        // Batches laid out before it are not sent: the device totals guessed for them are wrong.
+        this.deviceTotals.clear();
+        throw err;
+      }
     });
     return calls.map(({ held, call }) => {
       if (held.entries > 0) this.inHand.add(held);

@@ -26,6 +26,13 @@ describe('DeviceTotalsCache', () => {
     expect(cache.window('e')).not.toBe(big);
   });
 
+  it('gives up a window that alone outgrows the device bound', () => {
+    const cache = new DeviceTotalsCache(16, 100);
+    const w = cache.window('a')!;
+    for (let i = 0; i < 101; i++) w.add(`dev-${i}`);
+    expect(cache.window('a')).toBeUndefined();
+  });
+
   it('grows a window past its first allocation, keeping every device where it was', () => {
     const w = new DeviceTotalsCache().window('a')!;
     for (let i = 0; i < 200; i++) {

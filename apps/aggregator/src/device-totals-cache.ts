@@ -64,7 +64,8 @@ export class DeviceTotalsCache {
 
   /**
    * The oldest windows go first beyond `maxWindows` windows (a partition's batches write its one or two
-   * newest finest windows) or `maxDevices` devices over all (about 130 B each: a few tens of MB).
+   * newest finest windows) or `maxDevices` devices over all (about 130 B each: a few tens of MB); a
+   * window that alone holds more is given up.
    */
   constructor(
     private readonly maxWindows = 16,
@@ -78,7 +79,12 @@ export class DeviceTotalsCache {
   window(key: string): WindowDeviceTotals | undefined {
     const known = this.windows.get(key);
     if (known === 'unknown') return undefined;
-    if (known) return known;
+    if (known) {
+      // One window of more devices than the bound is not worth its memory: the script merges there.
+      if (known.size <= this.maxDevices) return known;
+      this.forget(key);
+      return undefined;
+    }
     const fresh = new WindowDeviceTotals();
     this.windows.set(key, fresh);
     let devices = 0;

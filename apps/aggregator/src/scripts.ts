@@ -2,7 +2,8 @@ import { defineLuaCommand, type RedisClient } from '@pipe/streams';
 
 /**
  * accumulate-batch result: counted, already acknowledged, late, dead-lettered, and the finest windows
- * (1-based) whose device totals are not the ones the call expected (DeviceTotalsCache).
+ * (1-based) that came with expected device totals and were merged by the script instead, or not written
+ * (DeviceTotalsCache forgets them).
  */
 export type AccumulateReply = [number, number, number, number, number[]];
 export type SealReply = ['sealed', string[]] | ['sealable', ''] | ['earlier-open' | 'pending', string];

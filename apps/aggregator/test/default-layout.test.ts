@@ -331,11 +331,11 @@ describe('the default layout (--windows 1h)', () => {
     const functions = (await redis.call('FUNCTION', 'LIST')) as unknown[][];
     expect(functions.map((library) => String(library[1])).sort()).toMatchInlineSnapshot(`
       [
-        "pipe_accumulate_batch_n_890f0ba21aa5",
+        "pipe_accumulate_batch_n_15aa2ba44c47",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
         "pipe_seal_window_n_51d05ed61529",
-        "pipe_settle_window_n_951c55c5617b",
+        "pipe_settle_window_n_fe64be6730e1",
       ]
     `);
   });

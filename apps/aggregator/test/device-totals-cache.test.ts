@@ -84,6 +84,13 @@ it('stores, with the cache, byte for byte the device totals the script merges wi
   expect(withCache).toEqual(await deviceFields(plain.keys, plain.partition, plain.from));
 
   await drain(cached.keys, { windows: layout, perDevice: true });
+  // Settled windows keep their totals, not what only counting needed (the devices, the last token).
+  const settled = await deviceFields(cached.keys, cached.partition, cached.from);
+  expect(Object.values(settled).every((devices) => Object.keys(devices).length === 0)).toBe(true);
+  const state = new AggregatorStateKeys(cached.keys);
+  const firstWindow = state.window(cached.partition, layout.finest, cached.from - (cached.from % MINUTE));
+  expect(await redis.hget(firstWindow, 'settled')).toBe('1');
+  expect(await redis.hexists(firstWindow, 'dv')).toBe(0);
   await expectWindowsToMatch(
     redis,
     cached.keys,

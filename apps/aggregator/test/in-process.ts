@@ -165,12 +165,12 @@ export async function countBatch(
     deviceTotals,
   };
   const call = accumulateCall({ stream: partition, entries }, context, layout);
-  const [counted, skipped, , , unexpected] = await defineAggregatorScripts(redis).accumulateBatch(
+  const [counted, skipped, , , mergedAt] = await defineAggregatorScripts(redis).accumulateBatch(
     call.keys,
     call.args,
   );
   // The windows whose device totals the script merged itself, by hash key (as the aggregator forgets them).
-  const merged = unexpected.map((g) => call.finestWindows[g - 1]!);
+  const merged = mergedAt.map((g) => call.finestWindows[g - 1]!);
   for (const key of merged) deviceTotals?.forget(key);
   return { counted, skipped, merged, call };
 }

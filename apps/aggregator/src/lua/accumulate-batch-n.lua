@@ -184,7 +184,7 @@ end
 --#include lib/device-totals.lua
 -- With --per-device: merges each device's figures `w[12]` into its packed `d:<device>` field of the
 -- finest window's hash (one HMGET, one HSET per 1000 devices); returns how many devices the hash did
--- not list. This runs for every device of every batch.
+-- not list. Used where the caller's totals cannot be trusted (see storeDevices).
 local DEVICE_BYTES = 72
 -- `figures`: the recounted figures (a table, see recount), or the byte offset of the caller's in ARGV[12].
 local function mergeDevices(key, devices, figures)
@@ -245,9 +245,9 @@ end
 
 -- Companion state lives as long as its partition, so nothing is left behind when a day expires.
 local ttl = redis.call('PTTL', partition)
--- The finest windows (by index) with expected totals (a 13th element) that the hash did not count
--- as the caller expected, or where not every reading counted: the caller's totals of them are a guess now.
-local unexpected = {}
+-- The finest windows (by index) that came with expected totals (a 13th element) and were merged here
+-- or not written at all: the caller's totals of them are a guess now.
+local merged = {}
 for g, w in ipairs(windows) do
   local s = state[g]
   -- w[13], w[14]: the finest window's hash as the caller expects it before this batch (storeDevices).
@@ -300,7 +300,8 @@ for g, w in ipairs(windows) do
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
     end
   end
-  if windows[g][13] and not asExpected then unexpected[#unexpected + 1] = g end
+  -- windows[g], not w: a recount replaced w, without the caller's expectations.
+  if windows[g][13] and not asExpected then merged[#merged + 1] = g end
 end
 
 if counted > 0 then
@@ -317,4 +318,4 @@ end
 if ttl > 0 then redis.call('PEXPIRE', agg, ttl + tonumber(ARGV[10])) end
 if ttl > 0 and (lateCount > 0 or dead > 0) then redis.call('PEXPIRE', outbox, ttl) end
 
-return { counted, duplicates, lateCount, dead, unexpected }
+return { counted, duplicates, lateCount, dead, merged }

@@ -69,6 +69,10 @@ local function fold(coarser)
   end
 end
 
+-- The window's own totals, without what only counting needed: the device totals (`d:<device>`) and the
+-- token of the batch that wrote them last (`dv`, see accumulate-batch-n.lua's storeDevices).
+local function kept(field) return string.sub(field, 1, 2) ~= 'd:' and field ~= 'dv' end
+
 local settledBefore = false
 for j = 1, #stats, 2 do
   if stats[j] == 'settled' then settledBefore = true end
@@ -77,7 +81,7 @@ if KEYS[5] and not settledBefore then fold(KEYS[5]) end
 if reason ~= '' then
   local totals = {}
   for j = 1, #stats, 2 do
-    if string.sub(stats[j], 1, 2) ~= 'd:' and stats[j] ~= 'settled' then totals[stats[j]] = stats[j + 1] end
+    if kept(stats[j]) and stats[j] ~= 'settled' then totals[stats[j]] = stats[j + 1] end
   end
   late = tonumber(totals['n'] or '0')
   if late > 0 then
@@ -94,7 +98,7 @@ elseif #stats > 0 then
   -- devices), where a listpack of these few fields takes a few hundred bytes.
   local totals = {}
   for j = 1, #stats, 2 do
-    if string.sub(stats[j], 1, 2) ~= 'd:' then
+    if kept(stats[j]) then
       totals[#totals + 1] = stats[j]
       totals[#totals + 1] = stats[j + 1]
     end

@@ -26,9 +26,22 @@ interface DeviceTotals {
   humiditySum: number;
 }
 
-/** `n sum sq min max f l hn hsum` as the batch script packs it; undefined for `1` (no --per-device). */
+/** Reads a device's packed totals: nine doubles, copied here first (see unpack). */
+const scratch = Buffer.alloc(72);
+
+/**
+ * A device's `d:<device>` totals as seal-window-n.lua answers them: nine little-endian doubles `n sum
+ * sq min max f l hn hsum` as a latin1 string (a double of a small whole count starts with a zero byte),
+ * or the nine numbers as text (an earlier version's); undefined for `1` (no --per-device).
+ */
 function unpack(packed: string): DeviceTotals | undefined {
-  const p = packed.split(' ').map(Number);
+  let p: number[];
+  if (packed.charCodeAt(0) === 0 && packed.length === scratch.length) {
+    scratch.write(packed, 'latin1');
+    p = Array.from({ length: 9 }, (_, i) => scratch.readDoubleLE(i * 8));
+  } else {
+    p = packed.split(' ').map(Number);
+  }
   if (p.length !== 9 || p.some((x) => !Number.isFinite(x))) return undefined;
   const [n, sum, sq, min, max, first, last, humidityN, humiditySum] = p as number[];
   return { n, sum, sq, min, max, first, last, humidityN, humiditySum } as DeviceTotals;

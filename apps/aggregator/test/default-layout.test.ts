@@ -334,7 +334,7 @@ describe('the default layout (--windows 1h)', () => {
         "pipe_accumulate_batch_n_15aa2ba44c47",
         "pipe_forward_outbox_2_5f26f6360f19",
         "pipe_publish_hour_2_d704094f14ca",
-        "pipe_seal_window_n_51d05ed61529",
+        "pipe_seal_window_n_2ed9a5bee433",
         "pipe_settle_window_n_fe64be6730e1",
       ]
     `);

@@ -212,17 +212,22 @@ describe('coarser windows from the finer ones’ sealed device totals', () => {
     for (let i = 0; i < 3; i++) expect(await settle()).toBe(0);
     expect(await redis.hget(minuteHash, 'settled')).toBe('1');
     expect(await seal('check')).toEqual(['sealable', '']);
-    // The seal answers the hour's device totals as text (the hash packs them as doubles).
+    // The seal answers the hour's device totals as the hash packs them: nine doubles (a latin1 string).
     const [status, hash] = await seal('seal');
     expect(status).toBe('sealed');
     const fields = Object.fromEntries(
-      (hash as string[]).flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])),
+      (hash as string[]).flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]!]] : [])),
     );
-    expect(fields).toEqual({
+    const doubles = (packed: string) => {
+      const bytes = Buffer.from(packed, 'latin1');
+      expect(bytes).toHaveLength(72);
+      return Array.from({ length: 9 }, (_, i) => bytes.readDoubleLE(i * 8));
+    };
+    expect({ ...fields, 'd:one': doubles(fields['d:one']!), 'd:two': doubles(fields['d:two']!) }).toEqual({
       n: '4',
       devices: '2',
-      'd:one': `3 180 11400 40 80 ${hourStart} ${start + 9} 1 30`,
-      'd:two': `1 70 4900 70 70 ${start + 5} ${start + 5} 0 0`,
+      'd:one': [3, 180, 11400, 40, 80, hourStart, start + 9, 1, 30],
+      'd:two': [1, 70, 4900, 70, 70, start + 5, start + 5, 0, 0],
     });
   });
 });

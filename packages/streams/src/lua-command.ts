@@ -68,8 +68,16 @@ const NOT_PERMITTED = /NOPERM/;
  * loaded them (`pnpm functions`). When a server loses the function later (restarted without
  * persistence), the call fails with a retryable error after loading it again, so the caller's retry
  * policy, which knows its ordering, sends it again.
+ *
+ * `buffers`: bulk replies come as Buffers, for a script that answers binary data (UTF-8 decoding would
+ * mangle it).
  */
-export function defineLuaCommand(redis: RedisClient, _name: string, file: URL): LuaCommand {
+export function defineLuaCommand(
+  redis: RedisClient,
+  _name: string,
+  file: URL,
+  { buffers = false }: { buffers?: boolean } = {},
+): LuaCommand {
   const fn = luaFunction(file);
   let mayLoad = true;
   let loaded: Promise<void> | undefined;
@@ -84,7 +92,8 @@ export function defineLuaCommand(redis: RedisClient, _name: string, file: URL): 
   return async (keys, args) => {
     await load();
     try {
-      return await redis.call('FCALL', fn.name, keys.length, ...keys, ...args);
+      const call = buffers ? redis.callBuffer.bind(redis) : redis.call.bind(redis);
+      return await call('FCALL', fn.name, keys.length, ...keys, ...args);
     } catch (err) {
       if (!NOT_LOADED.test((err as Error).message)) throw err;
       if (!mayLoad) {

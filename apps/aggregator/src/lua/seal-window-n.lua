@@ -20,8 +20,8 @@
   ARGV[6] ms the `agg` hash outlives the partition   ARGV[7] window size ms
   ARGV[8] the size's sealed marker field in `agg` (`sealed` for 1h, `sealed:<size>` else)
 
-  Returns { 'sealed', HGETALL of the window, each device's packed totals (--per-device) as text
-  `n sum sq min max f l hn hsum` } (with 'check': { 'sealable', '' }) or
+  Returns { 'sealed', HGETALL of the window, each device's packed totals (--per-device) binary, as
+  stored } (with 'check': { 'sealable', '' }) or
   { 'earlier-open' | 'pending', detail } ('earlier-open' also for an open finer window, detail
   `<size ms> <start>`).
 ]]
@@ -31,18 +31,9 @@ local start, pendingLimit, dayStart = tonumber(ARGV[2]), tonumber(ARGV[3]), tonu
 local checkOnly = ARGV[5] == 'check'
 local windowEnd = start + tonumber(ARGV[7])
 
--- The window's totals; --per-device totals, packed as nine doubles (accumulate-batch-n.lua), as text
--- that reads back to the same doubles, which is what the closer merges and publishes.
-local function totals()
-  local hash = redis.call('HGETALL', windowKey)
-  for j = 2, #hash, 2 do
-    if string.byte(hash[j], 1) == 0 and string.sub(hash[j - 1], 1, 2) == 'd:' then
-      hash[j] = string.format('%d %.17g %.17g %.17g %.17g %d %d %d %.17g',
-        struct.unpack('<ddddddddd', hash[j]))
-    end
-  end
-  return hash
-end
+-- The window's totals, --per-device totals as they are (nine packed doubles, accumulate-batch-n.lua):
+-- the caller reads the binary, which Lua would spend most of the seal formatting as text.
+local function totals() return redis.call('HGETALL', windowKey) end
 
 local sealed = tonumber(redis.call('HGET', agg, marker) or '-1')
 if sealed < start then

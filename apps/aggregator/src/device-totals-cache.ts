@@ -97,7 +97,10 @@ export class DeviceTotalsCache {
     return fresh;
   }
 
-  /** The script found totals other than this instance's in the window: its own merge decides there. */
+  /**
+   * The script did not store this instance's totals in the window (it merged, or wrote nothing): its
+   * own merge decides there from now on.
+   */
   forget(key: string): void {
     this.windows.set(key, 'unknown');
   }

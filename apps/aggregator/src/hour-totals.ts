@@ -3,7 +3,10 @@ import { type HourlyAverage, hourLabel, type WindowAverage, type WindowSize } fr
 /** One partition's totals of an hour, as seal-window-n.lua returns them (HGETALL of the hour's hash). */
 export interface PartitionTotals {
   partition: string;
-  /** Flat field/value list: n, sum, min, max, hn, hsum, devices, d:<device>... */
+  /**
+   * Flat field/value list: n, sum, min, max, hn, hsum, devices, d:<device>... (and, as counting left
+   * them, sq, f, l, dv, settled; see accumulate-batch-n.lua)
+   */
   hash: string[];
 }
 

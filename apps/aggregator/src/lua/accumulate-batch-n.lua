@@ -47,7 +47,8 @@
           (see storeDevices).
 
   Returns { counted, already_acked, late, dead_lettered, [finest window index, ...] }, the last the
-  windows with expected totals whose devices were merged here rather than stored as the caller sent them.
+  windows with expected totals whose devices were not stored as the caller sent them (merged here, or
+  not written: every entry late or counted before).
 ]==]
 local partition, agg, outbox = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]

@@ -8,7 +8,12 @@ import {
   windowName,
   windowOf,
 } from '@pipe/streams';
-import { type DeviceTotalsCache, TOTALS, type WindowDeviceTotals } from './device-totals-cache.js';
+import {
+  DEVICE_BYTES,
+  type DeviceTotalsCache,
+  TOTALS,
+  type WindowDeviceTotals,
+} from './device-totals-cache.js';
 import { checkedEntries } from './partition-entries.js';
 import type { AggregatorStateKeys } from './state-keys.js';
 
@@ -131,9 +136,6 @@ interface ExpectedTotals {
   /** This batch's token for the window (DeviceTotalsCache.nextToken). */
   token: string;
 }
-
-/** Bytes of one device's packed figures (accumulate-batch-n.lua's ARGV[12]). */
-const DEVICE_BYTES = 72;
 
 /** One finest window's figures over the batch's readings, as accumulate-batch-n.lua takes them. */
 class WindowFigures extends Figures {
@@ -290,7 +292,7 @@ export function accumulateCall(
   if (layout.perDevice) {
     const bytes = groups.reduce((total, g) => total + g.packedBytes, 0);
     const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const into = Buffer.alloc(bytes);
+    const into = Buffer.allocUnsafe(bytes);
     const intoView = view(into);
     const cache = ctx.deviceTotals;
     const expected = cache && Buffer.alloc(bytes);

@@ -316,13 +316,9 @@ export class Aggregator {
     await Promise.all(
       sent.map(async ({ held, finestWindows, reply }) => {
         const { stream, entries } = held;
-        const [counted, duplicates, late, dead, merged] = await reply
-          .catch((err: unknown) => {
-            // Whatever the script did or not: the device totals this instance expects are a guess now.
-            this.deviceTotals.clear();
-            throw err;
-          })
-          .finally(() => this.inHand.delete(held));
+        // A call that failed needs nothing of the device totals cache: its token never reached the
+        // window's hash, so the next batch's expectation fails there and the script merges.
+        const [counted, duplicates, late, dead, merged] = await reply.finally(() => this.inHand.delete(held));
         for (const g of merged) this.deviceTotals.forget(finestWindows[g - 1]!);
         if (late + dead > 0) await forwardOutbox(this.deps.redis, stream, { durability: this.durability });
         if (dead > 0) log.warn({ stream, count: dead }, 'dead-lettered undecodable entries');
@@ -361,13 +357,7 @@ export class Aggregator {
         firstId: entries[0]?.id ?? '',
         lastId: entries[entries.length - 1]?.id ?? '',
       };
-      try {
-        return { held, call: accumulateCall(batch, context, layout) };
-      } catch (err) {
-        // Batches laid out before it are not sent: the device totals guessed for them are wrong.
-        this.deviceTotals.clear();
-        throw err;
-      }
+      return { held, call: accumulateCall(batch, context, layout) };
     });
     return calls.map(({ held, call }) => {
       if (held.entries > 0) this.inHand.add(held);

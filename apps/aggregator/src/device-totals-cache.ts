@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 
 /** Doubles of one device's packed totals: `n sum sq min max f l hn hsum` (accumulate-batch-n.lua). */
 export const TOTALS = 9;
+/** Bytes of one device's packed totals (little-endian doubles). */
+export const DEVICE_BYTES = TOTALS * 8;
 
 /** Each device's totals of one window, nine doubles per device in one array. */
 export class WindowDeviceTotals {
@@ -46,7 +48,7 @@ export class WindowDeviceTotals {
  * - and its `n` is the count of readings this instance expects: a script of an earlier version, which
  *   knows no `dv`, adds to `n` whenever it writes device totals.
  * Only a hint: whatever differs (another instance or a redelivery counted into the window, a restart, a
- * batch that failed) takes the script's own merge, and the script names the windows where that
+ * batch that failed or was laid out and never sent) takes the script's own merge, and the script names the windows where that
  * happened so that this instance stops guessing for them.
  */
 export class DeviceTotalsCache {
@@ -103,10 +105,5 @@ export class DeviceTotalsCache {
    */
   forget(key: string): void {
     this.windows.set(key, 'unknown');
-  }
-
-  /** A batch whose outcome is unknown (its call failed): every window may hold what this cannot tell. */
-  clear(): void {
-    this.windows.clear();
   }
 }

@@ -10,6 +10,7 @@ import {
   waitForReplicas,
   type WindowSize,
 } from '@pipe/streams';
+import { DEVICE_BYTES, TOTALS } from './device-totals-cache.js';
 import type { PartitionTotals } from './hour-totals.js';
 import type { AggregatorScripts } from './scripts.js';
 
@@ -27,7 +28,7 @@ interface DeviceTotals {
 }
 
 /** Reads a device's packed totals: nine doubles, copied here first (see unpack). */
-const scratch = Buffer.alloc(72);
+const scratch = Buffer.alloc(DEVICE_BYTES);
 
 /**
  * A device's `d:<device>` totals as seal-window-n.lua answers them: nine little-endian doubles `n sum
@@ -38,11 +39,11 @@ function unpack(packed: string): DeviceTotals | undefined {
   let p: number[];
   if (packed.charCodeAt(0) === 0 && packed.length === scratch.length) {
     scratch.write(packed, 'latin1');
-    p = Array.from({ length: 9 }, (_, i) => scratch.readDoubleLE(i * 8));
+    p = Array.from({ length: TOTALS }, (_, i) => scratch.readDoubleLE(i * 8));
   } else {
     p = packed.split(' ').map(Number);
   }
-  if (p.length !== 9 || p.some((x) => !Number.isFinite(x))) return undefined;
+  if (p.length !== TOTALS || p.some((x) => !Number.isFinite(x))) return undefined;
   const [n, sum, sq, min, max, first, last, humidityN, humiditySum] = p as number[];
   return { n, sum, sq, min, max, first, last, humidityN, humiditySum } as DeviceTotals;
 }
